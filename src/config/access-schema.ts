@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { parseDuration } from '../domain/duration.ts';
+import type { GrantTarget, IamPolicyDocument } from '../ports.ts';
+
+/** A duration as people write it (`2h`, `1h30m`, `PT2H`), kept as milliseconds. */
+const duration = z.string().transform((text, ctx) => {
+  const ms = parseDuration(text);
+  if (ms === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write it like 30m, 2h, 1h30m, 1d or PT2H` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user id looks like U012ABCDEF');
+const slackUsergroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'a Slack user group id looks like S012ABCDEF');
+const slackChannelId = z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'a Slack channel id looks like C012ABCDEF');
+
+const slackAudience = z
+  .strictObject({
+    slack_users: z.array(slackUserId).optional(),
+    slack_usergroup: slackUsergroupId.optional(),
+  })
+  .refine((a) => (a.slack_users?.length ?? 0) > 0 || a.slack_usergroup !== undefined, {
+    message: 'name at least one of slack_users or slack_usergroup',
+  });
+
+const roleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'an IAM role ARN looks like arn:aws:iam::123456789012:role/Name');
+
+const policyDocument = z.looseObject({
+  Version: z.string().optional(),
+  Statement: z.array(z.looseObject({ Effect: z.enum(['Allow', 'Deny']) })).min(1, 'a policy needs at least one statement'),
+});
+
+const grant = z
+  .strictObject({
+    okta_group: z.string().min(1).optional(),
+    aws_iam_group: z.string().min(1).optional(),
+    aws_iam_policy: policyDocument.optional(),
+    account_role_arn: roleArn.optional(),
+  })
+  .transform((g, ctx): GrantTarget => {
+    const kinds = (['okta_group', 'aws_iam_group', 'aws_iam_policy'] as const).filter((k) => g[k] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: kinds.length === 0
+          ? 'say how access is granted: one of okta_group, aws_iam_group or aws_iam_policy'
+          : `give only one of ${kinds.join(', ')}; make separate resources for separate grants`,
+      });
+      return z.NEVER;
+    }
+    if (g.okta_group !== undefined) {
+      if (g.account_role_arn !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['account_role_arn'], message: 'account_role_arn applies only to aws_iam_group and aws_iam_policy' });
+        return z.NEVER;
+      }
+      return { kind: 'okta_group', groupId: g.okta_group };
+    }
+    const role = g.account_role_arn === undefined ? {} : { accountRoleArn: g.account_role_arn };
+    if (g.aws_iam_group !== undefined) return { kind: 'aws_iam_group', groupName: g.aws_iam_group, ...role };
+    return { kind: 'aws_iam_policy', policy: g.aws_iam_policy as IamPolicyDocument, ...role };
+  });
+
+const resource = z
+  .strictObject({
+    description: z.string().optional(),
+    grant,
+    max_duration: duration,
+    approvers: slackAudience,
+    approvals_required: z.int().min(1).default(1),
+    emergency_self_grant: z.boolean().default(false),
+    requesters: slackAudience.optional(),
+    request_ttl: duration.default(() => parseDuration('1h')!),
+  })
+  .superRefine((r, ctx) => {
+    const listed = r.approvers.slack_users?.length ?? 0;
+    if (r.approvers.slack_usergroup === undefined && r.approvals_required > listed) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['approvals_required'],
+        message: `${r.approvals_required} approvals are required but only ${listed} approver(s) are listed; add approvers or lower approvals_required`,
+      });
+    }
+  });
+
+const resourceName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'resource names are lower-case letters, digits, ".", "_" or "-"');
+
+export const accessSchema = z
+  .strictObject({
+    security_channel: slackChannelId,
+    security: slackAudience.optional(),
+    resources: z.record(resourceName, resource).refine((r) => Object.keys(r).length > 0, 'define at least one resource'),
+    people: z
+      .record(slackUserId, z.strictObject({ aws_iam_user: z.string().min(1).optional(), email: z.email().optional() }))
+      .default({}),
+    reviews: z
+      .strictObject({
+        manager_attribute: z.string().min(1).default('managerId'),
+        schedule: z.string().min(1).default('quarterly'),
+        due_in: duration.default(() => parseDuration('14d')!),
+        remind_every: duration.default(() => parseDuration('3d')!),
+        scope: z.array(z.string()).optional(),
+      })
+      .default({ manager_attribute: 'managerId', schedule: 'quarterly', due_in: parseDuration('14d')!, remind_every: parseDuration('3d')! }),
+    offboarding: z
+      .strictObject({ sla: duration.default(() => parseDuration('24h')!), poll_every: duration.default(() => parseDuration('5m')!) })
+      .default({ sla: parseDuration('24h')!, poll_every: parseDuration('5m')! }),
+    checkpoint_every: duration.default(() => parseDuration('1h')!),
+    drift: z
+      .strictObject({ every: duration.default(() => parseDuration('1h')!), action: z.enum(['report', 'remove']).default('report') })
+      .default({ every: parseDuration('1h')!, action: 'report' }),
+  })
+  .superRefine((cfg, ctx) => {
+    for (const [index, name] of (cfg.reviews.scope ?? []).entries()) {
+      if (!(name in cfg.resources)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['reviews', 'scope', index],
+          message: `reviews.scope names "${name}", which is not a resource; known resources: ${Object.keys(cfg.resources).join(', ')}`,
+        });
+      }
+    }
+  });
+
+export type AccessConfig = z.output<typeof accessSchema>;
+export type ResourceConfig = AccessConfig['resources'][string];

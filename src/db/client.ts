@@ -1,0 +1,103 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PGlite } from '@electric-sql/pglite';
+import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import { acquireDataDirLock } from './data-dir-lock.ts';
+import * as schema from './schema.ts';
+
+export type Schema = typeof schema;
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+/** A transaction handle. Repositories and the ledger take this, never the outer `Db`. */
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+
+export interface Database {
+  db: Db;
+  kind: 'postgres' | 'pglite';
+  /** Where it lives, for messages (the URL without its password, or the folder). */
+  location: string;
+  close(): Promise<void>;
+}
+
+/** Shipped beside the code (src/db → ../../drizzle, and dist/db → ../../drizzle), never the working directory. */
+export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url));
+
+export interface OpenOptions {
+  databaseUrl?: string | undefined;
+  dataDir: string;
+  /** Who holds the embedded database, for the message another process gets. */
+  holder: string;
+  onNotice?: (message: string) => void;
+}
+
+/** Opens PostgreSQL when a URL is given, else the embedded PGlite in dataDir; migrates either way. */
+export async function openDatabase(options: OpenOptions): Promise<Database> {
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options.onNotice) : openPglite(options.dataDir, options.holder);
+}
+
+async function openPostgres(url: string, onNotice?: (message: string) => void): Promise<Database> {
+  const client = postgres(url, {
+    max: 10,
+    onnotice: (notice) => onNotice?.(String(notice.message)),
+    connection: { application_name: 'breakglass' },
+  });
+  const db = drizzlePostgres(client, { schema });
+  await migratePostgres(db, { migrationsFolder });
+  return { db: db as unknown as Db, kind: 'postgres', location: redact(url), close: () => client.end({ timeout: 5 }) };
+}
+
+async function openPglite(dataDir: string, holder: string): Promise<Database> {
+  if (dataDir === 'memory://') return openPgliteInMemory();
+  const folder = resolve(dataDir);
+  mkdirSync(folder, { recursive: true });
+  // PGlite allows one process per folder; a second one would corrupt it or hang, so refuse clearly.
+  const lock = acquireDataDirLock(folder, holder);
+  try {
+    const client = new PGlite(resolve(folder, 'pgdata'));
+    await client.waitReady;
+    const db = drizzlePglite(client, { schema });
+    await migratePglite(db, { migrationsFolder });
+    return {
+      db: db as unknown as Db,
+      kind: 'pglite',
+      location: folder,
+      close: async () => {
+        await client.close();
+        lock.release();
+      },
+    };
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+/** A throwaway embedded database, for tests and benchmarks. */
+async function openPgliteInMemory(): Promise<Database> {
+  const client = new PGlite();
+  const db = drizzlePglite(client, { schema });
+  await migratePglite(db, { migrationsFolder });
+  return { db: db as unknown as Db, kind: 'pglite', location: 'memory://', close: () => client.close() };
+}
+
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres (unparseable URL)';
+  }
+}
+
+/** `db.execute()` answers rows on postgres.js and `{ rows }` on PGlite. */
+export function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[];
+  return ((result as { rows?: T[] }).rows ?? []) as T[];
+}

@@ -1,0 +1,35 @@
+import { Duration } from 'luxon';
+
+const COMPACT = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$/i;
+
+/**
+ * Parses the durations people type in Slack and in access.yml: `30m`, `2h`, `1h30m`, `1d`, and
+ * ISO-8601 (`PT2H`, `P1D`). Returns milliseconds, or undefined when the text is not a duration.
+ */
+export function parseDuration(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '') return undefined;
+  const compact = COMPACT.exec(trimmed);
+  if (compact && (compact[1] ?? compact[2] ?? compact[3]) !== undefined) {
+    const [days, hours, minutes] = [compact[1], compact[2], compact[3]].map((n) => Number(n ?? 0));
+    const ms = (((days ?? 0) * 24 + (hours ?? 0)) * 60 + (minutes ?? 0)) * 60_000;
+    return ms > 0 ? ms : undefined;
+  }
+  if (/^P/i.test(trimmed)) {
+    const iso = Duration.fromISO(trimmed.toUpperCase());
+    if (!iso.isValid) return undefined;
+    const ms = iso.as('milliseconds');
+    return ms > 0 && Number.isFinite(ms) ? Math.round(ms) : undefined;
+  }
+  return undefined;
+}
+
+/** `5400000` → `1h30m`; the inverse of parseDuration for whole minutes. */
+export function formatDuration(ms: number): string {
+  const totalMinutes = Math.round(ms / 60_000);
+  const days = Math.floor(totalMinutes / 1440);
+  const hours = Math.floor((totalMinutes % 1440) / 60);
+  const minutes = totalMinutes % 60;
+  const parts = [days ? `${days}d` : '', hours ? `${hours}h` : '', minutes ? `${minutes}m` : ''].join('');
+  return parts === '' ? '0m' : parts;
+}

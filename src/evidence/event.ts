@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+
+export const EVENT_KINDS = [
+  'config.loaded',
+  'request.created',
+  'request.approved',
+  'request.denied',
+  'request.expired',
+  'request.cancelled',
+  'grant.applied',
+  'grant.failed',
+  'grant.revoked',
+  'grant.revoke_failed',
+  'grant.extended',
+  'emergency.granted',
+  'emergency.reviewed',
+  'emergency.escalated',
+  'review.started',
+  'review.decided',
+  'review.reminded',
+  'review.escalated',
+  'review.signed_off',
+  'review.closed',
+  'offboarding.detected',
+  'offboarding.completed',
+  'drift.detected',
+  'alert.raised',
+  'alert.acknowledged',
+  'ledger.checkpoint',
+] as const;
+
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+/** What a use case records. Time is the ledger's clock, never the caller's. */
+export interface EvidenceInput {
+  kind: EventKind;
+  /** Who did it: a Slack user id, `breakglass` for the bot's own work, or `cli:<user>`. */
+  actor: string;
+  /** Whom it is about (the person whose access changed), when that is not the actor. */
+  subject?: string | null | undefined;
+  resource?: string | null | undefined;
+  requestId?: string | number | null | undefined;
+  details?: Record<string, unknown> | undefined;
+}
+
+export interface StoredEvent {
+  seq: number;
+  occurredAt: Date;
+  kind: string;
+  actor: string;
+  subject: string | null;
+  resource: string | null;
+  requestId: string | null;
+  details: Record<string, unknown>;
+  prevHash: string;
+  hash: string;
+}
+
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** The hashed content of an event: every field but the hashes, in RFC 8785 canonical JSON. */
+export function canonicalContent(event: Omit<StoredEvent, 'prevHash' | 'hash'>): string {
+  const text = canonicalize({
+    seq: event.seq,
+    occurred_at: event.occurredAt.toISOString(),
+    kind: event.kind,
+    actor: event.actor,
+    subject: event.subject,
+    resource: event.resource,
+    request_id: event.requestId,
+    details: event.details,
+  });
+  if (text === undefined) throw new Error('event content cannot be serialised');
+  return text;
+}
+
+/** hash = SHA-256(prev_hash ‖ canonical content), hex. */
+export function chainHash(prevHash: string, content: string): string {
+  return createHash('sha256').update(prevHash).update(content).digest('hex');
+}
+
+/** Details as they will read back from jsonb: undefined dropped, dates as ISO strings. */
+export function normaliseDetails(details: Record<string, unknown> | undefined): Record<string, unknown> {
+  return details === undefined ? {} : (JSON.parse(JSON.stringify(details)) as Record<string, unknown>);
+}

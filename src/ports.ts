@@ -1,0 +1,79 @@
+/**
+ * The ports: the only shapes the use cases know of the outside world.
+ * Adapters (providers/, slack/, db/) implement them; tests drive them through real wire servers.
+ */
+
+/** An AWS IAM policy document as AWS accepts it (Version + Statement). */
+export interface IamPolicyDocument {
+  Version?: string;
+  Statement: Array<Record<string, unknown>>;
+}
+
+/** Where a resource's access lives. Exactly one provider understands each kind. */
+export type GrantTarget =
+  | { kind: 'okta_group'; groupId: string }
+  | { kind: 'aws_iam_group'; groupName: string; accountRoleArn?: string }
+  | { kind: 'aws_iam_policy'; policy: IamPolicyDocument; accountRoleArn?: string };
+
+/** A person as the providers see them: matched across systems by email. */
+export interface Person {
+  email: string;
+  /** IAM user name; defaults to the email when access.yml `people:` gives none. */
+  awsIamUser?: string;
+  slackUserId?: string;
+}
+
+export interface GrantSpec {
+  /** breakglass grant id: the idempotency key and the mark left at the provider where it can hold one. */
+  grantId: string;
+  resource: string;
+  target: GrantTarget;
+  person: Person;
+  /** UTC instant the access must end; IAM inline policies carry it as a DateLessThan condition. */
+  expiresAt: Date;
+}
+
+/** One person's current access to one resource, as the provider reports it. */
+export interface AccessEntry {
+  resource: string;
+  /** Okta login/email or IAM user name, whichever the provider knows the person by. */
+  principal: string;
+  email?: string;
+  /** The breakglass grant id when the provider carries one (IAM inline policies do), else undefined. */
+  grantId?: string;
+  /** When the provider knows when access began. */
+  since?: Date;
+}
+
+/**
+ * Grants and revokes access at one provider. Every call is idempotent: granting access that is
+ * already there and revoking access that is already gone both succeed. Transient failures
+ * (429, 5xx, throttling) are retried inside the call with backoff and jitter; what still fails is
+ * thrown as a ProviderError whose `transient` says whether trying again later may help.
+ */
+export interface AccessProvider {
+  readonly name: string;
+  supports(target: GrantTarget): boolean;
+  grant(spec: GrantSpec): Promise<void>;
+  revoke(spec: GrantSpec): Promise<void>;
+  listAccess(resource: string, target: GrantTarget): Promise<AccessEntry[]>;
+}
+
+export class ProviderError extends Error {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ProviderError';
+  }
+}
+
+/** Time comes from here so tests control it. Always UTC. */
+export interface Clock {
+  now(): Date;
+}
+
+export const systemClock: Clock = { now: () => new Date() };

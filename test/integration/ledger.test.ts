@@ -1,0 +1,106 @@
+import { sql } from 'drizzle-orm';
+import { afterEach, expect, it } from 'vitest';
+import { evidenceEvents } from '../../src/db/schema.ts';
+import { GENESIS_HASH } from '../../src/evidence/event.ts';
+import { Ledger } from '../../src/evidence/ledger.ts';
+import { verifyLedger } from '../../src/evidence/verify.ts';
+import { describeEachDatabase } from '../support/databases.ts';
+import { tamper, wipeLedger } from '../support/tamper.ts';
+
+const ledger = new Ledger();
+
+/** drizzle wraps the database's own error as the cause of "Failed query". */
+async function expectRefused(query: Promise<unknown>, message: RegExp) {
+  const error = await query.then(() => undefined, (e: unknown) => e);
+  expect(error, 'the database accepted the statement').toBeInstanceOf(Error);
+  expect(String((error as Error).cause ?? error)).toMatch(message);
+}
+
+describeEachDatabase('evidence ledger', (ctx) => {
+  afterEach(async () => wipeLedger(ctx.database.db));
+
+  async function appendMany(count: number) {
+    for (let i = 1; i <= count; i++) {
+      await ctx.database.db.transaction((tx) =>
+        ledger.append(tx, { kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: i, details: { reason: `reason ${i}`, n: i } }),
+      );
+    }
+  }
+
+  it('chains appended events and verifies them', async () => {
+    await appendMany(5);
+    const rows = await ctx.database.db.select().from(evidenceEvents).orderBy(evidenceEvents.seq);
+    expect(rows.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(rows[0]!.prevHash).toBe(GENESIS_HASH);
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.prevHash).toBe(rows[i - 1]!.hash);
+    expect(await verifyLedger(ctx.database.db)).toEqual({ ok: true, count: 5, headHash: rows[4]!.hash });
+  });
+
+  it('rolls the event back with the transaction that failed', async () => {
+    await appendMany(1);
+    await expect(
+      ctx.database.db.transaction(async (tx) => {
+        await ledger.append(tx, { kind: 'grant.applied', actor: 'breakglass' });
+        throw new Error('state change failed');
+      }),
+    ).rejects.toThrow('state change failed');
+    expect((await verifyLedger(ctx.database.db)).count).toBe(1);
+  });
+
+  it('detects a changed event', async () => {
+    await appendMany(4);
+    await tamper(ctx.database.db, sql`update evidence_events set details = '{"reason":"nothing to see","n":3}' where seq = 3`);
+    const result = await verifyLedger(ctx.database.db);
+    expect(result).toMatchObject({ ok: false, count: 2, problem: { seq: 3, reason: expect.stringMatching(/changed after it was written/) } });
+  });
+
+  it('detects a deleted event in the middle', async () => {
+    await appendMany(5);
+    await tamper(ctx.database.db, sql`delete from evidence_events where seq = 3`);
+    const result = await verifyLedger(ctx.database.db);
+    expect(result).toMatchObject({ ok: false, problem: { seq: 4, reason: 'events 3 are missing before it' } });
+  });
+
+  it('detects a deleted event even when the seq numbers are closed up', async () => {
+    await appendMany(5);
+    await tamper(ctx.database.db, sql`delete from evidence_events where seq = 3`);
+    await tamper(ctx.database.db, sql`update evidence_events set seq = seq - 1 where seq > 3`);
+    const result = await verifyLedger(ctx.database.db);
+    expect(result.ok).toBe(false);
+    expect(result.problem?.seq).toBe(3);
+  });
+
+  it('detects two swapped events', async () => {
+    await appendMany(4);
+    await tamper(ctx.database.db, sql`update evidence_events set seq = -2 where seq = 2`);
+    await tamper(ctx.database.db, sql`update evidence_events set seq = 2 where seq = 3`);
+    await tamper(ctx.database.db, sql`update evidence_events set seq = 3 where seq = -2`);
+    const result = await verifyLedger(ctx.database.db);
+    expect(result).toMatchObject({ ok: false, problem: { seq: 2, reason: expect.stringMatching(/prev_hash does not match/) } });
+  });
+
+  it('refuses UPDATE, DELETE and TRUNCATE in the database itself', async () => {
+    await appendMany(2);
+    const db = ctx.database.db;
+    await expectRefused(db.execute(sql`update evidence_events set actor = 'U0MALLORY' where seq = 1`), /append-only: UPDATE is not allowed/);
+    await expectRefused(db.execute(sql`delete from evidence_events where seq = 2`), /append-only: DELETE is not allowed/);
+    await expectRefused(db.execute(sql`truncate evidence_events`), /append-only: TRUNCATE is not allowed/);
+    expect(await verifyLedger(db)).toMatchObject({ ok: true, count: 2 });
+  });
+
+  it('keeps one linear chain with 20 concurrent writers', async () => {
+    const writers = Array.from({ length: 20 }, (_, w) =>
+      (async () => {
+        for (let i = 0; i < 10; i++) {
+          await ctx.database.db.transaction(async (tx) => {
+            await ledger.append(tx, { kind: 'request.created', actor: `U0W${w}`, details: { i } });
+          });
+        }
+      })(),
+    );
+    await Promise.all(writers);
+    expect(await verifyLedger(ctx.database.db)).toMatchObject({ ok: true, count: 200 });
+    const [{ distinct }] = (await ctx.database.db.select({ distinct: sql<number>`count(distinct prev_hash)::int` }).from(evidenceEvents)) as [{ distinct: number }];
+    expect(distinct).toBe(200);
+  });
+});

@@ -54,8 +54,12 @@ export class EnvError extends Error {
 
 /** Validates the environment; empty strings count as unset so `FOO=` in a .env file means "not given". */
 export function readEnv(source: NodeJS.ProcessEnv): Env {
+  return parseEnv(envSchema, source);
+}
+
+function parseEnv<T extends z.ZodType>(schema: T, source: NodeJS.ProcessEnv): z.output<T> {
   const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
-  const result = envSchema.safeParse(present);
+  const result = schema.safeParse(present);
   if (result.success) return result.data;
   throw new EnvError(
     result.error.issues.map((issue) => {
@@ -65,4 +69,17 @@ export function readEnv(source: NodeJS.ProcessEnv): Env {
       return `${name}: ${missing ? 'is not set' : issue.message}`;
     }),
   );
+}
+
+const cliEnvSchema = z.object({
+  DATABASE_URL: envSchema.shape.DATABASE_URL,
+  DATA_DIR: envSchema.shape.DATA_DIR,
+  ACCESS_CONFIG: z.string().min(1).default('./access.yml'),
+});
+
+export type CliEnv = z.output<typeof cliEnvSchema>;
+
+/** The CLI needs only the database (and access.yml for some commands), never Slack's secrets. */
+export function readCliEnv(source: NodeJS.ProcessEnv): CliEnv {
+  return parseEnv(cliEnvSchema, source);
 }

@@ -1,0 +1,27 @@
+import { desc, eq } from 'drizzle-orm';
+import type { Db } from '../db/client.ts';
+import { evidenceEvents } from '../db/schema.ts';
+import type { Ledger } from '../evidence/ledger.ts';
+
+/**
+ * Records `config.loaded` when the policy in force differs from the last one recorded, so every
+ * later decision can be tied to the access.yml version it was made under.
+ */
+export async function recordConfigLoaded(db: Db, ledger: Ledger, loaded: { hash: string; path: string; resources: string[] }): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const [last] = await tx
+      .select({ details: evidenceEvents.details })
+      .from(evidenceEvents)
+      .where(eq(evidenceEvents.kind, 'config.loaded'))
+      .orderBy(desc(evidenceEvents.seq))
+      .limit(1);
+    if (last?.details.config_hash === loaded.hash) return false;
+    await ledger.append(tx, {
+      kind: 'config.loaded',
+      actor: 'breakglass',
+      subject: loaded.path,
+      details: { config_hash: loaded.hash, previous_hash: last?.details.config_hash ?? null, resources: loaded.resources },
+    });
+    return true;
+  });
+}

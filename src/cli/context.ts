@@ -1,0 +1,38 @@
+import { InvalidArgumentError } from 'commander';
+import { readCliEnv, type CliEnv } from '../config/env.ts';
+import { openDatabase, type Database } from '../db/client.ts';
+
+/** Opens the same database the bot uses; on the embedded one, a running bot is named clearly. */
+export async function withDatabase<T>(run: (database: Database, env: CliEnv) => Promise<T>): Promise<T> {
+  const env = readCliEnv(process.env);
+  const database = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR, holder: 'the breakglass CLI', onNotice: () => {} });
+  try {
+    return await run(database, env);
+  } finally {
+    await database.close();
+  }
+}
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** `2026-01-01` is that day's start in UTC; a full ISO-8601 instant is taken as written. */
+export function parseInstant(text: string): Date {
+  const date = new Date(DATE_ONLY.test(text) ? `${text}T00:00:00.000Z` : text);
+  if (Number.isNaN(date.getTime())) throw new InvalidArgumentError(`"${text}" is not a date; use 2026-01-31 or 2026-01-31T12:00:00Z`);
+  return date;
+}
+
+/** An end bound: a bare date includes the whole of that day. */
+export function parseEndInstant(text: string): Date {
+  const start = parseInstant(text);
+  return DATE_ONLY.test(text) ? new Date(start.getTime() + 86_400_000) : start;
+}
+
+/** Progress for long commands goes to stderr, and only to a terminal, so stdout stays clean data. */
+export function progress(message: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r${message}`);
+}
+
+export function progressDone(): void {
+  if (process.stderr.isTTY) process.stderr.write('\n');
+}

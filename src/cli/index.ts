@@ -1,0 +1,24 @@
+import { Command, CommanderError } from 'commander';
+import { AccessConfigError } from '../config/access.ts';
+import { EnvError } from '../config/env.ts';
+import { DataDirBusyError } from '../db/data-dir-lock.ts';
+import { evidenceCommand } from './evidence.ts';
+
+const program = new Command('breakglass')
+  .description('breakglass: time-limited production access with SOC 2 evidence')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride()
+  .addCommand(evidenceCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exitCode = error.exitCode;
+  } else {
+    const known = error instanceof EnvError || error instanceof AccessConfigError || error instanceof DataDirBusyError;
+    process.stderr.write(`breakglass: ${known || error instanceof Error ? (error as Error).message : String(error)}\n`);
+    if (!known && process.env.LOG_LEVEL === 'debug') console.error(error);
+    process.exitCode = 2;
+  }
+}

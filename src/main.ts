@@ -1,0 +1,42 @@
+import { existsSync } from 'node:fs';
+import { startBot } from './bot.ts';
+import { AccessConfigError, loadAccessConfig, type LoadedAccessConfig } from './config/access.ts';
+import { EnvError, readEnv } from './config/env.ts';
+import { DataDirBusyError } from './db/data-dir-lock.ts';
+import { createLogger } from './logger.ts';
+
+const DEFAULT_ACCESS_CONFIG = './access.yml';
+
+async function main(): Promise<void> {
+  const env = readEnv(process.env);
+  const logger = createLogger(env.LOG_LEVEL);
+  // An explicitly named file must exist; the default may be absent on a first run.
+  const accessPath = env.ACCESS_CONFIG ?? DEFAULT_ACCESS_CONFIG;
+  const access: LoadedAccessConfig | undefined = env.ACCESS_CONFIG || existsSync(accessPath) ? loadAccessConfig(accessPath) : undefined;
+  const bot = await startBot({ env, access, logger });
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: finishing work in progress');
+    bot.stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  const known = error instanceof EnvError || error instanceof AccessConfigError || error instanceof DataDirBusyError;
+  console.error(known ? `breakglass cannot start.\n${(error as Error).message}` : error);
+  process.exit(1);
+});

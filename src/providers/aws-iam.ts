@@ -1,0 +1,303 @@
+import {
+  AddUserToGroupCommand,
+  DeleteUserPolicyCommand,
+  GetUserPolicyCommand,
+  IAMClient,
+  PutUserPolicyCommand,
+  RemoveUserFromGroupCommand,
+  paginateGetGroup,
+  paginateListUserPolicies,
+  paginateListUsers,
+  type IAMClientConfig,
+} from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { ProviderError, systemClock, type AccessEntry, type AccessProvider, type Clock, type GrantSpec, type GrantTarget, type Person } from '../ports.ts';
+import { grantPolicyDocument, grantPolicyName, INLINE_USER_POLICY_LIMIT, policySize, readGrantPolicy } from './iam-policy.ts';
+import { DEFAULT_RETRY, withRetry, type RetryOptions } from './retry.ts';
+
+export type AwsCredentials = NonNullable<IAMClientConfig['credentials']>;
+
+export interface AwsIamProviderOptions {
+  /** IAM is global; the region picks the partition and the STS endpoint. Default us-east-1. */
+  region?: string;
+  /** Otherwise the SDK's own AWS_ENDPOINT_URL_IAM / AWS_ENDPOINT_URL_STS apply. */
+  iamEndpoint?: string;
+  stsEndpoint?: string;
+  /** Otherwise the SDK's default credential chain. */
+  credentials?: AwsCredentials;
+  retry?: Partial<RetryOptions>;
+  clock?: Clock;
+  roleSessionName?: string;
+  roleSessionSeconds?: number;
+  /** Assumed-role credentials are replaced this long before they expire. */
+  refreshMarginMs?: number;
+  requestTimeoutMs?: number;
+  /** Parallel ListUserPolicies calls while listing inline-policy access. */
+  listConcurrency?: number;
+}
+
+interface TemporaryCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken: string;
+  expiration: Date;
+}
+
+export const iamUserOf = (person: Person): string => person.awsIamUser ?? person.email;
+
+function awsCode(err: unknown): string | undefined {
+  for (let e: unknown = err, i = 0; e && typeof e === 'object' && i < 3; i++) {
+    const rec = e as { name?: unknown; Code?: unknown; cause?: unknown };
+    if (typeof rec.Code === 'string') return rec.Code;
+    if (typeof rec.name === 'string' && rec.name !== 'Error' && rec.name !== 'ProviderError') return rec.name;
+    e = rec.cause;
+  }
+  return undefined;
+}
+
+const isNoSuchEntity = (err: unknown) => {
+  const code = awsCode(err);
+  return code === 'NoSuchEntity' || code === 'NoSuchEntityException';
+};
+const isLimitExceeded = (err: unknown) => {
+  const code = awsCode(err);
+  return code === 'LimitExceeded' || code === 'LimitExceededException';
+};
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/**
+ * AWS IAM access: group membership (`aws_iam_group`) and an inline user policy
+ * `breakglass-<resource>` (`aws_iam_policy`) whose statements all end at the expiry by
+ * themselves. Adding a member twice, replacing the policy and removing what is already gone
+ * succeed. With `accountRoleArn` the calls run in that account under an assumed role.
+ */
+export class AwsIamProvider implements AccessProvider {
+  readonly name = 'aws-iam';
+  private readonly opts: AwsIamProviderOptions;
+  private readonly clock: Clock;
+  private readonly sts: STSClient;
+  private readonly iamClients = new Map<string, IAMClient>();
+  private readonly roleCredentials = new Map<string, Promise<TemporaryCredentials>>();
+
+  constructor(options: AwsIamProviderOptions = {}) {
+    this.opts = options;
+    this.clock = options.clock ?? systemClock;
+    this.sts = new STSClient({
+      ...this.baseConfig(),
+      ...(options.stsEndpoint ? { endpoint: options.stsEndpoint } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+    });
+  }
+
+  supports(target: GrantTarget): boolean {
+    return target.kind === 'aws_iam_group' || target.kind === 'aws_iam_policy';
+  }
+
+  async grant(spec: GrantSpec): Promise<void> {
+    const target = this.awsTarget(spec.target);
+    const iam = this.iamFor(target.accountRoleArn);
+    const userName = iamUserOf(spec.person);
+    if (target.kind === 'aws_iam_group') {
+      await this.call(`IAM AddUserToGroup ${target.groupName} ${userName}`, () =>
+        iam.send(new AddUserToGroupCommand({ GroupName: target.groupName, UserName: userName })),
+      );
+      return;
+    }
+    if (spec.expiresAt.getTime() <= this.clock.now().getTime()) {
+      throw new ProviderError(`grant ${spec.grantId} expires in the past (${spec.expiresAt.toISOString()}); nothing to grant`, false);
+    }
+    const policyName = grantPolicyName(spec.resource);
+    const document = JSON.stringify(grantPolicyDocument({ grantId: spec.grantId, policy: target.policy, expiresAt: spec.expiresAt }));
+    const size = policySize(document);
+    if (size > INLINE_USER_POLICY_LIMIT) {
+      throw new ProviderError(
+        `the inline policy for ${spec.resource} is ${size} characters with its expiry conditions; IAM allows ${INLINE_USER_POLICY_LIMIT} per user across all inline policies. Shorten the aws_iam_policy in access.yml or use aws_iam_group`,
+        false,
+      );
+    }
+    try {
+      await this.call(`IAM PutUserPolicy ${policyName} ${userName}`, () =>
+        iam.send(new PutUserPolicyCommand({ UserName: userName, PolicyName: policyName, PolicyDocument: document })),
+      );
+    } catch (err) {
+      if (!isLimitExceeded(err)) throw err;
+      throw new ProviderError(
+        `IAM user ${userName} would exceed the ${INLINE_USER_POLICY_LIMIT}-character inline policy limit with ${policyName} (${size} characters; the user's other inline policies count too): ${(err as Error).message}`,
+        false,
+        409,
+        { cause: err },
+      );
+    }
+  }
+
+  async revoke(spec: GrantSpec): Promise<void> {
+    const target = this.awsTarget(spec.target);
+    const iam = this.iamFor(target.accountRoleArn);
+    const userName = iamUserOf(spec.person);
+    try {
+      if (target.kind === 'aws_iam_group') {
+        await this.call(`IAM RemoveUserFromGroup ${target.groupName} ${userName}`, () =>
+          iam.send(new RemoveUserFromGroupCommand({ GroupName: target.groupName, UserName: userName })),
+        );
+      } else {
+        const policyName = grantPolicyName(spec.resource);
+        await this.call(`IAM DeleteUserPolicy ${policyName} ${userName}`, () =>
+          iam.send(new DeleteUserPolicyCommand({ UserName: userName, PolicyName: policyName })),
+        );
+      }
+    } catch (err) {
+      if (isNoSuchEntity(err)) return;
+      throw err;
+    }
+  }
+
+  async listAccess(resource: string, target: GrantTarget): Promise<AccessEntry[]> {
+    const t = this.awsTarget(target);
+    const iam = this.iamFor(t.accountRoleArn);
+    const entry = (userName: string, grantId?: string): AccessEntry => ({
+      resource,
+      principal: userName,
+      ...(userName.includes('@') ? { email: userName } : {}),
+      ...(grantId !== undefined ? { grantId } : {}),
+    });
+    if (t.kind === 'aws_iam_group') {
+      return this.call(`IAM GetGroup ${t.groupName}`, async () => {
+        const out: AccessEntry[] = [];
+        for await (const page of paginateGetGroup({ client: iam }, { GroupName: t.groupName })) {
+          for (const u of page.Users ?? []) if (u.UserName) out.push(entry(u.UserName));
+        }
+        return out;
+      });
+    }
+    const policyName = grantPolicyName(resource);
+    const userNames = await this.call('IAM ListUsers', async () => {
+      const names: string[] = [];
+      for await (const page of paginateListUsers({ client: iam }, {})) {
+        for (const u of page.Users ?? []) if (u.UserName) names.push(u.UserName);
+      }
+      return names;
+    });
+    const found = await mapLimit(userNames, this.opts.listConcurrency ?? 8, async (userName) => {
+      try {
+        const has = await this.call(`IAM ListUserPolicies ${userName}`, async () => {
+          for await (const page of paginateListUserPolicies({ client: iam }, { UserName: userName })) {
+            if (page.PolicyNames?.includes(policyName)) return true;
+          }
+          return false;
+        });
+        if (!has) return undefined;
+        const got = await this.call(`IAM GetUserPolicy ${policyName} ${userName}`, () =>
+          iam.send(new GetUserPolicyCommand({ UserName: userName, PolicyName: policyName })),
+        );
+        // IAM hands policy documents back URL-encoded.
+        const doc = got.PolicyDocument ? decodeURIComponent(got.PolicyDocument) : '';
+        return entry(userName, readGrantPolicy(doc).grantId);
+      } catch (err) {
+        if (isNoSuchEntity(err)) return undefined; // the user or policy went away while we listed
+        throw err;
+      }
+    });
+    return found.filter((e): e is AccessEntry => e !== undefined);
+  }
+
+  /** Who the configured credentials are; fails with "AWS credentials not usable: …" when they aren't. */
+  async checkIdentity(): Promise<{ account: string; arn: string; userId: string }> {
+    try {
+      const id = await this.call('STS GetCallerIdentity', () => this.sts.send(new GetCallerIdentityCommand({})));
+      return { account: id.Account ?? '', arn: id.Arn ?? '', userId: id.UserId ?? '' };
+    } catch (err) {
+      const cause = err instanceof ProviderError && err.cause instanceof Error ? err.cause : err;
+      const message = cause instanceof Error ? cause.message : String(cause);
+      const transient = err instanceof ProviderError ? err.transient : false;
+      const status = err instanceof ProviderError ? err.status : undefined;
+      throw new ProviderError(`AWS credentials not usable: ${message}`, transient, status, { cause: err });
+    }
+  }
+
+  /** Releases the SDK clients' sockets. */
+  destroy(): void {
+    this.sts.destroy();
+    for (const c of this.iamClients.values()) c.destroy();
+    this.iamClients.clear();
+  }
+
+  private baseConfig() {
+    return {
+      region: this.opts.region ?? 'us-east-1',
+      // withRetry is the one retry budget; the SDK's own 3 attempts would multiply it.
+      maxAttempts: 1,
+      requestHandler: { requestTimeout: this.opts.requestTimeoutMs ?? 15_000, connectionTimeout: 5_000 },
+    };
+  }
+
+  private iamFor(roleArn: string | undefined): IAMClient {
+    const key = roleArn ?? '';
+    let client = this.iamClients.get(key);
+    if (!client) {
+      const credentials = roleArn ? () => this.assumedCredentials(roleArn) : this.opts.credentials;
+      client = new IAMClient({
+        ...this.baseConfig(),
+        ...(this.opts.iamEndpoint ? { endpoint: this.opts.iamEndpoint } : {}),
+        ...(credentials ? { credentials } : {}),
+      });
+      this.iamClients.set(key, client);
+    }
+    return client;
+  }
+
+  /** Cached per role until `refreshMarginMs` before expiry; concurrent callers share one AssumeRole. */
+  private async assumedCredentials(roleArn: string): Promise<TemporaryCredentials> {
+    const cached = this.roleCredentials.get(roleArn);
+    if (cached) {
+      const creds = await cached.catch(() => undefined);
+      const margin = this.opts.refreshMarginMs ?? 5 * 60_000;
+      if (creds && creds.expiration.getTime() - margin > this.clock.now().getTime()) return creds;
+      const current = this.roleCredentials.get(roleArn);
+      if (current && current !== cached) return current;
+    }
+    const fresh = this.assumeRole(roleArn);
+    this.roleCredentials.set(roleArn, fresh);
+    fresh.catch(() => {
+      if (this.roleCredentials.get(roleArn) === fresh) this.roleCredentials.delete(roleArn);
+    });
+    return fresh;
+  }
+
+  private async assumeRole(roleArn: string): Promise<TemporaryCredentials> {
+    const out = await this.call(`STS AssumeRole ${roleArn}`, () =>
+      this.sts.send(
+        new AssumeRoleCommand({
+          RoleArn: roleArn,
+          RoleSessionName: this.opts.roleSessionName ?? 'breakglass',
+          DurationSeconds: this.opts.roleSessionSeconds ?? 3600,
+        }),
+      ),
+    );
+    const c = out.Credentials;
+    if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
+      throw new ProviderError(`STS AssumeRole ${roleArn} returned no credentials`, true);
+    }
+    return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
+  }
+
+  private awsTarget(target: GrantTarget): Exclude<GrantTarget, { kind: 'okta_group' }> {
+    if (target.kind === 'okta_group') throw new ProviderError(`aws-iam provider cannot handle target kind ${target.kind}`, false);
+    return target;
+  }
+
+  private call<T>(label: string, fn: () => Promise<T>): Promise<T> {
+    return withRetry(fn, { ...DEFAULT_RETRY, ...this.opts.retry, label });
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The IAM policy documents breakglass writes: the inline policy a grant puts on a user, and the
+ * least-privilege policy the bot itself needs for the configured resources. Pure functions.
+ */
+import type { GrantTarget, IamPolicyDocument } from '../ports.ts';
+
+export const POLICY_VERSION = '2012-10-17';
+/** IAM's limit on all inline policies of one user together, whitespace excluded. */
+export const INLINE_USER_POLICY_LIMIT = 2048;
+const POLICY_NAME_PREFIX = 'breakglass-';
+
+type Statement = Record<string, unknown>;
+
+/** `breakglass-<resource>`, with characters IAM refuses in a policy name replaced. */
+export function grantPolicyName(resource: string): string {
+  const safe = resource.replace(/[^\w+=,.@-]/g, '-');
+  return (POLICY_NAME_PREFIX + safe).slice(0, 128);
+}
+
+/** How IAM measures a policy against the inline size limit. */
+export function policySize(json: string): number {
+  return json.replace(/\s/g, '').length;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Sids may hold only [0-9A-Za-z], so the grant id is encoded reversibly: U + 32 hex for a UUID,
+ * A + the id when already alphanumeric, X + hex of its UTF-8 otherwise.
+ */
+function encodeGrantId(id: string): string {
+  if (UUID.test(id)) return `U${id.replace(/-/g, '').toLowerCase()}`;
+  if (/^[0-9A-Za-z]+$/.test(id)) return `A${id}`;
+  return `X${Buffer.from(id, 'utf8').toString('hex')}`;
+}
+
+function decodeGrantId(kind: string, body: string): string | undefined {
+  if (kind === 'U' && /^[0-9a-f]{32}$/.test(body)) {
+    return `${body.slice(0, 8)}-${body.slice(8, 12)}-${body.slice(12, 16)}-${body.slice(16, 20)}-${body.slice(20)}`;
+  }
+  if (kind === 'A' && body) return body;
+  if (kind === 'X' && /^(?:[0-9a-f]{2})+$/.test(body)) return Buffer.from(body, 'hex').toString('utf8');
+  return undefined;
+}
+
+/** Statement 0 carries the grant id; the others only need unique Sids (IAM requires it). */
+const MARKER_SID = /^bg(\d+)([UAX])([0-9A-Za-z]*)$/;
+const sidFor = (index: number, grantId: string) => (index === 0 ? `bg0${encodeGrantId(grantId)}` : `bg${index}`);
+
+/** IAM date conditions take ISO 8601; whole seconds keep the document short and unambiguous. */
+export function iamTimestamp(d: Date): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Adds `DateLessThan aws:CurrentTime <expiry>` to a statement, keeping its other conditions. An
+ * earlier deadline the statement already had stays: the stricter limit wins.
+ */
+function withExpiry(stmt: Statement, expiresAt: Date): Statement {
+  const condition = isRecord(stmt['Condition']) ? { ...stmt['Condition'] } : {};
+  const opKey = Object.keys(condition).find((k) => k.toLowerCase() === 'datelessthan') ?? 'DateLessThan';
+  const block = isRecord(condition[opKey]) ? { ...condition[opKey] } : {};
+  let deadline = expiresAt.getTime();
+  // Condition keys are case-insensitive in IAM; a duplicate in another case would be ambiguous.
+  for (const k of Object.keys(block)) {
+    if (k.toLowerCase() !== 'aws:currenttime') continue;
+    const values = ([] as unknown[]).concat(block[k]).map((v) => Date.parse(String(v)));
+    // Several values are OR-ed: the statement holds until the latest of them.
+    const existing = values.some(Number.isNaN) ? NaN : Math.max(...values);
+    if (!Number.isNaN(existing) && existing < deadline) deadline = existing;
+    delete block[k];
+  }
+  if (opKey !== 'DateLessThan') delete condition[opKey];
+  condition['DateLessThan'] = { ...block, 'aws:CurrentTime': iamTimestamp(new Date(deadline)) };
+  return { ...stmt, Condition: condition };
+}
+
+/**
+ * The inline policy a grant puts on the user: the configured statements, each ending at the
+ * expiry by itself (AWS denies after it even if revocation never runs), Sids marking the grant.
+ * Configured Sids are replaced; breakglass needs them for the marker.
+ */
+export function grantPolicyDocument(args: { grantId: string; policy: IamPolicyDocument; expiresAt: Date }): IamPolicyDocument {
+  const raw = args.policy.Statement as unknown;
+  const statements: Statement[] = Array.isArray(raw) ? raw : isRecord(raw) ? [raw] : [];
+  if (statements.length === 0) throw new Error('the configured aws_iam_policy has no Statement');
+  return {
+    Version: args.policy.Version ?? POLICY_VERSION,
+    Statement: statements.map((s, i) => {
+      const { Sid: _sid, ...rest } = s;
+      return withExpiry({ Sid: sidFor(i, args.grantId), ...rest }, args.expiresAt);
+    }),
+  };
+}
+
+/** What a breakglass inline policy says about itself: its grant id and when it stops working. */
+export function readGrantPolicy(doc: string | IamPolicyDocument): { grantId?: string; expiresAt?: Date } {
+  let parsed: unknown;
+  try {
+    parsed = typeof doc === 'string' ? JSON.parse(doc) : doc;
+  } catch {
+    return {};
+  }
+  const raw = isRecord(parsed) ? parsed['Statement'] : undefined;
+  const statements = Array.isArray(raw) ? raw : isRecord(raw) ? [raw] : [];
+  let grantId: string | undefined;
+  let expires: number | undefined;
+  for (const s of statements) {
+    if (!isRecord(s)) continue;
+    const m = typeof s['Sid'] === 'string' ? s['Sid'].match(MARKER_SID) : null;
+    if (m && grantId === undefined) grantId = decodeGrantId(m[2]!, m[3]!);
+    const cond = isRecord(s['Condition']) ? s['Condition'] : {};
+    for (const [op, block] of Object.entries(cond)) {
+      if (op.toLowerCase() !== 'datelessthan' || !isRecord(block)) continue;
+      for (const [k, v] of Object.entries(block)) {
+        if (k.toLowerCase() !== 'aws:currenttime') continue;
+        const t = Math.max(...([] as unknown[]).concat(v).map((x) => Date.parse(String(x))));
+        if (!Number.isNaN(t)) expires = expires === undefined ? t : Math.max(expires, t);
+      }
+    }
+  }
+  return { ...(grantId !== undefined ? { grantId } : {}), ...(expires !== undefined ? { expiresAt: new Date(expires) } : {}) };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export interface PolicyResource {
+  name: string;
+  target: GrantTarget;
+}
+
+const accountOf = (roleArn: string) => roleArn.match(/^arn:aws[\w-]*:iam::(\d{12}):/)?.[1] ?? '*';
+const sortedUnique = (xs: string[]) => [...new Set(xs)].sort();
+
+/**
+ * The least privilege the bot's AWS identity needs for these resources: group membership on the
+ * named groups, inline-policy management on users, and sts:AssumeRole on each account role.
+ * Resources behind an `account_role_arn` are managed through that role, so the bot itself needs
+ * only AssumeRole for them; pass `forRoleArn` to get the policy that role needs in its account.
+ * sts:GetCallerIdentity needs no permission.
+ */
+export function minimalIamPolicy(resources: PolicyResource[], options: { forRoleArn?: string } = {}): IamPolicyDocument {
+  const roleArn = options.forRoleArn;
+  const roleOf = (t: GrantTarget) => (t.kind === 'okta_group' ? undefined : t.accountRoleArn);
+  const aws = resources.filter((r) => r.target.kind !== 'okta_group');
+  const managed = aws.filter((r) => roleOf(r.target) === roleArn);
+  const account = roleArn ? accountOf(roleArn) : '*';
+  const statements: Statement[] = [];
+
+  const groups = sortedUnique(managed.flatMap((r) => (r.target.kind === 'aws_iam_group' ? [r.target.groupName] : [])));
+  if (groups.length) {
+    statements.push({
+      Sid: 'BreakglassGroupMembership',
+      Effect: 'Allow',
+      Action: ['iam:AddUserToGroup', 'iam:GetGroup', 'iam:RemoveUserFromGroup'],
+      Resource: groups.map((g) => `arn:aws:iam::${account}:group/${g}`),
+    });
+  }
+  if (managed.some((r) => r.target.kind === 'aws_iam_policy')) {
+    statements.push(
+      {
+        Sid: 'BreakglassInlineUserPolicies',
+        Effect: 'Allow',
+        Action: ['iam:DeleteUserPolicy', 'iam:GetUserPolicy', 'iam:ListUserPolicies', 'iam:PutUserPolicy'],
+        Resource: `arn:aws:iam::${account}:user/*`,
+      },
+      // ListUsers has no resource type: it can only be granted on "*".
+      { Sid: 'BreakglassListUsers', Effect: 'Allow', Action: 'iam:ListUsers', Resource: '*' },
+    );
+  }
+  if (!roleArn) {
+    const roles = sortedUnique(aws.flatMap((r) => roleOf(r.target) ?? []));
+    if (roles.length) statements.push({ Sid: 'BreakglassAssumeAccountRoles', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: roles });
+  }
+  return { Version: POLICY_VERSION, Statement: statements };
+}

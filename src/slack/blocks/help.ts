@@ -1,0 +1,32 @@
+import { USAGE } from '../../domain/command.ts';
+
+export interface HelpView {
+  /** The resources this person may request, with their limits. */
+  resources: Array<{ name: string; description?: string | undefined; maxDuration: string; emergency: boolean }>;
+}
+
+/** The answer to `/breakglass help`: plain mrkdwn, so it reads the same in a notification. */
+export function helpText(view: HelpView): string {
+  const lines = [
+    '*breakglass*: time-limited production access, approved in Slack and recorded as audit evidence.',
+    '',
+    '`/breakglass <resource> <duration> <reason…>`: ask for access, e.g. `/breakglass prod-db 2h INC-1234 replication lag`',
+    '`/breakglass list`: your active grants and pending requests',
+    '`/breakglass end <id>`: end your access early',
+    '`/breakglass extend <id> <duration>`: ask for more time (needs a new approval)',
+    '`/breakglass help`: this message',
+    '',
+    'Durations look like `30m`, `2h`, `1h30m`, `1d` or `PT2H`. A ticket reference such as `INC-1234` in the reason is recorded with the request.',
+  ];
+  if (view.resources.length === 0) {
+    lines.push('', '_No resources are configured yet: an administrator adds them to access.yml._');
+  } else {
+    lines.push('', '*You may request:*');
+    for (const r of view.resources) {
+      lines.push(`• \`${r.name}\` up to ${r.maxDuration}${r.emergency ? ', emergency self-grant allowed' : ''}${r.description ? `: ${r.description}` : ''}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export { USAGE };

@@ -1,0 +1,44 @@
+import type { App, SlashCommand } from '@slack/bolt';
+import { parseCommand, type Command } from '../../domain/command.ts';
+import type { Logger } from '../../logger.ts';
+
+/** What a command handler answers: shown only to the person who typed it. */
+export type CommandReply = { text: string } | undefined;
+
+export type CommandHandlers = {
+  [K in Exclude<Command['kind'], 'help' | 'invalid'>]?: (command: Extract<Command, { kind: K }>, body: SlashCommand) => Promise<CommandReply>;
+};
+
+/**
+ * `/breakglass …`: acknowledged at once (Slack's 3-second rule); anything slow answers later
+ * through the command's response_url. Unknown failures reach the log and the person gets a
+ * generic apology, never a stack trace.
+ */
+export function registerCommandListener(
+  app: App,
+  deps: { help: (body: SlashCommand) => string; handlers: CommandHandlers; logger: Logger; track: (work: Promise<unknown>) => void },
+): void {
+  const { handlers, logger, track } = deps;
+  app.command('/breakglass', async ({ command: body, ack, respond }) => {
+    const command = parseCommand(body.text ?? '');
+    // Answers that need no I/O go back in the ack itself: they work even when Slack's response_url does not.
+    if (command.kind === 'invalid' || command.kind === 'help') {
+      await ack({ response_type: 'ephemeral', text: command.kind === 'help' ? deps.help(body) : command.message });
+      return;
+    }
+    const handler = handlers[command.kind] as ((c: Command, b: SlashCommand) => Promise<CommandReply>) | undefined;
+    if (!handler) {
+      await ack({ response_type: 'ephemeral', text: `\`${command.kind}\` is not available in this installation.` });
+      return;
+    }
+    await ack();
+    track(
+      handler(command, body)
+        .then((reply) => (reply ? respond({ response_type: 'ephemeral', text: reply.text }) : undefined))
+        .catch(async (error: unknown) => {
+          logger.error({ err: error, command: command.kind, user: body.user_id }, 'slash command failed');
+          await respond({ response_type: 'ephemeral', text: 'Something went wrong and nothing was changed. Please try again; if it keeps failing, tell your security team.' }).catch(() => {});
+        }),
+    );
+  });
+}

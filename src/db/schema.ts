@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, jsonb, pgTable, text, timestamp } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import type { GrantTarget } from '../ports.ts';
 
 /**
  * The evidence ledger. Rows are only ever inserted (database triggers refuse UPDATE, DELETE and
@@ -27,3 +28,135 @@ export const evidenceEvents = pgTable(
     index('evidence_events_request_id_idx').on(t.requestId),
   ],
 );
+
+/** What someone asked for. `state` only moves forward, by compare-and-swap updates. */
+export const accessRequests = pgTable(
+  'access_requests',
+  {
+    id: serial('id').primaryKey(),
+    requester: text('requester').notNull(),
+    requesterEmail: text('requester_email').notNull(),
+    resource: text('resource').notNull(),
+    durationMs: bigint('duration_ms', { mode: 'number' }).notNull(),
+    reason: text('reason').notNull(),
+    ticket: text('ticket'),
+    /** standard: needs approval; emergency: self-granted, reviewed after; extension: more time on a grant. */
+    kind: text('kind').$type<RequestKind>().notNull(),
+    extendsGrantId: integer('extends_grant_id'),
+    state: text('state').$type<RequestState>().notNull(),
+    approvalsRequired: integer('approvals_required').notNull(),
+    /** The approvers the cards went to, resolved when the request was made. */
+    approvers: jsonb('approvers').$type<string[]>().notNull(),
+    configHash: text('config_hash').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    pendingUntil: timestamp('pending_until', { withTimezone: true, precision: 3 }).notNull(),
+    decidedAt: timestamp('decided_at', { withTimezone: true, precision: 3 }),
+    decidedBy: text('decided_by'),
+    denyReason: text('deny_reason'),
+  },
+  (t) => [index('access_requests_state_idx').on(t.state, t.pendingUntil), index('access_requests_requester_idx').on(t.requester, t.createdAt)],
+);
+
+export type RequestKind = 'standard' | 'emergency' | 'extension';
+export type RequestState = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+
+export const requestApprovals = pgTable(
+  'request_approvals',
+  {
+    requestId: integer('request_id').notNull().references(() => accessRequests.id),
+    approver: text('approver').notNull(),
+    approvedAt: timestamp('approved_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.approver] })],
+);
+
+/**
+ * Access that was (or is being) given. `granting` and `revoking` are the in-between states around
+ * a provider call; a worker finishes either after a crash, since provider calls are idempotent.
+ */
+export const grants = pgTable(
+  'grants',
+  {
+    id: serial('id').primaryKey(),
+    requestId: integer('request_id').notNull().unique().references(() => accessRequests.id),
+    person: text('person').notNull(),
+    email: text('email').notNull(),
+    awsIamUser: text('aws_iam_user'),
+    resource: text('resource').notNull(),
+    target: jsonb('target').$type<GrantTarget>().notNull(),
+    state: text('state').$type<GrantState>().notNull(),
+    emergency: boolean('emergency').notNull().default(false),
+    startsAt: timestamp('starts_at', { withTimezone: true, precision: 3 }),
+    endsAt: timestamp('ends_at', { withTimezone: true, precision: 3 }).notNull(),
+    revokeReason: text('revoke_reason'),
+    revokeRequestedBy: text('revoke_requested_by'),
+    /** Not before this instant: a claim's lease while a worker acts, or the backoff after a failure. */
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, precision: 3 }),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    failureAlertedAt: timestamp('failure_alerted_at', { withTimezone: true, precision: 3 }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, precision: 3 }),
+    reviewedBy: text('reviewed_by'),
+    reviewedAt: timestamp('reviewed_at', { withTimezone: true, precision: 3 }),
+    escalatedAt: timestamp('escalated_at', { withTimezone: true, precision: 3 }),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [index('grants_due_idx').on(t.state, t.endsAt), index('grants_person_idx').on(t.person, t.resource)],
+);
+
+export type GrantState = 'granting' | 'active' | 'revoking' | 'revoked' | 'failed';
+
+/** Slack messages that are updated in place later (approval cards, notices), by request. */
+export const slackMessages = pgTable(
+  'slack_messages',
+  {
+    id: serial('id').primaryKey(),
+    requestId: integer('request_id').notNull(),
+    purpose: text('purpose').$type<'approval' | 'emergency_review' | 'security_notice'>().notNull(),
+    recipient: text('recipient').notNull(),
+    channel: text('channel').notNull(),
+    ts: text('ts').notNull(),
+  },
+  (t) => [uniqueIndex('slack_messages_once_idx').on(t.requestId, t.purpose, t.recipient)],
+);
+
+/**
+ * Slack notifications, written in the same transaction as the change they announce and sent by
+ * a worker, so a Slack outage delays them but never loses them, and replicas send each once.
+ */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: serial('id').primaryKey(),
+    message: jsonb('message').$type<OutboxMessage>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    notBefore: timestamp('not_before', { withTimezone: true, precision: 3 }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    sentAt: timestamp('sent_at', { withTimezone: true, precision: 3 }),
+    lastError: text('last_error'),
+  },
+  (t) => [index('outbox_due_idx').on(t.sentAt, t.notBefore)],
+);
+
+/** What the outbox can be asked to do; rendering happens at send time from the database. */
+export type OutboxMessage =
+  | { type: 'approval_cards'; requestId: number }
+  | { type: 'refresh_cards'; requestId: number }
+  | { type: 'notify_user'; user: string; text: string }
+  | { type: 'security_alert'; alertId: number }
+  | { type: 'emergency_review_cards'; requestId: number }
+  | { type: 'refresh_home'; user: string };
+
+/** Security-channel alerts; who acknowledged and when is evidence. */
+export const alerts = pgTable('alerts', {
+  id: serial('id').primaryKey(),
+  kind: text('kind').notNull(),
+  text: text('text').notNull(),
+  requestId: integer('request_id'),
+  grantId: integer('grant_id'),
+  createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+  channel: text('channel'),
+  ts: text('ts'),
+  acknowledgedBy: text('acknowledged_by'),
+  acknowledgedAt: timestamp('acknowledged_at', { withTimezone: true, precision: 3 }),
+});

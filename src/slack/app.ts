@@ -1,5 +1,5 @@
 import type { AddressInfo, Server } from 'node:net';
-import { App, type Authorize, type CustomRoute } from '@slack/bolt';
+import { App, HTTPReceiver, type Authorize, type CustomRoute, type Logger as BoltLogger } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
 import type { Logger } from '../logger.ts';
 import { boltLogger } from './bolt-logger.ts';
@@ -52,7 +52,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
 
   const app = options.appToken
     ? new App({ socketMode: true, appToken: options.appToken, authorize, clientOptions, logger, customRoutes, installerOptions: { port: options.port } })
-    : new App({ signingSecret: options.signingSecret ?? '', authorize, clientOptions, logger, customRoutes });
+    : new App({ receiver: httpReceiver(options.signingSecret ?? '', customRoutes, logger), authorize, clientOptions, logger });
 
   return {
     app,
@@ -106,6 +106,28 @@ class BotIdentity {
         this.pending = undefined;
       });
   }
+}
+
+/** Slack requests are accepted only within five minutes of their timestamp, either side. */
+const MAX_SKEW_SECONDS = 300;
+
+/**
+ * Bolt refuses stale timestamps but accepts any from the future, which would let a captured
+ * request dated ahead be replayed for as long as that date is away; this refuses those too.
+ */
+function httpReceiver(signingSecret: string, customRoutes: CustomRoute[], logger: BoltLogger): HTTPReceiver {
+  const receiver = new HTTPReceiver({ signingSecret, customRoutes, logger });
+  const verified = receiver.requestListener;
+  receiver.requestListener = (req, res) => {
+    const stamp = Number(req.headers['x-slack-request-timestamp']);
+    if (Number.isFinite(stamp) && stamp - Date.now() / 1000 > MAX_SKEW_SECONDS) {
+      logger.warn('refused a Slack request dated in the future');
+      res.writeHead(401).end();
+      return;
+    }
+    verified(req, res);
+  };
+  return receiver;
 }
 
 function withApiSuffix(url: string): string {

@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { verifyLedger } from '../../src/evidence/verify.ts';
+import { postgresAvailable } from '../support/databases.ts';
+import { startHarness, type Harness } from '../support/harness.ts';
+import { post, slashCommand, type Signing } from '../support/slack-requests.ts';
+
+const ACCESS = `security_channel: C0SEC
+resources:
+  prod-db:
+    description: Production Postgres
+    grant: { okta_group: 00g1 }
+    max_duration: 4h
+    approvers: { slack_users: [U0BOB] }
+`;
+
+for (const database of ['pglite', 'postgres'] as const) {
+  describe.skipIf(database === 'postgres' && !postgresAvailable)(`the bot over HTTP [${database}]`, () => {
+    let harness: Harness;
+    beforeAll(async () => {
+      harness = await startHarness({ database, accessYml: ACCESS });
+    });
+    afterAll(async () => harness?.stop());
+
+    it('answers /healthz while the database is reachable', async () => {
+      const response = await fetch(`${harness.baseUrl}/healthz`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ ok: true });
+    });
+
+    it('records the policy in force once, not at every start', async () => {
+      const result = await verifyLedger(harness.bot.database.db);
+      expect(result).toMatchObject({ ok: true, count: 1 });
+    });
+
+    it('answers /breakglass help in the ack, listing what may be requested', async () => {
+      const response = await post(harness.baseUrl, slashCommand({ text: 'help', userId: 'U0ALICE' }));
+      expect(response.status).toBe(200);
+      const body = response.json as { response_type: string; text: string };
+      expect(body.response_type).toBe('ephemeral');
+      expect(body.text).toContain('`/breakglass <resource> <duration> <reason…>`');
+      expect(body.text).toContain('`prod-db` up to 4h: Production Postgres');
+    });
+
+    it('explains a malformed command without changing anything', async () => {
+      const response = await post(harness.baseUrl, slashCommand({ text: 'prod-db soon', userId: 'U0ALICE' }));
+      expect(response.status).toBe(200);
+      expect((response.json as { text: string }).text).toMatch(/"soon" is not a duration/);
+      expect((await verifyLedger(harness.bot.database.db)).count).toBe(1);
+    });
+
+    it.each<Signing>(['wrong-secret', 'stale', 'future', 'missing', 'tampered'])('refuses a %s request with 401 and changes nothing', async (signing) => {
+      const callsBefore = harness.slack.calls().length;
+      const response = await post(harness.baseUrl, slashCommand({ text: 'help', userId: 'U0ALICE', signing }));
+      expect(response.status).toBe(401);
+      expect(response.body).not.toContain('breakglass');
+      expect(harness.slack.calls().length).toBe(callsBefore);
+      expect((await verifyLedger(harness.bot.database.db)).count).toBe(1);
+    });
+
+    it('made only calls that Slack’s own API specification allows', () => {
+      expect(harness.slack.violations).toEqual([]);
+    });
+  });
+}

@@ -77,3 +77,26 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+/** A Slack user as the policy needs them. */
+export interface SlackUser {
+  id: string;
+  name: string;
+  email?: string | undefined;
+  deleted: boolean;
+  isBot: boolean;
+}
+
+/**
+ * Slack's directory. Answers may be cached for a short while; `usergroupMembers` of an unknown
+ * group is an empty list, not an error, so one stale group id never blocks every request.
+ */
+export interface Directory {
+  user(id: string): Promise<SlackUser | undefined>;
+  usergroupMembers(groupId: string): Promise<string[]>;
+}
+
+/** Finds the provider for a grant target. */
+export interface Providers {
+  forTarget(target: GrantTarget): AccessProvider;
+}

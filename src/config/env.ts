@@ -23,6 +23,8 @@ const envSchema = z
     OKTA_ORG_URL: oktaOrgUrl.optional(),
     OKTA_API_TOKEN: z.string().min(1).optional(),
     AWS_REGION: z.string().min(1).default('us-east-1'),
+    AWS_ENDPOINT_URL_IAM: z.url().optional(),
+    AWS_ENDPOINT_URL_STS: z.url().optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     LEDGER_SIGNING_KEY: z.string().min(1).optional(),
   })

@@ -13,7 +13,7 @@ export const EVENT_KINDS = [
   'grant.revoked',
   'grant.revoke_failed',
   'grant.extended',
-  'emergency.granted',
+  'grant.end_requested',
   'emergency.reviewed',
   'emergency.escalated',
   'review.started',

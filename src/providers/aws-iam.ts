@@ -41,6 +41,7 @@ interface TemporaryCredentials {
   secretAccessKey: string;
   sessionToken: string;
   expiration: Date;
+  obtainedAt: Date;
 }
 
 export const iamUserOf = (person: Person): string => person.awsIamUser ?? person.email;
@@ -119,7 +120,12 @@ export class AwsIamProvider implements AccessProvider {
       throw new ProviderError(`grant ${spec.grantId} expires in the past (${spec.expiresAt.toISOString()}); nothing to grant`, false);
     }
     const policyName = grantPolicyName(spec.resource);
-    const document = JSON.stringify(grantPolicyDocument({ grantId: spec.grantId, policy: target.policy, expiresAt: spec.expiresAt }));
+    let document: string;
+    try {
+      document = JSON.stringify(grantPolicyDocument({ grantId: spec.grantId, policy: target.policy, expiresAt: spec.expiresAt }));
+    } catch (err) {
+      throw new ProviderError(`resource ${spec.resource}: ${(err as Error).message}`, false, undefined, { cause: err });
+    }
     const size = policySize(document);
     if (size > INLINE_USER_POLICY_LIMIT) {
       throw new ProviderError(
@@ -257,13 +263,16 @@ export class AwsIamProvider implements AccessProvider {
     return client;
   }
 
-  /** Cached per role until `refreshMarginMs` before expiry; concurrent callers share one AssumeRole. */
+  /**
+   * Cached per role until `refreshMarginMs` before expiry (half their life, for short sessions:
+   * the SDK asks again on every request once credentials are within its own 5-minute window).
+   * Concurrent callers share one AssumeRole.
+   */
   private async assumedCredentials(roleArn: string): Promise<TemporaryCredentials> {
     const cached = this.roleCredentials.get(roleArn);
     if (cached) {
       const creds = await cached.catch(() => undefined);
-      const margin = this.opts.refreshMarginMs ?? 5 * 60_000;
-      if (creds && creds.expiration.getTime() - margin > this.clock.now().getTime()) return creds;
+      if (creds && this.stillFresh(creds)) return creds;
       const current = this.roleCredentials.get(roleArn);
       if (current && current !== cached) return current;
     }
@@ -275,7 +284,14 @@ export class AwsIamProvider implements AccessProvider {
     return fresh;
   }
 
+  private stillFresh(creds: TemporaryCredentials): boolean {
+    const lifetime = creds.expiration.getTime() - creds.obtainedAt.getTime();
+    const margin = Math.min(this.opts.refreshMarginMs ?? 5 * 60_000, lifetime / 2);
+    return creds.expiration.getTime() - margin > this.clock.now().getTime();
+  }
+
   private async assumeRole(roleArn: string): Promise<TemporaryCredentials> {
+    const obtainedAt = this.clock.now();
     const out = await this.call(`STS AssumeRole ${roleArn}`, () =>
       this.sts.send(
         new AssumeRoleCommand({
@@ -289,7 +305,7 @@ export class AwsIamProvider implements AccessProvider {
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || !c.Expiration) {
       throw new ProviderError(`STS AssumeRole ${roleArn} returned no credentials`, true);
     }
-    return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
+    return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration, obtainedAt };
   }
 
   private awsTarget(target: GrantTarget): Exclude<GrantTarget, { kind: 'okta_group' }> {

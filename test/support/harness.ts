@@ -9,10 +9,15 @@ import { createLogger } from '../../src/logger.ts';
 import type { Clock } from '../../src/ports.ts';
 import { createPostgresDatabase, type DatabaseKind } from './databases.ts';
 import { TEST_SIGNING_SECRET } from './slack-requests.ts';
+import { startIamServer, type IamTestServer } from './iam-server.ts';
+import { startOktaServer, type OktaTestServer } from './okta-server.ts';
 import { startSlackServer, type SlackServer, type SlackServerOptions } from './slack-server.ts';
 
 export interface HarnessOptions {
   database: DatabaseKind;
+  /** Start wire-level Okta and IAM servers and point the bot at them (default true). */
+  providers?: boolean;
+  tickMs?: number;
   /** access.yml text; none means the bot runs with no policy. */
   accessYml?: string;
   slack?: SlackServerOptions;
@@ -23,6 +28,8 @@ export interface HarnessOptions {
 export interface Harness {
   bot: RunningBot;
   slack: SlackServer;
+  okta: OktaTestServer;
+  iam: IamTestServer;
   baseUrl: string;
   /** Everything the bot logged, for assertions (secrets must never appear here). */
   logs(): string;
@@ -32,6 +39,11 @@ export interface Harness {
 /** The whole bot in this process, on a real database, talking to wire-level Slack. */
 export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const slack = await startSlackServer(options.slack);
+  const okta = await startOktaServer();
+  const iam = await startIamServer();
+  // The AWS SDK's credential chain reads these; the bot itself never reads process.env outside main.ts.
+  process.env.AWS_ACCESS_KEY_ID = iam.credentials.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = iam.credentials.secretAccessKey;
   const folder = mkdtempSync(join(tmpdir(), 'breakglass-e2e-'));
   const postgres = options.database === 'postgres' ? await createPostgresDatabase() : undefined;
   const env = readEnv({
@@ -42,6 +54,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     DATA_DIR: join(folder, 'data'),
     LOG_LEVEL: 'debug',
     ...(postgres ? { DATABASE_URL: postgres.url } : {}),
+    ...(options.providers === false ? {} : { OKTA_ORG_URL: okta.url, OKTA_API_TOKEN: okta.token, AWS_ENDPOINT_URL_IAM: iam.url, AWS_ENDPOINT_URL_STS: iam.url }),
     ...options.env,
   });
   let access;
@@ -53,15 +66,19 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const logStream = new PassThrough();
   let logText = '';
   logStream.on('data', (chunk: Buffer) => (logText += chunk.toString()));
-  const bot = await startBot({ env, access, logger: createLogger('debug', logStream), ...(options.clock ? { clock: options.clock } : {}) });
+  const bot = await startBot({ env, access, logger: createLogger('debug', logStream), tickMs: options.tickMs ?? 100, ...(options.clock ? { clock: options.clock } : {}) });
   return {
     bot,
     slack,
+    okta,
+    iam,
     baseUrl: `http://127.0.0.1:${bot.port}`,
     logs: () => logText,
     stop: async () => {
       await bot.stop();
       await slack.close();
+      await okta.close();
+      await iam.close();
       await postgres?.drop();
     },
   };

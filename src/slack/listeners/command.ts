@@ -1,4 +1,5 @@
 import type { App, SlashCommand } from '@slack/bolt';
+import { Refusal } from '../../app/deps.ts';
 import { parseCommand, type Command } from '../../domain/command.ts';
 import type { Logger } from '../../logger.ts';
 
@@ -36,6 +37,7 @@ export function registerCommandListener(
       handler(command, body)
         .then((reply) => (reply ? respond({ response_type: 'ephemeral', text: reply.text }) : undefined))
         .catch(async (error: unknown) => {
+          if (error instanceof Refusal) return respond({ response_type: 'ephemeral', text: error.message });
           logger.error({ err: error, command: command.kind, user: body.user_id }, 'slash command failed');
           await respond({ response_type: 'ephemeral', text: 'Something went wrong and nothing was changed. Please try again; if it keeps failing, tell your security team.' }).catch(() => {});
         }),

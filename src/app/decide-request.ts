@@ -1,0 +1,126 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { Tx } from '../db/client.ts';
+import { insertGrant } from '../db/grants-repo.ts';
+import { enqueue } from '../db/outbox.ts';
+import { accessRequests, requestApprovals } from '../db/schema.ts';
+import { eligibleApprovers } from '../domain/policy.ts';
+import { escapeMrkdwn } from '../slack/blocks/format.ts';
+import { applyGrant } from './apply-grant.ts';
+import { Refusal, type AppDeps } from './deps.ts';
+import { usergroupLookup } from './usergroups.ts';
+
+export type DecisionOutcome =
+  | { kind: 'approved'; requestId: number; final: boolean; approvals: number; required: number; granted?: boolean; error?: string | undefined }
+  | { kind: 'denied'; requestId: number };
+
+type Request = typeof accessRequests.$inferSelect;
+
+/**
+ * One approver's Approve click. The request row is locked for the decision, so concurrent and
+ * repeated clicks are serialised: each approver counts once, and only the click that reaches
+ * `approvals_required` moves the request on — and only that one calls the provider.
+ */
+export async function approveRequest(deps: AppDeps, input: { requestId: number; approver: string }): Promise<DecisionOutcome> {
+  const approvers = await currentApprovers(deps);
+  const now = deps.clock.now();
+  const decided = await deps.db.transaction(async (tx) => {
+    const request = await lockPending(tx, input.requestId, now);
+    assertMayDecide(request, input.approver, approvers(request), 'approve');
+    const inserted = await tx
+      .insert(requestApprovals)
+      .values({ requestId: request.id, approver: input.approver, approvedAt: now })
+      .onConflictDoNothing()
+      .returning();
+    if (inserted.length === 0) throw new Refusal(`You already approved request #${request.id}; it needs ${request.approvalsRequired} approvals.`);
+    const [{ count }] = (await tx
+      .select({ count: sql<number>`count(*)::int` })
+      .from(requestApprovals)
+      .where(eq(requestApprovals.requestId, request.id))) as [{ count: number }];
+    const final = count >= request.approvalsRequired;
+    await deps.ledger.append(tx, {
+      kind: 'request.approved',
+      actor: input.approver,
+      subject: request.requester,
+      resource: request.resource,
+      requestId: request.id,
+      details: { approvals: count, approvals_required: request.approvalsRequired, final, config_hash: deps.access.hash },
+    });
+    let grantId: number | undefined;
+    if (final) {
+      await tx.update(accessRequests).set({ state: 'approved', decidedAt: now, decidedBy: input.approver }).where(and(eq(accessRequests.id, request.id), eq(accessRequests.state, 'pending')));
+      const resource = deps.access.config.resources[request.resource];
+      if (!resource) throw new Refusal(`\`${request.resource}\` is no longer in access.yml, so it cannot be granted.`);
+      grantId =
+        request.extendsGrantId ??
+        (await insertGrant(tx, {
+          requestId: request.id,
+          ask: { requester: request.requester, resource: request.resource, durationMs: request.durationMs, email: request.requesterEmail, awsIamUser: deps.access.config.people[request.requester]?.aws_iam_user },
+          target: resource.grant,
+          emergency: false,
+          now,
+        }));
+    }
+    await enqueue(tx, now, { type: 'refresh_cards', requestId: request.id });
+    return { request, count, final, grantId };
+  });
+  deps.wake.outbox();
+  const outcome: DecisionOutcome = { kind: 'approved', requestId: decided.request.id, final: decided.final, approvals: decided.count, required: decided.request.approvalsRequired };
+  if (decided.grantId === undefined) return outcome;
+  const applied = await applyGrant(
+    deps,
+    decided.grantId,
+    decided.request.extendsGrantId ? { extendBy: decided.request.durationMs, requestId: decided.request.id } : undefined,
+  );
+  return { ...outcome, granted: applied.ok, error: applied.ok ? undefined : applied.error };
+}
+
+/** A Deny, with the reason the approver gave in the modal. */
+export async function denyRequest(deps: AppDeps, input: { requestId: number; approver: string; reason: string }): Promise<DecisionOutcome> {
+  const reason = input.reason.trim();
+  if (reason === '') throw new Refusal('A denial needs a reason.');
+  const approvers = await currentApprovers(deps);
+  const now = deps.clock.now();
+  await deps.db.transaction(async (tx) => {
+    const request = await lockPending(tx, input.requestId, now);
+    assertMayDecide(request, input.approver, approvers(request), 'deny');
+    await tx.update(accessRequests).set({ state: 'denied', decidedAt: now, decidedBy: input.approver, denyReason: reason }).where(eq(accessRequests.id, request.id));
+    await deps.ledger.append(tx, {
+      kind: 'request.denied',
+      actor: input.approver,
+      subject: request.requester,
+      resource: request.resource,
+      requestId: request.id,
+      details: { reason, config_hash: deps.access.hash },
+    });
+    await enqueue(
+      tx,
+      now,
+      { type: 'refresh_cards', requestId: request.id },
+      { type: 'notify_user', user: request.requester, text: `:no_entry: <@${input.approver}> denied your request #${request.id} for \`${request.resource}\`: ${escapeMrkdwn(reason)}` },
+    );
+  });
+  deps.wake.outbox();
+  return { kind: 'denied', requestId: input.requestId };
+}
+
+/** Who may decide now, by the policy in force now (not the one the cards were sent under). */
+async function currentApprovers(deps: AppDeps): Promise<(request: Request) => string[]> {
+  const members = await usergroupLookup(deps.access.config, deps.directory);
+  return (request) => {
+    const resource = deps.access.config.resources[request.resource];
+    return resource ? eligibleApprovers(resource, request.requester, members) : [];
+  };
+}
+
+async function lockPending(tx: Tx, requestId: number, now: Date): Promise<Request> {
+  const [request] = await tx.select().from(accessRequests).where(eq(accessRequests.id, requestId)).for('update');
+  if (!request) throw new Refusal(`There is no request #${requestId}.`);
+  if (request.state !== 'pending') throw new Refusal(`Request #${request.id} was already ${request.state}; nothing changed.`);
+  if (request.pendingUntil <= now) throw new Refusal(`Request #${request.id} has expired; the requester can ask again.`);
+  return request;
+}
+
+function assertMayDecide(request: Request, user: string, approvers: string[], verb: 'approve' | 'deny'): void {
+  if (user === request.requester) throw new Refusal(`You cannot ${verb} your own request.`);
+  if (!approvers.includes(user)) throw new Refusal(`You are not an approver for \`${request.resource}\`, so you cannot ${verb} request #${request.id}.`);
+}

@@ -1,0 +1,26 @@
+import type { LoadedAccessConfig } from '../config/access.ts';
+import type { Db } from '../db/client.ts';
+import type { Ledger } from '../evidence/ledger.ts';
+import type { Logger } from '../logger.ts';
+import type { Clock, Directory, Providers } from '../ports.ts';
+
+/** What every use case may use. Built once in bot.ts. */
+export interface AppDeps {
+  db: Db;
+  ledger: Ledger;
+  clock: Clock;
+  access: LoadedAccessConfig;
+  providers: Providers;
+  directory: Directory;
+  logger: Logger;
+  /** Nudges the workers so a change is acted on now rather than at the next tick. */
+  wake: { grants(): void; outbox(): void };
+}
+
+/** A known, user-facing outcome: shown to the person, nothing else happens. */
+export class Refusal extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Refusal';
+  }
+}

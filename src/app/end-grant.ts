@@ -1,0 +1,36 @@
+import { and, eq, gt } from 'drizzle-orm';
+import { grants } from '../db/schema.ts';
+import { Refusal, type AppDeps } from './deps.ts';
+import { isSecurity } from './security.ts';
+
+/**
+ * Ends access early: the grant's end moves to now and the revoke worker is woken, so revocation
+ * takes the same durable, retried path as expiry. The holder or security may end it.
+ */
+export async function endGrant(deps: AppDeps, input: { requestId?: number; grantId?: number; user: string }): Promise<{ grantId: number; resource: string }> {
+  const now = deps.clock.now();
+  const security = await isSecurity(deps, input.user);
+  const ended = await deps.db.transaction(async (tx) => {
+    const where = input.grantId !== undefined ? eq(grants.id, input.grantId) : eq(grants.requestId, input.requestId ?? -1);
+    const [grant] = await tx.select().from(grants).where(where).for('update');
+    const label = input.grantId !== undefined ? `grant ${input.grantId}` : `request #${input.requestId}`;
+    if (!grant || (grant.person !== input.user && !security)) throw new Refusal(`You have no active access under ${label}. \`/breakglass list\` shows yours.`);
+    if (grant.state !== 'active' || grant.endsAt <= now) throw new Refusal(`Access under ${label} is already ${grant.state === 'active' ? 'ending' : grant.state}.`);
+    const [updated] = await tx
+      .update(grants)
+      .set({ endsAt: now, revokeReason: 'ended', revokeRequestedBy: input.user })
+      .where(and(eq(grants.id, grant.id), eq(grants.state, 'active'), gt(grants.endsAt, now)))
+      .returning();
+    await deps.ledger.append(tx, {
+      kind: 'grant.end_requested',
+      actor: input.user,
+      subject: grant.person,
+      resource: grant.resource,
+      requestId: grant.requestId,
+      details: { grant_id: grant.id, scheduled_end: grant.endsAt.toISOString(), by_security: input.user !== grant.person },
+    });
+    return updated!;
+  });
+  deps.wake.grants();
+  return { grantId: ended.id, resource: ended.resource };
+}

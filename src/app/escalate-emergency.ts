@@ -1,0 +1,42 @@
+import { and, eq, isNull, lte } from 'drizzle-orm';
+import { grants } from '../db/schema.ts';
+import { raiseAlert } from './alerts.ts';
+import type { AppDeps } from './deps.ts';
+
+/** An emergency grant must be reviewed by an approver; after this long unreviewed, security hears of it. */
+export const EMERGENCY_REVIEW_WITHIN_MS = 24 * 3_600_000;
+
+export async function escalateUnreviewedEmergencies(deps: AppDeps): Promise<number> {
+  const now = deps.clock.now();
+  const cutoff = new Date(now.getTime() - EMERGENCY_REVIEW_WITHIN_MS);
+  const escalated = await deps.db.transaction(async (tx) => {
+    const due = await tx
+      .select()
+      .from(grants)
+      .where(and(eq(grants.emergency, true), isNull(grants.reviewedAt), isNull(grants.escalatedAt), lte(grants.createdAt, cutoff)))
+      .limit(20)
+      .for('update', { skipLocked: true });
+    for (const grant of due) {
+      await tx.update(grants).set({ escalatedAt: now }).where(eq(grants.id, grant.id));
+      await deps.ledger.append(tx, {
+        kind: 'emergency.escalated',
+        actor: 'breakglass',
+        subject: grant.person,
+        resource: grant.resource,
+        requestId: grant.requestId,
+        details: { grant_id: grant.id, granted_at: grant.createdAt.toISOString(), unreviewed_for_ms: now.getTime() - grant.createdAt.getTime() },
+      });
+      await raiseAlert(tx, deps, {
+        kind: 'emergency_unreviewed',
+        text: `:rotating_light: <@${grant.person}>'s emergency access to \`${grant.resource}\` (request #${grant.requestId}) has not been reviewed by an approver after 24 hours.`,
+        requestId: grant.requestId,
+        grantId: grant.id,
+        subject: grant.person,
+        resource: grant.resource,
+      });
+    }
+    return due.length;
+  });
+  if (escalated > 0) deps.wake.outbox();
+  return escalated;
+}

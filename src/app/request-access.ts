@@ -1,0 +1,148 @@
+import { and, eq, gt } from 'drizzle-orm';
+import type { ResourceConfig } from '../config/access-schema.ts';
+import { insertGrant } from '../db/grants-repo.ts';
+import { enqueue } from '../db/outbox.ts';
+import { accessRequests, grants, type RequestKind } from '../db/schema.ts';
+import { formatDuration } from '../domain/duration.ts';
+import { checkRequest, eligibleApprovers } from '../domain/policy.ts';
+import { escapeMrkdwn } from '../slack/blocks/format.ts';
+import { raiseAlert } from './alerts.ts';
+import { applyGrant } from './apply-grant.ts';
+import { Refusal, type AppDeps } from './deps.ts';
+import { personFor } from './people.ts';
+import { usergroupLookup } from './usergroups.ts';
+
+export type RequestOutcome =
+  | { kind: 'pending'; requestId: number; approvers: string[]; approvalsRequired: number }
+  | { kind: 'emergency'; requestId: number; grantId: number; granted: boolean; error?: string | undefined };
+
+export interface AccessAsk {
+  requester: string;
+  resource: string;
+  durationMs: number;
+  reason: string;
+  ticket?: string | undefined;
+}
+
+/** `/breakglass <resource> <duration> <reason>`: a pending request with cards, or an emergency grant. */
+export async function requestAccess(deps: AppDeps, ask: AccessAsk): Promise<RequestOutcome> {
+  const members = await usergroupLookup(deps.access.config, deps.directory);
+  const check = checkRequest(deps.access.config, { user: ask.requester, resource: ask.resource, durationMs: ask.durationMs }, members);
+  if (!check.ok) throw new Refusal(check.message);
+  const person = await personFor(deps, ask.requester);
+  return createRequest(deps, { ...ask, kind: 'standard', email: person.email, awsIamUser: person.awsIamUser }, check.resource, members);
+}
+
+/** `/breakglass extend <id> <duration>`: more time on one's own active grant, approved like a request. */
+export async function requestExtension(deps: AppDeps, ask: { requester: string; requestId: number; durationMs: number }): Promise<RequestOutcome> {
+  const now = deps.clock.now();
+  const [grant] = await deps.db
+    .select()
+    .from(grants)
+    .where(and(eq(grants.requestId, ask.requestId), eq(grants.person, ask.requester), eq(grants.state, 'active'), gt(grants.endsAt, now)));
+  if (!grant) throw new Refusal(`You have no active access under request #${ask.requestId}. \`/breakglass list\` shows yours.`);
+  const members = await usergroupLookup(deps.access.config, deps.directory);
+  const check = checkRequest(deps.access.config, { user: ask.requester, resource: grant.resource, durationMs: ask.durationMs }, members);
+  if (!check.ok) throw new Refusal(check.message);
+  const [original] = await deps.db.select().from(accessRequests).where(eq(accessRequests.id, ask.requestId));
+  return createRequest(
+    deps,
+    {
+      requester: ask.requester,
+      resource: grant.resource,
+      durationMs: ask.durationMs,
+      reason: `Extension of #${ask.requestId}: ${original?.reason ?? ''}`.trim(),
+      ticket: original?.ticket ?? undefined,
+      kind: 'extension',
+      extendsGrantId: grant.id,
+      email: grant.email,
+      awsIamUser: grant.awsIamUser ?? undefined,
+    },
+    check.resource,
+    members,
+  );
+}
+
+interface NewRequest extends AccessAsk {
+  kind: RequestKind;
+  extendsGrantId?: number;
+  email: string;
+  awsIamUser?: string | undefined;
+}
+
+async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceConfig, members: (id: string) => readonly string[]): Promise<RequestOutcome> {
+  const approvers = eligibleApprovers(resource, ask.requester, members);
+  const emergency = resource.emergency_self_grant;
+  if (!emergency && approvers.length < resource.approvals_required) {
+    throw new Refusal(
+      `\`${ask.resource}\` needs ${resource.approvals_required} approval(s), but only ${approvers.length} person(s) other than you can approve it. Ask your security team to fix its approvers in access.yml.`,
+    );
+  }
+  const now = deps.clock.now();
+  const outcome = await deps.db.transaction(async (tx) => {
+    const [request] = await tx
+      .insert(accessRequests)
+      .values({
+        requester: ask.requester,
+        requesterEmail: ask.email,
+        resource: ask.resource,
+        durationMs: ask.durationMs,
+        reason: ask.reason,
+        ticket: ask.ticket ?? null,
+        kind: emergency && ask.kind === 'standard' ? 'emergency' : ask.kind,
+        extendsGrantId: ask.extendsGrantId ?? null,
+        state: emergency ? 'approved' : 'pending',
+        approvalsRequired: resource.approvals_required,
+        approvers,
+        configHash: deps.access.hash,
+        createdAt: now,
+        pendingUntil: new Date(now.getTime() + resource.request_ttl),
+        ...(emergency ? { decidedAt: now, decidedBy: ask.requester } : {}),
+      })
+      .returning();
+    const id = request!.id;
+    const common = { subject: ask.requester, resource: ask.resource, requestId: id };
+    await deps.ledger.append(tx, {
+      kind: 'request.created',
+      actor: ask.requester,
+      ...common,
+      details: {
+        request_kind: request!.kind,
+        duration: formatDuration(ask.durationMs),
+        duration_ms: ask.durationMs,
+        reason: ask.reason,
+        ticket: ask.ticket ?? null,
+        extends_grant_id: ask.extendsGrantId ?? null,
+        approvers,
+        approvals_required: resource.approvals_required,
+        config_hash: deps.access.hash,
+      },
+    });
+    if (!emergency) {
+      await enqueue(tx, now, { type: 'approval_cards', requestId: id });
+      return { kind: 'pending' as const, requestId: id };
+    }
+    await deps.ledger.append(tx, {
+      kind: 'request.approved',
+      actor: ask.requester,
+      ...common,
+      details: { self_grant: true, policy: 'emergency_self_grant', approvals: [ask.requester], final: true, config_hash: deps.access.hash },
+    });
+    const grantId = ask.extendsGrantId ?? (await insertGrant(tx, { requestId: id, ask, target: resource.grant, emergency: true, now }));
+    await raiseAlert(tx, deps, {
+      kind: 'emergency_grant',
+      text: `:rotating_light: <@${ask.requester}> self-granted emergency access to \`${ask.resource}\` for ${formatDuration(ask.durationMs)} (request #${id}). Reason: ${escapeMrkdwn(ask.reason)}`,
+      requestId: id,
+      grantId,
+    });
+    await enqueue(tx, now, { type: 'emergency_review_cards', requestId: id });
+    return { kind: 'emergency' as const, requestId: id, grantId };
+  });
+  if (outcome.kind === 'pending') {
+    deps.wake.outbox();
+    return { ...outcome, approvers, approvalsRequired: resource.approvals_required };
+  }
+  deps.wake.outbox();
+  const result = await applyGrant(deps, outcome.grantId, ask.kind === 'extension' ? { extendBy: ask.durationMs, requestId: outcome.requestId } : undefined);
+  return { ...outcome, granted: result.ok, error: result.ok ? undefined : result.error };
+}

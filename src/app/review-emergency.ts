@@ -1,0 +1,39 @@
+import { and, eq, isNull } from 'drizzle-orm';
+import { enqueue } from '../db/outbox.ts';
+import { grants } from '../db/schema.ts';
+import { eligibleApprovers } from '../domain/policy.ts';
+import { Refusal, type AppDeps } from './deps.ts';
+import { isSecurity } from './security.ts';
+import { usergroupLookup } from './usergroups.ts';
+
+/** An approver (or security) reviews an emergency self-grant after the fact. */
+export async function reviewEmergency(deps: AppDeps, input: { grantId: number; reviewer: string }): Promise<void> {
+  const now = deps.clock.now();
+  const members = await usergroupLookup(deps.access.config, deps.directory);
+  const security = await isSecurity(deps, input.reviewer);
+  await deps.db.transaction(async (tx) => {
+    const [grant] = await tx.select().from(grants).where(eq(grants.id, input.grantId)).for('update');
+    if (!grant || !grant.emergency) throw new Refusal('There is no emergency grant to review here.');
+    const resource = deps.access.config.resources[grant.resource];
+    const allowed = security || (resource !== undefined && eligibleApprovers(resource, grant.person, members).includes(input.reviewer));
+    if (input.reviewer === grant.person) throw new Refusal('You cannot review your own emergency access.');
+    if (!allowed) throw new Refusal(`You are not an approver for \`${grant.resource}\`.`);
+    if (grant.reviewedBy) throw new Refusal(`<@${grant.reviewedBy}> already reviewed this emergency access.`);
+    const [updated] = await tx
+      .update(grants)
+      .set({ reviewedBy: input.reviewer, reviewedAt: now })
+      .where(and(eq(grants.id, grant.id), isNull(grants.reviewedBy)))
+      .returning({ id: grants.id });
+    if (!updated) throw new Refusal('Someone else reviewed it a moment ago.');
+    await deps.ledger.append(tx, {
+      kind: 'emergency.reviewed',
+      actor: input.reviewer,
+      subject: grant.person,
+      resource: grant.resource,
+      requestId: grant.requestId,
+      details: { grant_id: grant.id, granted_at: grant.createdAt.toISOString(), reviewed_after_ms: now.getTime() - grant.createdAt.getTime() },
+    });
+    await enqueue(tx, now, { type: 'refresh_cards', requestId: grant.requestId });
+  });
+  deps.wake.outbox();
+}

@@ -1,0 +1,139 @@
+import { and, asc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
+import { overlappingGrants } from '../db/grants-repo.ts';
+import { enqueue } from '../db/outbox.ts';
+import { grants } from '../db/schema.ts';
+import { escapeMrkdwn } from '../slack/blocks/format.ts';
+import { raiseAlert } from './alerts.ts';
+import type { AppDeps } from './deps.ts';
+import { grantSpec } from './people.ts';
+
+/** While a worker revokes, no other replica touches the grant; a crash frees it after this. */
+const REVOKE_LEASE_MS = 120_000;
+/** Retries back off up to this, so access ends within about this long of the provider's recovery. */
+const MAX_BACKOFF_MS = 20_000;
+const BATCH = 25;
+
+type Grant = typeof grants.$inferSelect;
+
+/**
+ * Revokes every grant past its end. Due rows are claimed with FOR UPDATE SKIP LOCKED and leased,
+ * so several replicas split the work and never revoke one grant twice; the row is re-read before
+ * acting; a failure is retried with backoff for as long as it takes, alerted to security once.
+ * Returns how many grants it finished.
+ */
+export async function revokeDueGrants(deps: AppDeps): Promise<number> {
+  const claimed = await claimDue(deps);
+  const results = await Promise.all(claimed.map((grant) => revokeOne(deps, grant)));
+  return results.filter(Boolean).length;
+}
+
+async function claimDue(deps: AppDeps): Promise<Grant[]> {
+  const now = deps.clock.now();
+  return deps.db.transaction(async (tx) => {
+    const due = await tx
+      .select({ id: grants.id })
+      .from(grants)
+      .where(and(inArray(grants.state, ['active', 'revoking']), lte(grants.endsAt, now), or(isNull(grants.nextAttemptAt), lte(grants.nextAttemptAt, now))))
+      .orderBy(asc(grants.endsAt))
+      .limit(BATCH)
+      .for('update', { skipLocked: true });
+    if (due.length === 0) return [];
+    return tx
+      .update(grants)
+      .set({ state: 'revoking', nextAttemptAt: new Date(now.getTime() + REVOKE_LEASE_MS), attempts: sql`${grants.attempts} + 1` })
+      .where(inArray(grants.id, due.map((d) => d.id)))
+      .returning();
+  });
+}
+
+async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
+  const others = (await overlappingGrants(deps.db, grant.person, grant.resource, grant.id)).filter((o) => o.endsAt > deps.clock.now());
+  let providerCall: 'revoked' | 'skipped' = 'revoked';
+  if (others.length > 0) {
+    // Another live grant covers the same access: it lasts until the last one ends.
+    providerCall = 'skipped';
+  } else {
+    try {
+      await deps.providers.forTarget(grant.target).revoke(grantSpec(grant));
+    } catch (error) {
+      await recordRevokeFailure(deps, grant, error instanceof Error ? error.message : String(error));
+      return false;
+    }
+  }
+  const now = deps.clock.now();
+  await deps.db.transaction(async (tx) => {
+    const [done] = await tx
+      .update(grants)
+      .set({ state: 'revoked', revokedAt: now, nextAttemptAt: null, lastError: null })
+      .where(and(eq(grants.id, grant.id), eq(grants.state, 'revoking')))
+      .returning({ id: grants.id });
+    if (!done) return;
+    const reason = grant.revokeReason ?? 'expired';
+    await deps.ledger.append(tx, {
+      kind: 'grant.revoked',
+      actor: grant.revokeRequestedBy ?? 'breakglass',
+      subject: grant.person,
+      resource: grant.resource,
+      requestId: grant.requestId,
+      details: {
+        grant_id: grant.id,
+        reason,
+        ends_at: grant.endsAt.toISOString(),
+        revoked_at: now.toISOString(),
+        late_by_ms: Math.max(0, now.getTime() - grant.endsAt.getTime()),
+        attempts: grant.attempts,
+        provider_call: providerCall,
+        ...(providerCall === 'skipped' ? { access_continues_under_grants: others.map((o) => o.id) } : {}),
+      },
+    });
+    await enqueue(
+      tx,
+      now,
+      {
+        type: 'notify_user',
+        user: grant.person,
+        text:
+          providerCall === 'skipped'
+            ? `Request #${grant.requestId} for \`${grant.resource}\` has ended; your access continues under another grant.`
+            : `:lock: Your access to \`${grant.resource}\` has ended (request #${grant.requestId}${reason === 'expired' ? '' : `, ${reason}`}).`,
+      },
+      { type: 'refresh_cards', requestId: grant.requestId },
+    );
+  });
+  deps.wake.outbox();
+  return true;
+}
+
+async function recordRevokeFailure(deps: AppDeps, grant: Grant, message: string): Promise<void> {
+  const now = deps.clock.now();
+  const backoff = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(grant.attempts, 10));
+  const retryAt = new Date(now.getTime() + backoff / 2 + Math.random() * (backoff / 2));
+  deps.logger.warn({ grantId: grant.id, resource: grant.resource, attempts: grant.attempts, err: message, retryAt }, 'revoke failed; will retry');
+  await deps.db.transaction(async (tx) => {
+    const [updated] = await tx
+      .update(grants)
+      .set({ nextAttemptAt: retryAt, lastError: message, ...(grant.failureAlertedAt ? {} : { failureAlertedAt: now }) })
+      .where(and(eq(grants.id, grant.id), eq(grants.state, 'revoking')))
+      .returning({ id: grants.id });
+    // The first failure is evidence and an alert; later retries only update the row, so an outage
+    // produces one alert, not one per retry.
+    if (!updated || grant.failureAlertedAt) return;
+    await deps.ledger.append(tx, {
+      kind: 'grant.revoke_failed',
+      actor: 'breakglass',
+      subject: grant.person,
+      resource: grant.resource,
+      requestId: grant.requestId,
+      details: { grant_id: grant.id, error: message, attempts: grant.attempts, retrying: true },
+    });
+    await raiseAlert(tx, deps, {
+      kind: 'revoke_failed',
+      text: `:warning: Revoking <@${grant.person}>'s access to \`${grant.resource}\` (request #${grant.requestId}) failed: ${escapeMrkdwn(message)}. breakglass keeps retrying until it succeeds.`,
+      requestId: grant.requestId,
+      grantId: grant.id,
+      subject: grant.person,
+      resource: grant.resource,
+    });
+  });
+  deps.wake.outbox();
+}

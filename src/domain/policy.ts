@@ -1,0 +1,67 @@
+import { distance } from 'fastest-levenshtein';
+import type { AccessConfig, ResourceConfig } from '../config/access-schema.ts';
+import { formatDuration } from './duration.ts';
+
+/** Membership answers the policy needs; the caller resolves Slack user groups beforehand. */
+export interface Audience {
+  slack_users?: string[] | undefined;
+  slack_usergroup?: string | undefined;
+}
+
+export function audienceMembers(audience: Audience, usergroupMembers: (groupId: string) => readonly string[]): Set<string> {
+  return new Set([...(audience.slack_users ?? []), ...(audience.slack_usergroup ? usergroupMembers(audience.slack_usergroup) : [])]);
+}
+
+export function mayRequest(resource: ResourceConfig, user: string, usergroupMembers: (groupId: string) => readonly string[]): boolean {
+  return resource.requesters === undefined || audienceMembers(resource.requesters, usergroupMembers).has(user);
+}
+
+/** The resources this person may request, the closest to what they typed first. */
+export function requestableResources(config: AccessConfig, user: string, typed: string, usergroupMembers: (groupId: string) => readonly string[]): string[] {
+  return Object.entries(config.resources)
+    .filter(([, r]) => mayRequest(r, user, usergroupMembers))
+    .map(([name]) => name)
+    .sort((a, b) => closeness(typed, a) - closeness(typed, b) || a.localeCompare(b));
+}
+
+/** Edit distance, with names that contain what was typed (or the reverse) counted closest. */
+function closeness(typed: string, name: string): number {
+  const t = typed.toLowerCase();
+  if (name.includes(t) || t.includes(name)) return Math.abs(name.length - t.length) / 100;
+  return distance(t, name);
+}
+
+export type RequestCheck =
+  | { ok: true; resource: ResourceConfig }
+  | { ok: false; message: string };
+
+/** The policy's answer to "may this person ask for this resource for this long". */
+export function checkRequest(
+  config: AccessConfig,
+  input: { user: string; resource: string; durationMs: number },
+  usergroupMembers: (groupId: string) => readonly string[],
+): RequestCheck {
+  const resource = config.resources[input.resource];
+  if (!resource || !mayRequest(resource, input.user, usergroupMembers)) {
+    const options = requestableResources(config, input.user, input.resource, usergroupMembers);
+    return {
+      ok: false,
+      message:
+        options.length === 0
+          ? `There is no resource \`${input.resource}\` you may request, and no other resource is open to you. Ask your security team.`
+          : `There is no resource \`${input.resource}\` you may request. You may request: ${options.map((n) => `\`${n}\``).join(', ')}.`,
+    };
+  }
+  if (input.durationMs > resource.max_duration) {
+    return {
+      ok: false,
+      message: `${formatDuration(input.durationMs)} is longer than \`${input.resource}\` allows (max_duration ${formatDuration(resource.max_duration)}). Ask for ${formatDuration(resource.max_duration)} or less; you can extend later.`,
+    };
+  }
+  return { ok: true, resource };
+}
+
+/** Everyone who may approve, never including the requester (separation of duties). */
+export function eligibleApprovers(resource: ResourceConfig, requester: string, usergroupMembers: (groupId: string) => readonly string[]): string[] {
+  return [...audienceMembers(resource.approvers, usergroupMembers)].filter((u) => u !== requester);
+}

@@ -1,0 +1,47 @@
+import type { WebClient } from '@slack/web-api';
+import type { Directory, SlackUser } from '../ports.ts';
+
+const TTL_MS = 60_000;
+
+/** Slack's users and user groups, cached for a minute: requests and clicks come in bursts. */
+export class SlackDirectory implements Directory {
+  private readonly users = new Map<string, { at: number; value: SlackUser | undefined }>();
+  private readonly groups = new Map<string, { at: number; value: string[] }>();
+
+  constructor(private readonly client: WebClient) {}
+
+  async user(id: string): Promise<SlackUser | undefined> {
+    const cached = this.users.get(id);
+    if (cached && Date.now() - cached.at < TTL_MS) return cached.value;
+    let value: SlackUser | undefined;
+    try {
+      const result = await this.client.users.info({ user: id });
+      const u = result.user;
+      value = u?.id
+        ? { id: u.id, name: u.real_name || u.name || u.id, email: u.profile?.email, deleted: Boolean(u.deleted), isBot: Boolean(u.is_bot) }
+        : undefined;
+    } catch (error) {
+      if ((error as { data?: { error?: string } }).data?.error !== 'user_not_found') throw error;
+    }
+    this.users.set(id, { at: Date.now(), value });
+    return value;
+  }
+
+  async usergroupMembers(groupId: string): Promise<string[]> {
+    const cached = this.groups.get(groupId);
+    if (cached && Date.now() - cached.at < TTL_MS) return cached.value;
+    let value: string[] = [];
+    try {
+      value = (await this.client.usergroups.users.list({ usergroup: groupId })).users ?? [];
+    } catch (error) {
+      if ((error as { data?: { error?: string } }).data?.error !== 'no_such_subteam') throw error;
+    }
+    this.groups.set(groupId, { at: Date.now(), value });
+    return value;
+  }
+
+  /** A user changed (deactivated, new email): forget what we knew. */
+  forget(userId: string): void {
+    this.users.delete(userId);
+  }
+}

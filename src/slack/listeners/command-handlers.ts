@@ -1,0 +1,40 @@
+import type { AppDeps } from '../../app/deps.ts';
+import { endGrant } from '../../app/end-grant.ts';
+import { myAccess } from '../../app/read-models.ts';
+import { requestAccess, requestExtension, type RequestOutcome } from '../../app/request-access.ts';
+import { formatDuration } from '../../domain/duration.ts';
+import { listText } from '../blocks/list.ts';
+import type { CommandHandlers } from './command.ts';
+
+/** The slash-command handlers; Refusals thrown by the use cases become the person's answer. */
+export function commandHandlers(deps: AppDeps): CommandHandlers {
+  return {
+    request: async (command, body) =>
+      reply(
+        await requestAccess(deps, { requester: body.user_id, resource: command.resource, durationMs: command.durationMs, reason: command.reason, ticket: command.ticket }),
+        command.resource,
+        formatDuration(command.durationMs),
+      ),
+    extend: async (command, body) => {
+      const outcome = await requestExtension(deps, { requester: body.user_id, requestId: command.requestId, durationMs: command.durationMs });
+      return reply(outcome, `request #${command.requestId}`, `${formatDuration(command.durationMs)} more`);
+    },
+    end: async (command, body) => {
+      const ended = await endGrant(deps, { requestId: command.requestId, user: body.user_id });
+      return { text: `Ending your access to \`${ended.resource}\` (request #${command.requestId}) now. You will get a message once it is revoked.` };
+    },
+    list: async (_command, body) => {
+      const view = await myAccess(deps, body.user_id, () => false);
+      return { text: listText(view, deps.clock.now()) };
+    },
+  };
+}
+
+function reply(outcome: RequestOutcome, what: string, howLong: string): { text: string } {
+  if (outcome.kind === 'pending') {
+    const who = outcome.approvers.map((u) => `<@${u}>`).join(', ');
+    return { text: `Request #${outcome.requestId} for \`${what}\` (${howLong}) is waiting for ${outcome.approvalsRequired} approval(s) from ${who}. You will get a message when it is decided.` };
+  }
+  if (!outcome.granted) return { text: `:x: Emergency access for \`${what}\` could not be granted (request #${outcome.requestId}): ${outcome.error}. Nothing was changed.` };
+  return { text: `:rotating_light: Emergency access for \`${what}\` (${howLong}) granted under request #${outcome.requestId}. The security channel has been notified and an approver will review it.` };
+}

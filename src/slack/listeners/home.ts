@@ -1,0 +1,20 @@
+import type { App } from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
+import type { AppDeps } from '../../app/deps.ts';
+import { myAccess } from '../../app/read-models.ts';
+import { homeView } from '../blocks/home.ts';
+
+/** Publishes one person's App Home: their access, what waits on them, what they wait for. */
+export function homePublisher(deps: AppDeps, client: WebClient): (user: string) => Promise<void> {
+  return async (user) => {
+    const view = await myAccess(deps, user, (request) => request.approvers.includes(user));
+    await client.views.publish({ user_id: user, view: homeView(view, deps.clock.now()) });
+  };
+}
+
+export function registerHomeListener(app: App, deps: AppDeps, publish: (user: string) => Promise<void>): void {
+  app.event('app_home_opened', async ({ event }) => {
+    if (event.tab !== 'home') return;
+    await publish(event.user).catch((error: unknown) => deps.logger.error({ err: error, user: event.user }, 'could not publish App Home'));
+  });
+}

@@ -1,0 +1,376 @@
+import { AddUserToGroupCommand, IAMClient } from '@aws-sdk/client-iam';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ProviderError, type GrantSpec, type GrantTarget, type IamPolicyDocument } from '../../src/ports.ts';
+import { AwsIamProvider, type AwsIamProviderOptions } from '../../src/providers/aws-iam.ts';
+import { OktaProvider } from '../../src/providers/okta.ts';
+import { NoProviderError, ProviderRegistry } from '../../src/providers/registry.ts';
+import { startIamServer, loadIamModel, type IamRecordedRequest, type IamTestServer } from '../support/iam-server.ts';
+
+const fast = { attempts: 3, baseMs: 1, maxMs: 20 };
+const ROLE_B = 'arn:aws:iam::222222222222:role/breakglass-manager';
+const logsPolicy: IamPolicyDocument = {
+  Version: '2012-10-17',
+  Statement: [
+    { Effect: 'Allow', Action: ['s3:GetObject'], Resource: 'arn:aws:s3:::prod-logs/*', Condition: { Bool: { 'aws:SecureTransport': 'true' } } },
+    { Effect: 'Allow', Action: 's3:ListBucket', Resource: 'arn:aws:s3:::prod-logs' },
+  ],
+};
+
+let iam: IamTestServer;
+let provider: AwsIamProvider;
+const providers: AwsIamProvider[] = [];
+
+function makeProvider(opts: AwsIamProviderOptions = {}): AwsIamProvider {
+  const p = new AwsIamProvider({ iamEndpoint: iam.url, stsEndpoint: iam.url, credentials: iam.credentials, retry: fast, ...opts });
+  providers.push(p);
+  return p;
+}
+
+function spec(target: GrantTarget, overrides: Partial<GrantSpec> = {}): GrantSpec {
+  return {
+    grantId: '7f1c2b9e-0d4a-4e55-9a0b-1234567890ab',
+    resource: 'prod-logs',
+    target,
+    person: { email: 'alice@example.com' },
+    expiresAt: new Date(Date.now() + 2 * 3_600_000),
+    ...overrides,
+  };
+}
+
+const groupTarget = (accountRoleArn?: string): GrantTarget => ({ kind: 'aws_iam_group', groupName: 'ProdDB', ...(accountRoleArn ? { accountRoleArn } : {}) });
+const policyTarget = (accountRoleArn?: string): GrantTarget => ({ kind: 'aws_iam_policy', policy: logsPolicy, ...(accountRoleArn ? { accountRoleArn } : {}) });
+const action = (name: string) => (r: IamRecordedRequest) => r.action === name;
+
+beforeEach(async () => {
+  iam = await startIamServer();
+  iam.account().addUser('alice@example.com');
+  iam.account().addGroup('ProdDB');
+  provider = makeProvider();
+});
+
+afterEach(async () => {
+  for (const p of providers.splice(0)) p.destroy();
+  await iam.close();
+});
+
+describe('aws_iam_group', () => {
+  it('adds the IAM user (the email by default) to the group', async () => {
+    await provider.grant(spec(groupTarget()));
+    expect(iam.account().members('ProdDB')).toEqual(['alice@example.com']);
+    expect(iam.calls('AddUserToGroup')[0]?.params).toEqual({ GroupName: 'ProdDB', UserName: 'alice@example.com' });
+  });
+
+  it('uses the IAM user name from people: when given', async () => {
+    iam.account().addUser('alice');
+    await provider.grant(spec(groupTarget(), { person: { email: 'alice@example.com', awsIamUser: 'alice' } }));
+    expect(iam.account().members('ProdDB')).toEqual(['alice']);
+  });
+
+  it('is idempotent: grant twice, revoke twice', async () => {
+    await provider.grant(spec(groupTarget()));
+    await provider.grant(spec(groupTarget()));
+    expect(iam.account().members('ProdDB')).toEqual(['alice@example.com']);
+    await provider.revoke(spec(groupTarget()));
+    expect(iam.account().isMember('ProdDB', 'alice@example.com')).toBe(false);
+    await expect(provider.revoke(spec(groupTarget()))).resolves.toBeUndefined();
+    expect(iam.calls('RemoveUserFromGroup').map((r) => r.errorCode)).toEqual([undefined, 'NoSuchEntity']);
+  });
+
+  it('fails for good when the IAM user does not exist', async () => {
+    const err = await provider.grant(spec(groupTarget(), { person: { email: 'ghost@example.com' } })).catch((e) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(err).toMatchObject({ transient: false, status: 404 });
+    expect(err.message).toContain('ghost@example.com');
+  });
+
+  it('lists members across GetGroup pages', async () => {
+    iam.maxPageSize = 2;
+    const names = ['u1@example.com', 'u2@example.com', 'u3@example.com', 'u4@example.com', 'svc-deploy'];
+    for (const n of names) iam.account().addToGroup('ProdDB', n);
+    const entries = await provider.listAccess('prod-db', groupTarget());
+    expect(entries.map((e) => e.principal)).toEqual(names);
+    expect(entries[0]).toEqual({ resource: 'prod-db', principal: 'u1@example.com', email: 'u1@example.com' });
+    expect(entries[4]).toEqual({ resource: 'prod-db', principal: 'svc-deploy' });
+    const pages = iam.calls('GetGroup');
+    expect(pages).toHaveLength(3);
+    expect(pages[1]!.params['Marker']).toBeTruthy();
+  });
+});
+
+describe('aws_iam_policy', () => {
+  it('puts breakglass-<resource> whose every statement ends at the expiry', async () => {
+    const expiresAt = new Date('2031-05-06T07:08:09.123Z');
+    await provider.grant(spec(policyTarget(), { expiresAt }));
+    const doc = iam.account().userPolicy('alice@example.com', 'breakglass-prod-logs');
+    expect(doc?.Statement).toHaveLength(2);
+    for (const s of doc!.Statement) {
+      expect((s['Condition'] as Record<string, Record<string, string>>)['DateLessThan']).toEqual({ 'aws:CurrentTime': '2031-05-06T07:08:09Z' });
+    }
+    expect(doc!.Statement[0]!['Condition']).toMatchObject({ Bool: { 'aws:SecureTransport': 'true' } });
+    expect(doc!.Statement[0]).toMatchObject({ Effect: 'Allow', Action: ['s3:GetObject'], Resource: 'arn:aws:s3:::prod-logs/*' });
+  });
+
+  it('replaces the policy on a second grant (extension) and removes it on revoke', async () => {
+    await provider.grant(spec(policyTarget()));
+    const later = new Date(Date.now() + 5 * 3_600_000);
+    await provider.grant(spec(policyTarget(), { grantId: 'g2', expiresAt: later }));
+    expect(iam.account().userPolicyNames('alice@example.com')).toEqual(['breakglass-prod-logs']);
+    const entries = await provider.listAccess('prod-logs', policyTarget());
+    expect(entries).toEqual([{ resource: 'prod-logs', principal: 'alice@example.com', email: 'alice@example.com', grantId: 'g2' }]);
+    await provider.revoke(spec(policyTarget()));
+    expect(iam.account().userPolicyNames('alice@example.com')).toEqual([]);
+    await expect(provider.revoke(spec(policyTarget()))).resolves.toBeUndefined();
+  });
+
+  it('lists holders across ListUsers pages with their grant ids, reading only matching policies', async () => {
+    iam.maxPageSize = 2;
+    const a = iam.account();
+    for (const n of ['b@example.com', 'c@example.com', 'd@example.com', 'e@example.com']) a.addUser(n);
+    await provider.grant(spec(policyTarget()));
+    await provider.grant(spec(policyTarget(), { grantId: 'grant-77', person: { email: 'd@example.com' } }));
+    a.putUserPolicy('c@example.com', 'something-else', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'x:y', Resource: '*' }] });
+    a.putUserPolicy('e@example.com', 'breakglass-prod-logs', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'x:y', Resource: '*' }] });
+
+    const entries = await provider.listAccess('prod-logs', policyTarget());
+    expect(entries).toEqual([
+      { resource: 'prod-logs', principal: 'alice@example.com', email: 'alice@example.com', grantId: '7f1c2b9e-0d4a-4e55-9a0b-1234567890ab' },
+      { resource: 'prod-logs', principal: 'd@example.com', email: 'd@example.com', grantId: 'grant-77' },
+      { resource: 'prod-logs', principal: 'e@example.com', email: 'e@example.com' }, // not written by breakglass: no grant id
+    ]);
+    expect(iam.calls('ListUsers')).toHaveLength(3);
+    expect(iam.calls('GetUserPolicy').map((r) => r.params['UserName']).sort()).toEqual(['alice@example.com', 'd@example.com', 'e@example.com']);
+  });
+
+  it('refuses a document over 2,048 characters before calling AWS', async () => {
+    const big: IamPolicyDocument = {
+      Statement: Array.from({ length: 12 }, (_, i) => ({ Effect: 'Allow', Action: [`s3:GetObject`], Resource: `arn:aws:s3:::bucket-number-${i}-with-a-long-name/*` })),
+    };
+    const err = await provider.grant(spec({ kind: 'aws_iam_policy', policy: big })).catch((e) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(err.transient).toBe(false);
+    expect(err.message).toMatch(/2048 per user/);
+    expect(iam.calls('PutUserPolicy')).toHaveLength(0);
+  });
+
+  it("explains IAM's LimitExceeded when the user's other inline policies use up the room", async () => {
+    iam.account().putUserPolicy('alice@example.com', 'legacy', {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${'x'.repeat(1700)}` }],
+    });
+    const err = await provider.grant(spec(policyTarget())).catch((e) => e);
+    expect(err).toMatchObject({ transient: false, status: 409 });
+    expect(err.message).toMatch(/alice@example.com would exceed the 2048-character inline policy limit/);
+    expect(iam.calls('PutUserPolicy')).toHaveLength(1);
+  });
+
+  it('refuses an expiry in the past', async () => {
+    await expect(provider.grant(spec(policyTarget(), { expiresAt: new Date(Date.now() - 1000) }))).rejects.toMatchObject({ transient: false });
+    expect(iam.calls('PutUserPolicy')).toHaveLength(0);
+  });
+});
+
+describe('retries', () => {
+  it('retries a 500 once and succeeds', async () => {
+    iam.failNext(1, 500, action('AddUserToGroup'));
+    await provider.grant(spec(groupTarget()));
+    expect(iam.calls('AddUserToGroup').map((r) => r.status)).toEqual([500, 200]);
+    expect(iam.account().isMember('ProdDB', 'alice@example.com')).toBe(true);
+  });
+
+  it('retries Throttling (HTTP 400) and ConcurrentModification', async () => {
+    iam.failNext(1, { status: 400, code: 'Throttling', message: 'Rate exceeded' }, action('PutUserPolicy'));
+    iam.failNext(1, { status: 409, code: 'ConcurrentModification', message: 'busy' }, action('PutUserPolicy'));
+    await provider.grant(spec(policyTarget()));
+    expect(iam.calls('PutUserPolicy').map((r) => r.status)).toEqual([400, 409, 200]);
+  });
+
+  it('surfaces a persistent 500 as ProviderError(transient=true) after the budget', async () => {
+    iam.failWhen(action('RemoveUserFromGroup'), 500);
+    const err = await provider.revoke(spec(groupTarget())).catch((e) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(err).toMatchObject({ transient: true, status: 500 });
+    expect(err.message).toMatch(/after 3 attempts/);
+    expect(iam.calls('RemoveUserFromGroup')).toHaveLength(3);
+  });
+
+  it('surfaces a 403 as ProviderError(transient=false) without retrying', async () => {
+    iam.failNext(1, 403, action('AddUserToGroup'));
+    await expect(provider.grant(spec(groupTarget()))).rejects.toMatchObject({ transient: false, status: 403 });
+    expect(iam.calls('AddUserToGroup')).toHaveLength(1);
+  });
+
+  it('retries a refused connection and then reports it as transient', async () => {
+    const url = iam.url;
+    await iam.close();
+    const gone = makeProvider({ iamEndpoint: url, stsEndpoint: url });
+    await expect(gone.grant(spec(groupTarget()))).rejects.toMatchObject({ transient: true, message: expect.stringMatching(/ECONNREFUSED/) });
+    iam = await startIamServer(); // for afterEach
+  });
+});
+
+describe('account role (STS AssumeRole)', () => {
+  beforeEach(() => {
+    iam.addRole(ROLE_B);
+    iam.account('222222222222').addUser('alice@example.com');
+    iam.account('222222222222').addGroup('ProdDB');
+  });
+
+  it('acts in the role account with the assumed credentials', async () => {
+    await provider.grant(spec(groupTarget(ROLE_B)));
+    expect(iam.account('222222222222').isMember('ProdDB', 'alice@example.com')).toBe(true);
+    expect(iam.account().isMember('ProdDB', 'alice@example.com')).toBe(false);
+
+    const [assume] = iam.calls('AssumeRole');
+    expect(assume?.service).toBe('sts');
+    expect(assume?.accessKeyId).toBe(iam.credentials.accessKeyId);
+    expect(assume?.params['RoleArn']).toBe(ROLE_B);
+    const [add] = iam.calls('AddUserToGroup');
+    expect(add?.accessKeyId).toMatch(/^ASIA/);
+    expect(add?.accessKeyId).not.toBe(iam.credentials.accessKeyId);
+    expect(add?.sessionToken).toBeTruthy();
+    expect(add?.account).toBe('222222222222');
+  });
+
+  it('caches the assumed credentials until shortly before they expire', async () => {
+    await provider.grant(spec(groupTarget(ROLE_B)));
+    await provider.grant(spec(policyTarget(ROLE_B)));
+    await provider.listAccess('prod-logs', groupTarget(ROLE_B));
+    expect(iam.calls('AssumeRole')).toHaveLength(1);
+    const keys = new Set(iam.requests.filter((r) => r.service === 'iam').map((r) => r.accessKeyId));
+    expect(keys.size).toBe(1);
+  });
+
+  // The SDK memoizes credentials on the real clock and asks the provider again only within 5
+  // minutes of expiry; a short session is inside that window at once, which exercises the refresh.
+  it('assumes the role again before the session ends, but not once per request', async () => {
+    iam.addRole(ROLE_B, { sessionSeconds: 120 });
+    let offsetMs = 0;
+    const p = makeProvider({ clock: { now: () => new Date(Date.now() + offsetMs) } });
+    await p.grant(spec(groupTarget(ROLE_B)));
+    await p.revoke(spec(groupTarget(ROLE_B)));
+    expect(iam.calls('AssumeRole')).toHaveLength(1);
+    offsetMs = 61_000;
+    await p.grant(spec(groupTarget(ROLE_B)));
+    expect(iam.calls('AssumeRole')).toHaveLength(2);
+  });
+
+  it('fails for good when the role may not be assumed, without touching IAM', async () => {
+    const other = 'arn:aws:iam::333333333333:role/not-trusted';
+    const err = await provider.grant(spec(groupTarget(other))).catch((e) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(err).toMatchObject({ transient: false, status: 403 });
+    expect(err.message).toMatch(/not authorized to perform: sts:AssumeRole/);
+    expect(iam.calls('AddUserToGroup')).toHaveLength(0);
+    expect(iam.calls('AssumeRole')).toHaveLength(1);
+  });
+});
+
+describe('checkIdentity', () => {
+  it('returns who the credentials are', async () => {
+    await expect(provider.checkIdentity()).resolves.toEqual({
+      account: '111111111111',
+      arn: 'arn:aws:iam::111111111111:user/breakglass-bot',
+      userId: expect.stringMatching(/^AIDA/),
+    });
+  });
+
+  it('says clearly when the secret is wrong', async () => {
+    const bad = makeProvider({ credentials: { accessKeyId: iam.credentials.accessKeyId, secretAccessKey: 'wrong' } });
+    const err = await bad.checkIdentity().catch((e) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(err.message).toMatch(/^AWS credentials not usable: The request signature we calculated does not match/);
+    expect(err.transient).toBe(false);
+  });
+
+  it('says clearly when the key is unknown', async () => {
+    const bad = makeProvider({ credentials: { accessKeyId: 'AKIAUNKNOWN', secretAccessKey: 'x' } });
+    await expect(bad.checkIdentity()).rejects.toThrow(/^AWS credentials not usable: The security token included in the request is invalid/);
+  });
+});
+
+describe('SDK defaults', () => {
+  it('honours AWS_ENDPOINT_URL_IAM / _STS and the credential chain when nothing is passed', async () => {
+    const saved = { ...process.env };
+    try {
+      Object.assign(process.env, {
+        AWS_ENDPOINT_URL_IAM: iam.url,
+        AWS_ENDPOINT_URL_STS: iam.url,
+        AWS_ACCESS_KEY_ID: iam.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: iam.credentials.secretAccessKey,
+      });
+      delete process.env['AWS_SESSION_TOKEN'];
+      delete process.env['AWS_PROFILE'];
+      const p = new AwsIamProvider({ retry: fast });
+      providers.push(p);
+      await expect(p.checkIdentity()).resolves.toMatchObject({ account: '111111111111' });
+      await p.grant(spec(groupTarget()));
+      expect(iam.account().isMember('ProdDB', 'alice@example.com')).toBe(true);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  });
+
+  it('supports only the AWS target kinds', () => {
+    expect(provider.supports(groupTarget())).toBe(true);
+    expect(provider.supports(policyTarget())).toBe(true);
+    expect(provider.supports({ kind: 'okta_group', groupId: 'g' })).toBe(false);
+  });
+});
+
+describe('the IAM test server itself', () => {
+  it('answers ValidationError when a required member is missing (botocore model)', async () => {
+    const client = new IAMClient({ region: 'us-east-1', endpoint: iam.url, credentials: iam.credentials, maxAttempts: 1 });
+    try {
+      const err = await client.send(new AddUserToGroupCommand({ GroupName: 'ProdDB' } as never)).catch((e) => e);
+      expect(err).toMatchObject({ name: 'ValidationError', $metadata: { httpStatusCode: 400 } });
+      expect(err.message).toMatch(/'userName' failed to satisfy constraint: Member must not be null/);
+      const bad = await client.send(new AddUserToGroupCommand({ GroupName: 'Prod DB', UserName: 'a' })).catch((e) => e);
+      expect(bad.message).toMatch(/regular expression pattern/);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('loads the botocore model, whose required members match the built-in fallback', () => {
+    const model = loadIamModel();
+    if (!model) return; // the fallback is then in use; nothing to compare
+    const fallback: Record<string, string[]> = {
+      AddUserToGroup: ['GroupName', 'UserName'],
+      RemoveUserFromGroup: ['GroupName', 'UserName'],
+      GetGroup: ['GroupName'],
+      PutUserPolicy: ['UserName', 'PolicyName', 'PolicyDocument'],
+      DeleteUserPolicy: ['UserName', 'PolicyName'],
+      GetUserPolicy: ['UserName', 'PolicyName'],
+      ListUserPolicies: ['UserName'],
+    };
+    for (const [op, required] of Object.entries(fallback)) {
+      const shape = model.shapes[model.operations[op]!.input!.shape]!;
+      expect(shape.required?.slice().sort(), op).toEqual(required.slice().sort());
+    }
+  });
+});
+
+describe('ProviderRegistry', () => {
+  it('routes each target kind to the provider that supports it', () => {
+    const oktaProvider = new OktaProvider({ orgUrl: 'https://example.okta.com', token: 't' });
+    const registry = new ProviderRegistry([oktaProvider, provider]);
+    expect(registry.forTarget({ kind: 'okta_group', groupId: 'g' })).toBe(oktaProvider);
+    expect(registry.forTarget(groupTarget())).toBe(provider);
+    expect(registry.forTarget(policyTarget(ROLE_B))).toBe(provider);
+  });
+
+  it('names the missing configuration when no provider supports a target', () => {
+    const registry = new ProviderRegistry([provider]);
+    const err = (() => {
+      try {
+        registry.forTarget({ kind: 'okta_group', groupId: 'g' });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(NoProviderError);
+    expect(err).toMatchObject({ transient: false, message: expect.stringMatching(/okta_group.*OKTA_ORG_URL and OKTA_API_TOKEN/) });
+    expect(registry.has({ kind: 'okta_group', groupId: 'g' })).toBe(false);
+  });
+});

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { startBot, type RunningBot } from '../../src/bot.ts';
-import { loadAccessConfig } from '../../src/config/access.ts';
+import { loadAccessConfig, type LoadedAccessConfig } from '../../src/config/access.ts';
 import { readEnv } from '../../src/config/env.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { Clock } from '../../src/ports.ts';
@@ -33,6 +33,10 @@ export interface Harness {
   baseUrl: string;
   /** Everything the bot logged, for assertions (secrets must never appear here). */
   logs(): string;
+  /** Stops the bot and starts a new one on the same database and servers, as after a restart. */
+  restart(): Promise<void>;
+  /** A second bot process on the same database (Postgres only): a replica. Stopped with the harness. */
+  replica(): Promise<RunningBot>;
   stop(): Promise<void>;
 }
 
@@ -57,7 +61,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     ...(options.providers === false ? {} : { OKTA_ORG_URL: okta.url, OKTA_API_TOKEN: okta.token, AWS_ENDPOINT_URL_IAM: iam.url, AWS_ENDPOINT_URL_STS: iam.url }),
     ...options.env,
   });
-  let access;
+  let access: LoadedAccessConfig | undefined;
   if (options.accessYml !== undefined) {
     const path = join(folder, 'access.yml');
     writeFileSync(path, options.accessYml);
@@ -66,20 +70,36 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const logStream = new PassThrough();
   let logText = '';
   logStream.on('data', (chunk: Buffer) => (logText += chunk.toString()));
-  const bot = await startBot({ env, access, logger: createLogger('debug', logStream), tickMs: options.tickMs ?? 100, ...(options.clock ? { clock: options.clock } : {}) });
-  return {
-    bot,
+  const boot = (envOverride: Partial<typeof env> = {}) =>
+    startBot({ env: { ...env, ...envOverride }, access, logger: createLogger('debug', logStream), tickMs: options.tickMs ?? 100, ...(options.clock ? { clock: options.clock } : {}) });
+  const replicas: RunningBot[] = [];
+  const harness: Harness = {
+    bot: await boot(),
     slack,
     okta,
     iam,
-    baseUrl: `http://127.0.0.1:${bot.port}`,
+    baseUrl: '',
     logs: () => logText,
+    restart: async () => {
+      await harness.bot.stop();
+      harness.bot = await boot();
+      harness.baseUrl = `http://127.0.0.1:${harness.bot.port}`;
+    },
+    replica: async () => {
+      if (!postgres) throw new Error('replicas need PostgreSQL: PGlite allows one process');
+      const replica = await boot({ PORT: 0 });
+      replicas.push(replica);
+      return replica;
+    },
     stop: async () => {
-      await bot.stop();
+      for (const replica of replicas) await replica.stop();
+      await harness.bot.stop();
       await slack.close();
       await okta.close();
       await iam.close();
       await postgres?.drop();
     },
   };
+  harness.baseUrl = `http://127.0.0.1:${harness.bot.port}`;
+  return harness;
 }

@@ -1,0 +1,22 @@
+import type { Clock } from '../../src/ports.ts';
+
+/** A clock tests move by hand; it starts at a fixed instant and only moves when told to. */
+export class FakeClock implements Clock {
+  private current: number;
+
+  constructor(start: Date | string = '2026-03-02T09:00:00.000Z') {
+    this.current = new Date(start).getTime();
+  }
+
+  now(): Date {
+    return new Date(this.current);
+  }
+
+  advance(ms: number): void {
+    this.current += ms;
+  }
+
+  set(to: Date | string): void {
+    this.current = new Date(to).getTime();
+  }
+}

@@ -3,12 +3,14 @@ import { AccessConfigError } from '../config/access.ts';
 import { EnvError } from '../config/env.ts';
 import { DataDirBusyError } from '../db/data-dir-lock.ts';
 import { evidenceCommand } from './evidence.ts';
+import { iamPolicyCommand } from './iam-policy.ts';
 
 const program = new Command('breakglass')
   .description('breakglass: time-limited production access with SOC 2 evidence')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-  .addCommand(evidenceCommand());
+  .addCommand(evidenceCommand())
+  .addCommand(iamPolicyCommand());
 
 try {
   await program.parseAsync(process.argv);

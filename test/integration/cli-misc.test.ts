@@ -1,0 +1,50 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { acquireDataDirLock } from '../../src/db/data-dir-lock.ts';
+import { runCli } from '../support/cli.ts';
+
+const folder = mkdtempSync(join(tmpdir(), 'breakglass-cli-misc-'));
+afterAll(() => rmSync(folder, { recursive: true, force: true }));
+
+describe('npx breakglass iam-policy', () => {
+  it('prints the least privilege for the configured AWS resources', async () => {
+    const result = await runCli(['iam-policy'], { ACCESS_CONFIG: 'access.example.yml' });
+    expect(result.code).toBe(0);
+    const policy = JSON.parse(result.stdout) as { Statement: Array<{ Action: string | string[]; Resource: string | string[] }> };
+    expect(policy.Statement).toContainEqual(expect.objectContaining({ Action: ['iam:AddUserToGroup', 'iam:GetGroup', 'iam:RemoveUserFromGroup'], Resource: ['arn:aws:iam::*:group/ProdAdmins'] }));
+    expect(policy.Statement).toContainEqual(expect.objectContaining({ Action: 'sts:AssumeRole', Resource: ['arn:aws:iam::123456789012:role/breakglass-granter'] }));
+    expect(JSON.stringify(policy)).not.toMatch(/"iam:\*"|"\*:\*"/);
+  });
+
+  it('names an unknown account role', async () => {
+    const result = await runCli(['iam-policy', '--for-role', 'arn:aws:iam::999999999999:role/nope'], { ACCESS_CONFIG: 'access.example.yml' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/no resource in access\.example\.yml uses account_role_arn arn:aws:iam::999999999999:role\/nope; known: arn:aws:iam::123456789012:role\/breakglass-granter/);
+  });
+
+  it('reports a broken access.yml with file, line and fix', async () => {
+    const path = join(folder, 'broken.yml');
+    writeFileSync(path, 'security_channel: C0SEC\nresources:\n  prod-db:\n    grant: { okta_group: 00g }\n    max_duration: forever\n    approvers: { slack_users: [U0BOB] }\n');
+    const result = await runCli(['iam-policy'], { ACCESS_CONFIG: path });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${path}:5:5 resources.prod-db.max_duration: "forever" is not a duration`);
+  });
+});
+
+describe('the CLI on the embedded database while the bot runs', () => {
+  it('says who holds it and how to proceed, instead of hanging', async () => {
+    const dataDir = join(folder, 'data');
+    mkdirSync(dataDir, { recursive: true });
+    const lock = acquireDataDirLock(dataDir, 'the breakglass bot');
+    try {
+      const result = await runCli(['evidence', 'verify'], { DATA_DIR: dataDir });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toMatch(new RegExp(`in use by the breakglass bot \\(pid ${process.pid}`));
+      expect(result.stderr).toMatch(/set DATABASE_URL/);
+    } finally {
+      lock.release();
+    }
+  });
+});

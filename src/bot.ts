@@ -1,3 +1,4 @@
+import { join, resolve } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { recordConfigLoaded } from './app/record-config.ts';
 import type { LoadedAccessConfig } from './config/access.ts';
@@ -5,6 +6,8 @@ import type { Env } from './config/env.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { formatDuration } from './domain/duration.ts';
 import { Ledger } from './evidence/ledger.ts';
+import { resolveSigningKey, SIGNING_KEY_FILE } from './evidence/signing-key.ts';
+import { checkpointTicker } from './workers/checkpoints.ts';
 import { InFlight } from './in-flight.ts';
 import type { Logger } from './logger.ts';
 import { systemClock, type Clock } from './ports.ts';
@@ -18,11 +21,17 @@ import { OutboxSender } from './slack/outbox-sender.ts';
 import { SlackDirectory } from './slack/directory.ts';
 import { WorkerLoop } from './workers/loop.ts';
 import { providersFromEnv } from './providers/from-env.ts';
+import { OktaProvider } from './providers/okta.ts';
+import { reviewTicker } from './workers/reviews.ts';
 import type { AppDeps } from './app/deps.ts';
 import { expireRequests } from './app/expire-requests.ts';
 import { recoverGrants } from './app/recover-grants.ts';
-import { revokeDueGrants } from './app/revoke-due-grants.ts';
+import { msUntilNextExpiry, revokeDueGrants } from './app/revoke-due-grants.ts';
 import { escalateUnreviewedEmergencies } from './app/escalate-emergency.ts';
+import { completeOffboardings } from './app/offboard-person.ts';
+import { pollDeactivations } from './app/poll-deactivations.ts';
+import { reconcileDrift } from './app/reconcile-drift.ts';
+import { registerUserChangeListener } from './slack/listeners/user-change.ts';
 
 export interface BotOptions {
   env: Env;
@@ -83,10 +92,14 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   }));
   const tickMs = options.tickMs ?? 1_000;
   const loops: WorkerLoop[] = [];
+  let driftLoop: WorkerLoop | undefined;
   if (access) {
     const wake = { grants: () => grantLoop.wake(), outbox: () => outboxLoop.wake() };
-    const deps: AppDeps = { db: database.db, ledger, clock, access, providers: providers.registry, directory: new SlackDirectory(slack.client), logger, wake };
-    const sender = new OutboxSender(deps, slack.client);
+    const directory = new SlackDirectory(slack.client);
+    // Okta is also the identity directory access reviews ask for people's status and managers.
+    const identities = providers.registry.all().find((p): p is OktaProvider => p instanceof OktaProvider);
+    const deps: AppDeps = { db: database.db, ledger, clock, access, providers: providers.registry, directory, identities, logger, wake };
+    const sender = new OutboxSender(deps, slack.outboxClient);
     const outboxLoop = new WorkerLoop('outbox', tickMs, async () => {
       while ((await sender.sendDue()) > 0);
     }, logger);
@@ -95,12 +108,27 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
       await recoverGrants(deps);
       while ((await revokeDueGrants(deps)) > 0);
       await escalateUnreviewedEmergencies(deps);
+      await completeOffboardings(deps);
+      // Be there when the next grant ends, not up to a tick later (a few ms after, never before;
+      // at least 25 ms apart, so a clock standing still cannot spin the loop).
+      const nextExpiry = await msUntilNextExpiry(deps);
+      if (nextExpiry !== undefined && nextExpiry < tickMs) grantLoop.wakeIn(Math.max(25, nextExpiry + 5));
     }, logger);
     loops.push(outboxLoop, grantLoop);
+    // Access reviews: the schedule, building requested campaigns, review revokes, reminders, closing.
+    loops.push(new WorkerLoop('reviews', tickMs, reviewTicker(deps), logger));
+    // Signed ledger checkpoints to the security channel; a generated key is kept in DATA_DIR on the embedded database.
+    const signer = resolveSigningKey({ configured: env.LEDGER_SIGNING_KEY, keyFile: join(database.kind === 'pglite' ? database.location : resolve(env.DATA_DIR), SIGNING_KEY_FILE), logger });
+    loops.push(new WorkerLoop('checkpoints', tickMs, checkpointTicker(deps, signer), logger));
+    const feed = providers.deactivations;
+    driftLoop = new WorkerLoop('drift', access.config.drift.every, () => reconcileDrift(deps), logger);
+    loops.push(driftLoop);
+    if (feed) loops.push(new WorkerLoop('okta-deactivations', access.config.offboarding.poll_every, () => pollDeactivations(deps, feed), logger));
     const publishHome = homePublisher(deps, slack.client);
-    registerCommandListener(slack.app, { help: () => helpText({ resources }), handlers: commandHandlers(deps), logger, track: inFlight.track });
+    registerCommandListener(slack.app, { help: () => helpText({ resources }), handlers: commandHandlers(deps, slack.client), logger, track: inFlight.track });
     registerActionListeners(slack.app, deps, { track: inFlight.track, refreshHome: publishHome });
     registerHomeListener(slack.app, deps, publishHome);
+    registerUserChangeListener(slack.app, deps, (user) => directory.forget(user));
   } else {
     registerCommandListener(slack.app, { help: () => helpText({ resources }), handlers: {}, logger, track: inFlight.track });
   }
@@ -110,7 +138,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
 
   const { port } = await slack.start();
   logger.info({ port, mode: env.SLACK_APP_TOKEN ? 'socket' : 'http' }, 'breakglass is listening');
-  for (const loop of loops) loop.start();
+  for (const loop of loops) loop.start(loop === driftLoop ? access!.config.drift.every : 0);
 
   return {
     port,

@@ -4,6 +4,7 @@ import { AccessConfigError, loadAccessConfig, type LoadedAccessConfig } from './
 import { EnvError, readEnv } from './config/env.ts';
 import { DataDirBusyError } from './db/data-dir-lock.ts';
 import { createLogger } from './logger.ts';
+import { SigningKeyError } from './evidence/signing-key.ts';
 import { ProviderSetupError } from './providers/from-env.ts';
 
 const DEFAULT_ACCESS_CONFIG = './access.yml';
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const known = error instanceof EnvError || error instanceof AccessConfigError || error instanceof DataDirBusyError || error instanceof ProviderSetupError;
+  const known = error instanceof EnvError || error instanceof AccessConfigError || error instanceof DataDirBusyError || error instanceof ProviderSetupError || error instanceof SigningKeyError;
   console.error(known ? `breakglass cannot start.\n${(error as Error).message}` : error);
   process.exit(1);
 });

@@ -43,6 +43,11 @@ export interface AccessEntry {
   grantId?: string;
   /** When the provider knows when access began. */
   since?: Date;
+  /**
+   * The person's directory record, when the provider is also the identity directory (Okta group
+   * members come with their profile and status), so an access review needs no second lookup.
+   */
+  person?: DirectoryPerson;
 }
 
 /**
@@ -94,9 +99,45 @@ export interface SlackUser {
 export interface Directory {
   user(id: string): Promise<SlackUser | undefined>;
   usergroupMembers(groupId: string): Promise<string[]>;
+  /** The Slack user with this profile email (case-insensitive), or undefined when there is none. */
+  userByEmail(email: string): Promise<SlackUser | undefined>;
 }
 
 /** Finds the provider for a grant target. */
 export interface Providers {
   forTarget(target: GrantTarget): AccessProvider;
+}
+
+/** Someone the identity provider deactivated or suspended. */
+export interface DeactivatedPerson {
+  email: string;
+  status: string;
+  deactivatedAt: Date;
+}
+
+/** Polled for leavers (Okta: DEPROVISIONED or SUSPENDED). */
+export interface DeactivationFeed {
+  listDeactivatedSince(since: Date): Promise<DeactivatedPerson[]>;
+}
+
+/** A person as the identity directory (Okta) knows them. */
+export interface DirectoryPerson {
+  /** The directory's own id (Okta: 00u…). */
+  id: string;
+  login: string;
+  email?: string | undefined;
+  /** ACTIVE, SUSPENDED, DEPROVISIONED, … */
+  status?: string | undefined;
+  /** Profile attributes as the directory holds them (firstName, managerId, …). */
+  profile: Record<string, unknown>;
+}
+
+/**
+ * The identity directory: who a person is, whether they still work here and who their manager
+ * is. Answers are fresh (never served from a cache older than the call); an unknown person is
+ * undefined, not an error; transient failures are retried inside and then thrown as ProviderError.
+ */
+export interface IdentityDirectory {
+  /** Finds a person by directory id, login or primary email. */
+  lookupUser(ref: string): Promise<DirectoryPerson | undefined>;
 }

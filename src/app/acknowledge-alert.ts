@@ -1,6 +1,6 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { enqueue } from '../db/outbox.ts';
-import { alerts } from '../db/schema.ts';
+import { alerts, grants } from '../db/schema.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { isSecurity } from './security.ts';
 
@@ -20,9 +20,13 @@ export async function acknowledgeAlert(deps: AppDeps, input: { alertId: number; 
       .where(and(eq(alerts.id, input.alertId), isNull(alerts.acknowledgedBy)))
       .returning();
     if (!alert) throw new Refusal('That alert is already acknowledged (or does not exist).');
+    // The evidence names whose access the alert was about, as the alert's own event does.
+    const [grant] = alert.grantId === null ? [] : await tx.select({ person: grants.person, resource: grants.resource }).from(grants).where(eq(grants.id, alert.grantId));
     await deps.ledger.append(tx, {
       kind: 'alert.acknowledged',
       actor: input.user,
+      subject: grant?.person,
+      resource: grant?.resource,
       requestId: alert.requestId,
       details: { alert_id: alert.id, alert_kind: alert.kind, raised_at: alert.createdAt.toISOString(), acknowledged_after_ms: now.getTime() - alert.createdAt.getTime() },
     });

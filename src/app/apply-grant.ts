@@ -1,5 +1,5 @@
 import { and, eq } from 'drizzle-orm';
-import { overlappingGrants } from '../db/grants-repo.ts';
+import { GRANT_LEASE_MS, overlappingGrants, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { grants } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
@@ -26,16 +26,27 @@ export async function applyGrant(deps: AppDeps, grantId: number, extension?: { e
   const providerExpiry = new Date(Math.max(endsAt.getTime(), ...others.map((o) => o.endsAt.getTime())));
   const spec = grantSpec({ ...grant, endsAt: providerExpiry });
   const provider = deps.providers.forTarget(grant.target);
+  // A new grant stays leased to this process while the provider is called, however long that takes.
+  const leased = <T>(work: () => Promise<T>) =>
+    extension ? work() : whileLeased(deps.db, deps.clock, { grantId, state: 'granting', until: grant.nextAttemptAt, leaseMs: GRANT_LEASE_MS }, work);
   try {
-    await provider.grant(spec);
+    await leased(() => provider.grant(spec));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     deps.logger.warn({ grantId, resource: grant.resource, err: message }, 'grant failed at the provider');
+    let cleanup: 'revoked' | 'failed' | undefined;
     if (!extension && others.length === 0) {
-      // Nothing half-done: whatever the failed call may have changed is undone (revoke is idempotent).
-      await provider.revoke(spec).catch((cleanup: unknown) => deps.logger.error({ grantId, err: String(cleanup) }, 'cleanup after a failed grant also failed'));
+      // Nothing half-done: whatever the failed call (or an earlier attempt cut by a crash) may have
+      // changed is undone (revoke is idempotent), and the evidence says so.
+      cleanup = await leased(() => provider.revoke(spec)).then(
+        () => 'revoked' as const,
+        (cleanupError: unknown) => {
+          deps.logger.error({ grantId, err: String(cleanupError) }, 'cleanup after a failed grant also failed');
+          return 'failed' as const;
+        },
+      );
     }
-    await recordFailure(deps, grant, message, extension);
+    await recordFailure(deps, grant, message, extension, cleanup);
     return { ok: false, error: message };
   }
 
@@ -84,7 +95,7 @@ export async function applyGrant(deps: AppDeps, grantId: number, extension?: { e
   return { ok: true };
 }
 
-async function recordFailure(deps: AppDeps, grant: typeof grants.$inferSelect, message: string, extension?: { extendBy: number; requestId: number }): Promise<void> {
+async function recordFailure(deps: AppDeps, grant: typeof grants.$inferSelect, message: string, extension?: { extendBy: number; requestId: number }, cleanup?: 'revoked' | 'failed'): Promise<void> {
   const now = deps.clock.now();
   const requestId = extension?.requestId ?? grant.requestId;
   await deps.db.transaction(async (tx) => {
@@ -102,7 +113,7 @@ async function recordFailure(deps: AppDeps, grant: typeof grants.$inferSelect, m
       subject: grant.person,
       resource: grant.resource,
       requestId,
-      details: { grant_id: grant.id, error: message, extension: Boolean(extension) },
+      details: { grant_id: grant.id, error: message, extension: Boolean(extension), ...(cleanup ? { provider_cleanup: cleanup } : {}) },
     });
     await enqueue(
       tx,

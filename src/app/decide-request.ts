@@ -112,8 +112,24 @@ async function currentApprovers(deps: AppDeps): Promise<(request: Request) => st
   };
 }
 
+/**
+ * Whether `user` may decide the request now, without deciding it: the Deny button asks this
+ * before it opens the reason modal. Throws the Refusal the decision itself would give.
+ */
+export async function checkMayDecide(deps: AppDeps, input: { requestId: number; user: string; verb: 'approve' | 'deny' }): Promise<Request> {
+  const approvers = await currentApprovers(deps);
+  const [found] = await deps.db.select().from(accessRequests).where(eq(accessRequests.id, input.requestId));
+  const request = assertPending(found, input.requestId, deps.clock.now());
+  assertMayDecide(request, input.user, approvers(request), input.verb);
+  return request;
+}
+
 async function lockPending(tx: Tx, requestId: number, now: Date): Promise<Request> {
   const [request] = await tx.select().from(accessRequests).where(eq(accessRequests.id, requestId)).for('update');
+  return assertPending(request, requestId, now);
+}
+
+function assertPending(request: Request | undefined, requestId: number, now: Date): Request {
   if (!request) throw new Refusal(`There is no request #${requestId}.`);
   if (request.state !== 'pending') throw new Refusal(`Request #${request.id} was already ${request.state}; nothing changed.`);
   if (request.pendingUntil <= now) throw new Refusal(`Request #${request.id} has expired; the requester can ask again.`);

@@ -9,11 +9,13 @@ export const EMERGENCY_REVIEW_WITHIN_MS = 24 * 3_600_000;
 export async function escalateUnreviewedEmergencies(deps: AppDeps): Promise<number> {
   const now = deps.clock.now();
   const cutoff = new Date(now.getTime() - EMERGENCY_REVIEW_WITHIN_MS);
+  const isDue = and(eq(grants.emergency, true), isNull(grants.reviewedAt), isNull(grants.escalatedAt), lte(grants.createdAt, cutoff));
+  if ((await deps.db.select({ id: grants.id }).from(grants).where(isDue).limit(1)).length === 0) return 0;
   const escalated = await deps.db.transaction(async (tx) => {
     const due = await tx
       .select()
       .from(grants)
-      .where(and(eq(grants.emergency, true), isNull(grants.reviewedAt), isNull(grants.escalatedAt), lte(grants.createdAt, cutoff)))
+      .where(isDue)
       .limit(20)
       .for('update', { skipLocked: true });
     for (const grant of due) {

@@ -4,6 +4,7 @@ import { accessRequests, alerts, grants, requestApprovals } from '../db/schema.t
 import { formatDuration } from '../domain/duration.ts';
 import type { ApprovalCardView, CardStatus, EmergencyReviewCardView, HomeView, RequestSummary, SecurityAlertView } from '../slack/blocks/view-models.ts';
 import type { AppDeps } from './deps.ts';
+import { reviewsDueFor } from './review-read-models.ts';
 
 type Request = typeof accessRequests.$inferSelect;
 type Grant = typeof grants.$inferSelect;
@@ -43,7 +44,7 @@ export function cardStatus(request: Request, approvals: string[], grant: Grant |
     case 'cancelled':
       return { state: 'cancelled', by: request.decidedBy ?? request.requester };
     case 'approved':
-      if (!grant || request.kind === 'extension') return { state: 'approved', approvals };
+      if (!grant) return { state: 'approved', approvals };
       if (grant.state === 'failed') return { state: 'failed', error: grant.lastError ?? 'the provider refused' };
       if (grant.state === 'revoked') return { state: 'ended', approvals, endedAt: grant.revokedAt ?? grant.endsAt };
       if (grant.state === 'granting') return { state: 'approved', approvals };
@@ -54,7 +55,8 @@ export function cardStatus(request: Request, approvals: string[], grant: Grant |
 export async function approvalCardView(deps: Pick<AppDeps, 'db' | 'clock' | 'access'>, requestId: number): Promise<ApprovalCardView | undefined> {
   const [request] = await deps.db.select().from(accessRequests).where(eq(accessRequests.id, requestId));
   if (!request) return undefined;
-  const [grant] = await deps.db.select().from(grants).where(eq(grants.requestId, requestId));
+  // An extension's card follows the grant it extends: once approved it shows that access's end.
+  const [grant] = await deps.db.select().from(grants).where(request.extendsGrantId !== null ? eq(grants.id, request.extendsGrantId) : eq(grants.requestId, requestId));
   const approvals = (await approvalsOf(deps.db, [requestId])).get(requestId) ?? [];
   const history = await deps.db
     .select()
@@ -115,9 +117,10 @@ export async function myAccess(deps: Pick<AppDeps, 'db' | 'clock' | 'access'>, u
   });
   return {
     user,
-    activeGrants: active.map((g) => ({ grantId: g.id, requestId: g.requestId, resource: g.resource, endsAt: g.endsAt, state: g.state })),
+    // Past its end an active grant is being taken away (ended early, or expired a moment ago): show it as ending.
+    activeGrants: active.map((g) => ({ grantId: g.id, requestId: g.requestId, resource: g.resource, endsAt: g.endsAt, state: g.state === 'active' && g.endsAt <= now ? 'revoking' : g.state })),
     waitingOnMe: pending.filter((r) => r.requester !== user && approverOf(r) && !(approvals.get(r.id) ?? []).includes(user)).map(entry),
     myPending: pending.filter((r) => r.requester === user).map(entry),
-    reviewsDue: [],
+    reviewsDue: await reviewsDueFor(deps.db, user),
   };
 }

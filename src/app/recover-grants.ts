@@ -11,11 +11,13 @@ import type { AppDeps } from './deps.ts';
  */
 export async function recoverGrants(deps: AppDeps): Promise<number> {
   const now = deps.clock.now();
+  const isDue = and(eq(grants.state, 'granting'), lte(grants.nextAttemptAt, now));
+  if ((await deps.db.select({ id: grants.id }).from(grants).where(isDue).limit(1)).length === 0) return 0;
   const stranded = await deps.db.transaction(async (tx) => {
     const due = await tx
       .select({ id: grants.id })
       .from(grants)
-      .where(and(eq(grants.state, 'granting'), lte(grants.nextAttemptAt, now)))
+      .where(isDue)
       .limit(10)
       .for('update', { skipLocked: true });
     for (const grant of due) {

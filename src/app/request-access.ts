@@ -134,6 +134,8 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
       text: `:rotating_light: <@${ask.requester}> self-granted emergency access to \`${ask.resource}\` for ${formatDuration(ask.durationMs)} (request #${id}). Reason: ${escapeMrkdwn(ask.reason)}`,
       requestId: id,
       grantId,
+      subject: ask.requester,
+      resource: ask.resource,
     });
     await enqueue(tx, now, { type: 'emergency_review_cards', requestId: id });
     return { kind: 'emergency' as const, requestId: id, grantId };

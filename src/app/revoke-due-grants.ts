@@ -1,5 +1,5 @@
-import { and, asc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
-import { overlappingGrants } from '../db/grants-repo.ts';
+import { and, asc, eq, gt, inArray, isNull, lte, or, sql } from 'drizzle-orm';
+import { overlappingGrants, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { grants } from '../db/schema.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
@@ -7,8 +7,12 @@ import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
 import { grantSpec } from './people.ts';
 
-/** While a worker revokes, no other replica touches the grant; a crash frees it after this. */
-const REVOKE_LEASE_MS = 120_000;
+/**
+ * While a worker revokes, no other replica touches the grant (the lease is renewed while the
+ * provider call runs); a crash frees it after this, so a restart finishes the revoke promptly.
+ * Longer than MAX_BACKOFF_MS, so "claimed" and "waiting to retry" stay distinguishable.
+ */
+const REVOKE_LEASE_MS = 30_000;
 /** Retries back off up to this, so access ends within about this long of the provider's recovery. */
 const MAX_BACKOFF_MS = 20_000;
 const BATCH = 25;
@@ -27,13 +31,31 @@ export async function revokeDueGrants(deps: AppDeps): Promise<number> {
   return results.filter(Boolean).length;
 }
 
+/**
+ * Milliseconds until the next active grant ends (undefined when none does), so the worker can
+ * be there when it ends rather than up to a tick later.
+ */
+export async function msUntilNextExpiry(deps: AppDeps): Promise<number | undefined> {
+  const now = deps.clock.now();
+  const [next] = await deps.db
+    .select({ endsAt: grants.endsAt })
+    .from(grants)
+    .where(and(eq(grants.state, 'active'), gt(grants.endsAt, now)))
+    .orderBy(asc(grants.endsAt))
+    .limit(1);
+  return next ? next.endsAt.getTime() - now.getTime() : undefined;
+}
+
 async function claimDue(deps: AppDeps): Promise<Grant[]> {
   const now = deps.clock.now();
+  const isDue = and(inArray(grants.state, ['active', 'revoking']), lte(grants.endsAt, now), or(isNull(grants.nextAttemptAt), lte(grants.nextAttemptAt, now)));
+  // Most ticks find nothing: a plain read first keeps idle ticks off the (PGlite: only) connection.
+  if ((await deps.db.select({ id: grants.id }).from(grants).where(isDue).limit(1)).length === 0) return [];
   return deps.db.transaction(async (tx) => {
     const due = await tx
       .select({ id: grants.id })
       .from(grants)
-      .where(and(inArray(grants.state, ['active', 'revoking']), lte(grants.endsAt, now), or(isNull(grants.nextAttemptAt), lte(grants.nextAttemptAt, now))))
+      .where(isDue)
       .orderBy(asc(grants.endsAt))
       .limit(BATCH)
       .for('update', { skipLocked: true });
@@ -54,7 +76,9 @@ async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
     providerCall = 'skipped';
   } else {
     try {
-      await deps.providers.forTarget(grant.target).revoke(grantSpec(grant));
+      await whileLeased(deps.db, deps.clock, { grantId: grant.id, state: 'revoking', until: grant.nextAttemptAt, leaseMs: REVOKE_LEASE_MS }, () =>
+        deps.providers.forTarget(grant.target).revoke(grantSpec(grant)),
+      );
     } catch (error) {
       await recordRevokeFailure(deps, grant, error instanceof Error ? error.message : String(error));
       return false;

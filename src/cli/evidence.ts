@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
 import { exportEvents } from '../evidence/export.ts';
 import { verifyLedger } from '../evidence/verify.ts';
+import type { SignedCheckpoint } from '../evidence/checkpoint.ts';
+import { checkpointCommand, checkpointOption, checkpointReport, publicKeyOption } from './checkpoint.ts';
 import { parseEndInstant, parseInstant, progress, progressDone, withDatabase } from './context.ts';
 
 export function evidenceCommand(): Command {
@@ -24,18 +26,29 @@ export function evidenceCommand(): Command {
 
   evidence
     .command('verify')
-    .description('check that the ledger is complete and unmodified (exit 1 naming the first bad event)')
-    .action(async () => {
-      const result = await withDatabase(({ db }) => verifyLedger(db, (n) => progress(`verified ${n.toLocaleString('en-US')} events…`)));
+    .description('check that the ledger is complete and unmodified, also against a signed checkpoint (exit 1 naming the first bad event)')
+    .option('--checkpoint <text>', 'a checkpoint copied from the security channel (default: the newest one in the ledger)', checkpointOption)
+    .option('--public-key <key>', 'the Ed25519 public key checkpoints must be signed with (base64 SPKI, as in key=)', publicKeyOption)
+    .action(async (options: { checkpoint?: SignedCheckpoint; publicKey?: string }) => {
+      const [result, checkpoint] = await withDatabase(async ({ db }) => [
+        await verifyLedger(db, (n) => progress(`verified ${n.toLocaleString('en-US')} events…`)),
+        await checkpointReport(db, options),
+      ] as const);
       progressDone();
-      if (result.ok) {
+      if (result.ok && !checkpoint.ok) {
+        process.stdout.write(`TAMPERED: the ${result.count} event(s) present chain correctly, but the ledger does not match the checkpoint (below); head ${result.headHash}\n`);
+      } else if (result.ok) {
         process.stdout.write(`OK: ${result.count} event(s), chain intact; head ${result.headHash}\n`);
-        return;
+      } else {
+        const p = result.problem!;
+        process.stdout.write(`TAMPERED: event ${p.seq}${p.kind ? ` (${p.kind})` : ''}: ${p.reason}. The ${result.count} event(s) before it verify.\n`);
+        process.exitCode = 1;
       }
-      const p = result.problem!;
-      process.stdout.write(`TAMPERED: event ${p.seq}${p.kind ? ` (${p.kind})` : ''}: ${p.reason}. The ${result.count} event(s) before it verify.\n`);
-      process.exitCode = 1;
+      process.stdout.write(`${checkpoint.lines.join('\n')}\n`);
+      if (!checkpoint.ok) process.exitCode = 1;
     });
+
+  evidence.addCommand(checkpointCommand());
 
   return evidence;
 }

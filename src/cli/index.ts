@@ -4,13 +4,23 @@ import { EnvError } from '../config/env.ts';
 import { DataDirBusyError } from '../db/data-dir-lock.ts';
 import { evidenceCommand } from './evidence.ts';
 import { iamPolicyCommand } from './iam-policy.ts';
+import { auditPackCommand } from './audit-pack.ts';
+import { policyCommand } from './policy.ts';
+import { readinessCommand } from './readiness.ts';
+import { whoCommand } from './who.ts';
+import { reviewCommand } from './review.ts';
 
 const program = new Command('breakglass')
   .description('breakglass: time-limited production access with SOC 2 evidence')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
   .addCommand(evidenceCommand())
-  .addCommand(iamPolicyCommand());
+  .addCommand(iamPolicyCommand())
+  .addCommand(whoCommand())
+  .addCommand(policyCommand())
+  .addCommand(readinessCommand())
+  .addCommand(auditPackCommand())
+  .addCommand(reviewCommand());
 
 try {
   await program.parseAsync(process.argv);

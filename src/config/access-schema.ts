@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.ts';
+import { scheduleProblem } from '../domain/review.ts';
 import type { GrantTarget, IamPolicyDocument } from '../ports.ts';
 
 /** A duration as people write it (`2h`, `1h30m`, `PT2H`), kept as milliseconds. */
@@ -97,7 +98,14 @@ export const accessSchema = z
     reviews: z
       .strictObject({
         manager_attribute: z.string().min(1).default('managerId'),
-        schedule: z.string().min(1).default('quarterly'),
+        schedule: z
+          .string()
+          .min(1)
+          .superRefine((value, ctx) => {
+            const problem = scheduleProblem(value);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          .default('quarterly'),
         due_in: duration.default(() => parseDuration('14d')!),
         remind_every: duration.default(() => parseDuration('3d')!),
         scope: z.array(z.string()).optional(),

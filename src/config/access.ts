@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { closest } from 'fastest-levenshtein';
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { ZodDefault, ZodObject, ZodOptional, ZodPipe, ZodRecord, type z } from 'zod';
 import { accessSchema, type AccessConfig } from './access-schema.ts';
 
@@ -58,7 +58,15 @@ export function parseAccessConfig(text: string, file = 'access.yml'): AccessConf
       }),
     );
   }
-  const result = accessSchema.safeParse(doc.toJS() ?? {});
+  let data: unknown;
+  try {
+    data = doc.toJS() ?? {};
+  } catch (error) {
+    // An alias to an anchor that is not defined (before it), or aliases expanding without bound.
+    const pos = locate(aliasOffset(doc), lineCounter);
+    throw new AccessConfigError(file, [{ path: '', ...pos, message: `YAML: ${(error as Error).message}; write the value out instead of using anchors and aliases` }]);
+  }
+  const result = accessSchema.safeParse(data);
   if (result.success) return result.data;
   throw new AccessConfigError(file, result.error.issues.flatMap((issue) => describeIssue(issue, doc, lineCounter)));
 }
@@ -120,6 +128,23 @@ function nodeOffset(doc: Document, path: string[]): number {
     if (node?.range) return node.range[0];
   }
   return 0;
+}
+
+/** Where the first alias that cannot be resolved is, else the first alias: what toJS refuses is about aliases. */
+function aliasOffset(doc: Document): number {
+  let first: number | undefined;
+  let unresolved: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      first ??= node.range?.[0];
+      if (node.resolve(doc) === undefined) {
+        unresolved = node.range?.[0];
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return unresolved ?? first ?? 0;
 }
 
 function locate(offset: number, lines: LineCounter): { line: number; column: number } {

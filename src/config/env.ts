@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isValidSigningKey } from '../evidence/checkpoint.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
@@ -26,7 +27,11 @@ const envSchema = z
     AWS_ENDPOINT_URL_IAM: z.url().optional(),
     AWS_ENDPOINT_URL_STS: z.url().optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    LEDGER_SIGNING_KEY: z.string().min(1).optional(),
+    LEDGER_SIGNING_KEY: z
+      .string()
+      .min(1)
+      .refine(isValidSigningKey, 'must be a base64 PKCS#8 DER Ed25519 private key (leave it unset and breakglass generates one at first start)')
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (!env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {

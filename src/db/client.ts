@@ -1,11 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
@@ -59,6 +56,7 @@ async function openPglite(dataDir: string, holder: string): Promise<Database> {
   // PGlite allows one process per folder; a second one would corrupt it or hang, so refuse clearly.
   const lock = acquireDataDirLock(folder, holder);
   try {
+    const { PGlite, drizzlePglite, migratePglite } = await loadPglite();
     const client = new PGlite(resolve(folder, 'pgdata'));
     await client.waitReady;
     const db = drizzlePglite(client, { schema });
@@ -78,8 +76,19 @@ async function openPglite(dataDir: string, holder: string): Promise<Database> {
   }
 }
 
+/** PGlite (about 40 MB once loaded) is loaded only when the embedded database is used, never beside PostgreSQL. */
+async function loadPglite() {
+  const [{ PGlite }, { drizzle: drizzlePglite }, { migrate: migratePglite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+    import('drizzle-orm/pglite/migrator'),
+  ]);
+  return { PGlite, drizzlePglite, migratePglite };
+}
+
 /** A throwaway embedded database, for tests and benchmarks. */
 async function openPgliteInMemory(): Promise<Database> {
+  const { PGlite, drizzlePglite, migratePglite } = await loadPglite();
   const client = new PGlite();
   const db = drizzlePglite(client, { schema });
   await migratePglite(db, { migrationsFolder });

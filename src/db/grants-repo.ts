@@ -1,10 +1,14 @@
-import { and, eq, inArray } from 'drizzle-orm';
-import type { GrantTarget } from '../ports.ts';
+import { and, eq, gt, inArray } from 'drizzle-orm';
+import type { Clock, GrantTarget } from '../ports.ts';
 import type { Db, Tx } from './client.ts';
 import { grants } from './schema.ts';
 
-/** How long a process owns a grant it is applying before the recovery worker may finish it. */
-export const GRANT_LEASE_MS = 60_000;
+/**
+ * How long a process owns a grant it is applying before the recovery worker may finish it. A live
+ * process renews the lease while its provider call runs (`whileLeased`), so this only bounds how
+ * long a grant left by a killed process waits: short, so a crash never holds access past expiry long.
+ */
+export const GRANT_LEASE_MS = 15_000;
 
 /** A grant row in `granting`, leased to this process so the recovery worker leaves it alone for now. */
 export async function insertGrant(
@@ -43,4 +47,42 @@ export async function overlappingGrants(db: Db | Tx, person: string, resource: s
     .from(grants)
     .where(and(eq(grants.person, person), eq(grants.resource, resource), inArray(grants.state, ['active', 'granting'])));
   return rows.filter((row) => row.id !== exceptId);
+}
+
+/**
+ * Runs `work` (a provider call) while keeping this process's lease on the grant: every third of
+ * `leaseMs` the lease moves forward, but only while it is still ours (the row still holds the
+ * value we set, and that value has not passed; a lapsed lease may already be another worker's).
+ * However slow the provider, a live process keeps its grant; a killed one stops renewing, and the
+ * grant is free for recovery within `leaseMs`. A failed renewal only lets the lease run out.
+ */
+export async function whileLeased<T>(
+  db: Db,
+  clock: Clock,
+  lease: { grantId: number; state: 'granting' | 'revoking'; until: Date | null; leaseMs: number },
+  work: () => Promise<T>,
+): Promise<T> {
+  let held = lease.until;
+  let renewing: Promise<unknown> = Promise.resolve();
+  const renew = async () => {
+    const now = clock.now();
+    if (!held || held <= now) return void (held = null);
+    const next = new Date(now.getTime() + lease.leaseMs);
+    const [row] = await db
+      .update(grants)
+      .set({ nextAttemptAt: next })
+      .where(and(eq(grants.id, lease.grantId), eq(grants.state, lease.state), eq(grants.nextAttemptAt, held), gt(grants.nextAttemptAt, now)))
+      .returning({ id: grants.id });
+    held = row ? next : null;
+  };
+  const timer = setInterval(() => {
+    renewing = renewing.then(renew).catch(() => (held = null));
+  }, Math.max(500, Math.floor(lease.leaseMs / 3)));
+  timer.unref();
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+    await renewing;
+  }
 }

@@ -145,7 +145,13 @@ export type OutboxMessage =
   | { type: 'notify_user'; user: string; text: string }
   | { type: 'security_alert'; alertId: number }
   | { type: 'emergency_review_cards'; requestId: number }
-  | { type: 'refresh_home'; user: string };
+  | { type: 'refresh_home'; user: string }
+  /** An access-review card: posted the first time, updated in place after. */
+  | { type: 'review_card'; cardId: number }
+  /** A closed campaign's report, uploaded to the security channel. */
+  | { type: 'review_report'; campaignId: number }
+  /** Plain text to the security channel (ledger checkpoints). */
+  | { type: 'security_text'; text: string };
 
 /** Security-channel alerts; who acknowledged and when is evidence. */
 export const alerts = pgTable('alerts', {
@@ -159,4 +165,123 @@ export const alerts = pgTable('alerts', {
   ts: text('ts'),
   acknowledgedBy: text('acknowledged_by'),
   acknowledgedAt: timestamp('acknowledged_at', { withTimezone: true, precision: 3 }),
+});
+
+/**
+ * Access-review campaigns. `(period, scope_key)` is the idempotency key: starting the same
+ * period's review twice, from the schedule, the CLI or several replicas, finds the one row.
+ * `requested` → (a worker builds the population under a lease) → `open` → `closed`.
+ */
+export const reviewCampaigns = pgTable(
+  'review_campaigns',
+  {
+    id: serial('id').primaryKey(),
+    /** `2026-Q2` (quarterly), the cron occurrence `2026-04-01T09:00Z`, or a label given to `review start --period`. */
+    period: text('period').notNull(),
+    /** Resource names, sorted. */
+    scope: jsonb('scope').$type<string[]>().notNull(),
+    scopeKey: text('scope_key').notNull(),
+    trigger: text('trigger').$type<'schedule' | 'manual'>().notNull(),
+    requestedBy: text('requested_by').notNull(),
+    requestedAt: timestamp('requested_at', { withTimezone: true, precision: 3 }).notNull(),
+    state: text('state').$type<ReviewCampaignState>().notNull(),
+    /** The build in progress: whoever holds the token may open the campaign; after the lease another replica takes over. */
+    buildToken: text('build_token'),
+    buildLeaseUntil: timestamp('build_lease_until', { withTimezone: true, precision: 3 }),
+    buildAttempts: integer('build_attempts').notNull().default(0),
+    lastError: text('last_error'),
+    buildAlertedAt: timestamp('build_alerted_at', { withTimezone: true, precision: 3 }),
+    configHash: text('config_hash'),
+    /** Each in-scope resource's grant target when the campaign was built, so revokes never depend on a later access.yml. */
+    targets: jsonb('targets').$type<Record<string, GrantTarget>>(),
+    openedAt: timestamp('opened_at', { withTimezone: true, precision: 3 }),
+    dueAt: timestamp('due_at', { withTimezone: true, precision: 3 }),
+    closedAt: timestamp('closed_at', { withTimezone: true, precision: 3 }),
+    /** SHA-256 of the population (canonical JSON of every item), also in `review.started`. */
+    populationHash: text('population_hash'),
+    itemCount: integer('item_count'),
+  },
+  (t) => [uniqueIndex('review_campaigns_period_scope_idx').on(t.period, t.scopeKey), index('review_campaigns_state_idx').on(t.state)],
+);
+
+export type ReviewCampaignState = 'requested' | 'open' | 'closed';
+
+/** One reviewer's card in a campaign: a manager (a DM) or the security channel. One Slack message, paged in place. */
+export const reviewCards = pgTable(
+  'review_cards',
+  {
+    id: serial('id').primaryKey(),
+    campaignId: integer('campaign_id').notNull().references(() => reviewCampaigns.id),
+    audience: text('audience').$type<'manager' | 'security'>().notNull(),
+    /** The manager's Slack user id, or the security channel's id. */
+    recipient: text('recipient').notNull(),
+    /** Told when the card is overdue: the reviewer's own manager (Slack id), when known. */
+    escalateTo: text('escalate_to'),
+    /** The page the message shows now (0-based). */
+    page: integer('page').notNull().default(0),
+    channel: text('channel'),
+    ts: text('ts'),
+    signedOffBy: text('signed_off_by'),
+    signedOffAt: timestamp('signed_off_at', { withTimezone: true, precision: 3 }),
+    remindedAt: timestamp('reminded_at', { withTimezone: true, precision: 3 }),
+    reminders: integer('reminders').notNull().default(0),
+    escalatedAt: timestamp('escalated_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [uniqueIndex('review_cards_recipient_idx').on(t.campaignId, t.recipient), index('review_cards_reviewer_idx').on(t.recipient)],
+);
+
+/** One person's access to one resource in a campaign, and what was decided about it. */
+export const reviewItems = pgTable(
+  'review_items',
+  {
+    id: serial('id').primaryKey(),
+    campaignId: integer('campaign_id').notNull().references(() => reviewCampaigns.id),
+    /** Null for people who have left: their access goes straight to revoke, no one is asked. */
+    cardId: integer('card_id').references(() => reviewCards.id),
+    resource: text('resource').notNull(),
+    /** How the provider knows the person (Okta login, IAM user name). */
+    principal: text('principal').notNull(),
+    email: text('email'),
+    personName: text('person_name'),
+    /** The person's Slack id when breakglass knows it (their grant, access.yml people:, or as a reviewer). */
+    personSlack: text('person_slack'),
+    /** The identity directory's id (Okta 00u…). */
+    directoryId: text('directory_id'),
+    /** The breakglass grant behind this access; null means unmanaged (granted outside breakglass). */
+    grantId: integer('grant_id'),
+    requestId: integer('request_id'),
+    since: timestamp('since', { withTimezone: true, precision: 3 }),
+    sinceSource: text('since_source').$type<'grant' | 'first_seen'>(),
+    /** Not in the previous campaign that covered this resource; null when there was none. */
+    isNew: boolean('is_new'),
+    route: text('route').$type<ReviewRoute>().notNull(),
+    routeNote: text('route_note'),
+    decision: text('decision').$type<'keep' | 'revoke'>(),
+    decidedBy: text('decided_by'),
+    decidedAt: timestamp('decided_at', { withTimezone: true, precision: 3 }),
+    /** pending: to be revoked (claimed under a lease via revoke_next_at); revoked: gone at the provider. */
+    revokeState: text('revoke_state').$type<'pending' | 'revoked'>(),
+    revokeAttempts: integer('revoke_attempts').notNull().default(0),
+    revokeNextAt: timestamp('revoke_next_at', { withTimezone: true, precision: 3 }),
+    revokeError: text('revoke_error'),
+    revokeAlertedAt: timestamp('revoke_alerted_at', { withTimezone: true, precision: 3 }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, precision: 3 }),
+    /** listAccess no longer showed the person after the revoke. */
+    revokeVerified: boolean('revoke_verified'),
+  },
+  (t) => [
+    uniqueIndex('review_items_once_idx').on(t.campaignId, t.resource, t.principal),
+    index('review_items_card_idx').on(t.cardId),
+    index('review_items_revoke_idx').on(t.revokeState, t.revokeNextAt),
+  ],
+);
+
+export type ReviewRoute = 'manager' | 'skip_level' | 'security' | 'left';
+
+/** A review schedule's next occurrence, armed once (not at start-up's instant) and moved on by whoever fires it. */
+export const reviewSchedules = pgTable('review_schedules', {
+  schedule: text('schedule').primaryKey(),
+  nextAt: timestamp('next_at', { withTimezone: true, precision: 3 }).notNull(),
+  armedAt: timestamp('armed_at', { withTimezone: true, precision: 3 }).notNull(),
+  lastFiredAt: timestamp('last_fired_at', { withTimezone: true, precision: 3 }),
 });

@@ -13,7 +13,8 @@ export function parseDuration(text: string): number | undefined {
   if (compact && (compact[1] ?? compact[2] ?? compact[3]) !== undefined) {
     const [days, hours, minutes] = [compact[1], compact[2], compact[3]].map((n) => Number(n ?? 0));
     const ms = (((days ?? 0) * 24 + (hours ?? 0)) * 60 + (minutes ?? 0)) * 60_000;
-    return ms > 0 ? ms : undefined;
+    // Hundreds of digits overflow to Infinity, which is no duration (and formats as "NaNh").
+    return ms > 0 && Number.isFinite(ms) ? ms : undefined;
   }
   if (/^P/i.test(trimmed)) {
     const iso = Duration.fromISO(trimmed.toUpperCase());

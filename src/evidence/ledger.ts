@@ -38,4 +38,15 @@ export class Ledger {
     await tx.insert(evidenceEvents).values(stored);
     return stored;
   }
+
+  /**
+   * Takes the append lock for the rest of the caller's transaction and returns the chain's head:
+   * until commit nothing else can be appended, so an event appended next in this transaction
+   * directly follows exactly this head (what a checkpoint signs).
+   */
+  async lockHead(tx: Tx): Promise<{ count: number; hash: string }> {
+    await tx.execute(sql`select pg_advisory_xact_lock(${APPEND_LOCK})`);
+    const [head] = await tx.select({ seq: evidenceEvents.seq, hash: evidenceEvents.hash }).from(evidenceEvents).orderBy(desc(evidenceEvents.seq)).limit(1);
+    return { count: head?.seq ?? 0, hash: head?.hash ?? GENESIS_HASH };
+  }
 }

@@ -1,7 +1,7 @@
 import type { AccessConfig } from '../config/access-schema.ts';
 import type { Env } from '../config/env.ts';
 import type { Logger } from '../logger.ts';
-import { ProviderError } from '../ports.ts';
+import { ProviderError, type DeactivationFeed } from '../ports.ts';
 import { AwsIamProvider } from './aws-iam.ts';
 import { OktaProvider } from './okta.ts';
 import { ProviderRegistry } from './registry.ts';
@@ -18,11 +18,22 @@ export class ProviderSetupError extends Error {
  * a resource whose provider is not configured, or AWS credentials AWS rejects, stop the start
  * with a message naming the fix. A passing outage (timeouts, 5xx) is only logged.
  */
-export async function providersFromEnv(env: Env, config: AccessConfig | undefined, logger: Logger): Promise<{ registry: ProviderRegistry; close(): void }> {
+export async function providersFromEnv(
+  env: Env,
+  config: AccessConfig | undefined,
+  logger: Logger,
+): Promise<{ registry: ProviderRegistry; deactivations: DeactivationFeed | undefined; close(): void }> {
   const registry = new ProviderRegistry();
   const kinds = new Set(Object.values(config?.resources ?? {}).map((r) => r.grant.kind));
-  if (env.OKTA_ORG_URL && env.OKTA_API_TOKEN) registry.register(new OktaProvider({ orgUrl: env.OKTA_ORG_URL, token: env.OKTA_API_TOKEN }));
-  else if (kinds.has('okta_group')) {
+  let deactivations: DeactivationFeed | undefined;
+  if (env.OKTA_ORG_URL && env.OKTA_API_TOKEN) {
+    const okta = new OktaProvider({ orgUrl: env.OKTA_ORG_URL, token: env.OKTA_API_TOKEN });
+    registry.register(okta);
+    deactivations = {
+      listDeactivatedSince: async (since) =>
+        (await okta.listDeactivatedSince(since)).map((u) => ({ email: u.email ?? u.login, status: u.status ?? 'UNKNOWN', deactivatedAt: u.statusChanged })),
+    };
+  } else if (kinds.has('okta_group')) {
     const names = Object.entries(config?.resources ?? {}).filter(([, r]) => r.grant.kind === 'okta_group').map(([n]) => n);
     throw new ProviderSetupError(`access.yml grants Okta groups (${names.join(', ')}) but OKTA_ORG_URL and OKTA_API_TOKEN are not set.`);
   }
@@ -42,5 +53,5 @@ export async function providersFromEnv(env: Env, config: AccessConfig | undefine
       else throw new ProviderSetupError(`${(error as Error).message}. Give the bot AWS credentials (the standard credential chain) with the policy \`npx breakglass iam-policy\` prints.`);
     }
   }
-  return { registry, close: () => aws?.destroy() };
+  return { registry, deactivations, close: () => aws?.destroy() };
 }

@@ -78,7 +78,10 @@ function searchLiteral(value: string): string {
 }
 
 function summarize(u: User): OktaUserSummary {
-  const profile = (u.profile ?? {}) as Record<string, unknown>;
+  // A plain copy of the attributes Okta set: the SDK's model object carries every attribute of the
+  // schema (mostly undefined), which adds up when a review lists thousands of people.
+  const profile: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries((u.profile ?? {}) as Record<string, unknown>)) if (value !== undefined && value !== null) profile[key] = value;
   return {
     id: u.id ?? '',
     login: typeof profile['login'] === 'string' ? profile['login'] : '',
@@ -144,7 +147,7 @@ export class OktaProvider implements AccessProvider {
       for await (const u of members) {
         if (!u) continue;
         const s = summarize(u);
-        entries.push({ resource, principal: s.login || s.id, ...(s.email ? { email: s.email } : {}) });
+        entries.push({ resource, principal: s.login || s.id, ...(s.email ? { email: s.email } : {}), person: s });
       }
       return entries;
     });
@@ -182,6 +185,23 @@ export class OktaProvider implements AccessProvider {
   async getUserStatus(email: string): Promise<OktaUserStatus | 'NOT_FOUND'> {
     const user = await this.lookupUser(email);
     return user?.status ?? 'NOT_FOUND';
+  }
+
+  /**
+   * People Okta deactivated (DEPROVISIONED) or suspended whose status changed at or after `since`.
+   * Okta's search cannot combine that filter with the time, so the time is applied here.
+   */
+  async listDeactivatedSince(since: Date): Promise<Array<OktaUserSummary & { statusChanged: Date }>> {
+    return this.call('okta listUsers deactivated', async () => {
+      const out: Array<OktaUserSummary & { statusChanged: Date }> = [];
+      const users = await this.client.userApi.listUsers({ search: 'status eq "DEPROVISIONED" or status eq "SUSPENDED"', limit: this.pageSize });
+      for await (const u of users) {
+        if (!u?.statusChanged) continue;
+        const changed = new Date(u.statusChanged);
+        if (changed >= since) out.push({ ...summarize(u), statusChanged: changed });
+      }
+      return out;
+    });
   }
 
   /** A profile attribute (e.g. managerId), or undefined when the person or the attribute is absent. */

@@ -1,5 +1,5 @@
 import type { AddressInfo, Server } from 'node:net';
-import { App, HTTPReceiver, type Authorize, type CustomRoute, type Logger as BoltLogger } from '@slack/bolt';
+import { App, defaultBodyLimit, HTTPModuleFunctions, HTTPReceiver, isRawBodyError, isValidSlackRequest, type Authorize, type CustomRoute, type Logger as BoltLogger, type ReceiverEvent } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
 import type { Logger } from '../logger.ts';
 import { boltLogger } from './bolt-logger.ts';
@@ -21,6 +21,12 @@ export interface SlackApp {
   app: App;
   /** For the bot's own calls (workers, notifications): carries the bot token. */
   client: WebClient;
+  /**
+   * For the outbox only: no retries inside a call and a bounded wait, because the outbox retries
+   * durably with its own backoff. In-call retries would hold every queued message for seconds
+   * during a Slack outage (budgets multiplying) and keep a claimed batch past its lease.
+   */
+  outboxClient: WebClient;
   start(): Promise<{ port: number }>;
   stop(): Promise<void>;
 }
@@ -33,6 +39,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const logger = boltLogger(options.logger);
   const clientOptions = options.slackApiUrl ? { slackApiUrl: withApiSuffix(options.slackApiUrl) } : {};
   const client = new WebClient(options.botToken, { ...clientOptions, logger, retryConfig: { retries: 3 } });
+  const outboxClient = new WebClient(options.botToken, { ...clientOptions, logger, retryConfig: { retries: 0 }, rejectRateLimitedCalls: true, timeout: OUTBOX_CALL_TIMEOUT_MS });
   const identity = new BotIdentity(client, options.logger);
 
   const customRoutes: CustomRoute[] = [
@@ -53,10 +60,12 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const app = options.appToken
     ? new App({ socketMode: true, appToken: options.appToken, authorize, clientOptions, logger, customRoutes, installerOptions: { port: options.port } })
     : new App({ receiver: httpReceiver(options.signingSecret ?? '', customRoutes, logger), authorize, clientOptions, logger });
+  acknowledgeUnhandled(app, options.logger);
 
   return {
     app,
     client,
+    outboxClient,
     async start() {
       identity.learnInBackground();
       const started = (await app.start(options.port)) as unknown;
@@ -108,6 +117,9 @@ class BotIdentity {
   }
 }
 
+/** One Slack call from the outbox gives up after this; the message is retried later. */
+const OUTBOX_CALL_TIMEOUT_MS = 10_000;
+
 /** Slack requests are accepted only within five minutes of their timestamp, either side. */
 const MAX_SKEW_SECONDS = 300;
 
@@ -116,7 +128,13 @@ const MAX_SKEW_SECONDS = 300;
  * request dated ahead be replayed for as long as that date is away; this refuses those too.
  */
 function httpReceiver(signingSecret: string, customRoutes: CustomRoute[], logger: BoltLogger): HTTPReceiver {
-  const receiver = new HTTPReceiver({ signingSecret, customRoutes, logger });
+  const receiver = new HTTPReceiver({
+    signingSecret,
+    customRoutes,
+    logger,
+    // Read only after Bolt verified the signature, so a forged request can never mark a real one as seen.
+    customPropertiesExtractor: (req) => ({ [SIGNATURE_PROPERTY]: req.headers['x-slack-signature'] }),
+  });
   const verified = receiver.requestListener;
   receiver.requestListener = (req, res) => {
     const stamp = Number(req.headers['x-slack-request-timestamp']);
@@ -125,9 +143,91 @@ function httpReceiver(signingSecret: string, customRoutes: CustomRoute[], logger
       res.writeHead(401).end();
       return;
     }
-    verified(req, res);
+    if (req.method !== 'POST' || req.url?.split('?')[0] !== '/slack/events') {
+      verified(req, res);
+      return;
+    }
+    // Bolt reads a property of the parsed body outside any error handler: a signed body of JSON
+    // `null` (or `payload=null`) threw an unhandled rejection there and took the process down.
+    // The body is buffered here first (Bolt reuses the buffer) so that one case is answered here.
+    HTTPModuleFunctions.bufferIncomingMessage(req, defaultBodyLimit).then(
+      (buffered) => {
+        const body = buffered.rawBody.toString();
+        if (!parsesToNull(body, req.headers['content-type'])) {
+          verified(req, res);
+          return;
+        }
+        const signature = String(req.headers['x-slack-signature'] ?? '');
+        const valid = isValidSlackRequest({ signingSecret, body, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': stamp } });
+        res.writeHead(valid ? 200 : 401).end();
+      },
+      (error: unknown) => {
+        res.writeHead(isRawBodyError(error) && error.statusCode === 413 ? 413 : 400).end();
+      },
+    );
   };
   return receiver;
+}
+
+/** Carries a verified request's signature from the receiver to acknowledgeUnhandled (HTTP mode only). */
+const SIGNATURE_PROPERTY = 'slackRequestSignature';
+
+/** Signatures of the requests of the last few minutes: long enough to outlast Slack's timestamp window. */
+class RecentSignatures {
+  private readonly seenAt = new Map<string, number>();
+
+  /** True the first time a signature is seen. */
+  first(signature: string, now = Date.now()): boolean {
+    for (const [old, at] of this.seenAt) {
+      if (at > now - 2 * MAX_SKEW_SECONDS * 1000 && this.seenAt.size < 100_000) break;
+      this.seenAt.delete(old);
+    }
+    if (this.seenAt.has(signature)) return false;
+    this.seenAt.set(signature, now);
+    return true;
+  }
+}
+
+/** Whether Bolt would parse this body to `null` (JSON, or a form whose payload is JSON). */
+function parsesToNull(body: string, contentType: string | undefined): boolean {
+  try {
+    const json = contentType === 'application/x-www-form-urlencoded' ? new URLSearchParams(body).get('payload') : body;
+    return json !== null && JSON.parse(json) === null;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Every signed request gets its 200. One that no listener acknowledged (a payload type or view
+ * nobody registered, a listener failing before its ack) is acknowledged empty as soon as Bolt is
+ * done, instead of Bolt's 404 three seconds later; one Bolt itself cannot read (e.g. a payload
+ * without `user` or `team`) is logged and acknowledged, instead of answered with a 500.
+ * The very same signed bytes arriving again (a captured request replayed inside the signature's
+ * five-minute window) are acknowledged and ignored: a replayed slash command made a new request.
+ */
+function acknowledgeUnhandled(app: App, logger: Logger): void {
+  const processEvent = app.processEvent.bind(app);
+  const seen = new RecentSignatures();
+  app.processEvent = async (event: ReceiverEvent) => {
+    let acked = false;
+    const ack: ReceiverEvent['ack'] = async (response) => {
+      acked = true;
+      await event.ack(response);
+    };
+    const signature: unknown = event.customProperties?.[SIGNATURE_PROPERTY];
+    if (typeof signature === 'string' && !seen.first(signature)) {
+      logger.warn('the same signed Slack request arrived again; ignored as a replay');
+      await ack();
+      return;
+    }
+    try {
+      await processEvent({ ...event, ack });
+    } catch (error) {
+      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'a signed Slack request could not be processed; acknowledged and ignored');
+    }
+    if (!acked) await ack();
+  };
 }
 
 function withApiSuffix(url: string): string {

@@ -7,6 +7,7 @@ const TTL_MS = 60_000;
 export class SlackDirectory implements Directory {
   private readonly users = new Map<string, { at: number; value: SlackUser | undefined }>();
   private readonly groups = new Map<string, { at: number; value: string[] }>();
+  private readonly byEmail = new Map<string, { at: number; value: SlackUser | undefined }>();
 
   constructor(private readonly client: WebClient) {}
 
@@ -40,8 +41,29 @@ export class SlackDirectory implements Directory {
     return value;
   }
 
+  /**
+   * users.lookupByEmail (scope users:read.email), cached like `user`. Unknown emails are cached
+   * too: an access review asks about every manager once, and most of them more than once.
+   */
+  async userByEmail(email: string): Promise<SlackUser | undefined> {
+    const key = email.trim().toLowerCase();
+    const cached = this.byEmail.get(key);
+    if (cached && Date.now() - cached.at < TTL_MS) return cached.value;
+    let value: SlackUser | undefined;
+    try {
+      const u = (await this.client.users.lookupByEmail({ email: key })).user;
+      value = u?.id ? { id: u.id, name: u.real_name || u.name || u.id, email: u.profile?.email, deleted: Boolean(u.deleted), isBot: Boolean(u.is_bot) } : undefined;
+    } catch (error) {
+      if ((error as { data?: { error?: string } }).data?.error !== 'users_not_found') throw error;
+    }
+    this.byEmail.set(key, { at: Date.now(), value });
+    if (value) this.users.set(value.id, { at: Date.now(), value });
+    return value;
+  }
+
   /** A user changed (deactivated, new email): forget what we knew. */
   forget(userId: string): void {
     this.users.delete(userId);
+    for (const [email, entry] of this.byEmail) if (entry.value?.id === userId) this.byEmail.delete(email);
   }
 }

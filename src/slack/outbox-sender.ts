@@ -7,6 +7,8 @@ import { accessRequests, alerts, outbox, slackMessages, type OutboxMessage } fro
 import { approvalCard } from './blocks/approval-card.ts';
 import { emergencyReviewCard } from './blocks/emergency-review-card.ts';
 import { securityAlert } from './blocks/security-alert.ts';
+import { deliverReviewCard, uploadReviewReport } from './review-delivery.ts';
+import { mapLimit } from '../app/limit.ts';
 
 /** A claimed message is this process's for this long; after a crash another replica sends it. */
 const LEASE_MS = 60_000;
@@ -14,6 +16,7 @@ const MAX_BACKOFF_MS = 5 * 60_000;
 /** Slack errors no retry will fix: the message is dropped after logging (its evidence is already in the ledger). */
 const PERMANENT = new Set(['channel_not_found', 'user_not_found', 'user_disabled', 'invalid_blocks', 'not_in_channel', 'is_archived', 'cannot_dm_bot', 'invalid_arguments', 'msg_too_long']);
 const MAX_ATTEMPTS = 50;
+const REVIEW_CARD_CONCURRENCY = 4;
 
 type Deps = Pick<AppDeps, 'db' | 'clock' | 'access' | 'logger'>;
 
@@ -30,24 +33,37 @@ export class OutboxSender {
   /** Sends one batch; returns how many messages it handled. */
   async sendDue(): Promise<number> {
     const batch = await this.claim();
-    for (const row of batch) {
+    const send = async (row: (typeof batch)[number]) => {
       try {
         await this.deliver(row.message);
         await this.deps.db.update(outbox).set({ sentAt: this.deps.clock.now(), lastError: null }).where(eq(outbox.id, row.id));
       } catch (error) {
         await this.failed(row, error);
       }
+    };
+    // Access-review cards go to different people and need no order among themselves, so a
+    // campaign's cards go out a few at a time (each card's own messages still one after another);
+    // everything else keeps the outbox's order.
+    const cards = new Map<number, Array<(typeof batch)[number]>>();
+    for (const row of batch) {
+      if (row.message.type === 'review_card') cards.set(row.message.cardId, [...(cards.get(row.message.cardId) ?? []), row]);
+      else await send(row);
     }
+    await mapLimit([...cards.values()], REVIEW_CARD_CONCURRENCY, async (rows) => {
+      for (const row of rows) await send(row);
+    });
     return batch.length;
   }
 
   private async claim() {
     const now = this.deps.clock.now();
+    const isDue = and(isNull(outbox.sentAt), lte(outbox.notBefore, now));
+    if ((await this.deps.db.select({ id: outbox.id }).from(outbox).where(isDue).limit(1)).length === 0) return [];
     return this.deps.db.transaction(async (tx) => {
       const due = await tx
         .select({ id: outbox.id })
         .from(outbox)
-        .where(and(isNull(outbox.sentAt), lte(outbox.notBefore, now)))
+        .where(isDue)
         .orderBy(asc(outbox.id))
         .limit(20)
         .for('update', { skipLocked: true });
@@ -67,11 +83,13 @@ export class OutboxSender {
     const message = code ?? (error instanceof Error ? error.message : String(error));
     const giveUp = (code !== undefined && PERMANENT.has(code)) || row.attempts >= MAX_ATTEMPTS;
     const now = this.deps.clock.now();
+    // Slack's 429 says how long to wait (Retry-After); otherwise exponential backoff with jitter.
+    const retryAfterMs = (error as { code?: string; retryAfter?: number }).code === 'slack_webapi_rate_limited_error' ? ((error as { retryAfter?: number }).retryAfter ?? 1) * 1_000 : undefined;
     const backoff = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(row.attempts, 12));
     this.deps.logger[giveUp ? 'error' : 'warn']({ outboxId: row.id, type: row.message.type, attempts: row.attempts, err: message }, giveUp ? 'Slack message dropped' : 'Slack message failed; will retry');
     await this.deps.db
       .update(outbox)
-      .set({ lastError: message, ...(giveUp ? { sentAt: now } : { notBefore: new Date(now.getTime() + backoff / 2 + Math.random() * (backoff / 2)) }) })
+      .set({ lastError: message, ...(giveUp ? { sentAt: now } : { notBefore: new Date(now.getTime() + (retryAfterMs ?? backoff / 2 + Math.random() * (backoff / 2))) }) })
       .where(eq(outbox.id, row.id));
   }
 
@@ -88,6 +106,13 @@ export class OutboxSender {
       case 'security_alert':
         return this.alert(message.alertId);
       case 'refresh_home':
+        return;
+      case 'review_card':
+        return deliverReviewCard(this.deps, this.client, message.cardId);
+      case 'review_report':
+        return uploadReviewReport(this.deps, this.client, message.campaignId);
+      case 'security_text':
+        await this.client.chat.postMessage({ channel: this.deps.access.config.security_channel, text: message.text });
         return;
     }
   }

@@ -9,6 +9,9 @@ export class WorkerLoop {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = true;
+  /** Epoch ms the pending timer fires at; and the latest the next tick must start (see wakeIn). */
+  private timerAt = Number.POSITIVE_INFINITY;
+  private dueBy: number | undefined;
 
   constructor(
     private readonly name: string,
@@ -17,15 +20,27 @@ export class WorkerLoop {
     private readonly logger: Logger,
   ) {}
 
-  start(): void {
+  /** A periodic check that need not run at boot (drift, polling) passes its interval as the delay. */
+  start(delayMs = 0): void {
     this.stopped = false;
-    this.schedule(0);
+    this.schedule(delayMs);
   }
 
   wake = (): void => {
     if (this.stopped) return;
     if (this.running) this.again = true;
     else this.schedule(0);
+  };
+
+  /**
+   * Runs the tick again within `delayMs` rather than a whole interval later, e.g. because work
+   * falls due then (never sooner than asked; a later interval timer is brought forward).
+   */
+  wakeIn = (delayMs: number): void => {
+    if (this.stopped) return;
+    const at = Date.now() + Math.max(0, delayMs);
+    if (this.running) this.dueBy = Math.min(this.dueBy ?? at, at);
+    else if (at < this.timerAt) this.schedule(at - Date.now());
   };
 
   async stop(): Promise<void> {
@@ -36,6 +51,7 @@ export class WorkerLoop {
 
   private schedule(delay: number): void {
     clearTimeout(this.timer);
+    this.timerAt = Date.now() + delay;
     this.timer = setTimeout(() => void this.run(), delay);
   }
 
@@ -47,6 +63,8 @@ export class WorkerLoop {
       .catch((error: unknown) => this.logger.error({ err: error, worker: this.name }, 'worker tick failed; retrying at the next tick'));
     await this.running;
     this.running = undefined;
-    if (!this.stopped) this.schedule(this.again ? 0 : this.intervalMs);
+    const dueIn = this.dueBy === undefined ? this.intervalMs : Math.max(0, Math.min(this.intervalMs, this.dueBy - Date.now()));
+    this.dueBy = undefined;
+    if (!this.stopped) this.schedule(this.again ? 0 : dueIn);
   }
 }

@@ -54,6 +54,14 @@ describeEachDatabase('evidence ledger', (ctx) => {
     expect(result).toMatchObject({ ok: false, count: 2, problem: { seq: 3, reason: expect.stringMatching(/changed after it was written/) } });
   });
 
+  it('detects details rewritten as a JSON string holding the same object', async () => {
+    await appendMany(3);
+    // jsonb '"{\"n\": 2, …}"' is a string, not the object that was hashed; a reader that parses it again would miss this.
+    await tamper(ctx.database.db, sql`update evidence_events set details = to_jsonb(details::text) where seq = 2`);
+    const result = await verifyLedger(ctx.database.db);
+    expect(result).toMatchObject({ ok: false, count: 1, problem: { seq: 2, reason: expect.stringMatching(/changed after it was written/) } });
+  });
+
   it('detects a deleted event in the middle', async () => {
     await appendMany(5);
     await tamper(ctx.database.db, sql`delete from evidence_events where seq = 3`);

@@ -114,7 +114,7 @@ describe('OktaProvider listAccess', () => {
       okta.addMember(groupId, l);
     }
     const entries = await provider.listAccess('prod-db', { kind: 'okta_group', groupId });
-    expect(entries).toEqual(logins.map((l) => ({ resource: 'prod-db', principal: l, email: l })));
+    expect(entries).toEqual(logins.map((l) => ({ resource: 'prod-db', principal: l, email: l, person: expect.objectContaining({ login: l, status: 'ACTIVE' }) })));
     const pages = okta.requests.filter((r) => r.path === `/api/v1/groups/${groupId}/users`);
     expect(pages).toHaveLength(3);
     expect(pages[0]!.query['limit']).toBe('200');

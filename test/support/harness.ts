@@ -33,8 +33,11 @@ export interface Harness {
   baseUrl: string;
   /** Everything the bot logged, for assertions (secrets must never appear here). */
   logs(): string;
-  /** Stops the bot and starts a new one on the same database and servers, as after a restart. */
-  restart(): Promise<void>;
+  /**
+   * Stops the bot and starts a new one on the same database and servers, as after a restart.
+   * `whileStopped` runs in between (e.g. to move a fake clock while no process is running).
+   */
+  restart(whileStopped?: () => unknown): Promise<void>;
   /** A second bot process on the same database (Postgres only): a replica. Stopped with the harness. */
   replica(): Promise<RunningBot>;
   stop(): Promise<void>;
@@ -80,8 +83,9 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     iam,
     baseUrl: '',
     logs: () => logText,
-    restart: async () => {
+    restart: async (whileStopped) => {
       await harness.bot.stop();
+      await whileStopped?.();
       harness.bot = await boot();
       harness.baseUrl = `http://127.0.0.1:${harness.bot.port}`;
     },

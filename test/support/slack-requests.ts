@@ -342,6 +342,8 @@ export interface EventCallbackOptions extends SignOptions {
   eventId?: string;
   /** The bot user the event is delivered to (authorizations[0].user_id). */
   botUserId?: string;
+  /** When the event happened (ms), if not when it is sent: Slack redelivers old events. */
+  eventTime?: number;
 }
 
 /**
@@ -361,7 +363,7 @@ export function eventCallback(event: Record<string, unknown>, opts: EventCallbac
     event,
     type: 'event_callback',
     event_id: opts.eventId ?? `Ev${uniqueSuffix()}`,
-    event_time: Math.floor(now / 1000),
+    event_time: Math.floor((opts.eventTime ?? now) / 1000),
     authorizations: [
       {
         enterprise_id: null,

@@ -14,6 +14,7 @@ export function helpText(view: HelpView): string {
     '`/breakglass list`: your active grants and pending requests',
     '`/breakglass end <id>`: end your access early',
     '`/breakglass extend <id> <duration>`: ask for more time (needs a new approval)',
+    '`/breakglass log [resource] [days]`: security only: the evidence log (default: all resources, 30 days) as a CSV file in your DMs',
     '`/breakglass help`: this message',
     '',
     'Durations look like `30m`, `2h`, `1h30m`, `1d` or `PT2H`. A ticket reference such as `INC-1234` in the reason is recorded with the request.',

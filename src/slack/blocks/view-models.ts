@@ -66,6 +66,45 @@ export interface HomeView {
   reviewsDue: Array<{ campaignId: number; items: number; dueAt: Date }>;
 }
 
+/** One person's access to one resource, as a line on a review card. */
+export interface ReviewLineView {
+  itemId: number;
+  /** Display name (Okta first and last name, else login). */
+  person: string;
+  email?: string | undefined;
+  slackId?: string | undefined;
+  resource: string;
+  since?: Date | undefined;
+  /** `grant`: when breakglass granted it; `first_seen`: the first review that found it. */
+  sinceSource: 'grant' | 'first_seen';
+  /** Not in the previous review of this resource; null when this is its first review. */
+  isNew: boolean | null;
+  /** The breakglass request behind the access; undefined means unmanaged (granted outside breakglass). */
+  requestId?: number | undefined;
+  route: 'manager' | 'skip_level' | 'security' | 'left';
+  routeNote?: string | undefined;
+  decision?: { kind: 'keep' | 'revoke'; by: string; at: Date } | undefined;
+  revoke?: { state: 'pending' | 'revoked'; verified: boolean; error?: string | undefined } | undefined;
+}
+
+/** One reviewer's card in an access-review campaign, at one page. */
+export interface ReviewCardView {
+  campaign: { id: number; period: string; dueAt: Date; state: 'requested' | 'open' | 'closed' };
+  cardId: number;
+  /** A manager's card arrives as a DM; the security card is posted in the security channel. */
+  audience: 'manager' | 'security';
+  /** The manager's Slack id, or the security channel's id. */
+  recipient: string;
+  /** 0-based page shown, and how many pages there are. */
+  page: number;
+  pages: number;
+  totals: { lines: number; decided: number; kept: number; revoked: number; people: number };
+  signedOff?: { by: string; at: Date } | undefined;
+  escalated: boolean;
+  /** The lines on this page. */
+  lines: ReviewLineView[];
+}
+
 /** Action ids: the single place the listeners and builders agree on. Buttons carry only an id. */
 export const ACTIONS = {
   approve: 'bg_approve',
@@ -73,6 +112,13 @@ export const ACTIONS = {
   endGrant: 'bg_end_grant',
   reviewEmergency: 'bg_review_emergency',
   acknowledgeAlert: 'bg_ack_alert',
+  /** Access-review cards: Keep / Revoke carry a line id; the rest carry the card id. */
+  reviewKeep: 'bg_review_keep',
+  reviewRevoke: 'bg_review_revoke',
+  reviewKeepAll: 'bg_review_keep_all',
+  reviewSignOff: 'bg_review_sign_off',
+  reviewPrevPage: 'bg_review_prev',
+  reviewNextPage: 'bg_review_next',
 } as const;
 
 export const VIEWS = {

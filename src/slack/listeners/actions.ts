@@ -2,11 +2,12 @@ import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import { z } from 'zod';
 import { acknowledgeAlert } from '../../app/acknowledge-alert.ts';
-import { approveRequest, denyRequest } from '../../app/decide-request.ts';
+import { approveRequest, checkMayDecide, denyRequest } from '../../app/decide-request.ts';
 import { Refusal, type AppDeps } from '../../app/deps.ts';
 import { endGrant } from '../../app/end-grant.ts';
 import { approvalCardView } from '../../app/read-models.ts';
 import { reviewEmergency } from '../../app/review-emergency.ts';
+import { reviewActionHandlers } from './review-actions.ts';
 import { denyModal } from '../blocks/deny-modal.ts';
 import { ACTIONS, DENY_MODAL, VIEWS } from '../blocks/view-models.ts';
 
@@ -14,6 +15,26 @@ import { ACTIONS, DENY_MODAL, VIEWS } from '../blocks/view-models.ts';
 const idValue = z.string().regex(/^\d{1,9}$/).transform(Number);
 
 type ActionHandler = (id: number, user: string, body: BlockAction, client: WebClient) => Promise<string | undefined>;
+
+/**
+ * Deliveries already handled, by the click's identity (user, trigger_id, action_ts). Slack sends
+ * each click once; the same signed bytes arriving again are a replay (or a proxy retrying), and
+ * are acknowledged and ignored: the decision is safe anyway (the database re-checks every click),
+ * but answering each copy would use the click's response_url more often than Slack allows (5).
+ * Bounded by count, not time: the signature window (5 minutes) limits how long a replay can come.
+ */
+class SeenClicks {
+  private readonly keys = new Set<string>();
+  constructor(private readonly max = 10_000) {}
+
+  /** True the first time a key is seen. */
+  first(key: string): boolean {
+    if (this.keys.has(key)) return false;
+    this.keys.add(key);
+    if (this.keys.size > this.max) this.keys.delete(this.keys.values().next().value as string);
+    return true;
+  }
+}
 
 /**
  * Every button: acknowledged first, then the id is parsed, and the use case decides with the
@@ -28,9 +49,10 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
       return outcome.granted === false ? `Approved, but the grant failed: ${outcome.error}` : undefined;
     },
     [ACTIONS.deny]: async (id, user, body, client) => {
+      // Only someone who may deny is asked for a reason; the submission is checked again.
+      await checkMayDecide(deps, { requestId: id, user, verb: 'deny' });
       const view = await approvalCardView(deps, id);
-      if (!view || view.status.state !== 'pending') return `Request #${id} is no longer pending; nothing changed.`;
-      if (view.request.requester === user) return 'You cannot deny your own request.';
+      if (!view) return `There is no request #${id}.`;
       await client.views.open({ trigger_id: body.trigger_id, view: denyModal(id, view.request) });
       return undefined;
     },
@@ -47,16 +69,27 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
       await acknowledgeAlert(deps, { alertId: id, user });
       return undefined;
     },
+    ...reviewActionHandlers(deps),
   };
 
+  const seen = new SeenClicks();
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions' }, async ({ ack, body, action, client, respond }) => {
     await ack();
-    const handler = handlers[action.action_id];
-    if (!handler) return;
+    if (!seen.first(`${body.user.id}|${body.trigger_id}|${action.action_id}|${action.action_ts}`)) {
+      deps.logger.warn({ user: body.user.id, action: action.action_id }, 'the same click delivered again; ignored');
+      return;
+    }
+    // Own keys only: an action id such as "constructor" or "__proto__" must not reach Object.prototype.
+    const handler = Object.hasOwn(handlers, action.action_id) ? handlers[action.action_id] : undefined;
+    if (!handler || typeof body.user.id !== 'string') return;
     const user = body.user.id;
     const tell = async (text: string) => {
       if (body.response_url) await respond({ response_type: 'ephemeral', replace_original: false, text });
-      else await client.chat.postEphemeral({ channel: body.channel?.id ?? user, user, text }).catch(() => {});
+      else {
+        // App Home clicks carry no response_url: answer in the app's DM with the person.
+        const dm = await client.conversations.open({ users: user });
+        if (dm.channel?.id) await client.chat.postMessage({ channel: dm.channel.id, text });
+      }
     };
     const id = idValue.safeParse(action.value);
     if (!id.success) {
@@ -76,7 +109,8 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
 
   app.view(VIEWS.denyReason, async ({ ack, body, view }) => {
     const requestId = idValue.safeParse(view.private_metadata);
-    const reason = view.state.values[DENY_MODAL.block]?.[DENY_MODAL.action]?.value?.trim() ?? '';
+    const typed: unknown = view.state?.values?.[DENY_MODAL.block]?.[DENY_MODAL.action]?.value;
+    const reason = typeof typed === 'string' ? typed.trim() : '';
     if (!requestId.success) {
       await ack();
       return;

@@ -1,13 +1,15 @@
+import type { WebClient } from '@slack/web-api';
 import type { AppDeps } from '../../app/deps.ts';
 import { endGrant } from '../../app/end-grant.ts';
 import { myAccess } from '../../app/read-models.ts';
 import { requestAccess, requestExtension, type RequestOutcome } from '../../app/request-access.ts';
 import { formatDuration } from '../../domain/duration.ts';
 import { listText } from '../blocks/list.ts';
+import { uploadLog } from '../upload-log.ts';
 import type { CommandHandlers } from './command.ts';
 
 /** The slash-command handlers; Refusals thrown by the use cases become the person's answer. */
-export function commandHandlers(deps: AppDeps): CommandHandlers {
+export function commandHandlers(deps: AppDeps, client: WebClient): CommandHandlers {
   return {
     request: async (command, body) =>
       reply(
@@ -27,6 +29,7 @@ export function commandHandlers(deps: AppDeps): CommandHandlers {
       const view = await myAccess(deps, body.user_id, () => false);
       return { text: listText(view, deps.clock.now()) };
     },
+    log: async (command, body) => uploadLog(deps, client, command, body),
   };
 }
 

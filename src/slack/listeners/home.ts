@@ -14,7 +14,7 @@ export function homePublisher(deps: AppDeps, client: WebClient): (user: string) 
 
 export function registerHomeListener(app: App, deps: AppDeps, publish: (user: string) => Promise<void>): void {
   app.event('app_home_opened', async ({ event }) => {
-    if (event.tab !== 'home') return;
+    if (event.tab !== 'home' || typeof event.user !== 'string') return;
     await publish(event.user).catch((error: unknown) => deps.logger.error({ err: error, user: event.user }, 'could not publish App Home'));
   });
 }

@@ -1,0 +1,52 @@
+import { Writable } from 'node:stream';
+import { exportEvents } from '../evidence/export.ts';
+import { Refusal, type AppDeps } from './deps.ts';
+import { isSecurity } from './security.ts';
+
+const DAY_MS = 86_400_000;
+
+export interface LogExport {
+  csv: Buffer;
+  count: number;
+  from: Date;
+  to: Date;
+  resource?: string | undefined;
+  filename: string;
+}
+
+/** Only the security audience (access.yml `security:`) may pull the evidence log. Throws a Refusal otherwise. */
+export async function assertMayExportLog(deps: AppDeps, user: string): Promise<void> {
+  if (!deps.access.config.security) {
+    throw new Refusal('`/breakglass log` is for the security team, and access.yml names none (`security:`). Nothing was exported; use `npx breakglass evidence export` instead.');
+  }
+  if (!(await isSecurity(deps, user))) {
+    throw new Refusal('`/breakglass log` is only for the security team named in access.yml (`security:`), and you are not in it. Nothing was exported.');
+  }
+}
+
+/**
+ * The evidence ledger's CSV export (the same columns as `npx breakglass evidence export`) for the
+ * last `days` days up to now, for one resource or all, held in memory for an upload.
+ */
+export async function exportLog(deps: AppDeps, input: { resource?: string | undefined; days: number }): Promise<LogExport> {
+  const to = deps.clock.now();
+  const from = new Date(to.getTime() - input.days * DAY_MS);
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer | string, _encoding, done) {
+      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+      done();
+    },
+  });
+  // `to` is exclusive in the filter; a millisecond later includes an event written this instant.
+  const count = await exportEvents(deps.db, { from, to: new Date(to.getTime() + 1), resource: input.resource }, 'csv', sink);
+  const day = (d: Date) => d.toISOString().slice(0, 10);
+  return {
+    csv: Buffer.concat(chunks),
+    count,
+    from,
+    to,
+    resource: input.resource,
+    filename: `breakglass-log-${input.resource ?? 'all'}-${day(from)}-to-${day(to)}.csv`,
+  };
+}

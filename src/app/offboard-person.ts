@@ -1,0 +1,195 @@
+import { and, desc, eq, gt, inArray, or, sql } from 'drizzle-orm';
+import { evidenceEvents, grants } from '../db/schema.ts';
+import { formatDuration } from '../domain/duration.ts';
+import type { AccessEntry } from '../ports.ts';
+import { escapeMrkdwn } from '../slack/blocks/format.ts';
+import { raiseAlert } from './alerts.ts';
+import type { AppDeps } from './deps.ts';
+import { grantSpec } from './people.ts';
+
+export interface Deactivation {
+  source: 'slack' | 'okta';
+  email: string;
+  slackUserId?: string | undefined;
+  /** When the directory deactivated the person: the SLA is measured from here. */
+  deactivatedAt: Date;
+  detail?: string | undefined;
+}
+
+/** The same leaver seen again (by the other source, or the next poll) within this is the same offboarding. */
+const SAME_OFFBOARDING_MS = 30 * 24 * 3_600_000;
+
+/**
+ * A person left: every active breakglass grant of theirs ends now (through the durable revoke
+ * path), and an offboarding is opened; `completeOffboardings` then checks every system.
+ * Returns false when this leaver's offboarding is already open or done.
+ */
+export async function detectOffboarding(deps: AppDeps, leaver: Deactivation): Promise<boolean> {
+  const email = leaver.email.toLowerCase();
+  const now = deps.clock.now();
+  const opened = await deps.db.transaction(async (tx) => {
+    // Slack and Okta may report the same leaver at the same moment, on different replicas.
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`offboarding:${email}`}))`);
+    const [previous] = await tx
+      .select({ seq: evidenceEvents.seq })
+      .from(evidenceEvents)
+      .where(and(eq(evidenceEvents.kind, 'offboarding.detected'), eq(evidenceEvents.subject, email), gt(evidenceEvents.occurredAt, new Date(now.getTime() - SAME_OFFBOARDING_MS))))
+      .limit(1);
+    if (previous) return false;
+    await deps.ledger.append(tx, {
+      kind: 'offboarding.detected',
+      actor: 'breakglass',
+      subject: email,
+      details: { source: leaver.source, slack_user: leaver.slackUserId ?? null, deactivated_at: leaver.deactivatedAt.toISOString(), detail: leaver.detail ?? null, sla: formatDuration(deps.access.config.offboarding.sla) },
+    });
+    const owner = leaver.slackUserId ? or(eq(grants.email, email), eq(grants.person, leaver.slackUserId)) : eq(grants.email, email);
+    const live = await tx.select().from(grants).where(and(owner, inArray(grants.state, ['active', 'granting']))).for('update');
+    for (const grant of live) {
+      await tx.update(grants).set({ endsAt: now, revokeReason: 'offboarding', revokeRequestedBy: 'breakglass' }).where(eq(grants.id, grant.id));
+      await deps.ledger.append(tx, {
+        kind: 'grant.end_requested',
+        actor: 'breakglass',
+        subject: grant.person,
+        resource: grant.resource,
+        requestId: grant.requestId,
+        details: { grant_id: grant.id, scheduled_end: grant.endsAt.toISOString(), reason: 'offboarding' },
+      });
+    }
+    return true;
+  });
+  if (opened) {
+    deps.logger.info({ email, source: leaver.source }, 'offboarding started');
+    deps.wake.grants();
+  }
+  return opened;
+}
+
+interface OpenOffboarding {
+  seq: number;
+  email: string;
+  slackUser: string | null;
+  deactivatedAt: Date;
+  source: string;
+}
+
+/**
+ * Finishes open offboardings: once the person's breakglass grants are revoked, every system in
+ * access.yml is asked (listAccess) for access the person still has; breakglass-managed access is
+ * revoked, access breakglass did not grant is reported to security. A provider that fails leaves
+ * the offboarding open for the next tick. The record lists each system and when access ended.
+ */
+export async function completeOffboardings(deps: AppDeps): Promise<number> {
+  let completed = 0;
+  for (const open of await openOffboardings(deps)) {
+    if (await completeOne(deps, open)) completed++;
+  }
+  return completed;
+}
+
+async function openOffboardings(deps: AppDeps): Promise<OpenOffboarding[]> {
+  const detected = await deps.db
+    .select()
+    .from(evidenceEvents)
+    .where(
+      and(
+        eq(evidenceEvents.kind, 'offboarding.detected'),
+        sql`not exists (select 1 from evidence_events done where done.kind = 'offboarding.completed' and done.subject = ${evidenceEvents.subject} and done.seq > ${evidenceEvents.seq})`,
+      ),
+    )
+    .orderBy(desc(evidenceEvents.seq))
+    .limit(20);
+  return detected.map((event) => ({
+    seq: event.seq,
+    email: event.subject ?? '',
+    slackUser: (event.details.slack_user as string | null) ?? null,
+    deactivatedAt: new Date(String(event.details.deactivated_at)),
+    source: String(event.details.source),
+  }));
+}
+
+type SystemRecord = { resource: string; provider: string; outcome: 'no_access' | 'revoked' | 'unmanaged_reported'; ended_at: string | null; principals?: string[] };
+
+async function completeOne(deps: AppDeps, open: OpenOffboarding): Promise<boolean> {
+  const owner = open.slackUser ? or(eq(grants.email, open.email), eq(grants.person, open.slackUser)) : eq(grants.email, open.email);
+  const personGrants = await deps.db.select().from(grants).where(owner);
+  if (personGrants.some((g) => g.state === 'active' || g.state === 'granting' || g.state === 'revoking')) return false;
+  const iamNames = new Set([open.email, ...personGrants.map((g) => g.awsIamUser?.toLowerCase()).filter((n): n is string => Boolean(n))]);
+  for (const [slackId, person] of Object.entries(deps.access.config.people)) {
+    if (slackId === open.slackUser && person.aws_iam_user) iamNames.add(person.aws_iam_user.toLowerCase());
+  }
+  const matches = (entry: AccessEntry) => iamNames.has(entry.principal.toLowerCase()) || (entry.email !== undefined && entry.email.toLowerCase() === open.email);
+
+  const systems: SystemRecord[] = [];
+  const unmanaged: string[] = [];
+  for (const [resource, config] of Object.entries(deps.access.config.resources)) {
+    const provider = deps.providers.forTarget(config.grant);
+    const revokedByGrant = personGrants.filter((g) => g.resource === resource && g.revokeReason === 'offboarding' && g.revokedAt).map((g) => g.revokedAt!.getTime());
+    let remaining: AccessEntry[];
+    try {
+      remaining = (await provider.listAccess(resource, config.grant)).filter(matches);
+      if (remaining.length > 0 && personGrants.some((g) => g.resource === resource)) {
+        // Managed: revoke what breakglass granted, then confirm it is gone.
+        const grant = personGrants.find((g) => g.resource === resource)!;
+        await provider.revoke(grantSpec(grant));
+        remaining = (await provider.listAccess(resource, config.grant)).filter(matches);
+        if (remaining.length > 0) throw new Error(`${provider.name} still lists the access after revoke`);
+        systems.push({ resource, provider: provider.name, outcome: 'revoked', ended_at: deps.clock.now().toISOString() });
+        continue;
+      }
+    } catch (error) {
+      deps.logger.warn({ email: open.email, resource, err: error instanceof Error ? error.message : String(error) }, 'offboarding check failed; will retry');
+      return false;
+    }
+    if (remaining.length > 0) {
+      unmanaged.push(resource);
+      systems.push({ resource, provider: provider.name, outcome: 'unmanaged_reported', ended_at: null, principals: remaining.map((r) => r.principal) });
+    } else {
+      const ended = revokedByGrant.length > 0 ? new Date(Math.max(...revokedByGrant)).toISOString() : null;
+      systems.push({ resource, provider: provider.name, outcome: ended ? 'revoked' : 'no_access', ended_at: ended });
+    }
+  }
+
+  const now = deps.clock.now();
+  const endTimes = systems.map((s) => (s.ended_at ? new Date(s.ended_at).getTime() : open.deactivatedAt.getTime()));
+  const accessEndedAt = new Date(Math.max(open.deactivatedAt.getTime(), ...endTimes));
+  const sla = deps.access.config.offboarding.sla;
+  const slaMet = unmanaged.length === 0 && accessEndedAt.getTime() - open.deactivatedAt.getTime() <= sla;
+  await deps.db.transaction(async (tx) => {
+    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`offboarding:${open.email}`}))`);
+    const [already] = await tx
+      .select({ seq: evidenceEvents.seq })
+      .from(evidenceEvents)
+      .where(and(eq(evidenceEvents.kind, 'offboarding.completed'), eq(evidenceEvents.subject, open.email), gt(evidenceEvents.seq, open.seq)))
+      .limit(1);
+    if (already) return;
+    await deps.ledger.append(tx, {
+      kind: 'offboarding.completed',
+      actor: 'breakglass',
+      subject: open.email,
+      details: {
+        detected_seq: open.seq,
+        source: open.source,
+        deactivated_at: open.deactivatedAt.toISOString(),
+        access_ended_at: accessEndedAt.toISOString(),
+        completed_at: now.toISOString(),
+        sla: formatDuration(sla),
+        sla_met: slaMet,
+        took_ms: accessEndedAt.getTime() - open.deactivatedAt.getTime(),
+        systems,
+        unmanaged_access: unmanaged,
+      },
+    });
+    if (unmanaged.length > 0 || !slaMet) {
+      await raiseAlert(tx, deps, {
+        kind: 'offboarding',
+        text:
+          unmanaged.length > 0
+            ? `:warning: ${escapeMrkdwn(open.email)} left, but still has access breakglass did not grant: ${unmanaged.map((r) => `\`${r}\``).join(', ')}. Remove it at the provider.`
+            : `:warning: Offboarding of ${escapeMrkdwn(open.email)} missed the ${formatDuration(sla)} SLA.`,
+        subject: open.email,
+      });
+    }
+  });
+  deps.wake.outbox();
+  return true;
+}

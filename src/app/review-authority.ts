@@ -1,0 +1,56 @@
+import { eq } from 'drizzle-orm';
+import type { Tx } from '../db/client.ts';
+import { reviewCampaigns, reviewCards, reviewItems } from '../db/schema.ts';
+import { samePerson } from '../domain/review.ts';
+import { Refusal, type AppDeps } from './deps.ts';
+import { isSecurity } from './security.ts';
+
+type Card = typeof reviewCards.$inferSelect;
+type Item = typeof reviewItems.$inferSelect;
+export type Campaign = typeof reviewCampaigns.$inferSelect;
+
+/** Who is clicking, as far as a review needs to know; read before any transaction (it may ask Slack). */
+export interface Decider {
+  user: string;
+  email: string | undefined;
+  security: boolean;
+}
+
+export async function decider(deps: AppDeps, user: string): Promise<Decider> {
+  const [security, profile] = await Promise.all([isSecurity(deps, user), deps.directory.user(user)]);
+  return { user, email: deps.access.config.people[user]?.email ?? profile?.email, security };
+}
+
+/** Only the card's reviewer may decide its lines, or a member of `security:` (the only ones for the security channel's card). */
+export function assertMayDecide(card: Card, who: Decider): void {
+  if (card.audience === 'manager' && card.recipient === who.user) return;
+  if (who.security) return;
+  throw new Refusal(
+    card.audience === 'security'
+      ? 'Only the security team (access.yml `security:`) can decide the lines on this review; nothing changed.'
+      : `Only <@${card.recipient}> (or the security team) can decide the lines on this review; nothing changed.`,
+  );
+}
+
+/** Nobody decides about their own access, not even security. */
+export function isOwnLine(item: Item, who: Decider): boolean {
+  return samePerson({ slackId: item.personSlack ?? undefined, email: item.email ?? undefined }, { slackId: who.user, email: who.email });
+}
+
+export async function lockCard(tx: Tx, cardId: number): Promise<{ card: Card; campaign: Campaign }> {
+  const [card] = await tx.select().from(reviewCards).where(eq(reviewCards.id, cardId)).for('update');
+  if (!card) throw new Refusal('This review card no longer exists; nothing changed.');
+  const campaign = await openCampaignOf(tx, card.campaignId);
+  return { card, campaign };
+}
+
+export async function openCampaignOf(tx: Tx, campaignId: number): Promise<Campaign> {
+  const [campaign] = await tx.select().from(reviewCampaigns).where(eq(reviewCampaigns.id, campaignId));
+  if (!campaign) throw new Refusal(`There is no access review #${campaignId}.`);
+  if (campaign.state !== 'open') throw new Refusal(`Access review #${campaign.id} is ${campaign.state}; nothing changed.`);
+  return campaign;
+}
+
+export function assertNotSignedOff(card: Card): void {
+  if (card.signedOffAt) throw new Refusal(`This review was signed off by <@${card.signedOffBy}>; its decisions are final.`);
+}

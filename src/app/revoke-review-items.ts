@@ -1,0 +1,206 @@
+import { and, asc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
+import { enqueue } from '../db/outbox.ts';
+import { grants, reviewCampaigns, reviewItems, type OutboxMessage } from '../db/schema.ts';
+import type { AccessEntry, GrantSpec, GrantTarget } from '../ports.ts';
+import { escapeMrkdwn } from '../slack/blocks/format.ts';
+import { raiseAlert } from './alerts.ts';
+import type { AppDeps } from './deps.ts';
+import { mapLimit } from './limit.ts';
+
+/**
+ * While one process revokes an item no other does; a crash frees it after this. Short, so a revoke
+ * cut by a crash is finished soon after the restart (a second, overlapping revoke is harmless:
+ * revoking is idempotent and only one `grant.revoked` commits). Longer than MAX_BACKOFF_MS.
+ */
+export const REVOKE_LEASE_MS = 30_000;
+const MAX_BACKOFF_MS = 20_000;
+const BATCH = 50;
+const CONCURRENCY = 4;
+
+type Item = typeof reviewItems.$inferSelect;
+
+/**
+ * Carries out review revocations: at the click (given `itemIds`) and, for anything that failed
+ * or was left behind, from the worker. Items are claimed with FOR UPDATE SKIP LOCKED and leased,
+ * so replicas never revoke one twice; the provider is called outside any transaction; the result
+ * is verified with listAccess (the person must be gone) before `grant.revoked` (reason `review`)
+ * is committed. A failure is retried with backoff for as long as it takes and alerted once.
+ * Returns how many items it claimed.
+ */
+export async function revokeReviewItems(deps: AppDeps, options: { itemIds?: number[]; leasedByCaller?: boolean } = {}): Promise<number> {
+  const claimed = await claim(deps, options.itemIds, options.leasedByCaller === true);
+  if (claimed.length === 0) return 0;
+  const targets = await targetsOf(deps, claimed);
+  const attempted = await mapLimit(claimed, CONCURRENCY, async (item) => {
+    const target = targets.get(item.campaignId)?.[item.resource];
+    if (!target) return { item, error: `\`${item.resource}\` has no grant target recorded in review #${item.campaignId}` };
+    try {
+      await deps.providers.forTarget(target).revoke(specOf(item, target));
+      return { item, target };
+    } catch (error) {
+      return { item, error: error instanceof Error ? error.message : String(error) };
+    }
+  });
+
+  // Verify: one listing per resource tells whether each revoked person is really gone.
+  const byResource = new Map<string, { target: GrantTarget; items: Item[] }>();
+  for (const a of attempted) {
+    if (!('target' in a) || !a.target) continue;
+    const group = byResource.get(`${a.item.campaignId}\n${a.item.resource}`) ?? { target: a.target, items: [] };
+    group.items.push(a.item);
+    byResource.set(`${a.item.campaignId}\n${a.item.resource}`, group);
+  }
+  const failures = new Map<number, string>(attempted.flatMap((a) => ('error' in a && a.error ? [[a.item.id, a.error] as const] : [])));
+  const verified: Item[] = [];
+  for (const { target, items } of byResource.values()) {
+    let listed: AccessEntry[];
+    try {
+      listed = await deps.providers.forTarget(target).listAccess(items[0]!.resource, target);
+    } catch (error) {
+      for (const item of items) failures.set(item.id, `revoked, but could not verify: ${error instanceof Error ? error.message : String(error)}`);
+      continue;
+    }
+    const still = new Set(listed.map((e) => e.principal.toLowerCase()));
+    for (const item of items) {
+      if (still.has(item.principal.toLowerCase())) failures.set(item.id, `the provider still lists ${item.principal} after the revoke`);
+      else verified.push(item);
+    }
+  }
+  for (const item of verified) await recordRevoked(deps, item);
+  for (const item of claimed) {
+    const error = failures.get(item.id);
+    if (error !== undefined) await recordFailure(deps, item, error);
+  }
+  deps.wake.outbox();
+  return claimed.length;
+}
+
+/**
+ * `leasedByCaller`: the caller committed these items' decisions with a lease of its own (a Revoke
+ * click), so the worker leaves them alone while the click carries them out at once.
+ */
+async function claim(deps: AppDeps, itemIds: number[] | undefined, leasedByCaller: boolean): Promise<Item[]> {
+  if (itemIds && itemIds.length === 0) return [];
+  const now = deps.clock.now();
+  const due = leasedByCaller ? undefined : or(isNull(reviewItems.revokeNextAt), lte(reviewItems.revokeNextAt, now));
+  const isDue = and(eq(reviewItems.revokeState, 'pending'), due, itemIds ? inArray(reviewItems.id, itemIds) : undefined);
+  if ((await deps.db.select({ id: reviewItems.id }).from(reviewItems).where(isDue).limit(1)).length === 0) return [];
+  return deps.db.transaction(async (tx) => {
+    const due = await tx
+      .select({ id: reviewItems.id })
+      .from(reviewItems)
+      .where(isDue)
+      .orderBy(asc(reviewItems.id))
+      .limit(BATCH)
+      .for('update', { skipLocked: true });
+    if (due.length === 0) return [];
+    return tx
+      .update(reviewItems)
+      .set({ revokeNextAt: new Date(now.getTime() + REVOKE_LEASE_MS), revokeAttempts: sql`${reviewItems.revokeAttempts} + 1` })
+      .where(inArray(reviewItems.id, due.map((d) => d.id)))
+      .returning();
+  });
+}
+
+async function targetsOf(deps: AppDeps, items: Item[]): Promise<Map<number, Record<string, GrantTarget>>> {
+  const ids = [...new Set(items.map((i) => i.campaignId))];
+  const rows = await deps.db.select({ id: reviewCampaigns.id, targets: reviewCampaigns.targets }).from(reviewCampaigns).where(inArray(reviewCampaigns.id, ids));
+  return new Map(rows.map((r) => [r.id, r.targets ?? {}]));
+}
+
+/** The provider knows the person by the principal it listed: the Okta login, or the IAM user name. */
+function specOf(item: Item, target: GrantTarget): GrantSpec {
+  const iam = target.kind !== 'okta_group';
+  return {
+    grantId: item.grantId !== null ? String(item.grantId) : `review-item-${item.id}`,
+    resource: item.resource,
+    target,
+    person: { email: iam ? (item.email ?? item.principal) : item.principal, ...(iam ? { awsIamUser: item.principal } : {}), ...(item.personSlack ? { slackUserId: item.personSlack } : {}) },
+    expiresAt: new Date(),
+  };
+}
+
+const subjectOf = (item: Item) => item.personSlack ?? item.email ?? item.principal;
+
+async function recordRevoked(deps: AppDeps, item: Item): Promise<void> {
+  const now = deps.clock.now();
+  await deps.db.transaction(async (tx) => {
+    const [done] = await tx
+      .update(reviewItems)
+      .set({ revokeState: 'revoked', revokedAt: now, revokeVerified: true, revokeNextAt: null, revokeError: null })
+      .where(and(eq(reviewItems.id, item.id), eq(reviewItems.revokeState, 'pending')))
+      .returning({ id: reviewItems.id });
+    if (!done) return;
+    // The breakglass grants behind this access are over too: the expiry worker must not revoke again.
+    const ended = item.email
+      ? await tx
+          .update(grants)
+          .set({ state: 'revoked', revokedAt: now, revokeReason: 'review', revokeRequestedBy: item.decidedBy, nextAttemptAt: null })
+          .where(and(eq(grants.resource, item.resource), eq(grants.state, 'active'), or(sql`lower(${grants.email}) = ${item.email.toLowerCase()}`, item.grantId !== null ? eq(grants.id, item.grantId) : undefined)))
+          .returning({ id: grants.id })
+      : [];
+    await deps.ledger.append(tx, {
+      kind: 'grant.revoked',
+      actor: item.decidedBy ?? 'breakglass',
+      subject: subjectOf(item),
+      resource: item.resource,
+      requestId: item.requestId,
+      details: {
+        reason: 'review',
+        campaign_id: item.campaignId,
+        item_id: item.id,
+        principal: item.principal,
+        grant_id: item.grantId,
+        grants_ended: ended.map((g) => g.id),
+        decided_at: item.decidedAt?.toISOString() ?? null,
+        revoked_at: now.toISOString(),
+        attempts: item.revokeAttempts,
+        provider_call: 'revoked',
+        verified: true,
+      },
+    });
+    const messages: OutboxMessage[] = [];
+    if (item.cardId !== null) messages.push({ type: 'review_card', cardId: item.cardId });
+    if (item.personSlack) {
+      messages.push({
+        type: 'notify_user',
+        user: item.personSlack,
+        text: `:lock: Your access to \`${item.resource}\` was removed in access review #${item.campaignId}${item.decidedBy && item.decidedBy !== 'breakglass' ? ` by <@${item.decidedBy}>` : ''}. Ask with \`/breakglass ${item.resource} …\` if you need it again.`,
+      });
+    }
+    await enqueue(tx, now, ...messages);
+  });
+}
+
+async function recordFailure(deps: AppDeps, item: Item, message: string): Promise<void> {
+  const now = deps.clock.now();
+  const backoff = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(item.revokeAttempts, 10));
+  const retryAt = new Date(now.getTime() + backoff / 2 + Math.random() * (backoff / 2));
+  deps.logger.warn({ itemId: item.id, campaignId: item.campaignId, resource: item.resource, attempts: item.revokeAttempts, err: message, retryAt }, 'review revoke failed; will retry');
+  await deps.db.transaction(async (tx) => {
+    const [updated] = await tx
+      .update(reviewItems)
+      .set({ revokeNextAt: retryAt, revokeError: message, ...(item.revokeAlertedAt ? {} : { revokeAlertedAt: now }) })
+      .where(and(eq(reviewItems.id, item.id), eq(reviewItems.revokeState, 'pending')))
+      .returning({ id: reviewItems.id });
+    if (!updated) return;
+    if (item.cardId !== null) await enqueue(tx, now, { type: 'review_card', cardId: item.cardId });
+    // The first failure is evidence and an alert; later retries only update the row.
+    if (item.revokeAlertedAt) return;
+    await deps.ledger.append(tx, {
+      kind: 'grant.revoke_failed',
+      actor: item.decidedBy ?? 'breakglass',
+      subject: subjectOf(item),
+      resource: item.resource,
+      requestId: item.requestId,
+      details: { reason: 'review', campaign_id: item.campaignId, item_id: item.id, principal: item.principal, error: message, attempts: item.revokeAttempts, retrying: true },
+    });
+    await raiseAlert(tx, deps, {
+      kind: 'review_revoke_failed',
+      text: `:warning: Revoking ${escapeMrkdwn(item.personName ?? item.principal)}'s access to \`${item.resource}\` (access review #${item.campaignId}) failed: ${escapeMrkdwn(message)}. breakglass keeps retrying until it succeeds.`,
+      requestId: item.requestId ?? undefined,
+      subject: subjectOf(item),
+      resource: item.resource,
+    });
+  });
+}

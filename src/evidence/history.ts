@@ -1,0 +1,418 @@
+import type { StoredEvent } from './event.ts';
+
+/**
+ * The access history as the ledger recorded it: requests with their decisions, grants with their
+ * extensions, ends and reviews, alerts with their acknowledgements. Built by folding evidence
+ * events in seq order, so `who`, `readiness` and the audit pack all read the same facts the
+ * same way, from the evidence alone (never from the mutable state tables).
+ *
+ * Pure: no I/O, no clock. Events may arrive in any subset (e.g. one resource's); records that
+ * lack their founding event (a `grant.revoked` without its `grant.applied`) are kept but marked
+ * incomplete, so callers decide what to do with them.
+ */
+
+export interface ApprovalRecord {
+  approver: string;
+  at: Date;
+  seq: number;
+  /** This approval completed N-of-M (the request moved to approved). */
+  final: boolean;
+  /** An emergency self-grant: the requester approved under `emergency_self_grant`. */
+  selfGrant: boolean;
+  /** How many distinct approvals the request had with this one (details.approvals when a number). */
+  count: number | null;
+  configHash: string | null;
+}
+
+export interface RequestDecision {
+  kind: 'denied' | 'expired' | 'cancelled';
+  by: string;
+  at: Date;
+  seq: number;
+  reason: string | null;
+  configHash: string | null;
+}
+
+export interface RequestRecord {
+  requestId: string;
+  requester: string | null;
+  resource: string | null;
+  /** standard, emergency or extension (request.created's request_kind). */
+  kind: string | null;
+  reason: string | null;
+  ticket: string | null;
+  duration: string | null;
+  /** The eligible approvers the cards went to. */
+  approvers: string[];
+  approvalsRequired: number | null;
+  extendsGrantId: string | null;
+  configHash: string | null;
+  createdAt: Date | null;
+  createdSeq: number | null;
+  approvals: ApprovalRecord[];
+  decision: RequestDecision | null;
+}
+
+export interface GrantApplied {
+  at: Date;
+  seq: number;
+  startsAt: Date;
+  /** The end scheduled when access started (before any extension). */
+  endsAt: Date;
+  provider: string | null;
+}
+
+export interface ExtensionRecord {
+  requestId: string | null;
+  previousEndsAt: Date | null;
+  endsAt: Date;
+  at: Date;
+  seq: number;
+}
+
+export interface RevocationRecord {
+  /** When access ended at the provider (details.revoked_at, else the event's time). */
+  at: Date;
+  by: string;
+  reason: string | null;
+  /** The end the grant had when it was revoked (details.ends_at). */
+  scheduledEnd: Date | null;
+  lateByMs: number;
+  seq: number;
+  providerCall: string | null;
+}
+
+export interface GrantRecord {
+  grantId: string;
+  requestId: string | null;
+  person: string | null;
+  resource: string | null;
+  emergency: boolean;
+  /** Absent when the ledger (or the slice read) holds no grant.applied for this grant. */
+  applied: GrantApplied | null;
+  extensions: ExtensionRecord[];
+  endRequested: { by: string; at: Date; seq: number } | null;
+  revocation: RevocationRecord | null;
+  revokeFailures: Array<{ at: Date; seq: number; error: string | null }>;
+  review: { by: string; at: Date; seq: number } | null;
+  escalation: { at: Date; seq: number } | null;
+}
+
+export interface AlertRecord {
+  alertId: string;
+  kind: string | null;
+  text: string | null;
+  raisedAt: Date | null;
+  raisedSeq: number | null;
+  requestId: string | null;
+  resource: string | null;
+  subject: string | null;
+  grantId: string | null;
+  ack: { by: string; at: Date; seq: number } | null;
+}
+
+export interface DayActivity {
+  count: number;
+  firstSeq: number;
+  lastSeq: number;
+}
+
+export class EvidenceHistory {
+  readonly requests = new Map<string, RequestRecord>();
+  readonly grants = new Map<string, GrantRecord>();
+  readonly alerts = new Map<string, AlertRecord>();
+  /** review.* events, in seq order (their details are owned by the review feature). */
+  readonly reviewEvents: StoredEvent[] = [];
+  /** offboarding.* events, in seq order. */
+  readonly offboardingEvents: StoredEvent[] = [];
+  readonly checkpoints: StoredEvent[] = [];
+  readonly configLoads: StoredEvent[] = [];
+  /** Events per UTC day (`2026-02-01`). */
+  readonly days = new Map<string, DayActivity>();
+  count = 0;
+  first: StoredEvent | null = null;
+  last: StoredEvent | null = null;
+
+  static of(events: Iterable<StoredEvent>): EvidenceHistory {
+    const history = new EvidenceHistory();
+    for (const event of events) history.add(event);
+    return history;
+  }
+
+  add(event: StoredEvent): void {
+    this.count++;
+    this.first ??= event;
+    this.last = event;
+    const day = utcDay(event.occurredAt);
+    const activity = this.days.get(day);
+    if (activity) {
+      activity.count++;
+      activity.lastSeq = event.seq;
+    } else this.days.set(day, { count: 1, firstSeq: event.seq, lastSeq: event.seq });
+
+    const d = event.details;
+    switch (event.kind) {
+      case 'request.created': {
+        const request = this.request(event.requestId, event);
+        request.requester = event.actor;
+        request.kind = text(d.request_kind);
+        request.reason = text(d.reason);
+        request.ticket = text(d.ticket);
+        request.duration = text(d.duration);
+        request.approvers = Array.isArray(d.approvers) ? d.approvers.map(String) : [];
+        request.approvalsRequired = number(d.approvals_required);
+        request.extendsGrantId = id(d.extends_grant_id);
+        request.configHash = text(d.config_hash);
+        request.createdAt = event.occurredAt;
+        request.createdSeq = event.seq;
+        return;
+      }
+      case 'request.approved': {
+        const request = this.request(event.requestId, event);
+        request.approvals.push({
+          approver: event.actor,
+          at: event.occurredAt,
+          seq: event.seq,
+          final: d.final === true,
+          selfGrant: d.self_grant === true,
+          count: number(d.approvals),
+          configHash: text(d.config_hash),
+        });
+        request.approvalsRequired ??= number(d.approvals_required);
+        return;
+      }
+      case 'request.denied':
+      case 'request.expired':
+      case 'request.cancelled': {
+        const request = this.request(event.requestId, event);
+        const kind = event.kind.slice('request.'.length) as RequestDecision['kind'];
+        request.decision = { kind, by: event.actor, at: event.occurredAt, seq: event.seq, reason: text(d.reason), configHash: text(d.config_hash) };
+        return;
+      }
+      case 'grant.applied': {
+        const grant = this.grant(d.grant_id, event);
+        if (!grant) return;
+        grant.requestId = event.requestId ?? grant.requestId;
+        grant.person = event.subject ?? grant.person;
+        grant.emergency = d.emergency === true;
+        grant.applied = {
+          at: event.occurredAt,
+          seq: event.seq,
+          startsAt: instant(d.starts_at) ?? event.occurredAt,
+          endsAt: instant(d.ends_at) ?? event.occurredAt,
+          provider: text(d.provider),
+        };
+        return;
+      }
+      case 'grant.extended': {
+        const grant = this.grant(d.grant_id, event, id(d.original_request_id));
+        const endsAt = instant(d.ends_at);
+        if (!grant || !endsAt) return;
+        grant.extensions.push({ requestId: event.requestId, previousEndsAt: instant(d.previous_ends_at), endsAt, at: event.occurredAt, seq: event.seq });
+        return;
+      }
+      case 'grant.end_requested': {
+        const grant = this.grant(d.grant_id, event);
+        if (grant) grant.endRequested = { by: event.actor, at: event.occurredAt, seq: event.seq };
+        return;
+      }
+      case 'grant.revoked': {
+        const grant = this.grant(d.grant_id, event);
+        if (!grant) return;
+        const at = instant(d.revoked_at) ?? event.occurredAt;
+        const scheduledEnd = instant(d.ends_at);
+        grant.revocation = {
+          at,
+          by: event.actor,
+          reason: text(d.reason),
+          scheduledEnd,
+          lateByMs: number(d.late_by_ms) ?? (scheduledEnd ? Math.max(0, at.getTime() - scheduledEnd.getTime()) : 0),
+          seq: event.seq,
+          providerCall: text(d.provider_call),
+        };
+        return;
+      }
+      case 'grant.revoke_failed': {
+        const grant = this.grant(d.grant_id, event);
+        grant?.revokeFailures.push({ at: event.occurredAt, seq: event.seq, error: text(d.error) });
+        return;
+      }
+      case 'emergency.reviewed': {
+        const grant = this.grant(d.grant_id, event);
+        if (grant) {
+          grant.emergency = true;
+          grant.review ??= { by: event.actor, at: event.occurredAt, seq: event.seq };
+        }
+        return;
+      }
+      case 'emergency.escalated': {
+        const grant = this.grant(d.grant_id, event);
+        if (grant) {
+          grant.emergency = true;
+          grant.escalation ??= { at: event.occurredAt, seq: event.seq };
+        }
+        return;
+      }
+      case 'alert.raised': {
+        const alert = this.alert(d.alert_id);
+        if (!alert) return;
+        alert.kind = text(d.alert_kind);
+        alert.text = text(d.text);
+        alert.raisedAt = event.occurredAt;
+        alert.raisedSeq = event.seq;
+        alert.requestId = event.requestId;
+        alert.resource = event.resource;
+        alert.subject = event.subject;
+        alert.grantId = id(d.grant_id);
+        return;
+      }
+      case 'alert.acknowledged': {
+        const alert = this.alert(d.alert_id);
+        if (!alert) return;
+        alert.kind ??= text(d.alert_kind);
+        alert.requestId ??= event.requestId;
+        alert.ack ??= { by: event.actor, at: event.occurredAt, seq: event.seq };
+        return;
+      }
+      case 'ledger.checkpoint':
+        this.checkpoints.push(event);
+        return;
+      case 'config.loaded':
+        this.configLoads.push(event);
+        return;
+      default:
+        if (event.kind.startsWith('review.')) this.reviewEvents.push(event);
+        else if (event.kind.startsWith('offboarding.')) this.offboardingEvents.push(event);
+    }
+  }
+
+  /** Grants that started (have a grant.applied), in the order they started. */
+  appliedGrants(): Array<GrantRecord & { applied: GrantApplied }> {
+    return [...this.grants.values()]
+      .filter((g): g is GrantRecord & { applied: GrantApplied } => g.applied !== null)
+      .sort((a, b) => a.applied.seq - b.applied.seq);
+  }
+
+  /** The request a grant was given under (its original request, not an extension). */
+  requestOf(grant: GrantRecord): RequestRecord | undefined {
+    return grant.requestId === null ? undefined : this.requests.get(grant.requestId);
+  }
+
+  private request(requestId: string | null, event: StoredEvent): RequestRecord {
+    const key = requestId ?? `seq:${event.seq}`;
+    let record = this.requests.get(key);
+    if (!record) {
+      record = {
+        requestId: key,
+        requester: event.kind === 'request.created' ? event.actor : event.subject,
+        resource: event.resource,
+        kind: null,
+        reason: null,
+        ticket: null,
+        duration: null,
+        approvers: [],
+        approvalsRequired: null,
+        extendsGrantId: null,
+        configHash: null,
+        createdAt: null,
+        createdSeq: null,
+        approvals: [],
+        decision: null,
+      };
+      this.requests.set(key, record);
+    }
+    return record;
+  }
+
+  private grant(rawId: unknown, event: StoredEvent, requestId?: string | null): GrantRecord | undefined {
+    const grantId = id(rawId);
+    if (grantId === null) return undefined;
+    let record = this.grants.get(grantId);
+    if (!record) {
+      record = {
+        grantId,
+        requestId: requestId !== undefined ? requestId : event.requestId,
+        person: event.subject,
+        resource: event.resource,
+        emergency: false,
+        applied: null,
+        extensions: [],
+        endRequested: null,
+        revocation: null,
+        revokeFailures: [],
+        review: null,
+        escalation: null,
+      };
+      this.grants.set(grantId, record);
+    }
+    record.resource ??= event.resource;
+    record.person ??= event.subject;
+    return record;
+  }
+
+  private alert(rawId: unknown): AlertRecord | undefined {
+    const alertId = id(rawId);
+    if (alertId === null) return undefined;
+    let record = this.alerts.get(alertId);
+    if (!record) {
+      record = { alertId, kind: null, text: null, raisedAt: null, raisedSeq: null, requestId: null, resource: null, subject: null, grantId: null, ack: null };
+      this.alerts.set(alertId, record);
+    }
+    return record;
+  }
+}
+
+/**
+ * The end a grant had as of `asOf` (default: everything recorded): its original end, moved by
+ * each extension and by an early end recorded at or before then.
+ */
+export function scheduledEnd(grant: GrantRecord & { applied: GrantApplied }, asOf?: Date): Date {
+  let end = grant.applied.endsAt;
+  const until = asOf?.getTime() ?? Number.POSITIVE_INFINITY;
+  for (const extension of grant.extensions) if (extension.at.getTime() <= until && extension.endsAt > end) end = extension.endsAt;
+  if (grant.endRequested && grant.endRequested.at.getTime() <= until && grant.endRequested.at < end) end = grant.endRequested.at;
+  return end;
+}
+
+/** Approvers of a request, in the order they approved, each once. */
+export function approversOf(request: RequestRecord | undefined): string[] {
+  return [...new Set((request?.approvals ?? []).map((a) => a.approver))];
+}
+
+export function utcDay(date: Date): string {
+  return date.toISOString().slice(0, 10);
+}
+
+/** `90061000` → `1d 1h 1m 1s`; under a second, `350 ms`. */
+export function humanDuration(ms: number): string {
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  let seconds = Math.round(ms / 1_000);
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86_400], ['h', 3_600], ['m', 60]] as const) {
+    if (seconds >= size) {
+      parts.push(`${Math.floor(seconds / size)}${unit}`);
+      seconds %= size;
+    }
+  }
+  if (seconds > 0 || parts.length === 0) parts.push(`${seconds}s`);
+  return parts.join(' ');
+}
+
+export function text(value: unknown): string | null {
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+export function number(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+export function id(value: unknown): string | null {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return typeof value === 'string' && value !== '' ? value : null;
+}
+
+export function instant(value: unknown): Date | null {
+  if (typeof value !== 'string' && !(value instanceof Date)) return null;
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? null : date;
+}

@@ -1,0 +1,608 @@
+import { EMERGENCY_REVIEW_WITHIN_MS } from '../app/escalate-emergency.ts';
+import type { Db } from '../db/client.ts';
+import { parseDuration } from '../domain/duration.ts';
+import type { StoredEvent } from './event.ts';
+import { EvidenceHistory, humanDuration, id, instant, number, scheduledEnd, text, utcDay, type GrantApplied, type GrantRecord, type RequestRecord } from './history.ts';
+import { checkLedgerAgainstCheckpoint, latestCheckpointEvent } from './checkpoint-check.ts';
+import { readEvents } from './read.ts';
+import { verifyLedger, type VerifyResult } from './verify.ts';
+
+/**
+ * The gaps an auditor would find in a period, each with the evidence (seq numbers) behind it.
+ * Pure: the caller folds the ledger into an EvidenceHistory (the whole ledger, so a grant applied
+ * before the period or reviewed after it is judged on all the evidence) and passes the clock.
+ *
+ * What is "in the period" for each kind:
+ * - unapproved_grant: grants applied, and extensions recorded, in [from, to).
+ * - late_revoke: revocations more than the tolerance after the grant's end, where the end or the
+ *   revocation falls in the period.
+ * - not_revoked: grants started before `to`, past their end (+ tolerance) now, with no revocation
+ *   recorded at all.
+ * - unreviewed_emergency: emergency grants applied in the period with no `emergency.reviewed`
+ *   within 24 h of the start (once those 24 h have passed).
+ * - unacknowledged_alert: alerts raised in the period never acknowledged.
+ * - review_overdue: campaigns started before `to` and due before now, not signed off by their due
+ *   time (reported once they are due, whether signed late or not at all).
+ * - offboarding_past_sla: `offboarding.completed` in the period with `sla_met: false`, and
+ *   `offboarding.detected` before `to` whose SLA has run out with no completion recorded.
+ * - silent_days: whole UTC days in the period, already over, on which nothing was recorded.
+ * - ledger_tampered: the chain does not verify.
+ */
+
+export const GAP_KINDS = [
+  'ledger_tampered',
+  'unapproved_grant',
+  'late_revoke',
+  'not_revoked',
+  'unreviewed_emergency',
+  'unacknowledged_alert',
+  'review_overdue',
+  'offboarding_past_sla',
+  'silent_days',
+] as const;
+
+export type GapKind = (typeof GAP_KINDS)[number];
+
+export const GAP_TITLES: Record<GapKind, string> = {
+  ledger_tampered: 'The evidence ledger does not verify',
+  unapproved_grant: 'Access without a recorded final approval',
+  late_revoke: 'Access revoked later than its end',
+  not_revoked: 'Access past its end with no revocation recorded',
+  unreviewed_emergency: 'Emergency access not reviewed within 24 hours',
+  unacknowledged_alert: 'Security alerts never acknowledged',
+  review_overdue: 'Access reviews overdue or not signed off',
+  offboarding_past_sla: 'Offboarding past its SLA',
+  silent_days: 'Days with no evidence at all',
+};
+
+/** A revocation up to this long after the grant's end counts as on time. */
+export const LATE_REVOKE_TOLERANCE_MS = 60_000;
+/** Offboarding SLA when the evidence does not state one (access.yml's default). */
+export const DEFAULT_OFFBOARDING_SLA_MS = 24 * 3_600_000;
+
+export interface Gap {
+  kind: GapKind;
+  /** One sentence an auditor can read. Deterministic: facts, never "N hours ago". */
+  summary: string;
+  /** The events behind it, ascending. */
+  seqs: number[];
+  resource?: string | null;
+  subject?: string | null;
+  requestId?: string | null;
+  grantId?: string | null;
+  /** When it happened (ISO-8601 UTC): the grant's start, the revocation, the alert, the day… */
+  at: string;
+}
+
+export interface ReadinessReport {
+  period: { from: string; to: string };
+  ok: boolean;
+  ledger: { ok: boolean; count: number; head_hash: string; problem: VerifyResult['problem'] | null; checkpoint: CheckpointStatus | null };
+  /** What was looked at, so "no gaps" can be told apart from "nothing to check". */
+  checked: { grants: number; extensions: number; revocations: number; emergency_grants: number; alerts: number; review_campaigns: number; offboardings: number; days: number };
+  gaps: Gap[];
+  counts: Record<GapKind, number>;
+  late_revoke_tolerance_ms: number;
+}
+
+export interface ReadinessOptions {
+  from: Date;
+  /** Exclusive. */
+  to: Date;
+  /** The present: what has not happened by now may still be on time. */
+  now: Date;
+  verify: VerifyResult;
+  /** The newest signed checkpoint in the ledger checked against it (see newestCheckpointCheck), if there is one. */
+  checkpoint?: CheckpointStatus | undefined;
+  lateToleranceMs?: number;
+}
+
+export interface CheckpointStatus {
+  ok: boolean;
+  /** The seq of the ledger.checkpoint event. */
+  seq: number;
+  message: string;
+}
+
+type Applied = GrantRecord & { applied: GrantApplied };
+
+export function assessReadiness(history: EvidenceHistory, options: ReadinessOptions): ReadinessReport {
+  const { from, to, now } = options;
+  const tolerance = options.lateToleranceMs ?? LATE_REVOKE_TOLERANCE_MS;
+  const inPeriod = (date: Date | null | undefined) => date !== null && date !== undefined && date >= from && date < to;
+  const gaps: Gap[] = [];
+  const checked = { grants: 0, extensions: 0, revocations: 0, emergency_grants: 0, alerts: 0, review_campaigns: 0, offboardings: 0, days: 0 };
+
+  if (!options.verify.ok) {
+    const p = options.verify.problem;
+    gaps.push({
+      kind: 'ledger_tampered',
+      summary: `The chain breaks at event ${p?.seq ?? '?'}${p?.kind ? ` (${p.kind})` : ''}: ${p?.reason ?? 'unknown problem'}. Only the ${options.verify.count} event(s) before it verify; nothing after it can be relied on.`,
+      seqs: p ? [p.seq] : [],
+      at: now.toISOString(),
+    });
+  }
+  if (options.checkpoint && !options.checkpoint.ok) {
+    gaps.push({
+      kind: 'ledger_tampered',
+      summary: `The newest signed checkpoint (event ${options.checkpoint.seq}) does not match the ledger: ${options.checkpoint.message}.`,
+      seqs: [options.checkpoint.seq],
+      at: now.toISOString(),
+    });
+  }
+
+  const grants = history.appliedGrants();
+  for (const grant of grants) {
+    const base = { resource: grant.resource, subject: grant.person, requestId: grant.requestId, grantId: grant.grantId };
+    if (inPeriod(grant.applied.startsAt)) {
+      checked.grants++;
+      if (grant.emergency) checked.emergency_grants++;
+      const problem = approvalProblem(history.requestOf(grant), grant, grant.applied.seq);
+      if (problem) {
+        gaps.push({
+          kind: 'unapproved_grant',
+          summary: `${who(grant)} got ${grant.resource} at ${grant.applied.startsAt.toISOString()} (grant ${grant.grantId}, request #${grant.requestId ?? '?'}): ${problem.text}.`,
+          seqs: sorted([grant.applied.seq, ...problem.seqs]),
+          ...base,
+          at: grant.applied.startsAt.toISOString(),
+        });
+      }
+      if (grant.emergency) {
+        const due = new Date(grant.applied.startsAt.getTime() + EMERGENCY_REVIEW_WITHIN_MS);
+        const escalation = grant.escalation ? [grant.escalation.seq] : [];
+        if (grant.review && grant.review.at > due) {
+          gaps.push({
+            kind: 'unreviewed_emergency',
+            summary: `${who(grant)}'s emergency access to ${grant.resource} (request #${grant.requestId ?? '?'}) was reviewed by ${grant.review.by} only ${humanDuration(grant.review.at.getTime() - grant.applied.startsAt.getTime())} after it started (due within 24h, by ${due.toISOString()}).`,
+            seqs: sorted([grant.applied.seq, grant.review.seq, ...escalation]),
+            ...base,
+            at: grant.applied.startsAt.toISOString(),
+          });
+        } else if (!grant.review && due <= now) {
+          gaps.push({
+            kind: 'unreviewed_emergency',
+            summary: `${who(grant)}'s emergency access to ${grant.resource} (request #${grant.requestId ?? '?'}) has no review recorded; it was due by ${due.toISOString()}${grant.escalation ? `, and was escalated at ${grant.escalation.at.toISOString()}` : ''}.`,
+            seqs: sorted([grant.applied.seq, ...escalation]),
+            ...base,
+            at: grant.applied.startsAt.toISOString(),
+          });
+        }
+      }
+    }
+
+    for (const extension of grant.extensions) {
+      if (!inPeriod(extension.at)) continue;
+      checked.extensions++;
+      const request = extension.requestId === null ? undefined : history.requests.get(extension.requestId);
+      const problem = approvalProblem(request, grant, extension.seq);
+      if (problem) {
+        gaps.push({
+          kind: 'unapproved_grant',
+          summary: `${who(grant)}'s access to ${grant.resource} (grant ${grant.grantId}) was extended to ${extension.endsAt.toISOString()} under request #${extension.requestId ?? '?'}: ${problem.text}.`,
+          seqs: sorted([extension.seq, ...problem.seqs]),
+          ...base,
+          requestId: extension.requestId,
+          at: extension.at.toISOString(),
+        });
+      }
+    }
+
+    const revocation = grant.revocation;
+    if (revocation) {
+      const end = revocation.scheduledEnd ?? scheduledEnd(grant);
+      if (inPeriod(revocation.at) || inPeriod(end)) {
+        checked.revocations++;
+        if (revocation.lateByMs > tolerance) {
+          gaps.push({
+            kind: 'late_revoke',
+            summary: `${who(grant)}'s access to ${grant.resource} (grant ${grant.grantId}, request #${grant.requestId ?? '?'}) was due to end at ${end.toISOString()} but was revoked at ${revocation.at.toISOString()}, ${humanDuration(revocation.lateByMs)} late (tolerance ${humanDuration(tolerance)}).`,
+            seqs: sorted([grant.applied.seq, revocation.seq, ...grant.revokeFailures.map((f) => f.seq)]),
+            ...base,
+            at: revocation.at.toISOString(),
+          });
+        }
+      }
+    } else if (grant.applied.startsAt < to) {
+      const end = scheduledEnd(grant);
+      if (end.getTime() + tolerance < now.getTime()) {
+        const failures = grant.revokeFailures;
+        gaps.push({
+          kind: 'not_revoked',
+          summary: `${who(grant)}'s access to ${grant.resource} (grant ${grant.grantId}, request #${grant.requestId ?? '?'}) was due to end at ${end.toISOString()} and no revocation is recorded${failures.length > 0 ? `; ${failures.length} failed revoke attempt(s) are, the last: ${failures.at(-1)!.error ?? 'no error text'}` : ''}.`,
+          seqs: sorted([grant.applied.seq, ...grant.extensions.map((e) => e.seq), ...(grant.endRequested ? [grant.endRequested.seq] : []), ...failures.map((f) => f.seq)]),
+          ...base,
+          at: end.toISOString(),
+        });
+      }
+    }
+  }
+
+  for (const alert of history.alerts.values()) {
+    if (!inPeriod(alert.raisedAt) || alert.raisedSeq === null) continue;
+    checked.alerts++;
+    if (!alert.ack) {
+      gaps.push({
+        kind: 'unacknowledged_alert',
+        summary: `Alert ${alert.alertId} (${alert.kind ?? 'alert'}) raised at ${alert.raisedAt!.toISOString()} was never acknowledged${alert.text ? `: "${oneLine(alert.text)}"` : ''}.`,
+        seqs: [alert.raisedSeq],
+        resource: alert.resource,
+        subject: alert.subject,
+        requestId: alert.requestId,
+        grantId: alert.grantId,
+        at: alert.raisedAt!.toISOString(),
+      });
+    }
+  }
+
+  for (const campaign of reviewCampaigns(history.reviewEvents)) {
+    if (!campaign.started || campaign.started.occurredAt >= to) continue;
+    checked.review_campaigns++;
+    const due = campaign.dueAt;
+    if (!due || due > now) continue;
+    const atDue = missingSignOffs(campaign, due);
+    const stillMissing = missingSignOffs(campaign, now);
+    // Due before the period and settled by now: that belongs to an earlier period's report.
+    if (atDue.count === 0 || (due < from && stillMissing.count === 0)) continue;
+    const owed =
+      campaign.reviewers.length > 0
+        ? ` by ${atDue.names.join(', ')}`
+        : campaign.expectedSignOffs !== null
+          ? ` by ${atDue.count} of its ${campaign.expectedSignOffs} reviewer(s)${atDue.names.length > 0 ? ` (including ${atDue.names.join(', ')})` : ''}`
+          : '';
+    const late =
+      stillMissing.count === 0 ? ' (signed off late)' : stillMissing.count < atDue.count ? ` (partly signed off late; ${stillMissing.count} still missing)` : ' (still not signed off)';
+    gaps.push({
+      kind: 'review_overdue',
+      summary: `Access review ${campaign.id}, started ${campaign.started.occurredAt.toISOString()}, was due by ${due.toISOString()} and was not signed off${owed} by then${late}.`,
+      seqs: sorted([campaign.started.seq, ...campaign.signOffs.map((e) => e.seq), ...campaign.escalations.map((e) => e.seq), ...(campaign.closed ? [campaign.closed.seq] : [])]),
+      at: due.toISOString(),
+    });
+  }
+
+  const offboardings = offboardingRecords(history.offboardingEvents);
+  for (const record of offboardings) {
+    const { detected, completed } = record;
+    if (completed && inPeriod(completed.occurredAt)) {
+      checked.offboardings++;
+      if (completed.details.sla_met === false) {
+        const unmanaged = Array.isArray(completed.details.unmanaged_access) ? completed.details.unmanaged_access.map(String) : [];
+        const facts = [
+          ...(record.tookMs !== null ? [`access ended ${humanDuration(record.tookMs)} after deactivation`] : []),
+          ...(record.slaMs !== null ? [`SLA ${humanDuration(record.slaMs)}`] : []),
+          ...(unmanaged.length > 0 ? [`access breakglass did not grant remained on ${unmanaged.join(', ')}`] : []),
+        ];
+        gaps.push({
+          kind: 'offboarding_past_sla',
+          summary: `Offboarding of ${record.person ?? '(unknown)'} completed at ${completed.occurredAt.toISOString()}, past its SLA${facts.length > 0 ? ` (${facts.join('; ')})` : ''}.`,
+          seqs: sorted([completed.seq, ...(detected ? [detected.seq] : [])]),
+          subject: record.person,
+          at: completed.occurredAt.toISOString(),
+        });
+      }
+    } else if (!completed && detected && detected.occurredAt < to) {
+      if (inPeriod(detected.occurredAt)) checked.offboardings++;
+      const deadline = new Date(record.deactivatedAt!.getTime() + (record.slaMs ?? DEFAULT_OFFBOARDING_SLA_MS));
+      if (deadline > now) continue;
+      gaps.push({
+        kind: 'offboarding_past_sla',
+        summary: `Offboarding of ${record.person ?? '(unknown)'}, deactivated at ${record.deactivatedAt!.toISOString()}, had to be completed by ${deadline.toISOString()} and no completion is recorded.`,
+        seqs: [detected.seq],
+        subject: record.person,
+        at: detected.occurredAt.toISOString(),
+      });
+    }
+  }
+
+  gaps.push(...silentDays(history, from, to, now, checked));
+
+  const order = new Map(GAP_KINDS.map((k, i) => [k, i]));
+  gaps.sort((a, b) => order.get(a.kind)! - order.get(b.kind)! || a.at.localeCompare(b.at) || (a.seqs[0] ?? 0) - (b.seqs[0] ?? 0));
+  const counts = Object.fromEntries(GAP_KINDS.map((k) => [k, gaps.filter((g) => g.kind === k).length])) as Record<GapKind, number>;
+  return {
+    period: { from: from.toISOString(), to: to.toISOString() },
+    ok: gaps.length === 0,
+    ledger: { ok: options.verify.ok && options.checkpoint?.ok !== false, count: options.verify.count, head_hash: options.verify.headHash, problem: options.verify.problem ?? null, checkpoint: options.checkpoint ?? null },
+    checked,
+    gaps,
+    counts,
+    late_revoke_tolerance_ms: tolerance,
+  };
+}
+
+/**
+ * Why a grant (or an extension) does not rest on a final approval recorded before it, or null.
+ * A self-grant counts only as an emergency self-grant; otherwise the requester approving their
+ * own request never counts (separation of duties).
+ */
+function approvalProblem(request: RequestRecord | undefined, grant: Applied, beforeSeq: number): { text: string; seqs: number[] } | null {
+  if (!request) return { text: 'no request is recorded for it', seqs: [] };
+  const seqs = [...(request.createdSeq ? [request.createdSeq] : []), ...request.approvals.map((a) => a.seq)];
+  const prior = request.approvals.filter((a) => a.seq < beforeSeq);
+  const final = prior.find((a) => a.final);
+  if (!final) {
+    const after = request.approvals.find((a) => a.final && a.seq > beforeSeq);
+    if (after) return { text: `its final approval (by ${after.approver}) was recorded only after access was given`, seqs };
+    const count = new Set(prior.map((a) => a.approver)).size;
+    return {
+      text: count === 0 ? 'no approval is recorded' : `only ${count} approval(s) are recorded and none completed the required ${request.approvalsRequired ?? '?'}`,
+      seqs,
+    };
+  }
+  const emergency = grant.emergency || request.kind === 'emergency';
+  if (final.selfGrant && !emergency) return { text: `it was self-granted by ${final.approver}, but it is not an emergency grant`, seqs };
+  const requester = request.requester;
+  if (!final.selfGrant && requester && prior.some((a) => a.approver === requester && !a.selfGrant)) {
+    return { text: `the requester ${requester} is recorded among the approvers (no self-approval is allowed)`, seqs };
+  }
+  return null;
+}
+
+export interface ReviewCampaign {
+  id: string;
+  started: StoredEvent | null;
+  dueAt: Date | null;
+  /** The reviewers the campaign names, when review.started lists them. */
+  reviewers: string[];
+  /**
+   * How many cards need a sign-off, when review.started counts them instead (the review feature
+   * records `reviewers`: the managers' cards, plus the security channel's card when
+   * `security_items` > 0). Null when the evidence does not say.
+   */
+  expectedSignOffs: number | null;
+  signOffs: StoredEvent[];
+  /** review.closed: every card signed off and every revoke done. */
+  closed: StoredEvent | null;
+  escalations: StoredEvent[];
+  events: StoredEvent[];
+}
+
+/** review.* events grouped by campaign (details.campaign_id, else review_id, else the request id). */
+export function reviewCampaigns(events: StoredEvent[]): ReviewCampaign[] {
+  const campaigns = new Map<string, ReviewCampaign>();
+  for (const event of events) {
+    const key = campaignId(event);
+    let campaign = campaigns.get(key);
+    if (!campaign) {
+      campaign = { id: key, started: null, dueAt: null, reviewers: [], expectedSignOffs: null, signOffs: [], closed: null, escalations: [], events: [] };
+      campaigns.set(key, campaign);
+    }
+    campaign.events.push(event);
+    const d = event.details;
+    if (event.kind === 'review.started') {
+      campaign.started ??= event;
+      campaign.dueAt = instant(d.due_at) ?? campaign.dueAt;
+      if (Array.isArray(d.reviewers)) {
+        campaign.reviewers = d.reviewers
+          .map((r) => (typeof r === 'object' && r !== null ? String((r as Record<string, unknown>).id ?? (r as Record<string, unknown>).reviewer ?? '') : String(r)))
+          .filter(Boolean);
+        campaign.expectedSignOffs = campaign.reviewers.length;
+      } else if (number(d.reviewers) !== null) {
+        campaign.expectedSignOffs = number(d.reviewers)! + ((number(d.security_items) ?? 0) > 0 ? 1 : 0);
+      }
+    }
+    if (event.kind === 'review.signed_off') campaign.signOffs.push(event);
+    if (event.kind === 'review.escalated') campaign.escalations.push(event);
+    if (event.kind === 'review.closed') campaign.closed ??= event;
+  }
+  return [...campaigns.values()];
+}
+
+/** Who signed a card off: the card (or its reviewer) it was for, else the signer. */
+function signOffKey(event: StoredEvent): string {
+  return id(event.details.card_id) ?? text(event.details.reviewer) ?? event.actor;
+}
+
+/**
+ * How many sign-offs were still missing at `by`, and who is known to owe them. A campaign whose
+ * size the evidence does not state needs at least one sign-off (or its review.closed).
+ */
+export function missingSignOffs(campaign: ReviewCampaign, by: Date): { count: number; names: string[] } {
+  if (campaign.closed && campaign.closed.occurredAt <= by) return { count: 0, names: [] };
+  const signed = campaign.signOffs.filter((s) => s.occurredAt <= by);
+  if (campaign.reviewers.length > 0) {
+    const done = new Set(signed.flatMap((s) => [text(s.details.reviewer), s.actor]).filter(Boolean));
+    const names = campaign.reviewers.filter((r) => !done.has(r));
+    return { count: names.length, names };
+  }
+  const cards = new Set(signed.map(signOffKey));
+  const expected = campaign.expectedSignOffs ?? 1;
+  const count = Math.max(0, expected - cards.size);
+  // Reviewers escalated for being overdue and not signed off by then are the ones known to owe it.
+  const signedReviewers = new Set(signed.flatMap((s) => [text(s.details.reviewer), s.actor]).filter(Boolean));
+  const names = [...new Set(campaign.escalations.map((e) => text(e.details.reviewer)).filter((r): r is string => r !== null && !signedReviewers.has(r)))];
+  return { count, names: count > 0 ? names : [] };
+}
+
+export function campaignId(event: StoredEvent): string {
+  return id(event.details.campaign_id) ?? id(event.details.review_id) ?? event.requestId ?? `seq:${event.seq}`;
+}
+
+export interface OffboardingRecord {
+  person: string | null;
+  detected: StoredEvent | null;
+  completed: StoredEvent | null;
+  /** When the person was deactivated (details.deactivated_at), else when it was detected. */
+  deactivatedAt: Date | null;
+  slaMs: number | null;
+  /** From deactivation to the end of the last access (details.took_ms), when recorded. */
+  tookMs: number | null;
+}
+
+/**
+ * offboarding.detected and .completed paired: a completion names its detection
+ * (details.detected_seq), else it completes the latest open detection of the same person.
+ */
+export function offboardingRecords(events: StoredEvent[]): OffboardingRecord[] {
+  const records: OffboardingRecord[] = [];
+  const open = new Map<string, OffboardingRecord>();
+  const bySeq = new Map<number, OffboardingRecord>();
+  for (const event of events) {
+    const person = event.subject;
+    if (event.kind === 'offboarding.detected') {
+      const record: OffboardingRecord = { person, detected: event, completed: null, deactivatedAt: instant(event.details.deactivated_at) ?? event.occurredAt, slaMs: slaOf(event), tookMs: null };
+      records.push(record);
+      bySeq.set(event.seq, record);
+      open.set(person ?? '', record);
+    } else if (event.kind === 'offboarding.completed') {
+      const detectedSeq = number(event.details.detected_seq);
+      let record = (detectedSeq !== null ? bySeq.get(detectedSeq) : undefined) ?? open.get(person ?? '');
+      if (!record || record.completed) {
+        record = { person, detected: null, completed: null, deactivatedAt: instant(event.details.deactivated_at), slaMs: null, tookMs: null };
+        records.push(record);
+      }
+      record.completed = event;
+      record.slaMs = slaOf(event) ?? record.slaMs;
+      record.deactivatedAt = instant(event.details.deactivated_at) ?? record.deactivatedAt;
+      const ended = instant(event.details.access_ended_at);
+      record.tookMs = number(event.details.took_ms) ?? (ended && record.deactivatedAt ? ended.getTime() - record.deactivatedAt.getTime() : null);
+      if (open.get(person ?? '') === record) open.delete(person ?? '');
+    }
+  }
+  return records;
+}
+
+/** The SLA an offboarding event states: details.sla_ms, or details.sla as a duration (`24h`, `1d`). */
+function slaOf(event: StoredEvent): number | null {
+  const sla = text(event.details.sla);
+  return number(event.details.sla_ms) ?? (sla ? (parseDuration(sla) ?? null) : null);
+}
+
+function silentDays(history: EvidenceHistory, from: Date, to: Date, now: Date, checked: { days: number }): Gap[] {
+  const gaps: Gap[] = [];
+  const DAY = 86_400_000;
+  let run: { first: string; last: string; days: number } | null = null;
+  const flush = () => {
+    if (!run) return;
+    const before = [...history.days.entries()].filter(([day]) => day < run!.first).sort(([a], [b]) => a.localeCompare(b)).at(-1);
+    const after = [...history.days.entries()].filter(([day]) => day > run!.last).sort(([a], [b]) => a.localeCompare(b))[0];
+    const span = run.days === 1 ? run.first : `${run.first} to ${run.last}`;
+    gaps.push({
+      kind: 'silent_days',
+      summary: `${span} (${run.days} day${run.days === 1 ? '' : 's'}, UTC): no event at all is recorded; ${
+        before && after
+          ? `the last event before is ${before[1].lastSeq} and the next after is ${after[1].firstSeq}`
+          : after
+            ? `it is before the first event in the ledger (${after[1].firstSeq})`
+            : before
+              ? `the last event before is ${before[1].lastSeq}, and none is recorded after it`
+              : 'the ledger is empty'
+      }.`,
+      seqs: sorted([...(before ? [before[1].lastSeq] : []), ...(after ? [after[1].firstSeq] : [])]),
+      at: `${run.first}T00:00:00.000Z`,
+    });
+    run = null;
+  };
+  for (let start = Math.floor(from.getTime() / DAY) * DAY; start < to.getTime(); start += DAY) {
+    if (start + DAY > now.getTime()) break;
+    checked.days++;
+    const day = utcDay(new Date(start));
+    if (history.days.has(day)) flush();
+    else if (run) {
+      run.last = day;
+      run.days++;
+    } else run = { first: day, last: day, days: 1 };
+  }
+  flush();
+  return gaps;
+}
+
+function who(grant: GrantRecord): string {
+  return grant.person ?? '(unknown person)';
+}
+
+function oneLine(value: string): string {
+  const flat = value.replace(/\s+/g, ' ').trim();
+  return flat.length > 160 ? `${flat.slice(0, 157)}…` : flat;
+}
+
+function sorted(seqs: number[]): number[] {
+  return [...new Set(seqs)].sort((a, b) => a - b);
+}
+
+/** The report for a person: a line per gap, grouped by kind, with the events behind each. */
+export function readinessToText(report: ReadinessReport): string {
+  const lines: string[] = [];
+  const period = `${report.period.from} to ${report.period.to} (UTC, end exclusive)`;
+  lines.push(`Audit readiness for ${period}`);
+  lines.push(
+    `Ledger: ${report.ledger.count} event(s) verified, ${report.ledger.problem ? `CHAIN BROKEN at event ${report.ledger.problem.seq}` : `chain intact, head ${report.ledger.head_hash}`}${
+      report.ledger.checkpoint ? `; newest checkpoint (event ${report.ledger.checkpoint.seq}) ${report.ledger.checkpoint.ok ? 'matches' : 'DOES NOT MATCH'}` : '; no signed checkpoint recorded'
+    }`,
+  );
+  const c = report.checked;
+  lines.push(
+    `Checked: ${c.grants} grant(s), ${c.extensions} extension(s), ${c.revocations} revocation(s), ${c.emergency_grants} emergency grant(s), ${c.alerts} alert(s), ${c.review_campaigns} review campaign(s), ${c.offboardings} offboarding(s), ${c.days} day(s)`,
+  );
+  lines.push('');
+  if (report.ok) {
+    lines.push('No gaps found.');
+    return `${lines.join('\n')}\n`;
+  }
+  lines.push(`${report.gaps.length} gap(s) found:`);
+  for (const kind of GAP_KINDS) {
+    const gaps = report.gaps.filter((g) => g.kind === kind);
+    if (gaps.length === 0) continue;
+    lines.push('', `${GAP_TITLES[kind]} (${gaps.length}) [${kind}]`);
+    for (const gap of gaps) lines.push(`  - ${gap.summary}${gap.seqs.length > 0 ? ` [event${gap.seqs.length === 1 ? '' : 's'} ${gap.seqs.join(', ')}]` : ''}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** The same report as Markdown, for the audit pack. */
+export function readinessToMarkdown(report: ReadinessReport): string {
+  const lines: string[] = [];
+  lines.push('# Audit readiness', '');
+  lines.push(`Period: ${report.period.from} to ${report.period.to} (UTC, end exclusive).`, '');
+  lines.push(
+    `Ledger: ${report.ledger.count} event(s) verified; ${report.ledger.problem ? `**chain broken at event ${report.ledger.problem.seq}**: ${report.ledger.problem.reason}` : `chain intact, head \`${report.ledger.head_hash}\``}; ${
+      report.ledger.checkpoint
+        ? `newest signed checkpoint (event ${report.ledger.checkpoint.seq}) ${report.ledger.checkpoint.ok ? 'matches' : '**does not match**'}: ${escapeMarkdown(report.ledger.checkpoint.message)}`
+        : 'no signed checkpoint recorded'
+    }.`,
+    '',
+  );
+  const c = report.checked;
+  lines.push('| checked | count |', '| --- | --- |');
+  for (const [name, value] of Object.entries(c)) lines.push(`| ${name.replace(/_/g, ' ')} | ${value} |`);
+  lines.push('');
+  if (report.ok) {
+    lines.push('**No gaps found.**', '');
+    return lines.join('\n');
+  }
+  lines.push(`**${report.gaps.length} gap(s) found.** Each names the evidence events (seq numbers in \`evidence.jsonl\`) behind it.`, '');
+  for (const kind of GAP_KINDS) {
+    const gaps = report.gaps.filter((g) => g.kind === kind);
+    if (gaps.length === 0) continue;
+    lines.push(`## ${GAP_TITLES[kind]} (${gaps.length})`, '');
+    for (const gap of gaps) lines.push(`- ${escapeMarkdown(gap.summary)}${gap.seqs.length > 0 ? ` Event${gap.seqs.length === 1 ? '' : 's'}: ${gap.seqs.join(', ')}.` : ''}`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
+
+export function escapeMarkdown(value: string): string {
+  return value.replace(/([\\`*_[\]<>|])/g, '\\$1');
+}
+
+/** Verifies the whole chain, checks the newest checkpoint, folds the whole ledger and assesses the period. */
+export async function readinessFromLedger(db: Db, period: { from: Date; to: Date }, now: Date, onProgress?: (step: string) => void): Promise<ReadinessReport> {
+  onProgress?.('verifying the evidence ledger…');
+  const verify = await verifyLedger(db, (n) => onProgress?.(`verifying the evidence ledger… ${n.toLocaleString('en-US')} events`));
+  const checkpoint = await newestCheckpointCheck(db);
+  onProgress?.('reading the evidence…');
+  const history = new EvidenceHistory();
+  for await (const event of readEvents(db)) history.add(event);
+  return assessReadiness(history, { ...period, now, verify, checkpoint });
+}
+
+/**
+ * The newest ledger.checkpoint event checked against the ledger: its signature, and that the
+ * event it names still has the hash it signed. Catches a rewritten chain that verifies by itself.
+ */
+export async function newestCheckpointCheck(db: Db): Promise<CheckpointStatus | undefined> {
+  const found = await latestCheckpointEvent(db);
+  if (!found) return undefined;
+  if (!found.checkpoint) return { ok: false, seq: found.seq, message: `it cannot be read (${found.error ?? 'unknown format'})` };
+  const check = await checkLedgerAgainstCheckpoint(db, found.checkpoint);
+  return { ok: check.ok, seq: found.seq, message: check.message };
+}

@@ -92,7 +92,9 @@ async function claim(deps: AppDeps, itemIds: number[] | undefined, leasedByCalle
       .where(isDue)
       .orderBy(asc(reviewItems.id))
       .limit(BATCH)
-      .for('update', { skipLocked: true });
+      // The caller's own lease means no other worker claims these; a lock held now is a concurrent
+      // click on the same line, which commits at once: wait for it rather than skip the revoke.
+      .for('update', leasedByCaller ? {} : { skipLocked: true });
     if (due.length === 0) return [];
     return tx
       .update(reviewItems)

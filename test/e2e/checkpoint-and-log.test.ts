@@ -74,15 +74,12 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(await checkLedgerAgainstCheckpoint(db, checkpoint, { publicKey: checkpoint.publicKey })).toMatchObject({ ok: true });
       expect(await verifyLedger(db)).toMatchObject({ ok: true });
 
-      if (database === 'pglite') {
-        // Generated at first start and kept beside the data, readable by the owner only, never logged.
-        const keyFile = join(h.bot.database.location, 'ledger-signing-key');
-        expect(statSync(keyFile).mode & 0o777).toBe(0o600);
-        expect(h.logs()).not.toContain(readFileSync(keyFile, 'utf8').trim());
-      } else {
-        // Nowhere safe to keep it: printed once, with how to set it.
-        expect(h.logs().match(/set LEDGER_SIGNING_KEY=/g)).toHaveLength(1);
-      }
+      // Generated at first start and kept in DATA_DIR (beside the embedded data, or the bot's
+      // own folder on PostgreSQL), readable by the owner only, never logged; its public key is.
+      const keyFile = join(h.dataDir, 'ledger-signing-key');
+      expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+      expect(h.logs()).not.toContain(readFileSync(keyFile, 'utf8').trim());
+      expect(h.logs()).toContain(checkpoint.publicKey);
       expect(h.slack.violations).toEqual([]);
     });
 

@@ -31,6 +31,8 @@ export interface Harness {
   okta: OktaTestServer;
   iam: IamTestServer;
   baseUrl: string;
+  /** The bot's DATA_DIR (the embedded database, and a generated ledger signing key). */
+  dataDir: string;
   /** Everything the bot logged, for assertions (secrets must never appear here). */
   logs(): string;
   /**
@@ -82,6 +84,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     okta,
     iam,
     baseUrl: '',
+    dataDir: env.DATA_DIR,
     logs: () => logText,
     restart: async (whileStopped) => {
       await harness.bot.stop();

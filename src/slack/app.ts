@@ -1,5 +1,5 @@
 import type { AddressInfo, Server } from 'node:net';
-import { App, defaultBodyLimit, HTTPModuleFunctions, HTTPReceiver, isRawBodyError, isValidSlackRequest, type Authorize, type CustomRoute, type Logger as BoltLogger, type ReceiverEvent } from '@slack/bolt';
+import { App, defaultBodyLimit, HTTPModuleFunctions, HTTPReceiver, isRawBodyError, isValidSlackRequest, SocketModeReceiver, type Authorize, type CustomRoute, type Logger as BoltLogger, type ReceiverEvent } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
 import type { Logger } from '../logger.ts';
 import { boltLogger } from './bolt-logger.ts';
@@ -57,10 +57,12 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
 
   const authorize: Authorize<boolean> = async () => ({ botToken: options.botToken, ...(await identity.get()) });
 
-  const app = options.appToken
-    ? new App({ socketMode: true, appToken: options.appToken, authorize, clientOptions, logger, customRoutes, installerOptions: { port: options.port } })
-    : new App({ receiver: httpReceiver(options.signingSecret ?? '', customRoutes, logger), authorize, clientOptions, logger });
+  // Socket Mode's own Web API client (apps.connections.open) gets the same SLACK_API_URL, and
+  // few retries: SocketConnection keeps trying instead of one call waiting half an hour.
+  const socket = options.appToken ? new SocketModeReceiver({ appToken: options.appToken, logger, customRoutes, installerOptions: { port: options.port, clientOptions: { ...clientOptions, retryConfig: { retries: 2 } } } }) : undefined;
+  const app = new App({ receiver: socket ?? httpReceiver(options.signingSecret ?? '', customRoutes, logger), authorize, clientOptions, logger });
   acknowledgeUnhandled(app, options.logger);
+  const connection = socket ? new SocketConnection(socket, options.logger) : undefined;
 
   return {
     app,
@@ -68,14 +70,68 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     outboxClient,
     async start() {
       identity.learnInBackground();
+      if (socket && connection) return { port: await connection.start() };
       const started = (await app.start(options.port)) as unknown;
       const port = isServer(started) ? (started.address() as AddressInfo).port : options.port;
       return { port };
     },
     async stop() {
+      connection?.stop();
       await app.stop();
     },
   };
+}
+
+/** Slack's answers to apps.connections.open that no retry will change: the app token is wrong. */
+const REFUSED_APP_TOKEN = new Set(['invalid_auth', 'not_authed', 'not_allowed_token_type', 'token_revoked', 'account_inactive', 'missing_scope']);
+const RECONNECT_MS = 30_000;
+
+/**
+ * Socket Mode without making the bot wait for Slack: `start` resolves once /healthz listens, and
+ * the WebSocket is opened in the background, again and again while Slack is unreachable, so
+ * expiry and revocation never wait on Slack. A refused app token is said plainly, not thrown.
+ */
+class SocketConnection {
+  private retry: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly receiver: SocketModeReceiver,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<number> {
+    const server = (this.receiver as unknown as { httpServer: Server }).httpServer;
+    const port = (this.receiver as unknown as { httpServerPort: number }).httpServerPort;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, () => resolve());
+    });
+    this.connect();
+    return (server.address() as AddressInfo).port;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.retry);
+  }
+
+  private connect(): void {
+    this.receiver.client.start().then(
+      () => this.logger.info('connected to Slack over Socket Mode'),
+      (error: unknown) => {
+        if (this.stopped) return;
+        const code = (error as { data?: { error?: string } }).data?.error;
+        if (code && REFUSED_APP_TOKEN.has(code)) {
+          this.logger.error({ err: code }, 'Slack refused SLACK_APP_TOKEN: use an app-level token (xapp-…) with the connections:write scope (Basic Information → App-Level Tokens); breakglass keeps revoking expired access meanwhile');
+          return;
+        }
+        this.logger.error({ err: code ?? (error as Error).message, retryInMs: RECONNECT_MS }, 'cannot connect to Slack over Socket Mode; trying again');
+        this.retry = setTimeout(() => this.connect(), RECONNECT_MS);
+        this.retry.unref();
+      },
+    );
+  }
 }
 
 /** The bot's own ids from auth.test: only used so Bolt can ignore the bot's own events. */

@@ -12,6 +12,7 @@ import { TEST_SIGNING_SECRET } from './slack-requests.ts';
 import { startIamServer, type IamTestServer } from './iam-server.ts';
 import { startOktaServer, type OktaTestServer } from './okta-server.ts';
 import { startSlackServer, type SlackServer, type SlackServerOptions } from './slack-server.ts';
+import { SocketModeLink } from './slack-socket-mode.ts';
 
 export interface HarnessOptions {
   database: DatabaseKind;
@@ -23,6 +24,8 @@ export interface HarnessOptions {
   slack?: SlackServerOptions;
   clock?: Clock;
   env?: Record<string, string>;
+  /** Run the bot in Socket Mode (SLACK_APP_TOKEN) against the fake Slack's WebSocket. */
+  socketMode?: boolean;
 }
 
 export interface Harness {
@@ -30,6 +33,8 @@ export interface Harness {
   slack: SlackServer;
   okta: OktaTestServer;
   iam: IamTestServer;
+  /** The Socket Mode link, when started with `socketMode: true`. */
+  socket: SocketModeLink | undefined;
   baseUrl: string;
   /** The bot's DATA_DIR (the embedded database, and a generated ledger signing key). */
   dataDir: string;
@@ -48,6 +53,7 @@ export interface Harness {
 /** The whole bot in this process, on a real database, talking to wire-level Slack. */
 export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const slack = await startSlackServer(options.slack);
+  const socket = options.socketMode ? new SocketModeLink(slack) : undefined;
   const okta = await startOktaServer();
   const iam = await startIamServer();
   // The AWS SDK's credential chain reads these; the bot itself never reads process.env outside main.ts.
@@ -64,6 +70,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     LOG_LEVEL: 'debug',
     ...(postgres ? { DATABASE_URL: postgres.url } : {}),
     ...(options.providers === false ? {} : { OKTA_ORG_URL: okta.url, OKTA_API_TOKEN: okta.token, AWS_ENDPOINT_URL_IAM: iam.url, AWS_ENDPOINT_URL_STS: iam.url }),
+    ...(socket ? { SLACK_APP_TOKEN: socket.appToken } : {}),
     ...options.env,
   });
   let access: LoadedAccessConfig | undefined;
@@ -83,6 +90,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     slack,
     okta,
     iam,
+    socket,
     baseUrl: '',
     dataDir: env.DATA_DIR,
     logs: () => logText,
@@ -101,6 +109,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     stop: async () => {
       for (const replica of replicas) await replica.stop();
       await harness.bot.stop();
+      socket?.close();
       await slack.close();
       await okta.close();
       await iam.close();

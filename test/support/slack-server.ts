@@ -8,6 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -357,6 +358,8 @@ export class SlackServer {
   readonly appId: string;
   /** Calls Slack would not accept as made. */
   readonly violations: Violation[] = [];
+  /** Socket Mode's apps.connections.open and WebSocket, when a test attaches them (slack-socket-mode.ts). */
+  socketMode: { open(appToken: string | undefined): Record<string, unknown>; upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void } | undefined;
 
   #server: Server;
   #url = '';
@@ -396,6 +399,10 @@ export class SlackServer {
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end(String(err));
       });
+    });
+    this.#server.on('upgrade', (req, socket, head) => {
+      if (this.socketMode && this.#outage === null) this.socketMode.upgrade(req, socket, head);
+      else socket.destroy();
     });
     this.#server.on('connection', (socket) => {
       if (this.#outage === 'unreachable') {
@@ -615,6 +622,11 @@ export class SlackServer {
     // Authentication: the Authorization header first, as Slack does; a body token is legacy but accepted.
     const header = req.headers.authorization;
     const bearer = header?.startsWith('Bearer ') ? header.slice('Bearer '.length) : undefined;
+    // The one method authenticated by the app-level token rather than the bot token.
+    if (method === 'apps.connections.open' && this.socketMode && verb === 'post') {
+      const answer = this.socketMode.open(bearer ?? bodyToken);
+      return this.#answer(res, method, params, at, 200, answer);
+    }
     const token = bearer ?? bodyToken;
     if (!token) {
       this.#violate('auth', method, 'no token: Authorization: Bearer xoxb-… is missing', params);

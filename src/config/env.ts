@@ -11,46 +11,58 @@ const oktaOrgUrl = z.url().refine(
   'must be https (plain http is accepted only for a loopback address such as http://127.0.0.1:PORT)',
 );
 
-const envSchema = z
-  .object({
-    SLACK_BOT_TOKEN: z.string().startsWith('xoxb-', 'a bot token starts with xoxb-'),
-    SLACK_SIGNING_SECRET: z.string().min(1).optional(),
-    SLACK_APP_TOKEN: z.string().startsWith('xapp-', 'an app-level token starts with xapp-').optional(),
-    SLACK_API_URL: z.url().optional(),
-    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
-    DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
-    DATA_DIR: z.string().min(1).default('./.data'),
-    ACCESS_CONFIG: z.string().min(1).optional(),
-    OKTA_ORG_URL: oktaOrgUrl.optional(),
-    OKTA_API_TOKEN: z.string().min(1).optional(),
-    AWS_REGION: z.string().min(1).default('us-east-1'),
-    AWS_ENDPOINT_URL_IAM: z.url().optional(),
-    AWS_ENDPOINT_URL_STS: z.url().optional(),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    LEDGER_SIGNING_KEY: z
-      .string()
-      .min(1)
-      .refine(isValidSigningKey, 'must be a base64 PKCS#8 DER Ed25519 private key (leave it unset and breakglass generates one at first start)')
-      .optional(),
-  })
-  .superRefine((env, ctx) => {
-    if (!env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['SLACK_SIGNING_SECRET'],
-        message: 'set SLACK_SIGNING_SECRET (HTTP mode; Basic Information → Signing Secret) or SLACK_APP_TOKEN (Socket Mode)',
-      });
-    }
-    if (Boolean(env.OKTA_ORG_URL) !== Boolean(env.OKTA_API_TOKEN)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: [env.OKTA_ORG_URL ? 'OKTA_API_TOKEN' : 'OKTA_ORG_URL'],
-        message: 'OKTA_ORG_URL and OKTA_API_TOKEN go together',
-      });
-    }
-  });
+const envSchema = z.object({
+  SLACK_BOT_TOKEN: z.string().startsWith('xoxb-', 'a bot token starts with xoxb-'),
+  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  SLACK_APP_TOKEN: z.string().startsWith('xapp-', 'an app-level token starts with xapp-').optional(),
+  SLACK_API_URL: z.url().optional(),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  ACCESS_CONFIG: z.string().min(1).optional(),
+  OKTA_ORG_URL: oktaOrgUrl.optional(),
+  OKTA_API_TOKEN: z.string().min(1).optional(),
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  AWS_ENDPOINT_URL_IAM: z.url().optional(),
+  AWS_ENDPOINT_URL_STS: z.url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LEDGER_SIGNING_KEY: z
+    .string()
+    .min(1)
+    .refine(isValidSigningKey, 'must be a base64 PKCS#8 DER Ed25519 private key (leave it unset and breakglass generates one at first start)')
+    .optional(),
+});
+
+/**
+ * Settings that only make sense together. Checked on the raw values, beside the schema, so a
+ * missing pair is reported in the same run as every other mistake (zod skips refinements of an
+ * object that already failed).
+ */
+function pairingProblems(present: Record<string, string | undefined>): Array<{ name: string; message: string }> {
+  const problems: Array<{ name: string; message: string }> = [];
+  if (!present.SLACK_SIGNING_SECRET && !present.SLACK_APP_TOKEN) {
+    problems.push({ name: 'SLACK_SIGNING_SECRET', message: 'set SLACK_SIGNING_SECRET (HTTP mode; Basic Information → Signing Secret) or SLACK_APP_TOKEN (Socket Mode)' });
+  }
+  if (Boolean(present.OKTA_ORG_URL) !== Boolean(present.OKTA_API_TOKEN)) {
+    problems.push({ name: present.OKTA_ORG_URL ? 'OKTA_API_TOKEN' : 'OKTA_ORG_URL', message: 'OKTA_ORG_URL and OKTA_API_TOKEN go together' });
+  }
+  return problems;
+}
 
 export type Env = z.output<typeof envSchema>;
+
+/** Where each setting comes from, appended to its error so the message names the fix. */
+const WHERE_FROM: Record<string, string> = {
+  SLACK_BOT_TOKEN: "your Slack app's OAuth & Permissions → Bot User OAuth Token (xoxb-…); see README, Creating the Slack app",
+  SLACK_SIGNING_SECRET: "your Slack app's Basic Information → App Credentials → Signing Secret",
+  SLACK_APP_TOKEN: "your Slack app's Basic Information → App-Level Tokens, with the connections:write scope (xapp-…)",
+  SLACK_API_URL: 'leave it unset for Slack itself; e.g. https://slack-gov.com/api/ for GovSlack',
+  PORT: 'a TCP port number such as 3000',
+  DATABASE_URL: 'e.g. postgres://breakglass@db.internal:5432/breakglass, or unset for the embedded database in DATA_DIR',
+  OKTA_ORG_URL: 'e.g. https://your-org.okta.com',
+  OKTA_API_TOKEN: 'Okta Admin → Security → API → Tokens (a Group Membership Admin over the groups in access.yml)',
+  LEDGER_SIGNING_KEY: 'openssl genpkey -algorithm ed25519 -outform DER | base64 -w0',
+};
 
 export class EnvError extends Error {
   constructor(readonly problems: string[]) {
@@ -61,19 +73,23 @@ export class EnvError extends Error {
 
 /** Validates the environment; empty strings count as unset so `FOO=` in a .env file means "not given". */
 export function readEnv(source: NodeJS.ProcessEnv): Env {
-  return parseEnv(envSchema, source);
+  return parseEnv(envSchema, source, pairingProblems);
 }
 
-function parseEnv<T extends z.ZodType>(schema: T, source: NodeJS.ProcessEnv): z.output<T> {
+function parseEnv<T extends z.ZodType>(schema: T, source: NodeJS.ProcessEnv, together: typeof pairingProblems = () => []): z.output<T> {
   const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
   const result = schema.safeParse(present);
-  if (result.success) return result.data;
+  const problems = [
+    ...(result.success ? [] : result.error.issues.map((issue) => ({ name: issue.path.join('.'), message: issue.message, missing: !(issue.path.join('.') in present), hinted: false }))),
+    // These messages already say what to set.
+    ...together(present).map((p) => ({ ...p, missing: false, hinted: true })),
+  ];
+  if (problems.length === 0 && result.success) return result.data;
   throw new EnvError(
-    result.error.issues.map((issue) => {
-      const name = issue.path.join('.');
-      const missing = issue.code === 'invalid_type' && issue.input === undefined;
+    problems.map(({ name, message, missing, hinted }) => {
       // Never echo a value back: these are secrets.
-      return `${name}: ${missing ? 'is not set' : issue.message}`;
+      const hint = hinted ? undefined : WHERE_FROM[name];
+      return `${name}: ${missing ? 'is not set' : message}${hint ? ` (${hint})` : ''}`;
     }),
   );
 }

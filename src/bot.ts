@@ -33,6 +33,8 @@ import { pollDeactivations } from './app/poll-deactivations.ts';
 import { reconcileDrift } from './app/reconcile-drift.ts';
 import { registerUserChangeListener } from './slack/listeners/user-change.ts';
 
+const NOT_CONFIGURED = 'breakglass is running but has no access policy yet, so nothing can be requested and nothing was changed. An administrator creates access.yml (start from access.example.yml, see the README) and restarts the bot.';
+
 export interface BotOptions {
   env: Env;
   /** How often the workers look at the database without being woken (default 1 s). */
@@ -130,7 +132,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     registerHomeListener(slack.app, deps, publishHome);
     registerUserChangeListener(slack.app, deps, (user) => directory.forget(user));
   } else {
-    registerCommandListener(slack.app, { help: () => helpText({ resources }), handlers: {}, logger, track: inFlight.track });
+    registerCommandListener(slack.app, { help: () => helpText({ resources }), handlers: {}, unconfigured: NOT_CONFIGURED, logger, track: inFlight.track });
   }
   slack.app.error(async (error) => {
     logger.error({ err: error }, 'unhandled error in a Slack listener');

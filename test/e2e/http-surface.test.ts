@@ -62,3 +62,21 @@ for (const database of ['pglite', 'postgres'] as const) {
     });
   });
 }
+
+describe('the bot before anyone wrote access.yml', () => {
+  let harness: Harness;
+  beforeAll(async () => {
+    harness = await startHarness({ database: 'pglite', providers: false });
+  });
+  afterAll(async () => harness?.stop());
+
+  it('runs, and says nothing can be requested until access.yml exists, changing nothing', async () => {
+    expect((await fetch(`${harness.baseUrl}/healthz`)).status).toBe(200);
+    const request = await post(harness.baseUrl, slashCommand({ text: 'prod-db 1h INC-1 replica lag', userId: 'U0ALICE' }));
+    expect(request.status).toBe(200);
+    expect((request.json as { text: string }).text).toMatch(/no access policy yet.*nothing was changed.*access\.yml/);
+    const help = await post(harness.baseUrl, slashCommand({ text: 'help', userId: 'U0ALICE' }));
+    expect((help.json as { text: string }).text).toContain('No resources are configured yet');
+    expect((await verifyLedger(harness.bot.database.db)).count).toBe(0);
+  });
+});

@@ -17,7 +17,14 @@ export type CommandHandlers = {
  */
 export function registerCommandListener(
   app: App,
-  deps: { help: (body: SlashCommand) => string; handlers: CommandHandlers; logger: Logger; track: (work: Promise<unknown>) => void },
+  deps: {
+    help: (body: SlashCommand) => string;
+    handlers: CommandHandlers;
+    /** The answer to any command but help when there is no access policy to act on. */
+    unconfigured?: string;
+    logger: Logger;
+    track: (work: Promise<unknown>) => void;
+  },
 ): void {
   const { handlers, logger, track } = deps;
   app.command('/breakglass', async ({ command: body, ack, respond }) => {
@@ -29,7 +36,7 @@ export function registerCommandListener(
     }
     const handler = handlers[command.kind] as ((c: Command, b: SlashCommand) => Promise<CommandReply>) | undefined;
     if (!handler) {
-      await ack({ response_type: 'ephemeral', text: `\`${command.kind}\` is not available in this installation.` });
+      await ack({ response_type: 'ephemeral', text: deps.unconfigured ?? `\`${command.kind}\` is not available in this installation.` });
       return;
     }
     await ack();

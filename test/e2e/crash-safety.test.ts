@@ -205,7 +205,9 @@ async function createWorld(kind: DatabaseKind): Promise<World> {
     AWS_REGION: 'us-east-1',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     LOG_LEVEL: 'info',
-    ...(postgres ? { DATABASE_URL: postgres.url } : { DATA_DIR: join(folder, 'data') }),
+    // On PostgreSQL too: the generated ledger signing key is kept in DATA_DIR, never in the repository.
+    DATA_DIR: join(folder, 'data'),
+    ...(postgres ? { DATABASE_URL: postgres.url } : {}),
   };
   const logFile = join(folder, 'bot.log');
   const bot = new BotProcess({

@@ -6,14 +6,14 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { peersPath } from './slack-requests.ts';
 
 const IAM_NS = 'https://iam.amazonaws.com/doc/2010-05-08/';
 const STS_NS = 'https://sts.amazonaws.com/doc/2011-06-15/';
 const IAM_VERSION = '2010-05-08';
 const STS_VERSION = '2011-06-15';
-const DEFAULT_MODEL_PATH = '/work/shared/peers/iam/service-2.json';
 /** AWS counts inline user policies together, whitespace excluded. */
 export const INLINE_USER_POLICY_LIMIT = 2048;
 
@@ -191,23 +191,10 @@ interface IamModel {
   shapes: Record<string, ModelShape>;
 }
 
-/** Used only when the botocore file is not on this machine; the test suite checks it agrees. */
-const FALLBACK_REQUIRED: Record<string, string[]> = {
-  AddUserToGroup: ['GroupName', 'UserName'],
-  RemoveUserFromGroup: ['GroupName', 'UserName'],
-  GetGroup: ['GroupName'],
-  PutUserPolicy: ['UserName', 'PolicyName', 'PolicyDocument'],
-  DeleteUserPolicy: ['UserName', 'PolicyName'],
-  GetUserPolicy: ['UserName', 'PolicyName'],
-  ListUserPolicies: ['UserName'],
-  ListUsers: [],
-  GetUser: [],
-};
-
-let cachedModel: IamModel | null | undefined;
-export function loadIamModel(path = process.env['IAM_SERVICE_MODEL'] ?? DEFAULT_MODEL_PATH): IamModel | null {
-  if (cachedModel !== undefined) return cachedModel;
-  cachedModel = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as IamModel) : null;
+let cachedModel: IamModel | undefined;
+/** botocore's IAM service model (test/peers, or IAM_SERVICE_MODEL): what AWS itself checks a request against. */
+export function loadIamModel(path = process.env['IAM_SERVICE_MODEL'] ?? peersPath('iam', 'service-2.json')): IamModel {
+  cachedModel ??= JSON.parse(readFileSync(path, 'utf8')) as IamModel;
   return cachedModel;
 }
 
@@ -217,13 +204,6 @@ function lowerFirst(s: string): string {
 
 function validateIamRequest(action: string, params: Record<string, string>): void {
   const model = loadIamModel();
-  if (!model) {
-    const required = FALLBACK_REQUIRED[action];
-    if (!required) throw new AwsError(400, 'InvalidAction', `Could not find operation ${action} for version ${IAM_VERSION}`);
-    const missing = required.filter((m) => params[m] === undefined);
-    if (missing.length) throw validationError(missing.map((m) => `Value null at '${lowerFirst(m)}' failed to satisfy constraint: Member must not be null`));
-    return;
-  }
   const op = model.operations[action];
   if (!op) throw new AwsError(400, 'InvalidAction', `Could not find operation ${action} for version ${IAM_VERSION}`);
   if (!op.input) return;

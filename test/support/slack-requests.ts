@@ -39,18 +39,19 @@ export interface SlackRequest {
 const PEERS_ENV = 'BREAKGLASS_PEERS_DIR';
 
 /**
- * Absolute path inside the shared peers folder (third-party specs and payloads). The repo sits
- * beside `shared/` on the dev machines; elsewhere set BREAKGLASS_PEERS_DIR to the `peers` folder
- * (its `payloads` folder is accepted too).
+ * Absolute path inside the peers folder (third-party specs and payloads): test/peers, vendored
+ * with the tests, unless BREAKGLASS_PEERS_DIR names another copy (its `payloads` folder is
+ * accepted too).
  */
 export function peersPath(...segments: string[]): string {
-  const candidates: string[] = [fileURLToPath(new URL('../../../shared/peers/', import.meta.url))];
+  const candidates: string[] = [];
   const fromEnv = process.env[PEERS_ENV];
   if (fromEnv) {
     candidates.push(fromEnv);
     // Someone pointing the variable at peers/payloads means the same folder's parent.
     candidates.push(join(fromEnv, '..'));
   }
+  candidates.push(fileURLToPath(new URL('../peers/', import.meta.url)));
   for (const dir of candidates) {
     if (existsSync(join(dir, 'payloads', 'slash_command.bolt-python.form.txt'))) {
       return join(dir, ...segments);
@@ -58,7 +59,7 @@ export function peersPath(...segments: string[]): string {
   }
   throw new Error(
     `Slack peer fixtures not found (looked in ${candidates.join(', ')}). ` +
-      `Set ${PEERS_ENV} to the shared "peers" folder that holds payloads/ and slack/.`,
+      `Restore test/peers from git, or set ${PEERS_ENV} to a folder that holds payloads/, slack/, okta/ and iam/.`,
   );
 }
 

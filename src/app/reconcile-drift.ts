@@ -1,6 +1,7 @@
-import { and, eq, gt, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
-import { evidenceEvents, grants } from '../db/schema.ts';
+import { evidenceEvents, grants, reviewCampaigns, reviewItems } from '../db/schema.ts';
+import { explainAccess, type AccessHistory, type ReviewLineFact } from '../domain/drift.ts';
 import type { AccessEntry } from '../ports.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
@@ -17,20 +18,23 @@ export interface DriftFinding {
   resource: string;
   principal: string;
   kind: DriftKind;
-  /** For revoke_ineffective: the grant breakglass revoked that the provider still honours. */
+  /** For revoke_ineffective: the grant breakglass revoked that the provider still honours... */
   grantId?: number;
+  /** ...or the access-review line whose Revoke did not take. */
+  reviewLine?: { campaignId: number; itemId: number };
   removed: boolean;
 }
 
 /**
- * Compares each provider's current access with what breakglass granted (or a review kept):
- * access nobody granted, and access breakglass revoked that is still there, are recorded as
- * `drift.detected` and alerted to security; with `drift: remove` such access is also revoked.
- * `keptByReview` answers whether an access review explicitly kept that access.
+ * Compares each provider's current access with what breakglass granted or an access review kept
+ * (see explainAccess): access nobody granted, and access breakglass or a review revoked that is
+ * still there, are recorded as `drift.detected` and alerted to security; with `drift: remove`
+ * such access is also revoked.
  */
-export async function reconcileDrift(deps: AppDeps, keptByReview: (resource: string, principal: string) => Promise<boolean> = async () => false): Promise<DriftFinding[]> {
+export async function reconcileDrift(deps: AppDeps): Promise<DriftFinding[]> {
   const findings: DriftFinding[] = [];
   const now = deps.clock.now();
+  const campaigns = await reviewedCampaigns(deps.db);
   for (const [resource, config] of Object.entries(deps.access.config.resources)) {
     const provider = deps.providers.forTarget(config.grant);
     let entries: AccessEntry[];
@@ -40,23 +44,17 @@ export async function reconcileDrift(deps: AppDeps, keptByReview: (resource: str
       deps.logger.warn({ resource, err: error instanceof Error ? error.message : String(error) }, 'drift check skipped a resource: listAccess failed');
       continue;
     }
-    const known = await deps.db.select().from(grants).where(eq(grants.resource, resource));
+    const historyOf = await histories(deps.db, resource, campaigns);
     for (const entry of entries) {
-      const names = [entry.principal.toLowerCase(), entry.email?.toLowerCase()].filter(Boolean);
-      const mine = known.filter((g) => names.includes(g.email.toLowerCase()) || (g.awsIamUser !== null && names.includes(g.awsIamUser.toLowerCase())));
-      // Live grants (or one ending right now, which the revoke worker is about to take) explain the access.
-      if (mine.some((g) => g.state === 'active' || g.state === 'granting' || g.state === 'revoking')) continue;
-      const revoked = mine.filter((g) => g.state === 'revoked' && g.revokedAt).at(-1);
-      // A provider may list a membership for a moment after removing it (IAM is eventually consistent).
-      if (revoked?.revokedAt && now.getTime() - revoked.revokedAt.getTime() < SETTLE_MS) continue;
-      if (!revoked && (await keptByReview(resource, entry.principal))) continue;
-      const kind: DriftKind = revoked ? 'revoke_ineffective' : 'unmanaged';
+      const verdict = explainAccess(historyOf(entry), now, SETTLE_MS);
+      if (verdict.drift === false) continue;
       if (await reportedRecently(deps.db, resource, entry.principal, now)) continue;
+      const evidence = verdict.drift === 'revoke_ineffective' ? { ...(verdict.grantId !== undefined ? { grantId: verdict.grantId } : {}), ...(verdict.reviewLine ? { reviewLine: verdict.reviewLine } : {}) } : {};
       let removed = false;
       if (deps.access.config.drift.action === 'remove') {
         try {
           await provider.revoke({
-            grantId: revoked ? String(revoked.id) : `drift-${resource}-${entry.principal}`,
+            grantId: evidence.grantId !== undefined ? String(evidence.grantId) : evidence.reviewLine ? `review-item-${evidence.reviewLine.itemId}` : `drift-${resource}-${entry.principal}`,
             resource,
             target: config.grant,
             person: { email: entry.email ?? entry.principal, awsIamUser: entry.principal },
@@ -67,12 +65,49 @@ export async function reconcileDrift(deps: AppDeps, keptByReview: (resource: str
           deps.logger.warn({ resource, principal: entry.principal, err: error instanceof Error ? error.message : String(error) }, 'drift removal failed; reported only');
         }
       }
-      const finding: DriftFinding = { resource, principal: entry.principal, kind, ...(revoked ? { grantId: revoked.id } : {}), removed };
+      const finding: DriftFinding = { resource, principal: entry.principal, kind: verdict.drift, ...evidence, removed };
       if (await record(deps, finding)) findings.push(finding);
     }
   }
   if (findings.length > 0) deps.wake.outbox();
   return findings;
+}
+
+/** Campaigns that reviewed something, newest first, with the resources each one listed. */
+async function reviewedCampaigns(db: Db): Promise<Array<{ id: number; resources: Set<string> }>> {
+  const rows = await db
+    .select({ id: reviewCampaigns.id, targets: reviewCampaigns.targets })
+    .from(reviewCampaigns)
+    .where(and(inArray(reviewCampaigns.state, ['open', 'closed']), isNotNull(reviewCampaigns.openedAt)))
+    .orderBy(desc(reviewCampaigns.openedAt), desc(reviewCampaigns.id));
+  return rows.map((r) => ({ id: r.id, resources: new Set(Object.keys(r.targets ?? {})) }));
+}
+
+/** What breakglass knows of each listed person's access to `resource`: their grants and review lines. */
+async function histories(db: Db, resource: string, campaigns: Array<{ id: number; resources: Set<string> }>): Promise<(entry: AccessEntry) => AccessHistory> {
+  const known = await db.select().from(grants).where(eq(grants.resource, resource));
+  const reviewing = campaigns.filter((c) => c.resources.has(resource)).map((c) => c.id);
+  const lines =
+    reviewing.length === 0
+      ? []
+      : await db
+          .select({ campaignId: reviewItems.campaignId, itemId: reviewItems.id, principal: reviewItems.principal, decision: reviewItems.decision, decidedAt: reviewItems.decidedAt, revokeState: reviewItems.revokeState, revokedAt: reviewItems.revokedAt })
+          .from(reviewItems)
+          .where(and(eq(reviewItems.resource, resource), inArray(reviewItems.campaignId, reviewing)));
+  // A campaign lists a person by the principal the same provider reports now.
+  const linesOf = new Map<string, Map<number, ReviewLineFact>>();
+  for (const { principal, ...line } of lines) {
+    const key = principal.toLowerCase();
+    linesOf.set(key, (linesOf.get(key) ?? new Map()).set(line.campaignId, line));
+  }
+  return (entry) => {
+    const names = [entry.principal.toLowerCase(), entry.email?.toLowerCase()].filter(Boolean);
+    const mine = linesOf.get(entry.principal.toLowerCase());
+    return {
+      grants: known.filter((g) => names.includes(g.email.toLowerCase()) || (g.awsIamUser !== null && names.includes(g.awsIamUser.toLowerCase()))),
+      reviews: reviewing.map((campaignId) => ({ campaignId, line: mine?.get(campaignId) })),
+    };
+  };
 }
 
 async function reportedRecently(db: Db | Tx, resource: string, principal: string, now: Date): Promise<boolean> {
@@ -102,18 +137,26 @@ async function record(deps: AppDeps, finding: DriftFinding): Promise<boolean> {
       actor: 'breakglass',
       subject: finding.principal,
       resource: finding.resource,
-      details: { drift: finding.kind, grant_id: finding.grantId ?? null, action: deps.access.config.drift.action, removed: finding.removed },
+      details: {
+        drift: finding.kind,
+        grant_id: finding.grantId ?? null,
+        ...(finding.reviewLine ? { campaign_id: finding.reviewLine.campaignId, review_item_id: finding.reviewLine.itemId } : {}),
+        action: deps.access.config.drift.action,
+        removed: finding.removed,
+      },
     });
-    const what =
-      finding.kind === 'unmanaged'
-        ? `has access to \`${finding.resource}\` that breakglass did not grant and no review kept`
-        : `still has access to \`${finding.resource}\` although breakglass revoked grant ${finding.grantId}`;
     await raiseAlert(tx, deps, {
       kind: 'drift',
-      text: `:mag: Drift: ${escapeMrkdwn(finding.principal)} ${what}.${finding.removed ? ' breakglass removed it (drift: remove).' : ' Remove it at the provider, or set `drift: remove`.'}`,
+      text: `:mag: Drift: ${escapeMrkdwn(finding.principal)} ${describe(finding)}.${finding.removed ? ' breakglass removed it (drift: remove).' : ' Remove it at the provider, or set `drift: remove`.'}`,
       subject: finding.principal,
       resource: finding.resource,
     });
     return true;
   });
+}
+
+function describe(finding: DriftFinding): string {
+  if (finding.kind === 'unmanaged') return `has access to \`${finding.resource}\` that breakglass did not grant and no review kept`;
+  if (finding.reviewLine) return `still has access to \`${finding.resource}\` although access review #${finding.reviewLine.campaignId} revoked it`;
+  return `still has access to \`${finding.resource}\` although breakglass revoked grant ${finding.grantId}`;
 }

@@ -133,6 +133,8 @@ export const outbox = pgTable(
     notBefore: timestamp('not_before', { withTimezone: true, precision: 3 }).notNull(),
     attempts: integer('attempts').notNull().default(0),
     sentAt: timestamp('sent_at', { withTimezone: true, precision: 3 }),
+    /** Slack refused the message for good (last_error has its answer): it is not retried, and was logged as an error. */
+    failedAt: timestamp('failed_at', { withTimezone: true, precision: 3 }),
     lastError: text('last_error'),
   },
   (t) => [index('outbox_due_idx').on(t.sentAt, t.notBefore)],

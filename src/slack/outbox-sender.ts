@@ -3,26 +3,27 @@ import type { WebClient } from '@slack/web-api';
 import { and, asc, eq, isNull, lte, sql } from 'drizzle-orm';
 import { approvalCardView, emergencyReviewView, securityAlertView } from '../app/read-models.ts';
 import type { AppDeps } from '../app/deps.ts';
-import { accessRequests, alerts, outbox, slackMessages, type OutboxMessage } from '../db/schema.ts';
+import { accessRequests, alerts, outbox, reviewCards, slackMessages, type OutboxMessage } from '../db/schema.ts';
 import { approvalCard } from './blocks/approval-card.ts';
 import { emergencyReviewCard } from './blocks/emergency-review-card.ts';
 import { securityAlert } from './blocks/security-alert.ts';
 import { deliverReviewCard, uploadReviewReport } from './review-delivery.ts';
 import { mapLimit } from '../app/limit.ts';
+import { classifySlackFailure } from './slack-failure.ts';
 
 /** A claimed message is this process's for this long; after a crash another replica sends it. */
 const LEASE_MS = 60_000;
+/** However long Slack is away, a message is tried again at least this often. */
 const MAX_BACKOFF_MS = 5 * 60_000;
-/** Slack errors no retry will fix: the message is dropped after logging (its evidence is already in the ledger). */
-const PERMANENT = new Set(['channel_not_found', 'user_not_found', 'user_disabled', 'invalid_blocks', 'not_in_channel', 'is_archived', 'cannot_dm_bot', 'invalid_arguments', 'msg_too_long']);
-const MAX_ATTEMPTS = 50;
 const REVIEW_CARD_CONCURRENCY = 4;
 
 type Deps = Pick<AppDeps, 'db' | 'clock' | 'access' | 'logger'>;
 
 /**
  * Sends what the use cases queued. Rendering happens here, from the database, so a card always
- * shows the state at send time; a message is marked sent only after Slack accepted it.
+ * shows the state at send time; a message is marked sent only after Slack accepted it. While
+ * Slack fails in a way that passes (unreachable, 429, 5xx) a message is retried for as long as it
+ * takes; one Slack refuses for good is marked failed and logged as an error, never as sent.
  */
 export class OutboxSender {
   constructor(
@@ -57,7 +58,7 @@ export class OutboxSender {
 
   private async claim() {
     const now = this.deps.clock.now();
-    const isDue = and(isNull(outbox.sentAt), lte(outbox.notBefore, now));
+    const isDue = and(isNull(outbox.sentAt), isNull(outbox.failedAt), lte(outbox.notBefore, now));
     if ((await this.deps.db.select({ id: outbox.id }).from(outbox).where(isDue).limit(1)).length === 0) return [];
     return this.deps.db.transaction(async (tx) => {
       const due = await tx
@@ -79,18 +80,41 @@ export class OutboxSender {
   }
 
   private async failed(row: typeof outbox.$inferSelect, error: unknown): Promise<void> {
-    const code = (error as { data?: { error?: string } }).data?.error;
-    const message = code ?? (error instanceof Error ? error.message : String(error));
-    const giveUp = (code !== undefined && PERMANENT.has(code)) || row.attempts >= MAX_ATTEMPTS;
+    const failure = classifySlackFailure(error);
     const now = this.deps.clock.now();
-    // Slack's 429 says how long to wait (Retry-After); otherwise exponential backoff with jitter.
-    const retryAfterMs = (error as { code?: string; retryAfter?: number }).code === 'slack_webapi_rate_limited_error' ? ((error as { retryAfter?: number }).retryAfter ?? 1) * 1_000 : undefined;
+    const about = { outboxId: row.id, type: row.message.type, attempts: row.attempts };
+    // The security channel is breakglass's own: a refusal there is a setup problem an operator
+    // fixes, after which the alert must still arrive, so it waits instead of being given up.
+    const waitsForFix = failure.permanent && failure.channelProblem && (await this.forSecurityChannel(row.message));
+    if (failure.permanent && !waitsForFix) {
+      this.deps.logger.error({ ...about, err: failure.code, message: row.message }, 'Slack refused a message for good; it is not sent (outbox.failed_at, last_error)');
+      await this.deps.db.update(outbox).set({ failedAt: now, lastError: failure.code }).where(eq(outbox.id, row.id));
+      return;
+    }
+    const reason = failure.permanent ? failure.code : failure.reason;
+    const channel = this.deps.access.config.security_channel;
+    if (waitsForFix) {
+      this.deps.logger.error(
+        { ...about, err: reason, channel },
+        `breakglass cannot post to the security channel ${channel} (${reason}): invite the bot to it (/invite @breakglass in that channel) or correct security_channel in access.yml; the message is kept and retried`,
+      );
+    } else {
+      this.deps.logger.warn({ ...about, err: reason }, 'Slack message failed; will retry');
+    }
+    // Slack's Retry-After (429, at times 503) says how long to wait; otherwise capped exponential backoff with jitter.
     const backoff = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(row.attempts, 12));
-    this.deps.logger[giveUp ? 'error' : 'warn']({ outboxId: row.id, type: row.message.type, attempts: row.attempts, err: message }, giveUp ? 'Slack message dropped' : 'Slack message failed; will retry');
+    const waitMs = (failure.permanent ? undefined : failure.retryAfterMs) ?? backoff / 2 + Math.random() * (backoff / 2);
     await this.deps.db
       .update(outbox)
-      .set({ lastError: message, ...(giveUp ? { sentAt: now } : { notBefore: new Date(now.getTime() + (retryAfterMs ?? backoff / 2 + Math.random() * (backoff / 2))) }) })
+      .set({ lastError: reason, notBefore: new Date(now.getTime() + waitMs) })
       .where(eq(outbox.id, row.id));
+  }
+
+  private async forSecurityChannel(message: OutboxMessage): Promise<boolean> {
+    if (message.type === 'security_alert' || message.type === 'security_text' || message.type === 'review_report') return true;
+    if (message.type !== 'review_card') return false;
+    const [card] = await this.deps.db.select({ audience: reviewCards.audience }).from(reviewCards).where(eq(reviewCards.id, message.cardId));
+    return card?.audience === 'security';
   }
 
   private async deliver(message: OutboxMessage): Promise<void> {

@@ -42,9 +42,10 @@ export interface Harness {
   logs(): string;
   /**
    * Stops the bot and starts a new one on the same database and servers, as after a restart.
-   * `whileStopped` runs in between (e.g. to move a fake clock while no process is running).
+   * `whileStopped` runs in between (e.g. to move a fake clock while no process is running);
+   * `accessYml` replaces access.yml for the new process, as an operator editing it would.
    */
-  restart(whileStopped?: () => unknown): Promise<void>;
+  restart(whileStopped?: () => unknown, options?: { accessYml?: string }): Promise<void>;
   /** A second bot process on the same database (Postgres only): a replica. Stopped with the harness. */
   replica(): Promise<RunningBot>;
   stop(): Promise<void>;
@@ -73,12 +74,13 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     ...(socket ? { SLACK_APP_TOKEN: socket.appToken } : {}),
     ...options.env,
   });
-  let access: LoadedAccessConfig | undefined;
-  if (options.accessYml !== undefined) {
+  const writeAccess = (yml: string | undefined): LoadedAccessConfig | undefined => {
+    if (yml === undefined) return undefined;
     const path = join(folder, 'access.yml');
-    writeFileSync(path, options.accessYml);
-    access = loadAccessConfig(path);
-  }
+    writeFileSync(path, yml);
+    return loadAccessConfig(path);
+  };
+  let access = writeAccess(options.accessYml);
   const logStream = new PassThrough();
   let logText = '';
   logStream.on('data', (chunk: Buffer) => (logText += chunk.toString()));
@@ -94,9 +96,10 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     baseUrl: '',
     dataDir: env.DATA_DIR,
     logs: () => logText,
-    restart: async (whileStopped) => {
+    restart: async (whileStopped, restartOptions = {}) => {
       await harness.bot.stop();
       await whileStopped?.();
+      if (restartOptions.accessYml !== undefined) access = writeAccess(restartOptions.accessYml);
       harness.bot = await boot();
       harness.baseUrl = `http://127.0.0.1:${harness.bot.port}`;
     },

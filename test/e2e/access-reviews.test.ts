@@ -13,7 +13,7 @@ import { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { hasButton, requestAndApprove, waitForDm } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
-import { campaignRow, clickReview, itemsOf, lineOn, requestReview, reviewCardIn, reviewEvents, waitForCampaignState, waitForReviewCard } from '../support/reviews.ts';
+import { campaignRow, cardIdOf, clickReview, itemsOf, lineOn, requestReview, reviewCardIn, reviewEvents, waitForCampaignState, waitForReviewCard } from '../support/reviews.ts';
 import { textOf } from '../support/slack-server.ts';
 
 const ACCESS = `security_channel: C0SEC
@@ -389,12 +389,4 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(reviewCardIn(h, 'U0MAL', first)).toBeUndefined();
     });
   });
-}
-
-/** The card id the card's own controls carry. */
-function cardIdOf(card: { blocks?: readonly unknown[] }): number {
-  const controls = (card.blocks as Array<Record<string, unknown>>).find((b) => b.block_id === 'review_controls');
-  const value = (controls?.elements as Array<{ value?: string }> | undefined)?.[0]?.value;
-  if (!value) throw new Error('no review controls on the card');
-  return Number(value);
 }

@@ -51,6 +51,14 @@ export function lineOn(card: StoredMessage, person: string, resource: string): {
   throw new Error(`no line for ${person} on ${resource} on the card:\n${textOf(card)}`);
 }
 
+/** The card id the card's own controls carry. */
+export function cardIdOf(card: { blocks?: readonly unknown[] }): number {
+  const controls = (card.blocks as Array<Record<string, unknown>>).find((b) => b.block_id === 'review_controls');
+  const value = (controls?.elements as Array<{ value?: string }> | undefined)?.[0]?.value;
+  if (!value) throw new Error('no review controls on the card');
+  return Number(value);
+}
+
 export interface Click {
   status: number;
   reply(timeoutMs?: number): Promise<string | undefined>;

@@ -175,8 +175,10 @@ export async function planCampaign(deps: AppDeps, campaign: Campaign): Promise<C
     const key = `${resource}\n${entry.principal.toLowerCase()}`;
     if (seen.has(key)) return;
     seen.add(key);
-    const who = await resolver.personOf(entry);
-    const grant = granted.match(resource, entry, who.person);
+    // A grant found by its id (on an IAM inline policy) says whose the access is even when the IAM user's name does not.
+    const known = granted.match(resource, entry, undefined);
+    const who = await resolver.personOf(entry, known?.email);
+    const grant = known ?? granted.match(resource, entry, who.person);
     const personSlack = grant?.person ?? who.slackId;
     const route = who.person ? await resolver.route(who.person, personSlack) : { route: 'security' as const, note: who.note };
     const prev = previous.get(resource);
@@ -476,12 +478,13 @@ class Resolver {
 
   /**
    * Who a line of access belongs to: Okta members come with their record; IAM users are found by
-   * email. A lookup that fails for good leaves the person unknown, with the reason.
+   * email (theirs, or `grantEmail`: the person breakglass granted it to). A lookup that fails for
+   * good leaves the person unknown, with the reason.
    */
-  async personOf(entry: AccessEntry): Promise<{ person?: DirectoryPerson | undefined; email?: string | undefined; slackId?: string | undefined; note?: string | undefined }> {
+  async personOf(entry: AccessEntry, grantEmail?: string): Promise<{ person?: DirectoryPerson | undefined; email?: string | undefined; slackId?: string | undefined; note?: string | undefined }> {
     const slackId = this.overrides.get(entry.principal.toLowerCase()) ?? (entry.email ? this.overrides.get(entry.email.toLowerCase()) : undefined);
     if (entry.person) return { person: entry.person, slackId };
-    let email = entry.email ?? (entry.principal.includes('@') ? entry.principal : undefined);
+    let email = entry.email ?? (entry.principal.includes('@') ? entry.principal : undefined) ?? grantEmail;
     try {
       if (!email && slackId) email = this.deps.access.config.people[slackId]?.email ?? (await this.slack(() => this.deps.directory.user(slackId)))?.email;
       if (!email) return { slackId, note: `no email is known for ${entry.principal}; map them under people: in access.yml` };

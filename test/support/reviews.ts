@@ -14,7 +14,7 @@ import { textOf, type StoredMessage } from './slack-server.ts';
 
 let counter = 0;
 
-/** Asks for a campaign as the CLI does (on PGlite the CLI cannot open the database beside the bot). */
+/** Asks for a campaign as the CLI does, in this process (spawning the CLI takes seconds; one test does). */
 export function requestReview(h: Harness, accessYml: string, clock: Clock, input: { period: string; scope?: string[] }): Promise<StartedReview> {
   return startReview({ db: h.bot.database.db, clock, config: parseAccessConfig(accessYml) }, { trigger: 'manual', requestedBy: 'cli:test', ...input });
 }

@@ -19,7 +19,7 @@ const STALE_MS = 60_000;
 
 const requestSchema = z
   .object({
-    requestedBy: z.string().regex(/^cli:\S{1,100}$/),
+    requestedBy: z.string().regex(/^cli:[^\r\n]{1,100}$/),
     scope: z.array(z.string().min(1).max(200)).max(1_000).optional(),
     period: z.string().max(200).optional(),
   })

@@ -4,6 +4,7 @@ import { recordConfigLoaded } from './app/record-config.ts';
 import type { LoadedAccessConfig } from './config/access.ts';
 import type { Env } from './config/env.ts';
 import { openDatabase, type Database } from './db/client.ts';
+import { BOT_HOLDER } from './db/data-dir-lock.ts';
 import { formatDuration } from './domain/duration.ts';
 import { Ledger } from './evidence/ledger.ts';
 import { resolveSigningKey, SIGNING_KEY_FILE } from './evidence/signing-key.ts';
@@ -58,7 +59,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const database = await openDatabase({
     databaseUrl: env.DATABASE_URL,
     dataDir: env.DATA_DIR,
-    holder: 'the breakglass bot',
+    holder: BOT_HOLDER,
     onNotice: (message) => logger.debug({ notice: message }, 'postgres notice'),
   });
   logger.info({ database: database.kind, location: database.location }, 'database ready');
@@ -118,7 +119,9 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     }, logger);
     loops.push(outboxLoop, grantLoop);
     // Access reviews: the schedule, building requested campaigns, review revokes, reminders, closing.
-    loops.push(new WorkerLoop('reviews', tickMs, reviewTicker(deps), logger));
+    // The CLI cannot open the embedded database beside the bot, so it leaves `review start` in its folder for this worker.
+    const mailbox = database.kind === 'pglite' && database.location !== 'memory://' ? database.location : undefined;
+    loops.push(new WorkerLoop('reviews', tickMs, reviewTicker(deps, { mailbox }), logger));
     // Signed ledger checkpoints to the security channel; a generated key is kept in DATA_DIR on the embedded database.
     const signer = resolveSigningKey({ configured: env.LEDGER_SIGNING_KEY, keyFile: join(database.kind === 'pglite' ? database.location : resolve(env.DATA_DIR), SIGNING_KEY_FILE), logger });
     loops.push(new WorkerLoop('checkpoints', tickMs, checkpointTicker(deps, signer), logger));

@@ -94,7 +94,8 @@ export interface SlackUser {
 
 /**
  * Slack's directory. Answers may be cached for a short while; `usergroupMembers` of an unknown
- * group is an empty list, not an error, so one stale group id never blocks every request.
+ * group is an empty list, not an error, so one stale group id never blocks every request. Other
+ * failures are thrown as ProviderError, whose `transient` says whether trying again may help.
  */
 export interface Directory {
   user(id: string): Promise<SlackUser | undefined>;

@@ -4,7 +4,7 @@ import { enqueue } from '../db/outbox.ts';
 import { insertReviewItems } from '../db/review-items-repo.ts';
 import { grants, reviewCampaigns, reviewCards, reviewItems, type OutboxMessage, type ReviewRoute } from '../db/schema.ts';
 import { comparePopulation, LEFT_STATUSES, managerRef, populationHash, samePerson } from '../domain/review.ts';
-import type { AccessEntry, DirectoryPerson, GrantTarget, SlackUser } from '../ports.ts';
+import { ProviderError, type AccessEntry, type DirectoryPerson, type GrantTarget, type SlackUser } from '../ports.ts';
 import { escapeMrkdwn, slackDate } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
@@ -51,12 +51,19 @@ interface PlannedCard {
   escalateTo: string | undefined;
 }
 
+/** A resource in scope that the campaign does not review, and why. */
+export interface SkippedResource {
+  resource: string;
+  reason: string;
+}
+
 export interface CampaignPlan {
   items: PlannedItem[];
   cards: PlannedCard[];
+  /** The resources reviewed, each with its grant target (skipped ones are left out). */
   targets: Record<string, GrantTarget>;
   populationHash: string;
-  stats: { items: number; people: number; reviewers: number; security_items: number; left_items: number; unmanaged_items: number; new_items: number; skipped_resources: string[] };
+  stats: { items: number; people: number; reviewers: number; security_items: number; left_items: number; unmanaged_items: number; new_items: number; skipped_resources: SkippedResource[] };
 }
 
 /**
@@ -122,19 +129,34 @@ export async function planCampaign(deps: AppDeps, campaign: Campaign): Promise<C
   const config = deps.access.config;
   const now = deps.clock.now();
   const targets: Record<string, GrantTarget> = {};
-  const skipped: string[] = [];
+  const skipped: SkippedResource[] = [];
   for (const resource of campaign.scope) {
     const target = config.resources[resource]?.grant;
     if (target) targets[resource] = target;
-    else skipped.push(resource);
+    else skipped.push({ resource, reason: 'no longer in access.yml' });
   }
-  const resources = Object.keys(targets);
 
-  // 1. The population: current access at each provider, whoever granted it.
-  const listed = await mapLimit(resources, LIST_CONCURRENCY, async (resource) => {
+  // 1. The population: current access at each provider, whoever granted it. A resource that cannot
+  // be listed for good (its group was deleted, no provider is configured for it) is skipped with
+  // the reason rather than holding up every other resource's review; a failure that may pass
+  // fails the build, which is retried.
+  const listings = await mapLimit(Object.keys(targets), LIST_CONCURRENCY, async (resource) => {
     const target = targets[resource]!;
-    return deps.providers.forTarget(target).listAccess(resource, target);
+    try {
+      return { resource, entries: await deps.providers.forTarget(target).listAccess(resource, target) };
+    } catch (error) {
+      skipped.push({ resource, reason: permanentReason(error) });
+      delete targets[resource];
+      return undefined;
+    }
   });
+  const listed = listings.filter((l) => l !== undefined);
+  if (listed.length === 0 && listings.length > 0) {
+    // A review of nothing would pass for a finished one: build it once a provider answers.
+    throw new Error(`no resource in scope could be listed (${skipped.map((s) => `${s.resource}: ${s.reason}`).join('; ')})`);
+  }
+  skipped.sort((a, b) => a.resource.localeCompare(b.resource));
+  const resources = listed.map((l) => l.resource);
 
   // 2. How each line was granted, and whether it is new since the last review of its resource.
   const granted = await grantIndex(deps, resources);
@@ -142,19 +164,21 @@ export async function planCampaign(deps: AppDeps, campaign: Campaign): Promise<C
 
   // 3. Who each person is, whether they are still here, and who reviews their access.
   const resolver = new Resolver(deps);
-  for (const entries of listed) for (const entry of entries) if (entry.person) entry.person = resolver.prime(entry.person);
+  for (const { entries } of listed) for (const entry of entries) if (entry.person) entry.person = resolver.prime(entry.person);
 
   const items: PlannedItem[] = [];
   const seen = new Set<string>();
   const people = new Set<string>();
-  const all = listed.flatMap((entries, r) => entries.map((entry) => ({ entry, resource: resources[r]! })));
+  const all = listed.flatMap(({ resource, entries }) => entries.map((entry) => ({ entry, resource })));
   // Bounded, so 30,000 lines are not 30,000 suspended closures at once; the caches make repeats free.
   await mapLimit(all, ROUTE_CONCURRENCY, async ({ entry, resource }) => {
     const key = `${resource}\n${entry.principal.toLowerCase()}`;
     if (seen.has(key)) return;
     seen.add(key);
-    const who = await resolver.personOf(entry);
-    const grant = granted.match(resource, entry, who.person);
+    // A grant found by its id (on an IAM inline policy) says whose the access is even when the IAM user's name does not.
+    const known = granted.match(resource, entry, undefined);
+    const who = await resolver.personOf(entry, known?.email);
+    const grant = known ?? granted.match(resource, entry, who.person);
     const personSlack = grant?.person ?? who.slackId;
     const route = who.person ? await resolver.route(who.person, personSlack) : { route: 'security' as const, note: who.note };
     const prev = previous.get(resource);
@@ -294,12 +318,12 @@ async function openCampaign(deps: AppDeps, campaign: Campaign, token: string, pl
 function startedNotice(campaign: Campaign, plan: CampaignPlan, dueAt: Date): string {
   const s = plan.stats;
   const parts = [
-    `:mag: Access review #${campaign.id} (${escapeMrkdwn(campaign.period)}) has started: ${s.items} line(s) of access for ${s.people} people across ${campaign.scope.length} resource(s), sent to ${s.reviewers} manager(s); due ${slackDate(dueAt)}.`,
+    `:mag: Access review #${campaign.id} (${escapeMrkdwn(campaign.period)}) has started: ${s.items} line(s) of access for ${s.people} people across ${Object.keys(plan.targets).length} resource(s), sent to ${s.reviewers} manager(s); due ${slackDate(dueAt)}.`,
   ];
-  if (s.security_items > 0) parts.push(`${s.security_items} line(s) have no manager who can review them; they are on the card in this channel.`);
+  if (s.security_items > 0) parts.push(`${s.security_items} line(s) have no manager breakglass could find to review them; they are on the card in this channel, each with the reason.`);
   if (s.left_items > 0) parts.push(`${s.left_items} line(s) belong to people who have left and are being revoked now.`);
   if (s.unmanaged_items > 0) parts.push(`${s.unmanaged_items} line(s) were not granted through breakglass.`);
-  if (s.skipped_resources.length > 0) parts.push(`No longer in access.yml, so not reviewed: ${s.skipped_resources.map((r) => `\`${escapeMrkdwn(r)}\``).join(', ')}.`);
+  if (s.skipped_resources.length > 0) parts.push(`:warning: Not reviewed: ${s.skipped_resources.map((r) => `\`${escapeMrkdwn(r.resource)}\` (${escapeMrkdwn(r.reason)})`).join('; ')}.`);
   return parts.join(' ');
 }
 
@@ -347,16 +371,16 @@ async function grantIndex(deps: AppDeps, resources: string[]) {
   };
 }
 
-/** For each resource, the last campaign that reviewed it and the lines it held. */
+/** For each resource, the last campaign that reviewed it (a campaign that skipped it did not) and the lines it held. */
 async function previousItems(deps: AppDeps, campaign: Campaign, resources: string[]): Promise<Map<string, { campaignId: number; items: Map<string, { since: Date | null }> }>> {
   const earlier = await deps.db
-    .select({ id: reviewCampaigns.id, scope: reviewCampaigns.scope })
+    .select({ id: reviewCampaigns.id, targets: reviewCampaigns.targets })
     .from(reviewCampaigns)
     .where(and(inArray(reviewCampaigns.state, ['open', 'closed']), ne(reviewCampaigns.id, campaign.id)))
     .orderBy(desc(reviewCampaigns.openedAt), desc(reviewCampaigns.id));
   const out = new Map<string, { campaignId: number; items: Map<string, { since: Date | null }> }>();
   for (const resource of resources) {
-    const last = earlier.find((c) => c.scope.includes(resource));
+    const last = earlier.find((c) => c.targets !== null && resource in c.targets);
     if (!last) continue;
     const rows = await deps.db
       .select({ principal: reviewItems.principal, since: reviewItems.since })
@@ -365,6 +389,12 @@ async function previousItems(deps: AppDeps, campaign: Campaign, resources: strin
     out.set(resource, { campaignId: last.id, items: new Map(rows.map((r) => [r.principal.toLowerCase(), { since: r.since }])) });
   }
   return out;
+}
+
+/** Why a lookup failed for good; a failure that may pass on a retry is thrown on, so the build is retried. */
+function permanentReason(error: unknown): string {
+  if (error instanceof ProviderError && !error.transient) return error.message;
+  throw error;
 }
 
 function displayName(person: DirectoryPerson): string {
@@ -446,16 +476,24 @@ class Resolver {
     return this.reviewers.get(slackId);
   }
 
-  /** Who a line of access belongs to: Okta members come with their record; IAM users are found by email. */
-  async personOf(entry: AccessEntry): Promise<{ person?: DirectoryPerson | undefined; email?: string | undefined; slackId?: string | undefined; note?: string | undefined }> {
+  /**
+   * Who a line of access belongs to: Okta members come with their record; IAM users are found by
+   * email (theirs, or `grantEmail`: the person breakglass granted it to). A lookup that fails for
+   * good leaves the person unknown, with the reason.
+   */
+  async personOf(entry: AccessEntry, grantEmail?: string): Promise<{ person?: DirectoryPerson | undefined; email?: string | undefined; slackId?: string | undefined; note?: string | undefined }> {
     const slackId = this.overrides.get(entry.principal.toLowerCase()) ?? (entry.email ? this.overrides.get(entry.email.toLowerCase()) : undefined);
     if (entry.person) return { person: entry.person, slackId };
-    let email = entry.email ?? (entry.principal.includes('@') ? entry.principal : undefined);
-    if (!email && slackId) email = this.deps.access.config.people[slackId]?.email ?? (await this.slack(() => this.deps.directory.user(slackId)))?.email;
-    if (!email) return { slackId, note: `no email is known for ${entry.principal}; map them under people: in access.yml` };
-    if (!this.deps.identities) return { email, slackId, note: 'no identity directory (Okta) is configured to find their manager' };
-    const person = await this.lookup(email);
-    return person ? { person, email, slackId } : { email, slackId, note: `${email} is not in Okta, so their manager is unknown` };
+    let email = entry.email ?? (entry.principal.includes('@') ? entry.principal : undefined) ?? grantEmail;
+    try {
+      if (!email && slackId) email = this.deps.access.config.people[slackId]?.email ?? (await this.slack(() => this.deps.directory.user(slackId)))?.email;
+      if (!email) return { slackId, note: `no email is known for ${entry.principal}; map them under people: in access.yml` };
+      if (!this.deps.identities) return { email, slackId, note: 'no identity directory (Okta) is configured to find their manager' };
+      const person = await this.lookup(email);
+      return person ? { person, email, slackId } : { email, slackId, note: `${email} is not in Okta, so their manager is unknown` };
+    } catch (error) {
+      return { email, slackId, note: `breakglass could not look up ${entry.principal}: ${permanentReason(error)}` };
+    }
   }
 
   /** The reviewer for a person's access, walking up the manager chain past the person themselves and past leavers. */
@@ -463,7 +501,11 @@ class Resolver {
     const key = `${person.id}\n${personSlack ?? ''}`;
     let found = this.routes.get(key);
     if (!found) {
-      found = this.walk(person, personSlack);
+      // One person whose manager cannot be found (say, an email two Okta users share) goes to security, not every line with them.
+      found = this.walk(person, personSlack).catch((error: unknown): Route => ({
+        route: 'security',
+        note: `breakglass could not find who reviews ${displayName(person)}: ${permanentReason(error)}`,
+      }));
       this.routes.set(key, found);
     }
     return found;

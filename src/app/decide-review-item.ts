@@ -4,7 +4,7 @@ import { enqueue } from '../db/outbox.ts';
 import { reviewCards, reviewItems } from '../db/schema.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { REVOKE_LEASE_MS, revokeReviewItems } from './revoke-review-items.ts';
-import { assertMayDecide, assertNotSignedOff, decider, isOwnLine, lockCard, type Campaign, type Decider } from './review-authority.ts';
+import { assertMayDecide, assertNotSignedOff, isOwnLine, lineDecider, lockCard, type Campaign, type Decider } from './review-authority.ts';
 
 type Item = typeof reviewItems.$inferSelect;
 type Card = typeof reviewCards.$inferSelect;
@@ -26,7 +26,7 @@ export interface DecideOutcome {
  * A revoke is carried out at once, after the decision commits.
  */
 export async function decideReviewItem(deps: AppDeps, input: { itemId: number; user: string; decision: ReviewDecision }): Promise<DecideOutcome> {
-  const who = await decider(deps, input.user);
+  const who = await lineDecider(deps, input.user);
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
     // Lock order everywhere: the card, then its lines (keep-all and sign-off lock the card too).
@@ -62,7 +62,7 @@ export async function decideReviewItem(deps: AppDeps, input: { itemId: number; u
  * channel's card) are left for someone else.
  */
 export async function keepAllRemaining(deps: AppDeps, input: { cardId: number; user: string }): Promise<{ kept: number; leftForOthers: number }> {
-  const who = await decider(deps, input.user);
+  const who = await lineDecider(deps, input.user);
   const now = deps.clock.now();
   const outcome = await deps.db.transaction(async (tx) => {
     const { card, campaign } = await lockCard(tx, input.cardId);

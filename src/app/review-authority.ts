@@ -21,6 +21,29 @@ export async function decider(deps: AppDeps, user: string): Promise<Decider> {
   return { user, email: deps.access.config.people[user]?.email ?? profile?.email, security };
 }
 
+/** A decider of lines, with every name the providers may know them by, to recognise their own access. */
+export interface LineDecider extends Decider {
+  /** Lower-case: their emails, their IAM user name from access.yml `people:`, their Okta login. */
+  names: ReadonlySet<string>;
+  directoryId: string | undefined;
+}
+
+/**
+ * A line may name its person only by the provider's principal (an IAM user with no email), so the
+ * decider is looked up in Okta too. Failing that, nobody can tell whose a line is: nothing is decided.
+ */
+export async function lineDecider(deps: AppDeps, user: string): Promise<LineDecider> {
+  const who = await decider(deps, user);
+  let okta;
+  try {
+    okta = who.email && deps.identities ? await deps.identities.lookupUser(who.email) : undefined;
+  } catch (error) {
+    throw new Refusal(`breakglass could not look you up in Okta to make sure this is not your own access (${error instanceof Error ? error.message : String(error)}); nothing changed. Try again in a moment.`);
+  }
+  const names = [who.email, deps.access.config.people[user]?.aws_iam_user, okta?.login, okta?.email];
+  return { ...who, names: new Set(names.filter((n): n is string => Boolean(n)).map((n) => n.trim().toLowerCase())), directoryId: okta?.id };
+}
+
 /** Only the card's reviewer may decide its lines, or a member of `security:` (the only ones for the security channel's card). */
 export function assertMayDecide(card: Card, who: Decider): void {
   if (card.audience === 'manager' && card.recipient === who.user) return;
@@ -33,8 +56,12 @@ export function assertMayDecide(card: Card, who: Decider): void {
 }
 
 /** Nobody decides about their own access, not even security. */
-export function isOwnLine(item: Item, who: Decider): boolean {
-  return samePerson({ slackId: item.personSlack ?? undefined, email: item.email ?? undefined }, { slackId: who.user, email: who.email });
+export function isOwnLine(item: Item, who: LineDecider): boolean {
+  if ([item.principal, item.email].some((name) => name && who.names.has(name.trim().toLowerCase()))) return true;
+  return samePerson(
+    { slackId: item.personSlack ?? undefined, email: item.email ?? undefined, directoryId: item.directoryId ?? undefined },
+    { slackId: who.user, email: who.email, directoryId: who.directoryId },
+  );
 }
 
 export async function lockCard(tx: Tx, cardId: number): Promise<{ card: Card; campaign: Campaign }> {

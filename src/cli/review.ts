@@ -1,8 +1,12 @@
 import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { Refusal } from '../app/deps.ts';
-import { startReview } from '../app/start-review.ts';
+import { startReview, type StartedReview } from '../app/start-review.ts';
 import { loadAccessConfig } from '../config/access.ts';
+import { readCliEnv } from '../config/env.ts';
+import { BOT_HOLDER, DataDirBusyError } from '../db/data-dir-lock.ts';
+import { askRunningBot, type ReviewStartRequest } from '../db/review-mailbox.ts';
 import { loadReviewReport, reviewReportCsv, reviewReportMarkdown } from '../evidence/review-report.ts';
 import { systemClock } from '../ports.ts';
 import { withDatabase } from './context.ts';
@@ -26,6 +30,18 @@ const resourceList = (text: string) => {
   return names;
 };
 
+/** A refusal as the terminal shows it: without Slack's code marks. */
+function plainRefusal(error: unknown): never {
+  if (error instanceof Refusal) throw new Error(error.message.replace(/`/g, ''));
+  throw error;
+}
+
+function printStarted(started: StartedReview, next: string): void {
+  const what = `access review #${started.campaignId} for ${started.period} (scope: ${started.scope.join(', ')})`;
+  if (started.created) process.stdout.write(`Started ${what}. ${next}\n`);
+  else process.stdout.write(`Nothing to do: ${what} already exists (${started.state}, requested ${started.requestedAt.toISOString()}). Use --period to start another one.\n`);
+}
+
 export function reviewCommand(): Command {
   const review = new Command('review').description('access reviews: start a campaign, report on one');
 
@@ -35,26 +51,25 @@ export function reviewCommand(): Command {
     .option('--scope <resources>', 'comma-separated resources to review (default: access.yml reviews.scope, else every resource)', resourceList)
     .option('--period <label>', 'the period this campaign covers (default: the schedule\'s current period, e.g. 2026-Q2); a new label starts another campaign in the same quarter')
     .action(async (options: { scope?: string[]; period?: string }) => {
-      await withDatabase(async (database, env) => {
-        const { config } = loadAccessConfig(env.ACCESS_CONFIG);
-        let started;
-        try {
-          started = await startReview({ db: database.db, clock: systemClock, config }, { trigger: 'manual', requestedBy: cliUser(), scope: options.scope, period: options.period });
-        } catch (error) {
-          if (error instanceof Refusal) throw new Error(error.message.replace(/`/g, ''));
-          throw error;
-        }
-        const what = `access review #${started.campaignId} for ${started.period} (scope: ${started.scope.join(', ')})`;
-        if (!started.created) {
-          process.stdout.write(`Nothing to do: ${what} already exists (${started.state}, requested ${started.requestedAt.toISOString()}). Use --period to start another one.\n`);
-          return;
-        }
-        const next =
-          database.kind === 'pglite'
-            ? 'The bot builds it and sends the cards when it starts (the embedded database allows one process at a time).'
-            : 'The running bot builds it and sends the cards to the managers within seconds.';
-        process.stdout.write(`Started ${what}. ${next}\n`);
-      });
+      const request: ReviewStartRequest = { requestedBy: cliUser(), ...(options.scope ? { scope: options.scope } : {}), ...(options.period ? { period: options.period } : {}) };
+      const running = 'The running bot builds it and sends the cards to the managers within seconds.';
+      try {
+        await withDatabase(async (database, env) => {
+          const { config } = loadAccessConfig(env.ACCESS_CONFIG);
+          const started = await startReview({ db: database.db, clock: systemClock, config }, { trigger: 'manual', ...request }).catch(plainRefusal);
+          printStarted(started, database.kind === 'pglite' ? 'The bot builds it and sends the cards when it starts.' : running);
+        });
+      } catch (error) {
+        if (!(error instanceof DataDirBusyError && error.holder.holder === BOT_HOLDER)) throw error;
+        // The embedded database allows one process: the bot holding it starts the review for us.
+        process.stderr.write(`The bot (pid ${error.holder.pid}) has the embedded database open; handing the request to it…\n`);
+        const answer = await askRunningBot(resolve(readCliEnv(process.env).DATA_DIR), request, {
+          onWait: (ms) => process.stderr.write(`still waiting for the bot (${Math.round(ms / 1000)} s)…\n`),
+        });
+        if ('refused' in answer) plainRefusal(new Refusal(answer.refused));
+        if ('failed' in answer) throw new Error(`the bot could not start the review: ${answer.failed}`);
+        printStarted(answer.started, running);
+      }
     });
 
   review

@@ -1,8 +1,14 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** The holder name the bot takes the folder under; a CLI that finds it can hand work to the bot (review-mailbox.ts). */
+export const BOT_HOLDER = 'the breakglass bot';
+
 export class DataDirBusyError extends Error {
-  constructor(folder: string, holder: { pid: number; holder: string; since: string }) {
+  constructor(
+    folder: string,
+    readonly holder: { pid: number; holder: string; since: string },
+  ) {
     super(
       `The embedded database in ${folder} is in use by ${holder.holder} (pid ${holder.pid}, since ${holder.since}). ` +
         'The embedded database (PGlite) allows one process at a time: stop that process first, or run breakglass on ' +

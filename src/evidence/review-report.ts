@@ -57,6 +57,8 @@ export interface ReviewReport {
   campaign: Campaign;
   /** The population hash `review.started` recorded, and whether the stored lines still hash to it. */
   population: { recorded: string | null; recomputed: string; matches: boolean };
+  /** Resources in scope the campaign did not review, and why (as `review.started` recorded them). */
+  skipped: Array<{ resource: string; reason: string }>;
   totals: { lines: number; people: number; kept: number; revoked: number; undecided: number; revokedVerified: number; revokePending: number; left: number; unmanaged: number; newSinceLastReview: number; signOffs: number; cards: number; overdueCards: number };
   signOffs: ReviewSignOff[];
   lines: ReviewReportLine[];
@@ -84,6 +86,7 @@ export async function loadReviewReport(db: Db, options: { campaignId?: number | 
     items.map((i) => ({ resource: i.resource, principal: i.principal, email: i.email, grantId: i.grantId, requestId: i.requestId, route: i.route, reviewer: i.cardId !== null ? (byCard.get(i.cardId)?.recipient ?? null) : null })),
   );
   const recorded = typeof started?.details['population_sha256'] === 'string' ? (started.details['population_sha256'] as string) : null;
+  const skipped = Array.isArray(started?.details['skipped_resources']) ? (started.details['skipped_resources'] as Array<{ resource: string; reason: string }>) : [];
   const signOffs: ReviewSignOff[] = cards.map((card) => {
     const mine = items.filter((i) => i.cardId === card.id);
     return {
@@ -106,6 +109,7 @@ export async function loadReviewReport(db: Db, options: { campaignId?: number | 
     generatedAt: now,
     campaign,
     population: { recorded, recomputed, matches: recorded === recomputed },
+    skipped,
     totals: {
       lines: items.length,
       people: new Set(items.map((i) => i.directoryId ?? (i.email ?? i.principal).toLowerCase())).size,
@@ -260,6 +264,9 @@ export function reviewReportMarkdown(report: ReviewReport): string {
     `- Unmanaged (granted outside breakglass): ${t.unmanaged}; new since the last review: ${t.newSinceLastReview}; people who have left (revoked automatically): ${t.left}`,
     `- Sign-offs: ${t.signOffs} of ${t.cards}; overdue: ${t.overdueCards}`,
     '',
+    '## Not reviewed',
+    '',
+    ...table(['Resource', 'Reason'], report.skipped.map((s) => [s.resource, s.reason])),
     '## Sign-offs',
     '',
     ...table(

@@ -1,7 +1,22 @@
 import type { WebClient } from '@slack/web-api';
-import type { Directory, SlackUser } from '../ports.ts';
+import { ProviderError, type Directory, type SlackUser } from '../ports.ts';
 
 const TTL_MS = 60_000;
+/** Slack's `ok: false` answers that mean "not now" rather than "no". */
+const TRANSIENT_ANSWERS = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited']);
+
+/**
+ * A failed call as the Directory port promises it: a ProviderError saying whether trying again may
+ * help. A definite answer from Slack (`ok: false`) is final unless it is an outage; HTTP errors are
+ * final below 500 (except 429); anything else (a dropped connection, retries spent) is transient.
+ */
+function directoryError(method: string, error: unknown): ProviderError {
+  const e = error as { code?: unknown; statusCode?: unknown; data?: { error?: unknown } };
+  const answer = typeof e.data?.error === 'string' ? e.data.error : undefined;
+  const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  const transient = e.code === 'slack_webapi_platform_error' ? TRANSIENT_ANSWERS.has(answer ?? '') : status === undefined || status === 429 || status >= 500;
+  return new ProviderError(`Slack ${method} failed: ${answer ?? (error instanceof Error ? error.message : String(error))}`, transient, status, { cause: error });
+}
 
 /** Slack's users and user groups, cached for a minute: requests and clicks come in bursts. */
 export class SlackDirectory implements Directory {
@@ -22,7 +37,7 @@ export class SlackDirectory implements Directory {
         ? { id: u.id, name: u.real_name || u.name || u.id, email: u.profile?.email, deleted: Boolean(u.deleted), isBot: Boolean(u.is_bot) }
         : undefined;
     } catch (error) {
-      if ((error as { data?: { error?: string } }).data?.error !== 'user_not_found') throw error;
+      if ((error as { data?: { error?: string } }).data?.error !== 'user_not_found') throw directoryError('users.info', error);
     }
     this.users.set(id, { at: Date.now(), value });
     return value;
@@ -35,7 +50,7 @@ export class SlackDirectory implements Directory {
     try {
       value = (await this.client.usergroups.users.list({ usergroup: groupId })).users ?? [];
     } catch (error) {
-      if ((error as { data?: { error?: string } }).data?.error !== 'no_such_subteam') throw error;
+      if ((error as { data?: { error?: string } }).data?.error !== 'no_such_subteam') throw directoryError('usergroups.users.list', error);
     }
     this.groups.set(groupId, { at: Date.now(), value });
     return value;
@@ -54,7 +69,7 @@ export class SlackDirectory implements Directory {
       const u = (await this.client.users.lookupByEmail({ email: key })).user;
       value = u?.id ? { id: u.id, name: u.real_name || u.name || u.id, email: u.profile?.email, deleted: Boolean(u.deleted), isBot: Boolean(u.is_bot) } : undefined;
     } catch (error) {
-      if ((error as { data?: { error?: string } }).data?.error !== 'users_not_found') throw error;
+      if ((error as { data?: { error?: string } }).data?.error !== 'users_not_found') throw directoryError('users.lookupByEmail', error);
     }
     this.byEmail.set(key, { at: Date.now(), value });
     if (value) this.users.set(value.id, { at: Date.now(), value });

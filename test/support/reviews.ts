@@ -14,7 +14,7 @@ import { textOf, type StoredMessage } from './slack-server.ts';
 
 let counter = 0;
 
-/** Asks for a campaign as the CLI does (on PGlite the CLI cannot open the database beside the bot). */
+/** Asks for a campaign as the CLI does, in this process (spawning the CLI takes seconds; one test does). */
 export function requestReview(h: Harness, accessYml: string, clock: Clock, input: { period: string; scope?: string[] }): Promise<StartedReview> {
   return startReview({ db: h.bot.database.db, clock, config: parseAccessConfig(accessYml) }, { trigger: 'manual', requestedBy: 'cli:test', ...input });
 }
@@ -49,6 +49,14 @@ export function lineOn(card: StoredMessage, person: string, resource: string): {
     return { itemId: -1, text, decided: true };
   }
   throw new Error(`no line for ${person} on ${resource} on the card:\n${textOf(card)}`);
+}
+
+/** The card id the card's own controls carry. */
+export function cardIdOf(card: { blocks?: readonly unknown[] }): number {
+  const controls = (card.blocks as Array<Record<string, unknown>>).find((b) => b.block_id === 'review_controls');
+  const value = (controls?.elements as Array<{ value?: string }> | undefined)?.[0]?.value;
+  if (!value) throw new Error('no review controls on the card');
+  return Number(value);
 }
 
 export interface Click {

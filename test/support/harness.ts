@@ -23,6 +23,8 @@ export interface HarnessOptions {
   slack?: SlackServerOptions;
   clock?: Clock;
   env?: Record<string, string>;
+  /** The bot's DATABASE_URL, given the test database's: e.g. routed through a proxy a test can cut. */
+  routeDatabase?: (url: string) => string;
 }
 
 export interface Harness {
@@ -62,7 +64,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     PORT: '0',
     DATA_DIR: join(folder, 'data'),
     LOG_LEVEL: 'debug',
-    ...(postgres ? { DATABASE_URL: postgres.url } : {}),
+    ...(postgres ? { DATABASE_URL: options.routeDatabase?.(postgres.url) ?? postgres.url } : {}),
     ...(options.providers === false ? {} : { OKTA_ORG_URL: okta.url, OKTA_API_TOKEN: okta.token, AWS_ENDPOINT_URL_IAM: iam.url, AWS_ENDPOINT_URL_STS: iam.url }),
     ...options.env,
   });

@@ -2,12 +2,18 @@ import { and, eq } from 'drizzle-orm';
 import { GRANT_LEASE_MS, overlappingGrants, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { grants } from '../db/schema.ts';
+import { isDatabaseUnreachable } from '../db/unreachable.ts';
 import { formatDuration } from '../domain/duration.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import type { AppDeps } from './deps.ts';
 import { grantSpec } from './people.ts';
 
-export type ApplyResult = { ok: true } | { ok: false; error: string };
+/**
+ * `granting`: the database went away before the outcome was recorded. The grant stays `granting`
+ * under its lease, and the recovery worker applies it again (idempotently) and records it once the
+ * database is back, so the provider never keeps a change without its evidence.
+ */
+export type ApplyResult = { state: 'active' } | { state: 'failed'; error: string } | { state: 'granting' };
 
 /**
  * Calls the provider outside any transaction, then commits the outcome with its evidence.
@@ -15,10 +21,21 @@ export type ApplyResult = { ok: true } | { ok: false; error: string };
  * extension moves an active grant's end later, re-granting so an IAM policy's expiry moves too.
  */
 export async function applyGrant(deps: AppDeps, grantId: number, extension?: { extendBy: number; requestId: number }): Promise<ApplyResult> {
+  try {
+    return await applyGrantOnce(deps, grantId, extension);
+  } catch (error) {
+    // An extension has no recovery worker: its caller must say it did not go through.
+    if (extension || !isDatabaseUnreachable(error)) throw error;
+    deps.logger.warn({ grantId, err: error instanceof Error ? error.message : String(error) }, 'database unreachable while granting; the recovery worker finishes the grant');
+    return { state: 'granting' };
+  }
+}
+
+async function applyGrantOnce(deps: AppDeps, grantId: number, extension?: { extendBy: number; requestId: number }): Promise<ApplyResult> {
   const [grant] = await deps.db.select().from(grants).where(eq(grants.id, grantId));
-  if (!grant) return { ok: false, error: `grant ${grantId} not found` };
-  if (!extension && grant.state !== 'granting') return grant.state === 'active' ? { ok: true } : { ok: false, error: grant.lastError ?? grant.state };
-  if (extension && grant.state !== 'active') return { ok: false, error: `grant ${grantId} is ${grant.state}, not active` };
+  if (!grant) return { state: 'failed', error: `grant ${grantId} not found` };
+  if (!extension && grant.state !== 'granting') return grant.state === 'active' ? { state: 'active' } : { state: 'failed', error: grant.lastError ?? grant.state };
+  if (extension && grant.state !== 'active') return { state: 'failed', error: `grant ${grantId} is ${grant.state}, not active` };
 
   const endsAt = extension ? new Date(grant.endsAt.getTime() + extension.extendBy) : grant.endsAt;
   const others = await overlappingGrants(deps.db, grant.person, grant.resource, grant.id);
@@ -47,7 +64,7 @@ export async function applyGrant(deps: AppDeps, grantId: number, extension?: { e
       );
     }
     await recordFailure(deps, grant, message, extension, cleanup);
-    return { ok: false, error: message };
+    return { state: 'failed', error: message };
   }
 
   const now = deps.clock.now();
@@ -92,7 +109,7 @@ export async function applyGrant(deps: AppDeps, grantId: number, extension?: { e
     );
   });
   deps.wake.outbox();
-  return { ok: true };
+  return { state: 'active' };
 }
 
 async function recordFailure(deps: AppDeps, grant: typeof grants.$inferSelect, message: string, extension?: { extendBy: number; requestId: number }, cleanup?: 'revoked' | 'failed'): Promise<void> {

@@ -5,12 +5,12 @@ import { enqueue } from '../db/outbox.ts';
 import { accessRequests, requestApprovals } from '../db/schema.ts';
 import { eligibleApprovers } from '../domain/policy.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
-import { applyGrant } from './apply-grant.ts';
+import { applyGrant, type ApplyResult } from './apply-grant.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { usergroupLookup } from './usergroups.ts';
 
 export type DecisionOutcome =
-  | { kind: 'approved'; requestId: number; final: boolean; approvals: number; required: number; granted?: boolean; error?: string | undefined }
+  | { kind: 'approved'; requestId: number; final: boolean; approvals: number; required: number; grant?: ApplyResult }
   | { kind: 'denied'; requestId: number };
 
 type Request = typeof accessRequests.$inferSelect;
@@ -66,12 +66,12 @@ export async function approveRequest(deps: AppDeps, input: { requestId: number; 
   deps.wake.outbox();
   const outcome: DecisionOutcome = { kind: 'approved', requestId: decided.request.id, final: decided.final, approvals: decided.count, required: decided.request.approvalsRequired };
   if (decided.grantId === undefined) return outcome;
-  const applied = await applyGrant(
+  const grant = await applyGrant(
     deps,
     decided.grantId,
     decided.request.extendsGrantId ? { extendBy: decided.request.durationMs, requestId: decided.request.id } : undefined,
   );
-  return { ...outcome, granted: applied.ok, error: applied.ok ? undefined : applied.error };
+  return { ...outcome, grant };
 }
 
 /** A Deny, with the reason the approver gave in the modal. */

@@ -95,6 +95,16 @@ export async function securityAlertView(db: Db, alertId: number): Promise<(Secur
   };
 }
 
+/**
+ * Past its end an active grant is being taken away (ended early, or expired a moment ago): it shows
+ * as ending. A revoke the provider refused shows as still active, so nobody believes it is gone.
+ */
+function shownState(grant: typeof grants.$inferSelect, now: Date): HomeView['activeGrants'][number]['state'] {
+  if (grant.state === 'revoking' && grant.failureAlertedAt) return 'revoke_retrying';
+  if (grant.state === 'active' && grant.endsAt <= now) return 'revoking';
+  return grant.state as 'active' | 'granting' | 'revoking';
+}
+
 /** What App Home and `/breakglass list` show one person. */
 export async function myAccess(deps: Pick<AppDeps, 'db' | 'clock' | 'access'>, user: string, approverOf: (request: Request) => boolean): Promise<HomeView> {
   const now = deps.clock.now();
@@ -117,8 +127,7 @@ export async function myAccess(deps: Pick<AppDeps, 'db' | 'clock' | 'access'>, u
   });
   return {
     user,
-    // Past its end an active grant is being taken away (ended early, or expired a moment ago): show it as ending.
-    activeGrants: active.map((g) => ({ grantId: g.id, requestId: g.requestId, resource: g.resource, endsAt: g.endsAt, state: g.state === 'active' && g.endsAt <= now ? 'revoking' : g.state })),
+    activeGrants: active.map((g) => ({ grantId: g.id, requestId: g.requestId, resource: g.resource, endsAt: g.endsAt, state: shownState(g, now) })),
     waitingOnMe: pending.filter((r) => r.requester !== user && approverOf(r) && !(approvals.get(r.id) ?? []).includes(user)).map(entry),
     myPending: pending.filter((r) => r.requester === user).map(entry),
     reviewsDue: await reviewsDueFor(deps.db, user),

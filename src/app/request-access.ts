@@ -7,14 +7,14 @@ import { formatDuration } from '../domain/duration.ts';
 import { checkRequest, eligibleApprovers } from '../domain/policy.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
-import { applyGrant } from './apply-grant.ts';
+import { applyGrant, type ApplyResult } from './apply-grant.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { personFor } from './people.ts';
 import { usergroupLookup } from './usergroups.ts';
 
 export type RequestOutcome =
   | { kind: 'pending'; requestId: number; approvers: string[]; approvalsRequired: number }
-  | { kind: 'emergency'; requestId: number; grantId: number; granted: boolean; error?: string | undefined };
+  | { kind: 'emergency'; requestId: number; grantId: number; grant: ApplyResult };
 
 export interface AccessAsk {
   requester: string;
@@ -145,6 +145,6 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
     return { ...outcome, approvers, approvalsRequired: resource.approvals_required };
   }
   deps.wake.outbox();
-  const result = await applyGrant(deps, outcome.grantId, ask.kind === 'extension' ? { extendBy: ask.durationMs, requestId: outcome.requestId } : undefined);
-  return { ...outcome, granted: result.ok, error: result.ok ? undefined : result.error };
+  const grant = await applyGrant(deps, outcome.grantId, ask.kind === 'extension' ? { extendBy: ask.durationMs, requestId: outcome.requestId } : undefined);
+  return { ...outcome, grant };
 }

@@ -5,16 +5,15 @@ import { grants } from '../db/schema.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
+import { revokeRetryAt } from './revoke-retry.ts';
 import { grantSpec } from './people.ts';
 
 /**
  * While a worker revokes, no other replica touches the grant (the lease is renewed while the
  * provider call runs); a crash frees it after this, so a restart finishes the revoke promptly.
- * Longer than MAX_BACKOFF_MS, so "claimed" and "waiting to retry" stay distinguishable.
+ * Longer than MAX_REVOKE_BACKOFF_MS, so "claimed" and "waiting to retry" stay distinguishable.
  */
 const REVOKE_LEASE_MS = 30_000;
-/** Retries back off up to this, so access ends within about this long of the provider's recovery. */
-const MAX_BACKOFF_MS = 20_000;
 const BATCH = 25;
 
 type Grant = typeof grants.$inferSelect;
@@ -130,8 +129,7 @@ async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
 
 async function recordRevokeFailure(deps: AppDeps, grant: Grant, message: string): Promise<void> {
   const now = deps.clock.now();
-  const backoff = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(grant.attempts, 10));
-  const retryAt = new Date(now.getTime() + backoff / 2 + Math.random() * (backoff / 2));
+  const retryAt = revokeRetryAt(now, grant.attempts);
   deps.logger.warn({ grantId: grant.id, resource: grant.resource, attempts: grant.attempts, err: message, retryAt }, 'revoke failed; will retry');
   await deps.db.transaction(async (tx) => {
     const [updated] = await tx

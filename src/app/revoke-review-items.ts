@@ -5,15 +5,15 @@ import type { AccessEntry, GrantSpec, GrantTarget } from '../ports.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
+import { revokeRetryAt } from './revoke-retry.ts';
 import { mapLimit } from './limit.ts';
 
 /**
  * While one process revokes an item no other does; a crash frees it after this. Short, so a revoke
  * cut by a crash is finished soon after the restart (a second, overlapping revoke is harmless:
- * revoking is idempotent and only one `grant.revoked` commits). Longer than MAX_BACKOFF_MS.
+ * revoking is idempotent and only one `grant.revoked` commits). Longer than MAX_REVOKE_BACKOFF_MS.
  */
 export const REVOKE_LEASE_MS = 30_000;
-const MAX_BACKOFF_MS = 20_000;
 const BATCH = 50;
 const CONCURRENCY = 4;
 
@@ -176,8 +176,7 @@ async function recordRevoked(deps: AppDeps, item: Item): Promise<void> {
 
 async function recordFailure(deps: AppDeps, item: Item, message: string): Promise<void> {
   const now = deps.clock.now();
-  const backoff = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(item.revokeAttempts, 10));
-  const retryAt = new Date(now.getTime() + backoff / 2 + Math.random() * (backoff / 2));
+  const retryAt = revokeRetryAt(now, item.revokeAttempts);
   deps.logger.warn({ itemId: item.id, campaignId: item.campaignId, resource: item.resource, attempts: item.revokeAttempts, err: message, retryAt }, 'review revoke failed; will retry');
   await deps.db.transaction(async (tx) => {
     const [updated] = await tx

@@ -38,9 +38,26 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
   return options.databaseUrl ? openPostgres(options.databaseUrl, options.onNotice) : openPglite(options.dataDir, options.holder);
 }
 
+/**
+ * A query waits at most this long for a connection (postgres.js's default is 30 s): during a network
+ * partition a person is told to retry within seconds instead of after half a minute of silence.
+ */
+const CONNECT_TIMEOUT_S = 10;
+
+/**
+ * Seconds a connection waits before trying again after a failed one, by failures in a row (all
+ * connections count them together). postgres.js's own grows to 20 s within a few failures, which
+ * every tick of every worker adds to during an outage: the bot then stayed unusable for up to 20 s
+ * after the database was back. Capped at 1 s: at most one attempt a second per pooled connection.
+ */
+const reconnectBackoffS = (failures: number) => Math.min(1, 0.05 * 2 ** failures) * (0.5 + Math.random() / 2);
+
 async function openPostgres(url: string, onNotice?: (message: string) => void): Promise<Database> {
+  // A lost connection is not fatal: postgres.js opens a new one for the next query by itself.
   const client = postgres(url, {
     max: 10,
+    connect_timeout: CONNECT_TIMEOUT_S,
+    backoff: reconnectBackoffS,
     onnotice: (notice) => onNotice?.(String(notice.message)),
     connection: { application_name: 'breakglass' },
   });

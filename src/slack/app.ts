@@ -13,7 +13,7 @@ export interface SlackAppOptions {
   slackApiUrl?: string | undefined;
   port: number;
   logger: Logger;
-  /** GET /healthz answers 200 when this resolves true, 503 otherwise. */
+  /** GET /healthz answers 200 when this resolves true within HEALTH_TIMEOUT_MS, 503 otherwise. */
   healthCheck: () => Promise<boolean>;
 }
 
@@ -47,7 +47,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       path: '/healthz',
       method: ['GET'],
       handler: (_req, res) => {
-        options.healthCheck().then(
+        withTimeout(options.healthCheck(), HEALTH_TIMEOUT_MS).then(
           (healthy) => answer(res, healthy ? 200 : 503, { ok: healthy }),
           () => answer(res, 503, { ok: false }),
         );
@@ -171,6 +171,20 @@ class BotIdentity {
         this.pending = undefined;
       });
   }
+}
+
+/**
+ * A health check that has not answered by then counts as failed: a probe must get its 503 while the
+ * database is unreachable, not hang until the driver's connect timeout.
+ */
+const HEALTH_TIMEOUT_MS = 2_000;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** One Slack call from the outbox gives up after this; the message is retried later. */

@@ -26,6 +26,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Run the bot in Socket Mode (SLACK_APP_TOKEN) against the fake Slack's WebSocket. */
   socketMode?: boolean;
+  /** The bot's DATABASE_URL, given the test database's: e.g. routed through a proxy a test can cut. */
+  routeDatabase?: (url: string) => string;
 }
 
 export interface Harness {
@@ -69,7 +71,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     PORT: '0',
     DATA_DIR: join(folder, 'data'),
     LOG_LEVEL: 'debug',
-    ...(postgres ? { DATABASE_URL: postgres.url } : {}),
+    ...(postgres ? { DATABASE_URL: options.routeDatabase?.(postgres.url) ?? postgres.url } : {}),
     ...(options.providers === false ? {} : { OKTA_ORG_URL: okta.url, OKTA_API_TOKEN: okta.token, AWS_ENDPOINT_URL_IAM: iam.url, AWS_ENDPOINT_URL_STS: iam.url }),
     ...(socket ? { SLACK_APP_TOKEN: socket.appToken } : {}),
     ...options.env,

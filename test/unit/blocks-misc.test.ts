@@ -148,7 +148,7 @@ describe('security alert', () => {
 });
 
 describe('/breakglass list', () => {
-  const grant = { grantId: 501, requestId: 42, resource: 'prod-db', endsAt: new Date('2025-03-01T13:20:00Z'), state: 'active' };
+  const grant: HomeView['activeGrants'][number] = { grantId: 501, requestId: 42, resource: 'prod-db', endsAt: new Date('2025-03-01T13:20:00Z'), state: 'active' };
   const pending: HomeView['myPending'][number] = { request: { ...request, id: 43, kind: 'standard' }, approvals: ['UAPP'], approvalsRequired: 2 };
 
   it('numbers everything by request id, the id people type into end and extend', () => {
@@ -159,6 +159,12 @@ describe('/breakglass list', () => {
     expect(text).toContain('/breakglass end 42');
     expect(text).toContain('/breakglass extend 42 1h');
     expect(text).toContain('request id');
+  });
+
+  it('never shows access whose revoke the provider refuses as gone', () => {
+    const ended = { ...grant, endsAt: new Date(now.getTime() - 60_000) };
+    expect(listText({ activeGrants: [{ ...ended, state: 'revoking' }], myPending: [] }, now)).toContain('*42*: `prod-db`, ending now, until');
+    expect(listText({ activeGrants: [{ ...ended, state: 'revoke_retrying' }], myPending: [] }, now)).toContain('(still active: the provider refused to remove it, and breakglass keeps retrying)');
   });
 
   it('says when there is nothing, and shortens long lists', () => {

@@ -61,6 +61,13 @@ export function timeLeft(endsAt: Date, now: Date): string {
   return `${compact.replace(/([dhm])(?=\d)/g, '$1 ')} left`;
 }
 
+/** How a grant that is not simply active reads to its holder, on App Home and in `/breakglass list`. */
+export function grantStateText(state: 'granting' | 'revoking' | 'revoke_retrying'): string {
+  if (state === 'granting') return 'being set up';
+  if (state === 'revoking') return 'ending';
+  return 'still active: the provider refused to remove it, and breakglass keeps retrying';
+}
+
 /** A mention; Slack ids are alphanumeric, so anything else is dropped rather than allowed to break the token. */
 export function user(id: string): string {
   return `<@${id.replace(/[^A-Za-z0-9]/g, '')}>`;

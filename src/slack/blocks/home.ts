@@ -1,6 +1,6 @@
 import type { types } from '@slack/bolt';
 import { ACTIONS, type HomeView } from './view-models.ts';
-import { andMore, button, context, header, mrkdwnSection, plain, quote, resourceName, slackDate, timeLeft, user, userText, users } from './format.ts';
+import { andMore, button, context, grantStateText, header, mrkdwnSection, plain, quote, resourceName, slackDate, timeLeft, user, userText, users } from './format.ts';
 import { decisionButtons, title } from './approval-card.ts';
 
 /**
@@ -33,7 +33,7 @@ function activeBlocks(view: HomeView, now: Date): Block[] {
     return [context(['You have no active access. Ask for some with `/breakglass <resource> <duration> <reason>`.'])];
   }
   const blocks: Block[] = view.activeGrants.slice(0, HOME_SHOWN.active).map((g) => {
-    const text = `${resourceName(g.resource)} · *${timeLeft(g.endsAt, now)}* (until ${slackDate(g.endsAt)})\nRequest #${g.requestId}${g.state === 'active' ? '' : ` · ${stateWord(g.state)}`}`;
+    const text = `${resourceName(g.resource)} · *${timeLeft(g.endsAt, now)}* (until ${slackDate(g.endsAt)})\nRequest #${g.requestId}${g.state === 'active' ? '' : ` · _${grantStateText(g.state)}_`}`;
     const section: types.SectionBlock = mrkdwnSection(text);
     // Only live access can be ended; while it is being set up or taken away there is nothing to press.
     if (g.state === 'active') {
@@ -86,10 +86,4 @@ function reviewBlocks(view: HomeView): Block[] {
 
 function withMore(blocks: Block[], total: number, shown: number, what: string): Block[] {
   return total > shown ? [...blocks, andMore(total - shown, what)] : blocks;
-}
-
-function stateWord(state: string): string {
-  if (state === 'granting') return '_being set up_';
-  if (state === 'revoking') return '_ending_';
-  return `_${userText(state, 30)}_`;
 }

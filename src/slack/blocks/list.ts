@@ -1,5 +1,5 @@
 import type { HomeView } from './view-models.ts';
-import { resourceName, slackDate, timeLeft, truncate, users, userText } from './format.ts';
+import { grantStateText, resourceName, slackDate, timeLeft, truncate, users, userText } from './format.ts';
 
 /** Enough for anyone's real list, and keeps the reply far below Slack's 40,000-character message text. */
 export const LIST_SHOWN = 25;
@@ -12,7 +12,7 @@ export function listText(view: Pick<HomeView, 'activeGrants' | 'myPending'>, now
   const lines: string[] = ['*Your active access*'];
   if (view.activeGrants.length === 0) lines.push('_None._');
   for (const g of view.activeGrants.slice(0, LIST_SHOWN)) {
-    const state = g.state === 'active' ? '' : ` (${userText(g.state, 30)})`;
+    const state = g.state === 'active' ? '' : ` (${grantStateText(g.state)})`;
     lines.push(`• *${g.requestId}*: ${resourceName(g.resource)}, ${timeLeft(g.endsAt, now)}, until ${slackDate(g.endsAt)}${state}`);
   }
   more(lines, view.activeGrants.length);

@@ -59,7 +59,8 @@ export interface SecurityAlertView {
 
 export interface HomeView {
   user: string;
-  activeGrants: Array<{ grantId: number; requestId: number; resource: string; endsAt: Date; state: string }>;
+  /** `revoke_retrying`: the provider refused the revoke, and it is being retried. */
+  activeGrants: Array<{ grantId: number; requestId: number; resource: string; endsAt: Date; state: 'active' | 'granting' | 'revoking' | 'revoke_retrying' }>;
   waitingOnMe: Array<{ request: RequestSummary; approvals: string[]; approvalsRequired: number }>;
   myPending: Array<{ request: RequestSummary; approvals: string[]; approvalsRequired: number }>;
   /** Filled once access reviews exist. */

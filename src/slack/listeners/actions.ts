@@ -10,6 +10,7 @@ import { reviewEmergency } from '../../app/review-emergency.ts';
 import { reviewActionHandlers } from './review-actions.ts';
 import { denyModal } from '../blocks/deny-modal.ts';
 import { ACTIONS, DENY_MODAL, VIEWS } from '../blocks/view-models.ts';
+import { failureReply, GRANT_FINISHES_LATER } from './failure-reply.ts';
 
 /** Button values carry only a database id; anything else is not ours. */
 const idValue = z.string().regex(/^\d{1,9}$/).transform(Number);
@@ -46,7 +47,8 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
       const outcome = await approveRequest(deps, { requestId: id, approver: user });
       if (outcome.kind !== 'approved') return undefined;
       if (!outcome.final) return `Approved. Request #${id} has ${outcome.approvals} of ${outcome.required} approvals.`;
-      return outcome.granted === false ? `Approved, but the grant failed: ${outcome.error}` : undefined;
+      if (outcome.grant?.state === 'failed') return `Approved, but the grant failed: ${outcome.grant.error}`;
+      return outcome.grant?.state === 'granting' ? `Approved request #${id}, but ${GRANT_FINISHES_LATER} The requester is told then.` : undefined;
     },
     [ACTIONS.deny]: async (id, user, body, client) => {
       // Only someone who may deny is asked for a reason; the submission is checked again.
@@ -102,7 +104,7 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
         .catch(async (error: unknown) => {
           if (error instanceof Refusal) return tell(error.message);
           deps.logger.error({ err: error, action: action.action_id, user }, 'button handler failed');
-          return tell('Something went wrong and nothing was changed. Please try again.').catch(() => {});
+          return tell(failureReply(error)).catch(() => {});
         }),
     );
   });
@@ -124,7 +126,7 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
       await ack();
     } catch (error) {
       if (!(error instanceof Refusal)) deps.logger.error({ err: error, user: body.user.id }, 'deny failed');
-      await ack({ response_action: 'errors', errors: { [DENY_MODAL.block]: error instanceof Refusal ? error.message : 'Something went wrong; nothing changed. Try again.' } });
+      await ack({ response_action: 'errors', errors: { [DENY_MODAL.block]: error instanceof Refusal ? error.message : failureReply(error) } });
     }
   });
 }

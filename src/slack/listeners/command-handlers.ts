@@ -7,6 +7,7 @@ import { formatDuration } from '../../domain/duration.ts';
 import { listText } from '../blocks/list.ts';
 import { uploadLog } from '../upload-log.ts';
 import type { CommandHandlers } from './command.ts';
+import { GRANT_FINISHES_LATER } from './failure-reply.ts';
 
 /** The slash-command handlers; Refusals thrown by the use cases become the person's answer. */
 export function commandHandlers(deps: AppDeps, client: WebClient): CommandHandlers {
@@ -38,6 +39,7 @@ function reply(outcome: RequestOutcome, what: string, howLong: string): { text: 
     const who = outcome.approvers.map((u) => `<@${u}>`).join(', ');
     return { text: `Request #${outcome.requestId} for \`${what}\` (${howLong}) is waiting for ${outcome.approvalsRequired} approval(s) from ${who}. You will get a message when it is decided.` };
   }
-  if (!outcome.granted) return { text: `:x: Emergency access for \`${what}\` could not be granted (request #${outcome.requestId}): ${outcome.error}. Nothing was changed.` };
+  if (outcome.grant.state === 'failed') return { text: `:x: Emergency access for \`${what}\` could not be granted (request #${outcome.requestId}): ${outcome.grant.error}. Nothing was changed.` };
+  if (outcome.grant.state === 'granting') return { text: `:rotating_light: Emergency request #${outcome.requestId} for \`${what}\` is recorded, but ${GRANT_FINISHES_LATER} You get a message then.` };
   return { text: `:rotating_light: Emergency access for \`${what}\` (${howLong}) granted under request #${outcome.requestId}. The security channel has been notified and an approver will review it.` };
 }

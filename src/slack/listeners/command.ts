@@ -2,6 +2,7 @@ import type { App, SlashCommand } from '@slack/bolt';
 import { Refusal } from '../../app/deps.ts';
 import { parseCommand, type Command } from '../../domain/command.ts';
 import type { Logger } from '../../logger.ts';
+import { failureReply } from './failure-reply.ts';
 
 /** What a command handler answers: shown only to the person who typed it. */
 export type CommandReply = { text: string } | undefined;
@@ -12,8 +13,8 @@ export type CommandHandlers = {
 
 /**
  * `/breakglass …`: acknowledged at once (Slack's 3-second rule); anything slow answers later
- * through the command's response_url. Unknown failures reach the log and the person gets a
- * generic apology, never a stack trace.
+ * through the command's response_url. Unknown failures reach the log and the person gets an
+ * apology (naming a database outage when that is the cause), never a stack trace.
  */
 export function registerCommandListener(
   app: App,
@@ -46,7 +47,7 @@ export function registerCommandListener(
         .catch(async (error: unknown) => {
           if (error instanceof Refusal) return respond({ response_type: 'ephemeral', text: error.message });
           logger.error({ err: error, command: command.kind, user: body.user_id }, 'slash command failed');
-          await respond({ response_type: 'ephemeral', text: 'Something went wrong and nothing was changed. Please try again; if it keeps failing, tell your security team.' }).catch(() => {});
+          await respond({ response_type: 'ephemeral', text: failureReply(error) }).catch(() => {});
         }),
     );
   });

@@ -1,5 +1,6 @@
 import { and, eq, gt, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
+import { isHeld } from '../db/grants-repo.ts';
 import { evidenceEvents, grants } from '../db/schema.ts';
 import type { AccessEntry } from '../ports.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
@@ -45,7 +46,7 @@ export async function reconcileDrift(deps: AppDeps, keptByReview: (resource: str
       const names = [entry.principal.toLowerCase(), entry.email?.toLowerCase()].filter(Boolean);
       const mine = known.filter((g) => names.includes(g.email.toLowerCase()) || (g.awsIamUser !== null && names.includes(g.awsIamUser.toLowerCase())));
       // Live grants (or one ending right now, which the revoke worker is about to take) explain the access.
-      if (mine.some((g) => g.state === 'active' || g.state === 'granting' || g.state === 'revoking')) continue;
+      if (mine.some(isHeld)) continue;
       const revoked = mine.filter((g) => g.state === 'revoked' && g.revokedAt).at(-1);
       // A provider may list a membership for a moment after removing it (IAM is eventually consistent).
       if (revoked?.revokedAt && now.getTime() - revoked.revokedAt.getTime() < SETTLE_MS) continue;

@@ -90,6 +90,7 @@ function withMore(blocks: Block[], total: number, shown: number, what: string): 
 
 function stateWord(state: string): string {
   if (state === 'granting') return '_being set up_';
+  if (state === 'extending') return '_being extended_';
   if (state === 'revoking') return '_ending_';
   return `_${userText(state, 30)}_`;
 }

@@ -46,7 +46,7 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
       const outcome = await approveRequest(deps, { requestId: id, approver: user });
       if (outcome.kind !== 'approved') return undefined;
       if (!outcome.final) return `Approved. Request #${id} has ${outcome.approvals} of ${outcome.required} approvals.`;
-      return outcome.granted === false ? `Approved, but the grant failed: ${outcome.error}` : undefined;
+      return outcome.granted === false ? `Approved, but the ${outcome.extension ? 'extension' : 'grant'} failed: ${outcome.error}` : undefined;
     },
     [ACTIONS.deny]: async (id, user, body, client) => {
       // Only someone who may deny is asked for a reason; the submission is checked again.

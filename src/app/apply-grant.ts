@@ -1,58 +1,55 @@
 import { and, eq } from 'drizzle-orm';
-import { GRANT_LEASE_MS, overlappingGrants, whileLeased } from '../db/grants-repo.ts';
+import { GRANT_LEASE_MS, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { grants } from '../db/schema.ts';
 import { isDatabaseUnreachable } from '../db/unreachable.ts';
-import { formatDuration } from '../domain/duration.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import type { AppDeps } from './deps.ts';
-import { grantSpec } from './people.ts';
+import { grantSpecUntil } from './people.ts';
 
 /**
  * `granting`: the database went away before the outcome was recorded. The grant stays `granting`
- * under its lease, and the recovery worker applies it again (idempotently) and records it once the
- * database is back, so the provider never keeps a change without its evidence.
+ * (or `extending`) under its lease, and the recovery worker applies it again (idempotently) and
+ * records it once the database is back, so the provider never keeps a change without its evidence.
  */
 export type ApplyResult = { state: 'active' } | { state: 'failed'; error: string } | { state: 'granting' };
 
-/**
- * Calls the provider outside any transaction, then commits the outcome with its evidence.
- * A new grant moves granting → active (or failed, after cleaning up at the provider); an
- * extension moves an active grant's end later, re-granting so an IAM policy's expiry moves too.
- */
-export async function applyGrant(deps: AppDeps, grantId: number, extension?: { extendBy: number; requestId: number }): Promise<ApplyResult> {
+/** Runs a grant or an extension; a database outage mid-way leaves it to the recovery worker. */
+export async function finishedLaterIfDatabaseDown(deps: AppDeps, grantId: number, work: () => Promise<ApplyResult>): Promise<ApplyResult> {
   try {
-    return await applyGrantOnce(deps, grantId, extension);
+    return await work();
   } catch (error) {
-    // An extension has no recovery worker: its caller must say it did not go through.
-    if (extension || !isDatabaseUnreachable(error)) throw error;
+    if (!isDatabaseUnreachable(error)) throw error;
     deps.logger.warn({ grantId, err: error instanceof Error ? error.message : String(error) }, 'database unreachable while granting; the recovery worker finishes the grant');
     return { state: 'granting' };
   }
 }
 
-async function applyGrantOnce(deps: AppDeps, grantId: number, extension?: { extendBy: number; requestId: number }): Promise<ApplyResult> {
+/**
+ * Calls the provider outside any transaction, then commits the outcome with its evidence: a new
+ * grant moves granting → active (or failed, after cleaning up at the provider). Extensions are
+ * extend-grant.ts.
+ */
+export function applyGrant(deps: AppDeps, grantId: number): Promise<ApplyResult> {
+  return finishedLaterIfDatabaseDown(deps, grantId, () => applyGrantOnce(deps, grantId));
+}
+
+async function applyGrantOnce(deps: AppDeps, grantId: number): Promise<ApplyResult> {
   const [grant] = await deps.db.select().from(grants).where(eq(grants.id, grantId));
   if (!grant) return { state: 'failed', error: `grant ${grantId} not found` };
-  if (!extension && grant.state !== 'granting') return grant.state === 'active' ? { state: 'active' } : { state: 'failed', error: grant.lastError ?? grant.state };
-  if (extension && grant.state !== 'active') return { state: 'failed', error: `grant ${grantId} is ${grant.state}, not active` };
+  if (grant.state !== 'granting') return grant.state === 'active' ? { state: 'active' } : { state: 'failed', error: grant.lastError ?? grant.state };
 
-  const endsAt = extension ? new Date(grant.endsAt.getTime() + extension.extendBy) : grant.endsAt;
-  const others = await overlappingGrants(deps.db, grant.person, grant.resource, grant.id);
-  // Overlapping grants: the provider keeps access until the last of them ends.
-  const providerExpiry = new Date(Math.max(endsAt.getTime(), ...others.map((o) => o.endsAt.getTime())));
-  const spec = grantSpec({ ...grant, endsAt: providerExpiry });
+  const { spec, others } = await grantSpecUntil(deps.db, grant, grant.endsAt);
   const provider = deps.providers.forTarget(grant.target);
-  // A new grant stays leased to this process while the provider is called, however long that takes.
-  const leased = <T>(work: () => Promise<T>) =>
-    extension ? work() : whileLeased(deps.db, deps.clock, { grantId, state: 'granting', until: grant.nextAttemptAt, leaseMs: GRANT_LEASE_MS }, work);
+  // The grant stays leased to this process while the provider is called, however long that takes.
+  const leased = <T>(work: () => Promise<T>) => whileLeased(deps.db, deps.clock, { grantId, state: 'granting', until: grant.nextAttemptAt, leaseMs: GRANT_LEASE_MS }, work);
   try {
     await leased(() => provider.grant(spec));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     deps.logger.warn({ grantId, resource: grant.resource, err: message }, 'grant failed at the provider');
     let cleanup: 'revoked' | 'failed' | undefined;
-    if (!extension && others.length === 0) {
+    if (others.length === 0) {
       // Nothing half-done: whatever the failed call (or an earlier attempt cut by a crash) may have
       // changed is undone (revoke is idempotent), and the evidence says so.
       cleanup = await leased(() => provider.revoke(spec)).then(
@@ -63,33 +60,12 @@ async function applyGrantOnce(deps: AppDeps, grantId: number, extension?: { exte
         },
       );
     }
-    await recordFailure(deps, grant, message, extension, cleanup);
+    await recordFailure(deps, grant, message, cleanup);
     return { state: 'failed', error: message };
   }
 
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
-    const common = { actor: 'breakglass', subject: grant.person, resource: grant.resource, requestId: extension?.requestId ?? grant.requestId };
-    if (extension) {
-      const [updated] = await tx
-        .update(grants)
-        .set({ endsAt })
-        .where(and(eq(grants.id, grant.id), eq(grants.state, 'active'), eq(grants.endsAt, grant.endsAt)))
-        .returning({ id: grants.id });
-      if (!updated) return;
-      await deps.ledger.append(tx, {
-        kind: 'grant.extended',
-        ...common,
-        details: { grant_id: grant.id, original_request_id: grant.requestId, previous_ends_at: grant.endsAt.toISOString(), ends_at: endsAt.toISOString(), extended_by: formatDuration(extension.extendBy) },
-      });
-      await enqueue(
-        tx,
-        now,
-        { type: 'notify_user', user: grant.person, text: `Your access to \`${grant.resource}\` (request #${grant.requestId}) is extended until <!date^${Math.floor(endsAt.getTime() / 1000)}^{date_short_pretty} {time}|${endsAt.toISOString()}>.` },
-        { type: 'refresh_cards', requestId: extension.requestId },
-      );
-      return;
-    }
     const [updated] = await tx
       .update(grants)
       .set({ state: 'active', startsAt: now, nextAttemptAt: null })
@@ -98,8 +74,11 @@ async function applyGrantOnce(deps: AppDeps, grantId: number, extension?: { exte
     if (!updated) return;
     await deps.ledger.append(tx, {
       kind: 'grant.applied',
-      ...common,
-      details: { grant_id: grant.id, provider: provider.name, target: grant.target, starts_at: now.toISOString(), ends_at: grant.endsAt.toISOString(), provider_expiry: providerExpiry.toISOString(), emergency: grant.emergency },
+      actor: 'breakglass',
+      subject: grant.person,
+      resource: grant.resource,
+      requestId: grant.requestId,
+      details: { grant_id: grant.id, provider: provider.name, target: grant.target, starts_at: now.toISOString(), ends_at: grant.endsAt.toISOString(), provider_expiry: spec.expiresAt.toISOString(), emergency: grant.emergency },
     });
     await enqueue(
       tx,
@@ -112,30 +91,28 @@ async function applyGrantOnce(deps: AppDeps, grantId: number, extension?: { exte
   return { state: 'active' };
 }
 
-async function recordFailure(deps: AppDeps, grant: typeof grants.$inferSelect, message: string, extension?: { extendBy: number; requestId: number }, cleanup?: 'revoked' | 'failed'): Promise<void> {
+async function recordFailure(deps: AppDeps, grant: typeof grants.$inferSelect, message: string, cleanup?: 'revoked' | 'failed'): Promise<void> {
   const now = deps.clock.now();
-  const requestId = extension?.requestId ?? grant.requestId;
+  const { requestId } = grant;
   await deps.db.transaction(async (tx) => {
-    if (!extension) {
-      const [updated] = await tx
-        .update(grants)
-        .set({ state: 'failed', lastError: message, nextAttemptAt: null })
-        .where(and(eq(grants.id, grant.id), eq(grants.state, 'granting')))
-        .returning({ id: grants.id });
-      if (!updated) return;
-    }
+    const [updated] = await tx
+      .update(grants)
+      .set({ state: 'failed', lastError: message, nextAttemptAt: null })
+      .where(and(eq(grants.id, grant.id), eq(grants.state, 'granting')))
+      .returning({ id: grants.id });
+    if (!updated) return;
     await deps.ledger.append(tx, {
       kind: 'grant.failed',
       actor: 'breakglass',
       subject: grant.person,
       resource: grant.resource,
       requestId,
-      details: { grant_id: grant.id, error: message, extension: Boolean(extension), ...(cleanup ? { provider_cleanup: cleanup } : {}) },
+      details: { grant_id: grant.id, error: message, extension: false, ...(cleanup ? { provider_cleanup: cleanup } : {}) },
     });
     await enqueue(
       tx,
       now,
-      { type: 'notify_user', user: grant.person, text: `:x: Your access to \`${grant.resource}\` could not be ${extension ? 'extended' : 'granted'} (request #${requestId}): ${escapeMrkdwn(message)}. Nothing was changed; try again, or tell your security team if it persists.` },
+      { type: 'notify_user', user: grant.person, text: `:x: Your access to \`${grant.resource}\` could not be granted (request #${requestId}): ${escapeMrkdwn(message)}. Nothing was changed; try again, or tell your security team if it persists.` },
       { type: 'refresh_cards', requestId },
     );
   });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { and, asc, desc, eq, inArray, isNull, lte, ne, or, sql } from 'drizzle-orm';
 import { enqueue } from '../db/outbox.ts';
 import { insertReviewItems } from '../db/review-items-repo.ts';
-import { grants, reviewCampaigns, reviewCards, reviewItems, type OutboxMessage, type ReviewRoute } from '../db/schema.ts';
+import { grants, HELD_GRANT_STATES, reviewCampaigns, reviewCards, reviewItems, type OutboxMessage, type ReviewRoute } from '../db/schema.ts';
 import { comparePopulation, LEFT_STATUSES, managerRef, populationHash, samePerson } from '../domain/review.ts';
 import { ProviderError, type AccessEntry, type DirectoryPerson, type GrantTarget, type SlackUser } from '../ports.ts';
 import { escapeMrkdwn, slackDate } from '../slack/blocks/format.ts';
@@ -349,7 +349,7 @@ async function recordBuildFailure(deps: AppDeps, campaign: Campaign, token: stri
 
 /** Live breakglass grants for the resources, found by grant id, email or IAM user name. */
 async function grantIndex(deps: AppDeps, resources: string[]) {
-  const rows = resources.length === 0 ? [] : await deps.db.select().from(grants).where(and(inArray(grants.resource, resources), inArray(grants.state, ['active', 'granting', 'revoking'])));
+  const rows = resources.length === 0 ? [] : await deps.db.select().from(grants).where(and(inArray(grants.resource, resources), inArray(grants.state, HELD_GRANT_STATES)));
   const byId = new Map<number, Grant>();
   const byKey = new Map<string, Grant>();
   const key = (resource: string, name: string) => `${resource}\n${name.toLowerCase()}`;

@@ -1,31 +1,41 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
-import { insertGrant } from '../db/grants-repo.ts';
+import { beginExtension, insertGrant, isRunning } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
-import { accessRequests, requestApprovals } from '../db/schema.ts';
+import { accessRequests, grants, requestApprovals } from '../db/schema.ts';
 import { eligibleApprovers } from '../domain/policy.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { applyGrant, type ApplyResult } from './apply-grant.ts';
+import { cancelPendingExtensions } from './cancel-extensions.ts';
 import { Refusal, type AppDeps } from './deps.ts';
+import { extendGrant } from './extend-grant.ts';
 import { usergroupLookup } from './usergroups.ts';
 
 export type DecisionOutcome =
-  | { kind: 'approved'; requestId: number; final: boolean; approvals: number; required: number; grant?: ApplyResult }
+  | { kind: 'approved'; requestId: number; extension: boolean; final: boolean; approvals: number; required: number; grant?: ApplyResult }
   | { kind: 'denied'; requestId: number };
 
 type Request = typeof accessRequests.$inferSelect;
+type Grant = typeof grants.$inferSelect;
 
 /**
  * One approver's Approve click. The request row is locked for the decision, so concurrent and
  * repeated clicks are serialised: each approver counts once, and only the click that reaches
- * `approvals_required` moves the request on — and only that one calls the provider.
+ * `approvals_required` moves the request on — and only that one calls the provider. An extension
+ * also locks the grant it extends: access that has ended cancels the request instead, and the
+ * final approval moves the grant to `extending`, so one extension is applied at a time and never
+ * beside a revoke.
  */
 export async function approveRequest(deps: AppDeps, input: { requestId: number; approver: string }): Promise<DecisionOutcome> {
   const approvers = await currentApprovers(deps);
   const now = deps.clock.now();
   const decided = await deps.db.transaction(async (tx) => {
-    const request = await lockPending(tx, input.requestId, now);
+    const { request, extended } = await lockPending(tx, input.requestId, now);
     assertMayDecide(request, input.approver, approvers(request), 'approve');
+    if (extended && !isRunning(extended, now)) {
+      await cancelPendingExtensions(tx, deps, [extended], now);
+      return { request, ended: true };
+    }
     const inserted = await tx
       .insert(requestApprovals)
       .values({ requestId: request.id, approver: input.approver, approvedAt: now })
@@ -50,8 +60,11 @@ export async function approveRequest(deps: AppDeps, input: { requestId: number; 
       await tx.update(accessRequests).set({ state: 'approved', decidedAt: now, decidedBy: input.approver }).where(and(eq(accessRequests.id, request.id), eq(accessRequests.state, 'pending')));
       const resource = deps.access.config.resources[request.resource];
       if (!resource) throw new Refusal(`\`${request.resource}\` is no longer in access.yml, so it cannot be granted.`);
+      if (extended && !(await beginExtension(tx, extended.id, request.id, now))) {
+        throw new Refusal(`Request #${request.id} cannot be approved this moment: the access it extends is being extended by request #${extended.extensionRequestId}. Nothing changed; approve again in a moment.`);
+      }
       grantId =
-        request.extendsGrantId ??
+        extended?.id ??
         (await insertGrant(tx, {
           requestId: request.id,
           ask: { requester: request.requester, resource: request.resource, durationMs: request.durationMs, email: request.requesterEmail, awsIamUser: deps.access.config.people[request.requester]?.aws_iam_user },
@@ -64,13 +77,11 @@ export async function approveRequest(deps: AppDeps, input: { requestId: number; 
     return { request, count, final, grantId };
   });
   deps.wake.outbox();
-  const outcome: DecisionOutcome = { kind: 'approved', requestId: decided.request.id, final: decided.final, approvals: decided.count, required: decided.request.approvalsRequired };
+  if ('ended' in decided) throw new Refusal(`Request #${decided.request.id} extends access that has already ended, so it is cancelled; nothing was granted.`);
+  const extension = decided.request.extendsGrantId !== null;
+  const outcome: DecisionOutcome = { kind: 'approved', requestId: decided.request.id, extension, final: decided.final, approvals: decided.count, required: decided.request.approvalsRequired };
   if (decided.grantId === undefined) return outcome;
-  const grant = await applyGrant(
-    deps,
-    decided.grantId,
-    decided.request.extendsGrantId ? { extendBy: decided.request.durationMs, requestId: decided.request.id } : undefined,
-  );
+  const grant = await (extension ? extendGrant : applyGrant)(deps, decided.grantId);
   return { ...outcome, grant };
 }
 
@@ -81,7 +92,7 @@ export async function denyRequest(deps: AppDeps, input: { requestId: number; app
   const approvers = await currentApprovers(deps);
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
-    const request = await lockPending(tx, input.requestId, now);
+    const { request } = await lockPending(tx, input.requestId, now);
     assertMayDecide(request, input.approver, approvers(request), 'deny');
     await tx.update(accessRequests).set({ state: 'denied', decidedAt: now, decidedBy: input.approver, denyReason: reason }).where(eq(accessRequests.id, request.id));
     await deps.ledger.append(tx, {
@@ -124,14 +135,22 @@ export async function checkMayDecide(deps: AppDeps, input: { requestId: number; 
   return request;
 }
 
-async function lockPending(tx: Tx, requestId: number, now: Date): Promise<Request> {
+/**
+ * Locks the request, and first the grant an extension extends: whoever ends a grant locks it before
+ * its requests, so taking the locks in the same order never deadlocks.
+ */
+async function lockPending(tx: Tx, requestId: number, now: Date): Promise<{ request: Request; extended?: Grant | undefined }> {
+  const [peek] = await tx.select({ extendsGrantId: accessRequests.extendsGrantId }).from(accessRequests).where(eq(accessRequests.id, requestId));
+  const [extended] = peek?.extendsGrantId ? await tx.select().from(grants).where(eq(grants.id, peek.extendsGrantId)).for('update') : [];
   const [request] = await tx.select().from(accessRequests).where(eq(accessRequests.id, requestId)).for('update');
-  return assertPending(request, requestId, now);
+  return { request: assertPending(request, requestId, now), extended };
 }
 
 function assertPending(request: Request | undefined, requestId: number, now: Date): Request {
   if (!request) throw new Refusal(`There is no request #${requestId}.`);
-  if (request.state !== 'pending') throw new Refusal(`Request #${request.id} was already ${request.state}; nothing changed.`);
+  if (request.state !== 'pending') {
+    throw new Refusal(`Request #${request.id} was already ${request.state}${request.outcomeReason ? ` (${request.outcomeReason})` : ''}; nothing changed.`);
+  }
   if (request.pendingUntil <= now) throw new Refusal(`Request #${request.id} has expired; the requester can ask again.`);
   return request;
 }

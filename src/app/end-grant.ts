@@ -1,11 +1,13 @@
-import { and, eq, gt } from 'drizzle-orm';
-import { grants } from '../db/schema.ts';
+import { and, eq, gt, inArray } from 'drizzle-orm';
+import { isRunning } from '../db/grants-repo.ts';
+import { grants, RUNNING_GRANT_STATES } from '../db/schema.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { isSecurity } from './security.ts';
 
 /**
  * Ends access early: the grant's end moves to now and the revoke worker is woken, so revocation
- * takes the same durable, retried path as expiry. The holder or security may end it.
+ * takes the same durable, retried path as expiry (after an extension in flight has finished, which
+ * then sees the end and applies nothing). The holder or security may end it.
  */
 export async function endGrant(deps: AppDeps, input: { requestId?: number; grantId?: number; user: string }): Promise<{ grantId: number; resource: string }> {
   const now = deps.clock.now();
@@ -15,11 +17,11 @@ export async function endGrant(deps: AppDeps, input: { requestId?: number; grant
     const [grant] = await tx.select().from(grants).where(where).for('update');
     const label = input.grantId !== undefined ? `grant ${input.grantId}` : `request #${input.requestId}`;
     if (!grant || (grant.person !== input.user && !security)) throw new Refusal(`You have no active access under ${label}. \`/breakglass list\` shows yours.`);
-    if (grant.state !== 'active' || grant.endsAt <= now) throw new Refusal(`Access under ${label} is already ${grant.state === 'active' ? 'ending' : grant.state}.`);
+    if (!isRunning(grant, now)) throw new Refusal(`Access under ${label} is already ${grant.state === 'active' || grant.state === 'extending' ? 'ending' : grant.state}.`);
     const [updated] = await tx
       .update(grants)
       .set({ endsAt: now, revokeReason: 'ended', revokeRequestedBy: input.user })
-      .where(and(eq(grants.id, grant.id), eq(grants.state, 'active'), gt(grants.endsAt, now)))
+      .where(and(eq(grants.id, grant.id), inArray(grants.state, RUNNING_GRANT_STATES), gt(grants.endsAt, now)))
       .returning();
     await deps.ledger.append(tx, {
       kind: 'grant.end_requested',

@@ -1,5 +1,6 @@
 import { and, desc, eq, gt, inArray, or, sql } from 'drizzle-orm';
-import { evidenceEvents, grants } from '../db/schema.ts';
+import { isHeld } from '../db/grants-repo.ts';
+import { evidenceEvents, grants, LIVE_GRANT_STATES } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
 import type { AccessEntry } from '../ports.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
@@ -43,7 +44,7 @@ export async function detectOffboarding(deps: AppDeps, leaver: Deactivation): Pr
       details: { source: leaver.source, slack_user: leaver.slackUserId ?? null, deactivated_at: leaver.deactivatedAt.toISOString(), detail: leaver.detail ?? null, sla: formatDuration(deps.access.config.offboarding.sla) },
     });
     const owner = leaver.slackUserId ? or(eq(grants.email, email), eq(grants.person, leaver.slackUserId)) : eq(grants.email, email);
-    const live = await tx.select().from(grants).where(and(owner, inArray(grants.state, ['active', 'granting']))).for('update');
+    const live = await tx.select().from(grants).where(and(owner, inArray(grants.state, LIVE_GRANT_STATES))).for('update');
     for (const grant of live) {
       await tx.update(grants).set({ endsAt: now, revokeReason: 'offboarding', revokeRequestedBy: 'breakglass' }).where(eq(grants.id, grant.id));
       await deps.ledger.append(tx, {
@@ -112,7 +113,7 @@ type SystemRecord = { resource: string; provider: string; outcome: 'no_access' |
 async function completeOne(deps: AppDeps, open: OpenOffboarding): Promise<boolean> {
   const owner = open.slackUser ? or(eq(grants.email, open.email), eq(grants.person, open.slackUser)) : eq(grants.email, open.email);
   const personGrants = await deps.db.select().from(grants).where(owner);
-  if (personGrants.some((g) => g.state === 'active' || g.state === 'granting' || g.state === 'revoking')) return false;
+  if (personGrants.some(isHeld)) return false;
   const iamNames = new Set([open.email, ...personGrants.map((g) => g.awsIamUser?.toLowerCase()).filter((n): n is string => Boolean(n))]);
   for (const [slackId, person] of Object.entries(deps.access.config.people)) {
     if (slackId === open.slackUser && person.aws_iam_user) iamNames.add(person.aws_iam_user.toLowerCase());

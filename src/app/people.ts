@@ -1,3 +1,6 @@
+import type { Db } from '../db/client.ts';
+import { overlappingGrants } from '../db/grants-repo.ts';
+import type { grants } from '../db/schema.ts';
 import type { GrantSpec } from '../ports.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 
@@ -31,4 +34,15 @@ export function grantSpec(grant: {
     person: { email: grant.email, slackUserId: grant.person, ...(grant.awsIamUser ? { awsIamUser: grant.awsIamUser } : {}) },
     expiresAt: grant.endsAt,
   };
+}
+
+/**
+ * What to grant at the provider for access until `endsAt`: never ending sooner there than the
+ * person's other live grants on the resource, since overlapping grants keep access until the last
+ * of them ends. `others` are those grants.
+ */
+export async function grantSpecUntil(db: Db, grant: typeof grants.$inferSelect, endsAt: Date) {
+  const others = await overlappingGrants(db, grant.person, grant.resource, grant.id);
+  const providerExpiry = new Date(Math.max(endsAt.getTime(), ...others.map((o) => o.endsAt.getTime())));
+  return { spec: grantSpec({ ...grant, endsAt: providerExpiry }), others };
 }

@@ -1,6 +1,6 @@
 import { and, desc, eq, gt, inArray, ne } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { accessRequests, alerts, grants, requestApprovals } from '../db/schema.ts';
+import { accessRequests, alerts, grants, HELD_GRANT_STATES, requestApprovals } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
 import type { ApprovalCardView, CardStatus, EmergencyReviewCardView, HomeView, RequestSummary, SecurityAlertView } from '../slack/blocks/view-models.ts';
 import type { AppDeps } from './deps.ts';
@@ -42,12 +42,13 @@ export function cardStatus(request: Request, approvals: string[], grant: Grant |
     case 'expired':
       return { state: 'expired' };
     case 'cancelled':
-      return { state: 'cancelled', by: request.decidedBy ?? request.requester };
+      return { state: 'cancelled', by: request.decidedBy ?? request.requester, reason: request.outcomeReason ?? undefined };
     case 'approved':
+      if (request.outcomeReason) return { state: 'failed', error: request.outcomeReason };
       if (!grant) return { state: 'approved', approvals };
       if (grant.state === 'failed') return { state: 'failed', error: grant.lastError ?? 'the provider refused' };
       if (grant.state === 'revoked') return { state: 'ended', approvals, endedAt: grant.revokedAt ?? grant.endsAt };
-      if (grant.state === 'granting') return { state: 'approved', approvals };
+      if (grant.state === 'granting' || grant.extensionRequestId === request.id) return { state: 'approved', approvals };
       return { state: 'active', approvals, endsAt: grant.endsAt };
   }
 }
@@ -102,7 +103,7 @@ export async function securityAlertView(db: Db, alertId: number): Promise<(Secur
 function shownState(grant: typeof grants.$inferSelect, now: Date): HomeView['activeGrants'][number]['state'] {
   if (grant.state === 'revoking' && grant.failureAlertedAt) return 'revoke_retrying';
   if (grant.state === 'active' && grant.endsAt <= now) return 'revoking';
-  return grant.state as 'active' | 'granting' | 'revoking';
+  return grant.state as 'active' | 'granting' | 'extending' | 'revoking';
 }
 
 /** What App Home and `/breakglass list` show one person. */
@@ -111,7 +112,7 @@ export async function myAccess(deps: Pick<AppDeps, 'db' | 'clock' | 'access'>, u
   const active = await deps.db
     .select()
     .from(grants)
-    .where(and(eq(grants.person, user), inArray(grants.state, ['active', 'granting', 'revoking'])))
+    .where(and(eq(grants.person, user), inArray(grants.state, HELD_GRANT_STATES)))
     .orderBy(grants.endsAt);
   const pending = await deps.db
     .select()

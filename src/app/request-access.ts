@@ -1,14 +1,15 @@
-import { and, eq, gt } from 'drizzle-orm';
+import { and, eq, gt, inArray } from 'drizzle-orm';
 import type { ResourceConfig } from '../config/access-schema.ts';
-import { insertGrant } from '../db/grants-repo.ts';
+import { beginExtension, insertGrant, isRunning } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
-import { accessRequests, grants, type RequestKind } from '../db/schema.ts';
+import { accessRequests, grants, RUNNING_GRANT_STATES, type RequestKind } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
 import { checkRequest, eligibleApprovers } from '../domain/policy.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import { applyGrant, type ApplyResult } from './apply-grant.ts';
 import { Refusal, type AppDeps } from './deps.ts';
+import { extendGrant } from './extend-grant.ts';
 import { personFor } from './people.ts';
 import { usergroupLookup } from './usergroups.ts';
 
@@ -39,8 +40,8 @@ export async function requestExtension(deps: AppDeps, ask: { requester: string; 
   const [grant] = await deps.db
     .select()
     .from(grants)
-    .where(and(eq(grants.requestId, ask.requestId), eq(grants.person, ask.requester), eq(grants.state, 'active'), gt(grants.endsAt, now)));
-  if (!grant) throw new Refusal(`You have no active access under request #${ask.requestId}. \`/breakglass list\` shows yours.`);
+    .where(and(eq(grants.requestId, ask.requestId), eq(grants.person, ask.requester), inArray(grants.state, RUNNING_GRANT_STATES), gt(grants.endsAt, now)));
+  if (!grant) throw new Refusal(noActiveAccess(ask.requestId));
   const members = await usergroupLookup(deps.access.config, deps.directory);
   const check = checkRequest(deps.access.config, { user: ask.requester, resource: grant.resource, durationMs: ask.durationMs }, members);
   if (!check.ok) throw new Refusal(check.message);
@@ -63,6 +64,8 @@ export async function requestExtension(deps: AppDeps, ask: { requester: string; 
   );
 }
 
+const noActiveAccess = (requestId: number) => `You have no active access under request #${requestId}. \`/breakglass list\` shows yours.`;
+
 interface NewRequest extends AccessAsk {
   kind: RequestKind;
   extendsGrantId?: number;
@@ -80,6 +83,9 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
   }
   const now = deps.clock.now();
   const outcome = await deps.db.transaction(async (tx) => {
+    // Locked, so the access cannot end between this check and the request (ending it cancels pending extensions).
+    const [extended] = ask.extendsGrantId === undefined ? [] : await tx.select().from(grants).where(eq(grants.id, ask.extendsGrantId)).for('update');
+    if (extended && !isRunning(extended, now)) throw new Refusal(noActiveAccess(extended.requestId));
     const [request] = await tx
       .insert(accessRequests)
       .values({
@@ -128,7 +134,10 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
       ...common,
       details: { self_grant: true, policy: 'emergency_self_grant', approvals: [ask.requester], final: true, config_hash: deps.access.hash },
     });
-    const grantId = ask.extendsGrantId ?? (await insertGrant(tx, { requestId: id, ask, target: resource.grant, emergency: true, now }));
+    if (extended && !(await beginExtension(tx, extended.id, id, now))) {
+      throw new Refusal(`Your access under request #${extended.requestId} is being extended by request #${extended.extensionRequestId} right now; ask again in a moment.`);
+    }
+    const grantId = extended?.id ?? (await insertGrant(tx, { requestId: id, ask, target: resource.grant, emergency: true, now }));
     await raiseAlert(tx, deps, {
       kind: 'emergency_grant',
       text: `:rotating_light: <@${ask.requester}> self-granted emergency access to \`${ask.resource}\` for ${formatDuration(ask.durationMs)} (request #${id}). Reason: ${escapeMrkdwn(ask.reason)}`,
@@ -145,6 +154,6 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
     return { ...outcome, approvers, approvalsRequired: resource.approvals_required };
   }
   deps.wake.outbox();
-  const grant = await applyGrant(deps, outcome.grantId, ask.kind === 'extension' ? { extendBy: ask.durationMs, requestId: outcome.requestId } : undefined);
+  const grant = await (ask.kind === 'extension' ? extendGrant : applyGrant)(deps, outcome.grantId);
   return { ...outcome, grant };
 }

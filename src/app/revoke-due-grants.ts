@@ -4,6 +4,7 @@ import { enqueue } from '../db/outbox.ts';
 import { grants } from '../db/schema.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
+import { cancelPendingExtensions } from './cancel-extensions.ts';
 import type { AppDeps } from './deps.ts';
 import { revokeRetryAt } from './revoke-retry.ts';
 import { grantSpec } from './people.ts';
@@ -22,6 +23,7 @@ type Grant = typeof grants.$inferSelect;
  * Revokes every grant past its end. Due rows are claimed with FOR UPDATE SKIP LOCKED and leased,
  * so several replicas split the work and never revoke one grant twice; the row is re-read before
  * acting; a failure is retried with backoff for as long as it takes, alerted to security once.
+ * A grant being extended is not due until the extension is finished (see extend-grant.ts).
  * Returns how many grants it finished.
  */
 export async function revokeDueGrants(deps: AppDeps): Promise<number> {
@@ -59,11 +61,13 @@ async function claimDue(deps: AppDeps): Promise<Grant[]> {
       .limit(BATCH)
       .for('update', { skipLocked: true });
     if (due.length === 0) return [];
-    return tx
+    const claimed = await tx
       .update(grants)
       .set({ state: 'revoking', nextAttemptAt: new Date(now.getTime() + REVOKE_LEASE_MS), attempts: sql`${grants.attempts} + 1` })
       .where(inArray(grants.id, due.map((d) => d.id)))
       .returning();
+    await cancelPendingExtensions(tx, deps, claimed, now);
+    return claimed;
   });
 }
 

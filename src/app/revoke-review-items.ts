@@ -4,6 +4,7 @@ import { grants, reviewCampaigns, reviewItems, type OutboxMessage } from '../db/
 import type { AccessEntry, GrantSpec, GrantTarget } from '../ports.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
+import { cancelPendingExtensions } from './cancel-extensions.ts';
 import type { AppDeps } from './deps.ts';
 import { revokeRetryAt } from './revoke-retry.ts';
 import { mapLimit } from './limit.ts';
@@ -134,13 +135,20 @@ async function recordRevoked(deps: AppDeps, item: Item): Promise<void> {
       .returning({ id: reviewItems.id });
     if (!done) return;
     // The breakglass grants behind this access are over too: the expiry worker must not revoke again.
-    const ended = item.email
+    const behind = item.email
+      ? and(eq(grants.resource, item.resource), or(sql`lower(${grants.email}) = ${item.email.toLowerCase()}`, item.grantId !== null ? eq(grants.id, item.grantId) : undefined))
+      : undefined;
+    const ended = behind
       ? await tx
           .update(grants)
           .set({ state: 'revoked', revokedAt: now, revokeReason: 'review', revokeRequestedBy: item.decidedBy, nextAttemptAt: null })
-          .where(and(eq(grants.resource, item.resource), eq(grants.state, 'active'), or(sql`lower(${grants.email}) = ${item.email.toLowerCase()}`, item.grantId !== null ? eq(grants.id, item.grantId) : undefined)))
-          .returning({ id: grants.id })
+          .where(and(behind, eq(grants.state, 'active')))
+          .returning({ id: grants.id, requestId: grants.requestId, revokeReason: grants.revokeReason })
       : [];
+    await cancelPendingExtensions(tx, deps, ended, now);
+    // An extension in flight may re-grant after this revoke: it is ended instead, so the extension
+    // gives nothing and the revoke worker takes the access once it has finished.
+    if (behind) await tx.update(grants).set({ endsAt: now, revokeReason: 'review', revokeRequestedBy: item.decidedBy }).where(and(behind, eq(grants.state, 'extending')));
     await deps.ledger.append(tx, {
       kind: 'grant.revoked',
       actor: item.decidedBy ?? 'breakglass',

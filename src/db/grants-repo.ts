@@ -1,7 +1,9 @@
 import { and, eq, gt, inArray } from 'drizzle-orm';
 import type { Clock, GrantTarget } from '../ports.ts';
 import type { Db, Tx } from './client.ts';
-import { grants } from './schema.ts';
+import { grants, HELD_GRANT_STATES, LIVE_GRANT_STATES, RUNNING_GRANT_STATES } from './schema.ts';
+
+type Grant = typeof grants.$inferSelect;
 
 /**
  * How long a process owns a grant it is applying before the recovery worker may finish it. A live
@@ -45,8 +47,36 @@ export async function overlappingGrants(db: Db | Tx, person: string, resource: s
   const rows = await db
     .select({ id: grants.id, endsAt: grants.endsAt, state: grants.state })
     .from(grants)
-    .where(and(eq(grants.person, person), eq(grants.resource, resource), inArray(grants.state, ['active', 'granting'])));
+    .where(and(eq(grants.person, person), eq(grants.resource, resource), inArray(grants.state, LIVE_GRANT_STATES)));
   return rows.filter((row) => row.id !== exceptId);
+}
+
+/** Whether the provider may hold the grant's access (it is live, or being revoked and not yet confirmed gone). */
+export function isHeld(grant: Pick<Grant, 'state'>): boolean {
+  return (HELD_GRANT_STATES as readonly string[]).includes(grant.state);
+}
+
+/**
+ * Whether the access is running: active (or being given more time) and its end has not come.
+ * Only running access can be extended or ended early; ending it early moves the end to now.
+ */
+export function isRunning(grant: Pick<Grant, 'state' | 'endsAt'>, now: Date): boolean {
+  return (RUNNING_GRANT_STATES as readonly string[]).includes(grant.state) && grant.endsAt > now;
+}
+
+/**
+ * Moves an active grant to `extending`, leased to this process while it applies the approved
+ * extension `requestId`: the revoke worker leaves an extending grant alone, so the provider call
+ * can never land after a revoke. False when the grant is not active (another extension is being
+ * applied, or the access has ended).
+ */
+export async function beginExtension(tx: Tx, grantId: number, requestId: number, now: Date): Promise<boolean> {
+  const [row] = await tx
+    .update(grants)
+    .set({ state: 'extending', extensionRequestId: requestId, nextAttemptAt: new Date(now.getTime() + GRANT_LEASE_MS) })
+    .where(and(eq(grants.id, grantId), eq(grants.state, 'active'), gt(grants.endsAt, now)))
+    .returning({ id: grants.id });
+  return Boolean(row);
 }
 
 /**
@@ -59,7 +89,7 @@ export async function overlappingGrants(db: Db | Tx, person: string, resource: s
 export async function whileLeased<T>(
   db: Db,
   clock: Clock,
-  lease: { grantId: number; state: 'granting' | 'revoking'; until: Date | null; leaseMs: number },
+  lease: { grantId: number; state: 'granting' | 'extending' | 'revoking'; until: Date | null; leaseMs: number },
   work: () => Promise<T>,
 ): Promise<T> {
   let held = lease.until;

@@ -53,6 +53,8 @@ export const accessRequests = pgTable(
     decidedAt: timestamp('decided_at', { withTimezone: true, precision: 3 }),
     decidedBy: text('decided_by'),
     denyReason: text('deny_reason'),
+    /** Why the request came to nothing: what cancelled it, or why its approved access could not be granted or extended. */
+    outcomeReason: text('outcome_reason'),
   },
   (t) => [index('access_requests_state_idx').on(t.state, t.pendingUntil), index('access_requests_requester_idx').on(t.requester, t.createdAt)],
 );
@@ -71,8 +73,9 @@ export const requestApprovals = pgTable(
 );
 
 /**
- * Access that was (or is being) given. `granting` and `revoking` are the in-between states around
- * a provider call; a worker finishes either after a crash, since provider calls are idempotent.
+ * Access that was (or is being) given. `granting`, `extending` and `revoking` are the in-between
+ * states around a provider call, leased through `next_attempt_at`; a worker finishes any of them
+ * after a crash, since provider calls are idempotent.
  */
 export const grants = pgTable(
   'grants',
@@ -88,6 +91,8 @@ export const grants = pgTable(
     emergency: boolean('emergency').notNull().default(false),
     startsAt: timestamp('starts_at', { withTimezone: true, precision: 3 }),
     endsAt: timestamp('ends_at', { withTimezone: true, precision: 3 }).notNull(),
+    /** While `extending`: the approved extension request being applied. */
+    extensionRequestId: integer('extension_request_id'),
     revokeReason: text('revoke_reason'),
     revokeRequestedBy: text('revoke_requested_by'),
     /** Not before this instant: a claim's lease while a worker acts, or the backoff after a failure. */
@@ -104,7 +109,7 @@ export const grants = pgTable(
   (t) => [index('grants_due_idx').on(t.state, t.endsAt), index('grants_person_idx').on(t.person, t.resource)],
 );
 
-export type GrantState = 'granting' | 'active' | 'revoking' | 'revoked' | 'failed';
+export { HELD_GRANT_STATES, LIVE_GRANT_STATES, RUNNING_GRANT_STATES, type GrantState } from '../domain/grant-states.ts';
 
 /** Slack messages that are updated in place later (approval cards, notices), by request. */
 export const slackMessages = pgTable(

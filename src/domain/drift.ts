@@ -3,10 +3,12 @@
  * Pure: the caller reads the grants and review lines; times are UTC.
  */
 
+import { HELD_GRANT_STATES, type GrantState } from './grant-states.ts';
+
 /** One breakglass grant of the resource to the person. */
 export interface GrantFact {
   id: number;
-  state: 'granting' | 'active' | 'revoking' | 'revoked' | 'failed';
+  state: GrantState;
   revokedAt: Date | null;
 }
 
@@ -42,7 +44,7 @@ export type AccessVerdict =
  * revoke that did not take; anything else is unmanaged.
  */
 export function explainAccess(history: AccessHistory, now: Date, settleMs: number): AccessVerdict {
-  if (history.grants.some((g) => g.state === 'active' || g.state === 'granting' || g.state === 'revoking')) return { drift: false, why: 'granted' };
+  if (history.grants.some((g) => (HELD_GRANT_STATES as readonly GrantState[]).includes(g.state))) return { drift: false, why: 'granted' };
   const decided = latestDecision(history.reviews);
   if (decided?.decision === 'revoke' && decided.revokeState !== 'revoked') return { drift: false, why: 'being_revoked' };
 

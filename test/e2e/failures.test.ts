@@ -3,27 +3,20 @@
  * dying half-way, Slack being unreachable. Nothing is left half-done, nothing is forgotten, and
  * the evidence says exactly what happened, once.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { and, eq, isNull } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { approveRequest } from '../../src/app/decide-request.ts';
-import type { AppDeps } from '../../src/app/deps.ts';
-import { loadAccessConfig } from '../../src/config/access.ts';
 import { MAX_REVOKE_BACKOFF_MS } from '../../src/app/revoke-retry.ts';
 import { GRANT_LEASE_MS } from '../../src/db/grants-repo.ts';
 import { accessRequests, alerts, evidenceEvents, grants, outbox } from '../../src/db/schema.ts';
-import { Ledger } from '../../src/evidence/ledger.ts';
 import { verifyLedger } from '../../src/evidence/verify.ts';
-import { createLogger } from '../../src/logger.ts';
-import type { AccessProvider } from '../../src/ports.ts';
 import { DEFAULT_RETRY } from '../../src/providers/retry.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { slash } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
+import { otherProcessDeps } from '../support/process-deps.ts';
 import type { OktaRecordedRequest } from '../support/okta-server.ts';
 import { blockAction, post, slashCommand } from '../support/slack-requests.ts';
 import { textOf, type StoredMessage } from '../support/slack-server.ts';
@@ -257,26 +250,7 @@ for (const database of ['pglite', 'postgres'] as const) {
 
       // Another process takes Bob's approval, commits it, and dies before it reaches Okta: its
       // provider never answers (nor calls out), which is what the database sees of a crash.
-      const folder = mkdtempSync(join(tmpdir(), 'breakglass-dying-'));
-      writeFileSync(join(folder, 'access.yml'), ACCESS);
-      const dead: AccessProvider = {
-        name: 'okta',
-        supports: () => true,
-        grant: () => new Promise<void>(() => {}),
-        revoke: () => new Promise<void>(() => {}),
-        listAccess: async () => [],
-      };
-      const dying: AppDeps = {
-        db: db(),
-        ledger: new Ledger(clock),
-        clock,
-        access: loadAccessConfig(join(folder, 'access.yml')),
-        providers: { forTarget: () => dead },
-        directory: { user: async () => undefined, usergroupMembers: async () => [], userByEmail: async () => undefined },
-        logger: createLogger('silent'),
-        wake: { grants: () => {}, outbox: () => {} },
-      };
-      void approveRequest(dying, { requestId, approver: 'U0BOB' });
+      void approveRequest(otherProcessDeps(h, { accessYml: ACCESS, clock, provider: {} }), { requestId, approver: 'U0BOB' });
       await h.slack.waitFor(async () => (await grantOf(requestId))?.state === 'granting' || undefined, WAIT, 'the grant committed as granting');
       await sleep(200);
       expect(membershipCalls('PUT', 'U0GINA')).toEqual([]);

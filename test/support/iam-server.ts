@@ -356,6 +356,11 @@ export interface IamTestServer {
   failNext(n: number, failure?: number | FailureSpec, filter?: (r: IamRecordedRequest) => boolean): void;
   /** Every matching request fails until the returned function is called. */
   failWhen(predicate: (r: IamRecordedRequest) => boolean, failure?: number | FailureSpec): () => void;
+  /**
+   * Matching requests wait, before the server acts on them, until `release()`: a provider call in
+   * flight for as long as a test needs. `reached` resolves with the first one held.
+   */
+  holdWhen(predicate: (r: IamRecordedRequest) => boolean): { reached: Promise<IamRecordedRequest>; release(): void };
   clearFailures(): void;
   maxPageSize: number;
 }
@@ -385,6 +390,7 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
   const requests: IamRecordedRequest[] = [];
   const oneShot: Array<{ left: number; failure: FailureSpec; filter?: (r: IamRecordedRequest) => boolean }> = [];
   const standing = new Set<{ predicate: (r: IamRecordedRequest) => boolean; failure: FailureSpec }>();
+  const holds = new Set<{ predicate: (r: IamRecordedRequest) => boolean; held: (r: IamRecordedRequest) => void; released: Promise<void> }>();
 
   const account = (id = defaultAccount) => {
     let a = accounts.get(id);
@@ -583,7 +589,7 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', async () => {
       const body = Buffer.concat(chunks);
       const url = new URL(req.url ?? '/', 'http://placeholder');
       const params: Record<string, string> = Object.fromEntries(url.searchParams);
@@ -608,6 +614,11 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
         at: new Date(),
       };
       requests.push(rec);
+      const hold = [...holds].find((h) => h.predicate(rec));
+      if (hold) {
+        hold.held(rec);
+        await hold.released;
+      }
       try {
         if (req.method !== 'POST' && req.method !== 'GET') throw new AwsError(405, 'InvalidAction', `Method ${req.method} not allowed`);
         const caller = authenticate(req, body, rec);
@@ -655,6 +666,20 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
       const entry = { predicate, failure: failureFor(failure) };
       standing.add(entry);
       return () => standing.delete(entry);
+    },
+    holdWhen(predicate) {
+      let held!: (r: IamRecordedRequest) => void;
+      let release!: () => void;
+      const reached = new Promise<IamRecordedRequest>((resolve) => (held = resolve));
+      const entry = { predicate, held, released: new Promise<void>((resolve) => (release = resolve)) };
+      holds.add(entry);
+      return {
+        reached,
+        release: () => {
+          holds.delete(entry);
+          release();
+        },
+      };
     },
     clearFailures() {
       oneShot.length = 0;

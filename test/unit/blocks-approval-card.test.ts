@@ -113,6 +113,23 @@ describe('approval card', () => {
     }
   });
 
+  it('an extension says what became of it: being extended, not extended and why, or cancelled because its access ended', () => {
+    const extension = { kind: 'extension' as const, extendsGrantId: 3 };
+    const outcomes: Array<[CardStatus, string[], string[]]> = [
+      [{ state: 'approved', approvals: ['UAPP1'] }, ['Approved', 'The access is being extended'], ['being set up']],
+      [{ state: 'failed', error: 'the access was ended while it was being extended' }, ['could not be extended', 'the access was ended while it was being extended'], ['could not be granted', 'Nothing was left behind']],
+      [{ state: 'cancelled', by: 'breakglass', reason: 'the access it extends has ended' }, ['Cancelled', 'the access it extends has ended', 'Nothing was granted'], ['<@breakglass>']],
+    ];
+    for (const [status, phrases, absent] of outcomes) {
+      const { blocks, text } = card(status, extension);
+      expect(buttons(blocks), status.state).toEqual([]);
+      const seen = visible(blocks);
+      for (const phrase of phrases) expect(seen, status.state).toContain(phrase);
+      for (const phrase of absent) expect(seen, status.state).not.toContain(phrase);
+      expect(text).toContain('Extension request #12');
+    }
+  });
+
   it('escapes and shortens a hostile reason so it cannot ping anyone, reformat the card or exceed a limit', () => {
     const reason = `<!channel> *bold* & <https://evil.example|your bank> ${'x'.repeat(5_000)}`;
     const { blocks, text } = card(

@@ -15,7 +15,7 @@ export function approvalCard(view: ApprovalCardView): { text: string; blocks: ty
     ...requestBlocks(request),
     historyBlock(request.requester, view.history),
     { type: 'divider' },
-    ...statusBlocks(request.id, status),
+    ...statusBlocks(request, status),
   ];
   return { text: fallback(request, status), blocks };
 }
@@ -53,18 +53,18 @@ function historyBlock(requester: string, history: HistoryItem[]): types.KnownBlo
   return context([`*Recent requests from ${user(requester)}${more}:*`, ...shown]);
 }
 
-function statusBlocks(requestId: number, status: CardStatus): types.KnownBlock[] {
+function statusBlocks(request: RequestSummary, status: CardStatus): types.KnownBlock[] {
   switch (status.state) {
     case 'pending': {
       const so = status.approvals.length > 0 ? ` · approved so far by ${users(status.approvals)}` : '';
       return [
         mrkdwnSection(`*${status.approvals.length} of ${status.approvalsRequired} approvals*${so}`),
         context([`Expires if not decided by ${slackDate(status.pendingUntil)}`]),
-        decisionButtons(requestId),
+        decisionButtons(request.id),
       ];
     }
     case 'approved':
-      return [mrkdwnSection(`✅ *Approved* by ${users(status.approvals)}. Access is being set up.`)];
+      return [mrkdwnSection(`✅ *Approved* by ${users(status.approvals)}. ${request.kind === 'extension' ? 'The access is being extended.' : 'Access is being set up.'}`)];
     case 'active':
       return [mrkdwnSection(`✅ *Approved* by ${users(status.approvals)}. Access is active until ${slackDate(status.endsAt)}.`)];
     case 'ended':
@@ -74,8 +74,9 @@ function statusBlocks(requestId: number, status: CardStatus): types.KnownBlock[]
     case 'expired':
       return [mrkdwnSection('⌛ *Expired*: no decision was made in time. Nothing was granted.')];
     case 'cancelled':
-      return [mrkdwnSection(`🚫 *Cancelled* by ${user(status.by)}. Nothing was granted.`)];
+      return [mrkdwnSection(`🚫 *Cancelled*${status.reason ? `: ${userText(status.reason, 300)}` : ` by ${user(status.by)}`}. Nothing was granted.`)];
     case 'failed':
+      if (request.kind === 'extension') return [mrkdwnSection(`⚠️ *Approved, but the access could not be extended.*\n${quote(status.error, 2_500)}`)];
       return [mrkdwnSection(`⚠️ *Approved, but access could not be granted.* Nothing was left behind.\n${quote(status.error, 2_500)}`)];
   }
 }

@@ -62,8 +62,9 @@ export function timeLeft(endsAt: Date, now: Date): string {
 }
 
 /** How a grant that is not simply active reads to its holder, on App Home and in `/breakglass list`. */
-export function grantStateText(state: 'granting' | 'revoking' | 'revoke_retrying'): string {
+export function grantStateText(state: 'granting' | 'extending' | 'revoking' | 'revoke_retrying'): string {
   if (state === 'granting') return 'being set up';
+  if (state === 'extending') return 'being extended';
   if (state === 'revoking') return 'ending';
   return 'still active: the provider refused to remove it, and breakglass keeps retrying';
 }

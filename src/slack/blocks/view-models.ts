@@ -23,8 +23,9 @@ export type CardStatus =
   | { state: 'approved'; approvals: string[] }
   | { state: 'denied'; by: string; reason: string }
   | { state: 'expired' }
-  | { state: 'cancelled'; by: string }
-  /** Approved, then the provider refused: nothing was left behind. */
+  /** `reason`: why breakglass cancelled it (an extension whose access ended). */
+  | { state: 'cancelled'; by: string; reason?: string | undefined }
+  /** Approved, then the provider refused (nothing was left behind), or an extension could not be applied. */
   | { state: 'failed'; error: string }
   | { state: 'active'; approvals: string[]; endsAt: Date }
   | { state: 'ended'; approvals: string[]; endedAt: Date };
@@ -60,7 +61,7 @@ export interface SecurityAlertView {
 export interface HomeView {
   user: string;
   /** `revoke_retrying`: the provider refused the revoke, and it is being retried. */
-  activeGrants: Array<{ grantId: number; requestId: number; resource: string; endsAt: Date; state: 'active' | 'granting' | 'revoking' | 'revoke_retrying' }>;
+  activeGrants: Array<{ grantId: number; requestId: number; resource: string; endsAt: Date; state: 'active' | 'granting' | 'extending' | 'revoking' | 'revoke_retrying' }>;
   waitingOnMe: Array<{ request: RequestSummary; approvals: string[]; approvalsRequired: number }>;
   myPending: Array<{ request: RequestSummary; approvals: string[]; approvalsRequired: number }>;
   /** Filled once access reviews exist. */

@@ -1,6 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import type { GrantTarget } from '../ports.ts';
+import type { GrantState } from '../domain/grant-states.ts';
+
+// The grant state machine is the domain's; re-exported for the repositories and use cases.
+export { HELD_GRANT_STATES, LIVE_GRANT_STATES, RUNNING_GRANT_STATES, type GrantState } from '../domain/grant-states.ts';
 
 /**
  * The evidence ledger. Rows are only ever inserted (database triggers refuse UPDATE, DELETE and
@@ -108,8 +112,6 @@ export const grants = pgTable(
   },
   (t) => [index('grants_due_idx').on(t.state, t.endsAt), index('grants_person_idx').on(t.person, t.resource)],
 );
-
-export { HELD_GRANT_STATES, LIVE_GRANT_STATES, RUNNING_GRANT_STATES, type GrantState } from '../domain/grant-states.ts';
 
 /** Slack messages that are updated in place later (approval cards, notices), by request. */
 export const slackMessages = pgTable(

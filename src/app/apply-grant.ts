@@ -5,6 +5,7 @@ import { grants } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import type { AppDeps } from './deps.ts';
+import { describeLeft, leaverStatus } from './leavers.ts';
 import { grantSpec } from './people.ts';
 
 export type ApplyResult = { ok: true } | { ok: false; error: string };
@@ -30,6 +31,9 @@ export async function applyGrant(deps: AppDeps, grantId: number, extension?: { e
   const leased = <T>(work: () => Promise<T>) =>
     extension ? work() : whileLeased(deps.db, deps.clock, { grantId, state: 'granting', until: grant.nextAttemptAt, leaseMs: GRANT_LEASE_MS }, work);
   try {
+    // Checked again here: the grant may have been approved (or left by a crash) before the person's deactivation arrived.
+    const { left } = await leaverStatus(deps, { emails: [grant.email], slackUserId: grant.person });
+    if (left) throw new Error(`${grant.email} was ${describeLeft(left)}; breakglass gives a leaver no access`);
     await leased(() => provider.grant(spec));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

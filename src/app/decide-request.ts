@@ -7,6 +7,7 @@ import { eligibleApprovers } from '../domain/policy.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { applyGrant } from './apply-grant.ts';
 import { Refusal, type AppDeps } from './deps.ts';
+import { describeLeft, leaverStatus, offboardedSince, type LeftFacts, type PersonRef } from './leavers.ts';
 import { usergroupLookup } from './usergroups.ts';
 
 export type DecisionOutcome =
@@ -22,10 +23,14 @@ type Request = typeof accessRequests.$inferSelect;
  */
 export async function approveRequest(deps: AppDeps, input: { requestId: number; approver: string }): Promise<DecisionOutcome> {
   const approvers = await currentApprovers(deps);
+  const leaver = await requesterStatus(deps, input.requestId);
   const now = deps.clock.now();
   const decided = await deps.db.transaction(async (tx) => {
     const request = await lockPending(tx, input.requestId, now);
     assertMayDecide(request, input.approver, approvers(request), 'approve');
+    // The deactivation may have arrived since the request was made, or even since the check above.
+    const left = leaver.left ?? (await offboardedSince(tx, requesterOf(request), leaver.seenSeq));
+    if (left) throw new Refusal(`<@${request.requester}> was ${describeLeft(left)}, so request #${request.id} cannot be approved; nothing changed.`);
     const inserted = await tx
       .insert(requestApprovals)
       .values({ requestId: request.id, approver: input.approver, approvedAt: now })
@@ -72,6 +77,14 @@ export async function approveRequest(deps: AppDeps, input: { requestId: number; 
     decided.request.extendsGrantId ? { extendBy: decided.request.durationMs, requestId: decided.request.id } : undefined,
   );
   return { ...outcome, granted: applied.ok, error: applied.ok ? undefined : applied.error };
+}
+
+const requesterOf = (request: Request): PersonRef => ({ emails: [request.requesterEmail], slackUserId: request.requester });
+
+/** Whether a pending request's requester has left; asked outside the decision's transaction, since it may ask Slack and Okta. */
+async function requesterStatus(deps: AppDeps, requestId: number): Promise<{ seenSeq: number; left?: LeftFacts | undefined }> {
+  const [request] = await deps.db.select().from(accessRequests).where(eq(accessRequests.id, requestId));
+  return request?.state === 'pending' ? leaverStatus(deps, requesterOf(request)) : { seenSeq: 0 };
 }
 
 /** A Deny, with the reason the approver gave in the modal. */

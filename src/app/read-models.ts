@@ -42,7 +42,7 @@ export function cardStatus(request: Request, approvals: string[], grant: Grant |
     case 'expired':
       return { state: 'expired' };
     case 'cancelled':
-      return { state: 'cancelled', by: request.decidedBy ?? request.requester };
+      return { state: 'cancelled', reason: request.denyReason ?? 'cancelled' };
     case 'approved':
       if (!grant) return { state: 'approved', approvals };
       if (grant.state === 'failed') return { state: 'failed', error: grant.lastError ?? 'the provider refused' };

@@ -9,6 +9,7 @@ import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import { applyGrant } from './apply-grant.ts';
 import { Refusal, type AppDeps } from './deps.ts';
+import { describeLeft, leaverStatus, offboardedSince, type LeftFacts } from './leavers.ts';
 import { personFor } from './people.ts';
 import { usergroupLookup } from './usergroups.ts';
 
@@ -78,8 +79,13 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
       `\`${ask.resource}\` needs ${resource.approvals_required} approval(s), but only ${approvers.length} person(s) other than you can approve it. Ask your security team to fix its approvers in access.yml.`,
     );
   }
+  const requester = { emails: [ask.email], slackUserId: ask.requester };
+  const leaver = await leaverStatus(deps, requester);
+  if (leaver.left) throw new Refusal(youLeft(leaver.left));
   const now = deps.clock.now();
   const outcome = await deps.db.transaction(async (tx) => {
+    const left = await offboardedSince(tx, requester, leaver.seenSeq);
+    if (left) throw new Refusal(youLeft(left));
     const [request] = await tx
       .insert(accessRequests)
       .values({
@@ -116,6 +122,8 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
         approvers,
         approvals_required: resource.approvals_required,
         config_hash: deps.access.hash,
+        // A person offboarded before and active again since: the auditor sees which offboarding they came back from.
+        ...(leaver.seenSeq > 0 ? { rejoined_after_offboarding_seq: leaver.seenSeq } : {}),
       },
     });
     if (!emergency) {
@@ -147,4 +155,8 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
   deps.wake.outbox();
   const result = await applyGrant(deps, outcome.grantId, ask.kind === 'extension' ? { extendBy: ask.durationMs, requestId: outcome.requestId } : undefined);
   return { ...outcome, granted: result.ok, error: result.ok ? undefined : result.error };
+}
+
+function youLeft(left: LeftFacts): string {
+  return `You cannot request access: you were ${describeLeft(left)}. breakglass gives a leaver no access; once you are active again in Okta and Slack, you can ask again.`;
 }

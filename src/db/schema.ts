@@ -52,6 +52,7 @@ export const accessRequests = pgTable(
     pendingUntil: timestamp('pending_until', { withTimezone: true, precision: 3 }).notNull(),
     decidedAt: timestamp('decided_at', { withTimezone: true, precision: 3 }),
     decidedBy: text('decided_by'),
+    /** Why it was denied (the approver's words) or cancelled (breakglass's). */
     denyReason: text('deny_reason'),
   },
   (t) => [index('access_requests_state_idx').on(t.state, t.pendingUntil), index('access_requests_requester_idx').on(t.requester, t.createdAt)],

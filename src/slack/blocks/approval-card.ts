@@ -74,7 +74,7 @@ function statusBlocks(requestId: number, status: CardStatus): types.KnownBlock[]
     case 'expired':
       return [mrkdwnSection('⌛ *Expired*: no decision was made in time. Nothing was granted.')];
     case 'cancelled':
-      return [mrkdwnSection(`🚫 *Cancelled* by ${user(status.by)}. Nothing was granted.`)];
+      return [mrkdwnSection(`🚫 *Cancelled*: ${userText(status.reason, 2_500)}. Nothing was granted.`)];
     case 'failed':
       return [mrkdwnSection(`⚠️ *Approved, but access could not be granted.* Nothing was left behind.\n${quote(status.error, 2_500)}`)];
   }

@@ -23,7 +23,8 @@ export type CardStatus =
   | { state: 'approved'; approvals: string[] }
   | { state: 'denied'; by: string; reason: string }
   | { state: 'expired' }
-  | { state: 'cancelled'; by: string }
+  /** Ended by breakglass before any decision (the requester was offboarded): why, in plain words. */
+  | { state: 'cancelled'; reason: string }
   /** Approved, then the provider refused: nothing was left behind. */
   | { state: 'failed'; error: string }
   | { state: 'active'; approvals: string[]; endsAt: Date }

@@ -101,7 +101,7 @@ export const PACK_FILES: Array<{ file: string; criteria: string[]; checks: strin
   {
     file: 'readiness.md',
     criteria: ['CC6.1', 'CC6.2', 'CC6.3', 'CC7.2'],
-    checks: 'The exceptions breakglass itself finds in the period (unapproved or late-ended access, unreviewed emergencies, unacknowledged alerts, overdue reviews, offboarding past SLA, silent days), each with its evidence events.',
+    checks: 'The exceptions breakglass itself finds in the period (unapproved or late-ended access, unreviewed emergencies, unacknowledged alerts, overdue reviews, offboarding past SLA, silent days, evidence left over a day without a signed checkpoint), each with its evidence events.',
   },
   {
     file: 'readiness.json',

@@ -47,7 +47,8 @@ export const grantsOf = (person: PersonRef): SQL => belongsTo(grants.email, gran
 /** The person's requests, by any of their emails or their Slack id. */
 export const requestsOf = (person: PersonRef): SQL => belongsTo(accessRequests.requesterEmail, accessRequests.requester, person);
 
-function offboardingsOf(person: PersonRef): SQL {
+/** The person's `offboarding.detected` events, by any of their emails, their Okta login or their Slack id. */
+export function offboardingsOf(person: PersonRef): SQL {
   const emails = emailsOf(person);
   const matches = [
     ...(emails.length > 0 ? [inArray(sql`lower(${evidenceEvents.subject})`, emails), inArray(sql`${evidenceEvents.details}->>'login'`, emails)] : []),

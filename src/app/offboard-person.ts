@@ -7,7 +7,7 @@ import type { AccessEntry } from '../ports.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
-import { emailsOf, grantsOf, requestsOf, type PersonRef } from './leavers.ts';
+import { emailsOf, grantsOf, offboardingsOf, requestsOf, type PersonRef } from './leavers.ts';
 import { grantSpec } from './people.ts';
 
 export interface Deactivation {
@@ -42,7 +42,7 @@ export async function detectOffboarding(deps: AppDeps, leaver: Deactivation): Pr
     const [previous] = await tx
       .select({ seq: evidenceEvents.seq, occurredAt: evidenceEvents.occurredAt })
       .from(evidenceEvents)
-      .where(and(eq(evidenceEvents.kind, 'offboarding.detected'), eq(evidenceEvents.subject, email), gt(evidenceEvents.occurredAt, new Date(now.getTime() - SAME_OFFBOARDING_MS))))
+      .where(and(offboardingsOf(person), gt(evidenceEvents.occurredAt, new Date(now.getTime() - SAME_OFFBOARDING_MS))))
       .orderBy(desc(evidenceEvents.seq))
       .limit(1);
     // Unless they came back and were given access since: leaving again is a new offboarding.

@@ -66,7 +66,6 @@ function uncoveredByPinnedKey(coverage: CheckpointCoverage, publicKey: string, n
   const gap = coverage.gaps(now).find((g) => g.coveredBy === null);
   if (!gap) return undefined;
   const key = keyFingerprint(normalisePublicKey(publicKey));
-  const events = `event(s) #${gap.firstSeq}–#${gap.lastSeq}`;
   if (coverage.checkpoints === 0) {
     return (
       `the ledger holds no checkpoint signed by the pinned key ${key}, though its first event is from ${gap.since.toISOString()} (${uncoveredDays(gap)} day(s) ago) and the bot signs one at least daily: ` +
@@ -74,7 +73,7 @@ function uncoveredByPinnedKey(coverage: CheckpointCoverage, publicKey: string, n
     );
   }
   return (
-    `${events}, recorded from ${gap.since.toISOString()} to ${gap.until.toISOString()} (${uncoveredDays(gap)} day(s)), are covered by no checkpoint signed by the pinned key ${key}, ` +
+    `event(s) #${gap.firstSeq}–#${gap.lastSeq}, recorded from ${gap.since.toISOString()} to ${gap.until.toISOString()} (${uncoveredDays(gap)} day(s)), are covered by no checkpoint signed by the pinned key ${key}, ` +
     'though the bot signs at least daily: newer checkpoints were removed, so those events could have been rewritten'
   );
 }

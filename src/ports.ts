@@ -111,7 +111,10 @@ export interface Providers {
 
 /** Someone the identity provider deactivated or suspended. */
 export interface DeactivatedPerson {
+  /** The primary email, else the login. */
   email: string;
+  /** The Okta login: people are matched on the Okta login or email. */
+  login: string;
   status: string;
   deactivatedAt: Date;
 }

@@ -5,6 +5,7 @@ import { grants } from '../db/schema.ts';
 import { isDatabaseUnreachable } from '../db/unreachable.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import type { AppDeps } from './deps.ts';
+import { describeLeft, leaverStatus } from './leavers.ts';
 import { grantSpecUntil } from './people.ts';
 
 /**
@@ -44,6 +45,9 @@ async function applyGrantOnce(deps: AppDeps, grantId: number): Promise<ApplyResu
   // The grant stays leased to this process while the provider is called, however long that takes.
   const leased = <T>(work: () => Promise<T>) => whileLeased(deps.db, deps.clock, { grantId, state: 'granting', until: grant.nextAttemptAt, leaseMs: GRANT_LEASE_MS }, work);
   try {
+    // Checked again here: the grant may have been approved (or left by a crash) before the person's deactivation arrived.
+    const { left } = await leaverStatus(deps, { emails: [grant.email], slackUserId: grant.person });
+    if (left) throw new Error(`${grant.email} was ${describeLeft(left)}; breakglass gives a leaver no access`);
     await leased(() => provider.grant(spec));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);

@@ -9,6 +9,7 @@ import { applyGrant, type ApplyResult } from './apply-grant.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { extendGrant } from './extend-grant.ts';
+import { describeLeft, leaverStatus, offboardedSince, type LeftFacts, type PersonRef } from './leavers.ts';
 import { usergroupLookup } from './usergroups.ts';
 
 export type DecisionOutcome =
@@ -28,10 +29,14 @@ type Grant = typeof grants.$inferSelect;
  */
 export async function approveRequest(deps: AppDeps, input: { requestId: number; approver: string }): Promise<DecisionOutcome> {
   const approvers = await currentApprovers(deps);
+  const leaver = await requesterStatus(deps, input.requestId);
   const now = deps.clock.now();
   const decided = await deps.db.transaction(async (tx) => {
     const { request, extended } = await lockPending(tx, input.requestId, now);
     assertMayDecide(request, input.approver, approvers(request), 'approve');
+    // The deactivation may have arrived since the request was made, or even since the check above.
+    const left = leaver.left ?? (await offboardedSince(tx, requesterOf(request), leaver.seenSeq));
+    if (left) throw new Refusal(`<@${request.requester}> was ${describeLeft(left)}, so request #${request.id} cannot be approved; nothing changed.`);
     if (extended && !isRunning(extended, now)) {
       await cancelPendingExtensions(tx, deps, [extended], now);
       return { request, ended: true };
@@ -83,6 +88,14 @@ export async function approveRequest(deps: AppDeps, input: { requestId: number; 
   if (decided.grantId === undefined) return outcome;
   const grant = await (extension ? extendGrant : applyGrant)(deps, decided.grantId);
   return { ...outcome, grant };
+}
+
+const requesterOf = (request: Request): PersonRef => ({ emails: [request.requesterEmail], slackUserId: request.requester });
+
+/** Whether a pending request's requester has left; asked outside the decision's transaction, since it may ask Slack and Okta. */
+async function requesterStatus(deps: AppDeps, requestId: number): Promise<{ seenSeq: number; left?: LeftFacts | undefined }> {
+  const [request] = await deps.db.select().from(accessRequests).where(eq(accessRequests.id, requestId));
+  return request?.state === 'pending' ? leaverStatus(deps, requesterOf(request)) : { seenSeq: 0 };
 }
 
 /** A Deny, with the reason the approver gave in the modal. */

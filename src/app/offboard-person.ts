@@ -1,16 +1,21 @@
-import { and, desc, eq, gt, inArray, or, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, sql } from 'drizzle-orm';
+import type { Tx } from '../db/client.ts';
 import { isHeld } from '../db/grants-repo.ts';
-import { evidenceEvents, grants, LIVE_GRANT_STATES } from '../db/schema.ts';
+import { enqueue } from '../db/outbox.ts';
+import { accessRequests, evidenceEvents, grants, LIVE_GRANT_STATES } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
 import type { AccessEntry } from '../ports.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
+import { emailsOf, grantsOf, offboardingsOf, requestsOf, type PersonRef } from './leavers.ts';
 import { grantSpec } from './people.ts';
 
 export interface Deactivation {
   source: 'slack' | 'okta';
   email: string;
+  /** The Okta login, when the source has one: people are matched on the Okta login or email. */
+  login?: string | undefined;
   slackUserId?: string | undefined;
   /** When the directory deactivated the person: the SLA is measured from here. */
   deactivatedAt: Date;
@@ -22,29 +27,41 @@ const SAME_OFFBOARDING_MS = 30 * 24 * 3_600_000;
 
 /**
  * A person left: every active breakglass grant of theirs ends now (through the durable revoke
- * path), and an offboarding is opened; `completeOffboardings` then checks every system.
- * Returns false when this leaver's offboarding is already open or done.
+ * path), their pending requests are cancelled, and an offboarding is opened;
+ * `completeOffboardings` then checks every system. Returns false when this leaver's offboarding
+ * is already open or done.
  */
 export async function detectOffboarding(deps: AppDeps, leaver: Deactivation): Promise<boolean> {
   const email = leaver.email.toLowerCase();
+  const login = leaver.login?.toLowerCase();
+  const slackUserId = leaver.slackUserId ?? (await slackIdOf(deps, [email, login]));
+  const person: PersonRef = { emails: [email, login], slackUserId };
   const now = deps.clock.now();
   const opened = await deps.db.transaction(async (tx) => {
     // Slack and Okta may report the same leaver at the same moment, on different replicas.
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`offboarding:${email}`}))`);
     const [previous] = await tx
-      .select({ seq: evidenceEvents.seq })
+      .select({ seq: evidenceEvents.seq, occurredAt: evidenceEvents.occurredAt })
       .from(evidenceEvents)
-      .where(and(eq(evidenceEvents.kind, 'offboarding.detected'), eq(evidenceEvents.subject, email), gt(evidenceEvents.occurredAt, new Date(now.getTime() - SAME_OFFBOARDING_MS))))
+      .where(and(offboardingsOf(person), gt(evidenceEvents.occurredAt, new Date(now.getTime() - SAME_OFFBOARDING_MS))))
+      .orderBy(desc(evidenceEvents.seq))
       .limit(1);
-    if (previous) return false;
-    await deps.ledger.append(tx, {
+    // Unless they came back and were given access since: leaving again is a new offboarding.
+    if (previous && !(await grantedSince(tx, person, previous.occurredAt))) return false;
+    const detected = await deps.ledger.append(tx, {
       kind: 'offboarding.detected',
       actor: 'breakglass',
       subject: email,
-      details: { source: leaver.source, slack_user: leaver.slackUserId ?? null, deactivated_at: leaver.deactivatedAt.toISOString(), detail: leaver.detail ?? null, sla: formatDuration(deps.access.config.offboarding.sla) },
+      details: {
+        source: leaver.source,
+        slack_user: slackUserId ?? null,
+        login: login && login !== email ? login : null,
+        deactivated_at: leaver.deactivatedAt.toISOString(),
+        detail: leaver.detail ?? null,
+        sla: formatDuration(deps.access.config.offboarding.sla),
+      },
     });
-    const owner = leaver.slackUserId ? or(eq(grants.email, email), eq(grants.person, leaver.slackUserId)) : eq(grants.email, email);
-    const live = await tx.select().from(grants).where(and(owner, inArray(grants.state, LIVE_GRANT_STATES))).for('update');
+    const live = await tx.select().from(grants).where(and(grantsOf(person), inArray(grants.state, LIVE_GRANT_STATES))).for('update');
     for (const grant of live) {
       await tx.update(grants).set({ endsAt: now, revokeReason: 'offboarding', revokeRequestedBy: 'breakglass' }).where(eq(grants.id, grant.id));
       await deps.ledger.append(tx, {
@@ -56,18 +73,69 @@ export async function detectOffboarding(deps: AppDeps, leaver: Deactivation): Pr
         details: { grant_id: grant.id, scheduled_end: grant.endsAt.toISOString(), reason: 'offboarding' },
       });
     }
+    await cancelPendingRequests(tx, deps, person, { seq: detected.seq, detail: leaver.detail ?? `${leaver.source} deactivation` });
     return true;
   });
   if (opened) {
     deps.logger.info({ email, source: leaver.source }, 'offboarding started');
     deps.wake.grants();
+    deps.wake.outbox();
   }
   return opened;
+}
+
+/**
+ * The Slack id of an Okta leaver, so their breakglass grants (kept by Slack id) and access.yml
+ * `people:` overrides are found: an override naming the email, else Slack's lookup by email.
+ * Slack being unreachable must not hold up the offboarding: their emails still find most of it.
+ */
+async function slackIdOf(deps: AppDeps, refs: Array<string | undefined>): Promise<string | undefined> {
+  const emails = emailsOf({ emails: refs });
+  const override = Object.entries(deps.access.config.people).find(([, p]) => p.email && emails.includes(p.email.toLowerCase()));
+  if (override) return override[0];
+  for (const email of emails) {
+    try {
+      const user = await deps.directory.userByEmail(email);
+      if (user) return user.id;
+    } catch (error) {
+      deps.logger.warn({ email, err: error instanceof Error ? error.message : String(error) }, 'could not look the leaver up in Slack; offboarding goes on by email');
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+async function grantedSince(tx: Tx, person: PersonRef, since: Date): Promise<boolean> {
+  const [grant] = await tx.select({ id: grants.id }).from(grants).where(and(grantsOf(person), gt(grants.createdAt, since))).limit(1);
+  return Boolean(grant);
+}
+
+/** A leaver's pending requests end like expired ones: state and evidence together, and every approver's card says so. */
+async function cancelPendingRequests(tx: Tx, deps: AppDeps, person: PersonRef, offboarding: { seq: number; detail: string }): Promise<void> {
+  const now = deps.clock.now();
+  const reason = `the requester was offboarded (${offboarding.detail})`;
+  const cancelled = await tx
+    .update(accessRequests)
+    .set({ state: 'cancelled', decidedAt: now, decidedBy: 'breakglass', outcomeReason: reason })
+    .where(and(eq(accessRequests.state, 'pending'), requestsOf(person)))
+    .returning();
+  for (const request of cancelled) {
+    await deps.ledger.append(tx, {
+      kind: 'request.cancelled',
+      actor: 'breakglass',
+      subject: request.requester,
+      resource: request.resource,
+      requestId: request.id,
+      details: { reason: 'offboarding', offboarding_seq: offboarding.seq, detail: offboarding.detail },
+    });
+    await enqueue(tx, now, { type: 'refresh_cards', requestId: request.id });
+  }
 }
 
 interface OpenOffboarding {
   seq: number;
   email: string;
+  login: string | null;
   slackUser: string | null;
   deactivatedAt: Date;
   source: string;
@@ -102,23 +170,36 @@ async function openOffboardings(deps: AppDeps): Promise<OpenOffboarding[]> {
   return detected.map((event) => ({
     seq: event.seq,
     email: event.subject ?? '',
+    login: (event.details.login as string | null) ?? null,
     slackUser: (event.details.slack_user as string | null) ?? null,
     deactivatedAt: new Date(String(event.details.deactivated_at)),
     source: String(event.details.source),
   }));
 }
 
+/**
+ * Every name the providers may know the leaver by, lower-cased: their emails (the default IAM user
+ * name), the IAM users their grants used, and the access.yml `people:` IAM user of each of their
+ * Slack ids or of an override naming one of their emails.
+ */
+function principalsOf(deps: AppDeps, emails: string[], slackIds: Set<string | null>, personGrants: Array<{ awsIamUser: string | null }>): Set<string> {
+  const names = new Set(emails);
+  for (const grant of personGrants) if (grant.awsIamUser) names.add(grant.awsIamUser.toLowerCase());
+  for (const [slackId, person] of Object.entries(deps.access.config.people)) {
+    const theirs = slackIds.has(slackId) || (person.email !== undefined && emails.includes(person.email.toLowerCase()));
+    if (theirs && person.aws_iam_user) names.add(person.aws_iam_user.toLowerCase());
+  }
+  return names;
+}
+
 type SystemRecord = { resource: string; provider: string; outcome: 'no_access' | 'revoked' | 'unmanaged_reported'; ended_at: string | null; principals?: string[] };
 
 async function completeOne(deps: AppDeps, open: OpenOffboarding): Promise<boolean> {
-  const owner = open.slackUser ? or(eq(grants.email, open.email), eq(grants.person, open.slackUser)) : eq(grants.email, open.email);
-  const personGrants = await deps.db.select().from(grants).where(owner);
+  const emails = emailsOf({ emails: [open.email, open.login] });
+  const personGrants = await deps.db.select().from(grants).where(grantsOf({ emails, slackUserId: open.slackUser }));
   if (personGrants.some(isHeld)) return false;
-  const iamNames = new Set([open.email, ...personGrants.map((g) => g.awsIamUser?.toLowerCase()).filter((n): n is string => Boolean(n))]);
-  for (const [slackId, person] of Object.entries(deps.access.config.people)) {
-    if (slackId === open.slackUser && person.aws_iam_user) iamNames.add(person.aws_iam_user.toLowerCase());
-  }
-  const matches = (entry: AccessEntry) => iamNames.has(entry.principal.toLowerCase()) || (entry.email !== undefined && entry.email.toLowerCase() === open.email);
+  const principals = principalsOf(deps, emails, new Set([open.slackUser, ...personGrants.map((g) => g.person)]), personGrants);
+  const matches = (entry: AccessEntry) => principals.has(entry.principal.toLowerCase()) || (entry.email !== undefined && emails.includes(entry.email.toLowerCase()));
 
   const systems: SystemRecord[] = [];
   const unmanaged: string[] = [];

@@ -10,6 +10,7 @@ import { raiseAlert } from './alerts.ts';
 import { applyGrant, type ApplyResult } from './apply-grant.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { extendGrant } from './extend-grant.ts';
+import { describeLeft, leaverStatus, offboardedSince, type LeftFacts } from './leavers.ts';
 import { personFor } from './people.ts';
 import { usergroupLookup } from './usergroups.ts';
 
@@ -81,11 +82,16 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
       `\`${ask.resource}\` needs ${resource.approvals_required} approval(s), but only ${approvers.length} person(s) other than you can approve it. Ask your security team to fix its approvers in access.yml.`,
     );
   }
+  const requester = { emails: [ask.email], slackUserId: ask.requester };
+  const leaver = await leaverStatus(deps, requester);
+  if (leaver.left) throw new Refusal(youLeft(leaver.left));
   const now = deps.clock.now();
   const outcome = await deps.db.transaction(async (tx) => {
     // Locked, so the access cannot end between this check and the request (ending it cancels pending extensions).
     const [extended] = ask.extendsGrantId === undefined ? [] : await tx.select().from(grants).where(eq(grants.id, ask.extendsGrantId)).for('update');
     if (extended && !isRunning(extended, now)) throw new Refusal(noActiveAccess(extended.requestId));
+    const left = await offboardedSince(tx, requester, leaver.seenSeq);
+    if (left) throw new Refusal(youLeft(left));
     const [request] = await tx
       .insert(accessRequests)
       .values({
@@ -122,6 +128,8 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
         approvers,
         approvals_required: resource.approvals_required,
         config_hash: deps.access.hash,
+        // A person offboarded before and active again since: the auditor sees which offboarding they came back from.
+        ...(leaver.seenSeq > 0 ? { rejoined_after_offboarding_seq: leaver.seenSeq } : {}),
       },
     });
     if (!emergency) {
@@ -156,4 +164,8 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
   deps.wake.outbox();
   const grant = await (ask.kind === 'extension' ? extendGrant : applyGrant)(deps, outcome.grantId);
   return { ...outcome, grant };
+}
+
+function youLeft(left: LeftFacts): string {
+  return `You cannot request access: you were ${describeLeft(left)}. breakglass gives a leaver no access; once you are active again in Okta and Slack, you can ask again.`;
 }

@@ -11,23 +11,35 @@ export function auditPackCommand(): Command {
     .requiredOption('--from <date>', 'first day (UTC) or instant, inclusive, e.g. 2026-01-01', parseInstant)
     .requiredOption('--to <date>', 'last day (UTC, inclusive) or instant (exclusive), e.g. 2026-03-31', parseEndInstant)
     .requiredOption('--out <dir>', 'the folder to write to (created if missing; files of the same names are replaced, others left alone)')
-    .action(async (options: { from: Date; to: Date; out: string }) => {
+    .option('--progress', 'show progress on stderr even when it is not a terminal (e.g. in a CI log)')
+    .addHelpText('after', '\nExit 0 when the pack is written and the ledger verifies; 1 when the ledger does not verify or does not match its checkpoints (the pack is still written, and says so); 2 on error.')
+    .action(async (options: { from: Date; to: Date; out: string; progress?: boolean }) => {
       if (options.to <= options.from) throw new Error('--to must be after --from');
       const env = readCliEnv(process.env);
       // The policy is part of the package: a missing or invalid access.yml stops here, before any work.
       const access = loadAccessConfig(env.ACCESS_CONFIG);
+      const started = Date.now();
       const result = await withDatabase(({ db }) =>
-        writeAuditPack({ db, from: options.from, to: options.to, outDir: resolve(options.out), access, now: new Date(), onProgress: (step) => progress(step.padEnd(60)) }),
+        writeAuditPack({ db, from: options.from, to: options.to, outDir: resolve(options.out), access, now: new Date(), onProgress: (step) => progress(step.padEnd(60), options.progress) }),
       );
       progressDone();
-      const gaps = result.readiness.gaps.length;
+      const { verification, readiness } = result;
+      const gaps = readiness.gaps.length;
       process.stdout.write(
-        `Wrote ${result.files.length} files to ${result.dir}: ${result.events} event(s) in the period; ledger ${result.verification.ok ? 'intact' : 'BROKEN'} (${result.verification.count} event(s) verified); ${
+        `Wrote ${result.files.length} files to ${result.dir}: ${result.events} event(s) in the period; ledger ${verification.ok ? 'intact' : 'BROKEN'} (${verification.count} event(s) verified); ${
           gaps === 0 ? 'no readiness gaps' : `${gaps} readiness gap(s), see readiness.md`
         }.\n`,
       );
-      if (!result.verification.ok) {
-        process.stderr.write(`breakglass: the evidence ledger does not verify: event ${result.verification.problem?.seq ?? '?'}: ${result.verification.problem?.reason ?? ''}\n`);
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      process.stderr.write(`audit-pack: ${verification.count.toLocaleString('en-US')} event(s) verified, ${result.read.toLocaleString('en-US')} read, ${result.events.toLocaleString('en-US')} exported, in ${seconds} s\n`);
+      const broken = !verification.ok
+        ? `event ${verification.problem?.seq ?? '?'}: ${verification.problem?.reason ?? ''}`
+        : !verification.checkpoints_ok || !readiness.ledger.ok
+          ? 'it does not match its signed checkpoints (see readiness.md)'
+          : undefined;
+      if (broken) {
+        process.stderr.write(`breakglass: the evidence ledger does not verify: ${broken}. The pack was written and records this in verification.json; do not hand it over as evidence of an intact ledger.\n`);
+        process.exitCode = 1;
       }
     });
 }

@@ -28,9 +28,13 @@ export function parseEndInstant(text: string): Date {
   return DATE_ONLY.test(text) ? new Date(start.getTime() + 86_400_000) : start;
 }
 
-/** Progress for long commands goes to stderr, and only to a terminal, so stdout stays clean data. */
-export function progress(message: string): void {
+/**
+ * Progress for long commands goes to stderr, so stdout stays clean data: on a terminal one line
+ * rewritten in place; elsewhere nothing, unless `force` (a CI log, say): then a line each.
+ */
+export function progress(message: string, force = false): void {
   if (process.stderr.isTTY) process.stderr.write(`\r${message}`);
+  else if (force) process.stderr.write(`${message.trimEnd()}\n`);
 }
 
 export function progressDone(): void {

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { exportEvents } from '../evidence/export.ts';
 import { verifyLedger } from '../evidence/verify.ts';
 import type { SignedCheckpoint } from '../evidence/checkpoint.ts';
+import { CheckpointCoverage } from '../evidence/checkpoint-coverage.ts';
 import { checkpointCommand, checkpointOption, checkpointReport, publicKeyOption } from './checkpoint.ts';
 import { parseEndInstant, parseInstant, progress, progressDone, withDatabase } from './context.ts';
 
@@ -28,15 +29,20 @@ export function evidenceCommand(): Command {
     .command('verify')
     .description('check that the ledger is complete and unmodified, also against a signed checkpoint (exit 1 naming the first bad event)')
     .option('--checkpoint <text>', 'a checkpoint copied from the security channel (default: the newest one in the ledger)', checkpointOption)
-    .option('--public-key <key>', 'the Ed25519 public key checkpoints must be signed with (base64 SPKI, as in key=)', publicKeyOption)
+    .option(
+      '--public-key <key>',
+      'the Ed25519 public key checkpoints must be signed with (base64 SPKI, as in key=); the ledger must then hold checkpoints by it covering every event within a day',
+      publicKeyOption,
+    )
     .action(async (options: { checkpoint?: SignedCheckpoint; publicKey?: string }) => {
+      const coverage = options.publicKey ? new CheckpointCoverage({ publicKey: options.publicKey }) : undefined;
       const [result, checkpoint] = await withDatabase(async ({ db }) => [
-        await verifyLedger(db, (n) => progress(`verified ${n.toLocaleString('en-US')} events…`)),
-        await checkpointReport(db, options),
+        await verifyLedger(db, (n) => progress(`verified ${n.toLocaleString('en-US')} events…`), coverage && ((event) => coverage.add(event))),
+        await checkpointReport(db, { ...options, coverage }),
       ] as const);
       progressDone();
       if (result.ok && !checkpoint.ok) {
-        process.stdout.write(`TAMPERED: the ${result.count} event(s) present chain correctly, but the ledger does not match the checkpoint (below); head ${result.headHash}\n`);
+        process.stdout.write(`TAMPERED: the ${result.count} event(s) present chain correctly, but the ledger does not match the checkpoints (below); head ${result.headHash}\n`);
       } else if (result.ok) {
         process.stdout.write(`OK: ${result.count} event(s), chain intact; head ${result.headHash}\n`);
       } else {

@@ -98,6 +98,8 @@ const cliEnvSchema = z.object({
   DATABASE_URL: envSchema.shape.DATABASE_URL,
   DATA_DIR: envSchema.shape.DATA_DIR,
   ACCESS_CONFIG: z.string().min(1).default('./access.yml'),
+  /** Only its public half is used: to pin checkpoints to the bot's own key. */
+  LEDGER_SIGNING_KEY: envSchema.shape.LEDGER_SIGNING_KEY,
 });
 
 export type CliEnv = z.output<typeof cliEnvSchema>;

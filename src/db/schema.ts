@@ -56,6 +56,7 @@ export const accessRequests = pgTable(
     pendingUntil: timestamp('pending_until', { withTimezone: true, precision: 3 }).notNull(),
     decidedAt: timestamp('decided_at', { withTimezone: true, precision: 3 }),
     decidedBy: text('decided_by'),
+    /** Why it was denied: the approver's words. */
     denyReason: text('deny_reason'),
     /** Why the request came to nothing: what cancelled it, or why its approved access could not be granted or extended. */
     outcomeReason: text('outcome_reason'),

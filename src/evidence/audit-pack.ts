@@ -14,7 +14,7 @@ import { exportEvents } from './export.ts';
 import { approversOf, EvidenceHistory, humanDuration, number, scheduledEnd, text, type GrantApplied, type GrantRecord } from './history.ts';
 import { renderPolicy } from './policy-doc.ts';
 import { assessReadiness, campaignId, escapeMarkdown, newestCheckpointCheck, offboardingRecords, readinessToMarkdown, type ReadinessReport } from './readiness.ts';
-import { readEvents } from './read.ts';
+import { readEventPages } from './read.ts';
 import { verifyLedger, type VerifyResult } from './verify.ts';
 
 /**
@@ -101,7 +101,7 @@ export const PACK_FILES: Array<{ file: string; criteria: string[]; checks: strin
   {
     file: 'readiness.md',
     criteria: ['CC6.1', 'CC6.2', 'CC6.3', 'CC7.2'],
-    checks: 'The exceptions breakglass itself finds in the period (unapproved or late-ended access, unreviewed emergencies, unacknowledged alerts, overdue reviews, offboarding past SLA, silent days), each with its evidence events.',
+    checks: 'The exceptions breakglass itself finds in the period (unapproved or late-ended access, unreviewed emergencies, unacknowledged alerts, overdue reviews, offboarding past SLA, silent days, evidence left over a day without a signed checkpoint), each with its evidence events.',
   },
   {
     file: 'readiness.json',
@@ -440,7 +440,10 @@ export interface AuditPackOptions extends Period {
 export interface AuditPackResult {
   dir: string;
   files: string[];
+  /** Events of the period, in evidence.jsonl. */
   events: number;
+  /** Events of the whole ledger, read to judge the period. */
+  read: number;
   verification: Verification;
   readiness: ReadinessReport;
   notes: string[];
@@ -453,13 +456,18 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   mkdirSync(outDir, { recursive: true });
   const write = (file: string, content: string) => writeFileSync(join(outDir, file), content);
 
+  const counted = (what: string) => (n: number) => step(`${what}… ${n.toLocaleString('en-US')} events`);
   step('verifying the evidence ledger…');
-  const verify = await verifyLedger(db, (n) => step(`verifying the evidence ledger… ${n.toLocaleString('en-US')} events`));
+  const verify = await verifyLedger(db, counted('verifying the evidence ledger'));
+  counted('verifying the evidence ledger')(verify.count);
 
   step('reading the evidence…');
   const history = new EvidenceHistory();
   // The whole ledger: a grant applied before the period, or reviewed after it, is judged on all its evidence.
-  for await (const event of readEvents(db)) history.add(event);
+  for await (const page of readEventPages(db)) {
+    for (const event of page) history.add(event);
+    counted('reading the evidence')(history.count);
+  }
 
   step('writing the grant and revoke log…');
   const counts: Record<string, number> = {};
@@ -495,7 +503,7 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
 
   step('exporting the evidence of the period…');
   const stream = createWriteStream(join(outDir, 'evidence.jsonl'));
-  const events = await exportEvents(db, period, 'jsonl', stream);
+  const events = await exportEvents(db, period, 'jsonl', stream, counted('exporting the evidence of the period'));
   stream.end();
   await finished(stream);
 
@@ -521,7 +529,7 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   const sums = [...files].sort().map((file) => `${createHash('sha256').update(readFileSync(join(outDir, file))).digest('hex')}  ${file}`);
   write('SHA256SUMS', `${sums.join('\n')}\n`);
   step('done');
-  return { dir: outDir, files: [...files, 'SHA256SUMS'], events, verification, readiness, notes };
+  return { dir: outDir, files: [...files, 'SHA256SUMS'], events, read: history.count, verification, readiness, notes };
 }
 
 function indexMarkdown(input: {

@@ -23,8 +23,8 @@ function toRecord(event: StoredEvent) {
   };
 }
 
-/** Writes matching events to `out` a page at a time, honouring backpressure. Returns the count. */
-export async function exportEvents(db: Db, filter: EventFilter, format: ExportFormat, out: Writable): Promise<number> {
+/** Writes matching events to `out` a page at a time, honouring backpressure; `onProgress` gets the count so far after each page. Returns the count. */
+export async function exportEvents(db: Db, filter: EventFilter, format: ExportFormat, out: Writable, onProgress?: (count: number) => void): Promise<number> {
   let count = 0;
   if (format === 'csv') await write(out, stringify([EXPORT_COLUMNS as unknown as string[]]));
   // A page of events becomes one write; pages of 2,000 keep each write's text short-lived, which
@@ -33,6 +33,7 @@ export async function exportEvents(db: Db, filter: EventFilter, format: ExportFo
     const text = page.map(format === 'jsonl' ? (event) => `${JSON.stringify(toRecord(event))}\n` : csvRow).join('');
     count += page.length;
     await write(out, text);
+    onProgress?.(count);
   }
   return count;
 }

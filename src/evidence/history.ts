@@ -1,3 +1,4 @@
+import { CheckpointCoverage } from './checkpoint-coverage.ts';
 import type { StoredEvent } from './event.ts';
 
 /**
@@ -126,6 +127,8 @@ export class EvidenceHistory {
   /** offboarding.* events, in seq order. */
   readonly offboardingEvents: StoredEvent[] = [];
   readonly checkpoints: StoredEvent[] = [];
+  /** How long events waited for a signed checkpoint (any key whose signature verifies). */
+  readonly coverage = new CheckpointCoverage();
   readonly configLoads: StoredEvent[] = [];
   /** Events per UTC day (`2026-02-01`). */
   readonly days = new Map<string, DayActivity>();
@@ -141,6 +144,7 @@ export class EvidenceHistory {
 
   add(event: StoredEvent): void {
     this.count++;
+    this.coverage.add(event);
     this.first ??= event;
     this.last = event;
     const day = utcDay(event.occurredAt);

@@ -4,6 +4,7 @@ import { parseDuration } from '../domain/duration.ts';
 import type { StoredEvent } from './event.ts';
 import { EvidenceHistory, humanDuration, id, instant, number, scheduledEnd, text, utcDay, type GrantApplied, type GrantRecord, type RequestRecord } from './history.ts';
 import { checkLedgerAgainstCheckpoint, latestCheckpointEvent } from './checkpoint-check.ts';
+import { uncoveredDays } from './checkpoint-coverage.ts';
 import { readEvents } from './read.ts';
 import { verifyLedger, type VerifyResult } from './verify.ts';
 
@@ -27,10 +28,13 @@ import { verifyLedger, type VerifyResult } from './verify.ts';
  *   `offboarding.detected` before `to` whose SLA has run out with no completion recorded.
  * - silent_days: whole UTC days in the period, already over, on which nothing was recorded.
  * - ledger_tampered: the chain does not verify.
+ * - checkpoint_missing: events that waited more than a day for a signed checkpoint (see
+ *   CheckpointCoverage), where that wait overlaps the period.
  */
 
 export const GAP_KINDS = [
   'ledger_tampered',
+  'checkpoint_missing',
   'unapproved_grant',
   'late_revoke',
   'not_revoked',
@@ -45,6 +49,7 @@ export type GapKind = (typeof GAP_KINDS)[number];
 
 export const GAP_TITLES: Record<GapKind, string> = {
   ledger_tampered: 'The evidence ledger does not verify',
+  checkpoint_missing: 'Evidence not covered by a signed checkpoint for more than a day',
   unapproved_grant: 'Access without a recorded final approval',
   late_revoke: 'Access revoked later than its end',
   not_revoked: 'Access past its end with no revocation recorded',
@@ -128,6 +133,22 @@ export function assessReadiness(history: EvidenceHistory, options: ReadinessOpti
       summary: `The newest signed checkpoint (event ${options.checkpoint.seq}) does not match the ledger: ${options.checkpoint.message}.`,
       seqs: [options.checkpoint.seq],
       at: now.toISOString(),
+    });
+  }
+
+  for (const gap of history.coverage.gaps(now)) {
+    if (gap.since >= to || gap.until < from) continue;
+    const events = `event${gap.events === 1 ? '' : 's'} #${gap.firstSeq}${gap.lastSeq > gap.firstSeq ? `–#${gap.lastSeq}` : ''}`;
+    const fate = gap.coveredBy
+      ? `were first covered by the checkpoint of ${gap.coveredBy.at.toISOString()} (event ${gap.coveredBy.seq})`
+      : history.coverage.checkpoints === 0
+        ? `are covered by none: the ledger holds no signed checkpoint at all (as of ${gap.until.toISOString()})`
+        : `are covered by none, though the ledger went on recording until ${gap.until.toISOString()}`;
+    gaps.push({
+      kind: 'checkpoint_missing',
+      summary: `No signed checkpoint for ${uncoveredDays(gap)} day(s): ${events} (${gap.events} event(s), recorded from ${gap.since.toISOString()}) ${fate}; the bot signs at least daily, so checkpoints were removed or its checkpoint worker was not working, and deleting or rewriting those events would not show.`,
+      seqs: sorted([gap.firstSeq, gap.lastSeq, ...(gap.coveredBy ? [gap.coveredBy.seq] : [])]),
+      at: gap.since.toISOString(),
     });
   }
 

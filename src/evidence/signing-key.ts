@@ -63,3 +63,21 @@ export function resolveSigningKey(options: SigningKeyOptions): CheckpointSigner 
   );
   return signer;
 }
+
+/**
+ * The public half of the bot's own signing key, when it is on this machine (LEDGER_SIGNING_KEY,
+ * else the key file the bot generated), so the CLI can pin checkpoints to it. Never generates one.
+ */
+export function ownPublicKey(options: { configured?: string | undefined; keyFile: string }): { publicKey: string; fingerprint: string; from: string } | undefined {
+  if (options.configured) return { ...pick(loadSigningKey(options.configured)), from: 'LEDGER_SIGNING_KEY' };
+  if (!existsSync(options.keyFile)) return undefined;
+  try {
+    return { ...pick(loadSigningKey(readFileSync(options.keyFile, 'utf8'))), from: options.keyFile };
+  } catch (error) {
+    throw new SigningKeyError(`${options.keyFile} does not hold a usable ledger signing key (${(error as Error).message})`);
+  }
+}
+
+function pick(signer: CheckpointSigner): { publicKey: string; fingerprint: string } {
+  return { publicKey: signer.publicKey, fingerprint: signer.fingerprint };
+}

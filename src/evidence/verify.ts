@@ -14,9 +14,9 @@ export interface VerifyResult {
  * Walks the whole chain from the first event: each event's hash must match its content and the
  * previous event's hash, and seq must run without gaps. An edit, a deletion in the middle and a
  * reordering each break one of those. (Cutting off the newest events, or rewriting the whole chain, needs a signed checkpoint to see:
- * checkLedgerAgainstCheckpoint in checkpoint-check.ts.)
+ * checkLedgerAgainstCheckpoint in checkpoint-check.ts.) `onEvent` sees each event that verified, in seq order.
  */
-export async function verifyLedger(db: Db, onProgress?: (count: number) => void): Promise<VerifyResult> {
+export async function verifyLedger(db: Db, onProgress?: (count: number) => void, onEvent?: (event: StoredEvent) => void): Promise<VerifyResult> {
   let expectedSeq = 1;
   let previous = GENESIS_HASH;
   const fail = (event: StoredEvent, reason: string): VerifyResult => ({ ok: false, count: expectedSeq - 1, headHash: previous, problem: { seq: event.seq, kind: event.kind, reason } });
@@ -35,6 +35,7 @@ export async function verifyLedger(db: Db, onProgress?: (count: number) => void)
     if (chainHash(event.prevHash, canonicalContent(event)) !== event.hash) {
       return fail(event, 'its content does not match its hash: it was changed after it was written');
     }
+    onEvent?.(event);
     previous = event.hash;
     expectedSeq++;
     if (onProgress && expectedSeq % 100_000 === 1) onProgress(expectedSeq - 1);

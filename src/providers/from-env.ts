@@ -31,7 +31,7 @@ export async function providersFromEnv(
     registry.register(okta);
     deactivations = {
       listDeactivatedSince: async (since) =>
-        (await okta.listDeactivatedSince(since)).map((u) => ({ email: u.email ?? u.login, status: u.status ?? 'UNKNOWN', deactivatedAt: u.statusChanged })),
+        (await okta.listDeactivatedSince(since)).map((u) => ({ email: u.email ?? u.login, login: u.login, status: u.status ?? 'UNKNOWN', deactivatedAt: u.statusChanged })),
     };
   } else if (kinds.has('okta_group')) {
     const names = Object.entries(config?.resources ?? {}).filter(([, r]) => r.grant.kind === 'okta_group').map(([n]) => n);

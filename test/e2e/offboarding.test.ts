@@ -1,9 +1,14 @@
+import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
+import { accessRequests, grants } from '../../src/db/schema.ts';
+import { Ledger } from '../../src/evidence/ledger.ts';
 import { verifyLedger } from '../../src/evidence/verify.ts';
+import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { postgresAvailable } from '../support/databases.ts';
-import { ledger, requestAndApprove } from '../support/flows.ts';
+import { click, eventsOf, grantOf, ledger, request, requestAndApprove, slash, waitForCard, waitForEvent } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { eventCallback, post, userChangeEvent } from '../support/slack-requests.ts';
+import { textOf } from '../support/slack-server.ts';
 
 const ACCESS = `security_channel: C0SEC
 resources:
@@ -15,6 +20,8 @@ resources:
     grant: { aws_iam_group: ProdAdmins }
     max_duration: 4h
     approvers: { slack_users: [U0BOB] }
+people:
+  U0FRAN: { aws_iam_user: fran-admin }
 offboarding:
   sla: 24h
   poll_every: PT1S
@@ -26,8 +33,13 @@ const USERS = [
   { id: 'U0DAVE', name: 'dave', email: 'dave@example.com' },
 ];
 
-async function setUp(database: 'pglite' | 'postgres'): Promise<Harness> {
-  const h = await startHarness({ database, accessYml: ACCESS, slack: { users: USERS } });
+async function deactivateInOkta(h: Harness, email: string) {
+  h.okta.setStatus(email, 'DEPROVISIONED');
+  return h.slack.waitFor(async () => (await ledger(h)).find((e) => e.kind === 'offboarding.detected' && e.subject === email), 10_000, `offboarding of ${email} detected`);
+}
+
+async function setUp(database: 'pglite' | 'postgres', others: typeof USERS = []): Promise<Harness> {
+  const h = await startHarness({ database, accessYml: ACCESS, slack: { users: [...USERS, ...others] } });
   for (const user of USERS) h.okta.addUser({ login: user.email, email: user.email, firstName: user.name, lastName: 'X' });
   h.okta.addGroup({ id: '00gPRODDB', name: 'prod-db' });
   h.iam.account().addGroup('ProdAdmins');
@@ -99,6 +111,119 @@ for (const database of ['pglite', 'postgres'] as const) {
       const harness = h;
       const alert = await harness.slack.waitFor(() => harness.slack.messagesTo('C0SEC').find((m) => /dave@example\.com left, but still has access/.test(m.text ?? '')));
       expect(alert).toBeDefined();
+      expect(h.slack.violations).toEqual([]);
+    });
+
+    it('an Okta leaver still in Slack: pending requests are cancelled on their cards, new ones and stale approvals refused, until Okta has them back', async () => {
+      h = await setUp(database);
+      const harness = h;
+      const { requestId } = await request(h, 'U0DAVE', 'prod-admin 2h INC-4 deploy');
+      const pendingCard = await waitForCard(h, 'U0BOB', requestId);
+
+      const detected = await deactivateInOkta(h, 'dave@example.com');
+      const cancelled = await waitForEvent(h, requestId, 'request.cancelled');
+      expect(cancelled).toMatchObject({ actor: 'breakglass', subject: 'U0DAVE', resource: 'prod-admin', details: { reason: 'offboarding', offboarding_seq: detected.seq } });
+      const [row] = await h.bot.database.db.select().from(accessRequests).where(eq(accessRequests.id, requestId));
+      expect(row?.state).toBe('cancelled');
+      // Every approver's card is updated in place: no buttons, and why.
+      const card = await waitForCard(h, 'U0BOB', requestId, /Cancelled/);
+      expect(textOf(card)).toMatch(/Cancelled\*: the requester was offboarded \(Okta status DEPROVISIONED\)\. Nothing was granted\./);
+
+      const stale = await click(h, 'U0BOB', ACTIONS.approve, { message: pendingCard });
+      expect(await stale.reply()).toMatch(/already cancelled; nothing changed/);
+      const again = await slash(h, 'U0DAVE', 'prod-admin 1h INC-5 deploy');
+      expect(await again.reply()).toMatch(/^You cannot request access: you were offboarded on .* UTC \(Okta status DEPROVISIONED; now: Okta status DEPROVISIONED\)\./);
+      expect(await grantOf(h, requestId)).toBeUndefined();
+      expect(h.iam.calls('AddUserToGroup')).toHaveLength(0);
+      expect((await ledger(h)).filter((e) => e.kind === 'request.created')).toHaveLength(1);
+
+      // Re-hired: active in Okta again (and never gone from Slack), so they may ask, and the request says whose return it is.
+      h.okta.setStatus('dave@example.com', 'ACTIVE');
+      const back = await requestAndApprove(h, 'U0DAVE', 'prod-admin 1h INC-6 deploy', ['U0BOB']);
+      expect(harness.iam.account().isMember('ProdAdmins', 'dave@example.com')).toBe(true);
+      expect((await eventsOf(h, back.requestId)).find((e) => e.kind === 'request.created')?.details).toMatchObject({ rejoined_after_offboarding_seq: detected.seq });
+      expect(await verifyLedger(h.bot.database.db)).toMatchObject({ ok: true });
+      expect(h.slack.violations).toEqual([]);
+    });
+
+    it('an offboarding recorded while a request waits for its approver makes the approval a refusal', async () => {
+      h = await setUp(database);
+      const { requestId } = await request(h, 'U0ALICE', 'prod-db 1h INC-7 lag');
+      const card = await waitForCard(h, 'U0BOB', requestId);
+      // Another replica records the deactivation between the request and the click (its cancel did not see the request yet);
+      // this bot's own poll is kept blind to it, so it cannot cancel the request first.
+      h.okta.failWhen((r) => (r.query.search ?? '').includes('status eq'), 500);
+      h.okta.setStatus('alice@example.com', 'SUSPENDED');
+      await h.bot.database.db.transaction((tx) =>
+        new Ledger().append(tx, { kind: 'offboarding.detected', actor: 'breakglass', subject: 'alice@example.com', details: { source: 'okta', slack_user: null, login: null, deactivated_at: new Date().toISOString(), detail: 'Okta status SUSPENDED', sla: '1d' } }),
+      );
+
+      const approve = await click(h, 'U0BOB', ACTIONS.approve, { message: card });
+      expect(await approve.reply()).toMatch(/^<@U0ALICE> was offboarded on .* \(Okta status SUSPENDED; now: Okta status SUSPENDED\), so request #\d+ cannot be approved; nothing changed\./);
+      expect((await eventsOf(h, requestId)).map((e) => e.kind)).toEqual(['request.created']);
+      expect(await grantOf(h, requestId)).toBeUndefined();
+      expect(h.okta.isMember('00gPRODDB', 'alice@example.com')).toBe(false);
+    });
+
+    it('a grant left half-done by a crash is not applied once its person has left', async () => {
+      h = await setUp(database);
+      const now = new Date();
+      // As a process killed between committing the approval and calling IAM leaves it: approved, the grant leased to the dead process.
+      const grantId = await h.bot.database.db.transaction(async (tx) => {
+        const [req] = await tx
+          .insert(accessRequests)
+          .values({ requester: 'U0DAVE', requesterEmail: 'dave@example.com', resource: 'prod-admin', durationMs: 3_600_000, reason: 'INC-8', kind: 'standard', state: 'approved', approvalsRequired: 1, approvers: ['U0BOB'], configHash: 'x', createdAt: now, pendingUntil: now, decidedAt: now, decidedBy: 'U0BOB' })
+          .returning();
+        const [grant] = await tx
+          .insert(grants)
+          .values({ requestId: req!.id, person: 'U0DAVE', email: 'dave@example.com', resource: 'prod-admin', target: { kind: 'aws_iam_group', groupName: 'ProdAdmins' }, state: 'granting', endsAt: new Date(now.getTime() + 3_600_000), nextAttemptAt: new Date(now.getTime() + 5_000), createdAt: now })
+          .returning();
+        return grant!.id;
+      });
+      await deactivateInOkta(h, 'dave@example.com');
+
+      const harness = h;
+      const failed = await harness.slack.waitFor(async () => (await ledger(harness)).find((e) => e.kind === 'grant.failed' && e.details.grant_id === grantId), 15_000, 'the stranded grant refused');
+      expect(String(failed.details.error)).toMatch(/^dave@example\.com was offboarded on .*; breakglass gives a leaver no access$/);
+      expect(h.iam.calls('AddUserToGroup')).toHaveLength(0);
+      expect(h.iam.account().isMember('ProdAdmins', 'dave@example.com')).toBe(false);
+      await completion(h, 'dave@example.com');
+    });
+
+    it('an Okta leaver is matched on any capitals, on the Okta login as well as the email, and through access.yml people:', async () => {
+      h = await setUp(database, [
+        { id: 'U0CARL', name: 'carl', email: 'Carl@Example.com' },
+        { id: 'U0ERIN', name: 'erin', email: 'erin@corp.example.com' },
+        { id: 'U0FRAN', name: 'fran', email: 'fran@example.com' },
+      ]);
+      h.okta.addUser({ login: 'carl@example.com', email: 'carl@example.com', firstName: 'carl', lastName: 'X' });
+      h.okta.addUser({ login: 'erin@corp.example.com', email: 'erin.sharp@example.com', firstName: 'erin', lastName: 'X' });
+      h.okta.addUser({ login: 'fran@example.com', email: 'fran@example.com', firstName: 'fran', lastName: 'X' });
+      h.iam.account().addUser('Carl@Example.com');
+      h.iam.account().addToGroup('ProdAdmins', 'fran-admin'); // by hand, outside breakglass
+      await requestAndApprove(h, 'U0CARL', 'prod-admin 2h INC-9 deploy', ['U0BOB']);
+      await requestAndApprove(h, 'U0ERIN', 'prod-db 2h INC-9 deploy', ['U0BOB']);
+      expect(h.iam.account().isMember('ProdAdmins', 'Carl@Example.com')).toBe(true);
+      expect(h.okta.isMember('00gPRODDB', 'erin@corp.example.com')).toBe(true);
+
+      for (const login of ['carl@example.com', 'erin@corp.example.com', 'fran@example.com']) h.okta.setStatus(login, 'DEPROVISIONED');
+      const carl = await completion(h, 'carl@example.com');
+      const erin = await completion(h, 'erin.sharp@example.com');
+      const fran = await completion(h, 'fran@example.com');
+
+      expect(h.iam.account().isMember('ProdAdmins', 'Carl@Example.com')).toBe(false);
+      expect(h.okta.isMember('00gPRODDB', 'erin@corp.example.com')).toBe(false);
+      expect(carl.details).toMatchObject({ sla_met: true, unmanaged_access: [] });
+      expect(carl.details.systems).toContainEqual(expect.objectContaining({ resource: 'prod-admin', outcome: 'revoked' }));
+      expect(erin.details).toMatchObject({ sla_met: true, unmanaged_access: [] });
+      expect(erin.details.systems).toContainEqual(expect.objectContaining({ resource: 'prod-db', outcome: 'revoked' }));
+      expect(fran.details).toMatchObject({ unmanaged_access: ['prod-admin'] });
+      expect(fran.details.systems).toContainEqual(expect.objectContaining({ resource: 'prod-admin', outcome: 'unmanaged_reported', principals: ['fran-admin'] }));
+      const revoked = (await ledger(h)).filter((e) => e.kind === 'grant.revoked');
+      expect(revoked.map((e) => [e.subject, e.details.reason])).toEqual([
+        ['U0CARL', 'offboarding'],
+        ['U0ERIN', 'offboarding'],
+      ]);
       expect(h.slack.violations).toEqual([]);
     });
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadAccessConfig } from '../../src/config/access.ts';
 import { CSV_COLUMNS, PACK_FILES, writeAuditPack, type AuditPackResult } from '../../src/evidence/audit-pack.ts';
@@ -12,6 +13,7 @@ import { assessReadiness, type ReadinessReport } from '../../src/evidence/readin
 import { runCli } from '../support/cli.ts';
 import { cliDatabaseVariants, type CliDatabase } from '../support/cli-databases.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';
+import { tamper } from '../support/tamper.ts';
 
 const HOUR = 3_600_000;
 const t = (time: string, day = '2026-03-02') => `${day}T${time}Z`;
@@ -290,6 +292,33 @@ for (const variant of cliDatabaseVariants) {
       expect(cli.code, cli.stderr).toBe(0);
       expect(cli.stdout).toBe(`Wrote 13 files to ${dir}: 22 event(s) in the period; ledger intact (${events.length} event(s) verified); 1 readiness gap(s), see readiness.md.\n`);
       sameExceptGenerated(first, snapshot(dir));
+    });
+
+    it('shows progress with counts on stderr when asked (as on a terminal), and a summary either way', async () => {
+      const period = story.events().filter((e) => e.occurredAt >= new Date(t('00:00:00')) && e.occurredAt < new Date(t('00:00:00', '2026-03-03'))).length;
+      const out = join(root, 'progress');
+      const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', out, '--progress'], { ...database.env, ACCESS_CONFIG: ACCESS });
+      expect(cli.code, cli.stderr).toBe(0);
+      const lines = cli.stderr.trim().split('\n');
+      for (const line of [`verifying the evidence ledger… ${events.length} events`, `reading the evidence… ${events.length} events`, `exporting the evidence of the period… ${period} events`, 'done']) {
+        expect(lines).toContain(line);
+      }
+      expect(lines.at(-1)).toMatch(new RegExp(`^audit-pack: ${events.length} event\\(s\\) verified, ${events.length} read, ${period} exported, in \\d+\\.\\d s$`));
+      // Not a terminal and not asked: the summary alone.
+      const plain = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', out], { ...database.env, ACCESS_CONFIG: ACCESS });
+      expect(plain.stderr).toMatch(/^audit-pack: .* exported, in \d+\.\d s\n$/);
+    });
+
+    it('still writes the pack when the ledger does not verify, says so, and exits 1', async () => {
+      const db = await database.open();
+      await tamper(db.db, sql`update evidence_events set details = '{"reason":"nothing to see"}'::jsonb where seq = 5`).finally(() => db.close());
+      const out = join(root, 'broken');
+      const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', out], { ...database.env, ACCESS_CONFIG: ACCESS });
+      expect(cli.code).toBe(1);
+      expect(cli.stdout).toMatch(/ledger BROKEN \(4 event\(s\) verified\)/);
+      expect(cli.stderr).toMatch(/breakglass: the evidence ledger does not verify: event 5: its content does not match its hash: it was changed after it was written\. The pack was written and records this in verification\.json/);
+      expect(JSON.parse(readFileSync(join(out, 'verification.json'), 'utf8'))).toMatchObject({ ok: false, problem: { seq: 5 } });
+      expect(readdirSync(out).sort()).toEqual(PACK_FILES.map((f) => f.file).sort());
     });
   });
 }

@@ -168,6 +168,7 @@ describe('readiness finds each kind of gap, with the events behind it', () => {
       applied = s.nextSeq;
       const g = s.apply(t('19:00:00'), e, { emergency: true });
       s.revoke(t('19:30:00'), g);
+      s.checkpoint(t('12:00:00', '2026-03-03'), SIGNER); // the bot signs at least daily
       escalated = s.escalateEmergency(t('19:00:10', '2026-03-03'), g, t('19:00:00'));
     });
     expect(kinds(assess(s, { now: new Date(t('18:00:00', '2026-03-03')) }))).toEqual([]);
@@ -267,6 +268,60 @@ describe('readiness finds each kind of gap, with the events behind it', () => {
     expect(kinds(assess(s, { to: new Date('2026-03-04T00:00:00Z'), now: new Date('2026-03-03T12:00:00Z') }))).toEqual([]);
   });
 
+  it('events left more than a day without a signed checkpoint, but not a bot that was stopped', () => {
+    let first = 0;
+    let last = 0;
+    let signed = 0;
+    const s = story((s) => {
+      first = s.request(t('09:00:00', '2026-03-03'), { requester: 'U0ALICE', resource: 'prod-db', durationMs: HOUR, reason: 'INC-2', approvers: ['U0BOB'] });
+      s.deny(t('08:00:00', '2026-03-04'), first, 'U0BOB', 'not now');
+      last = s.request(t('07:30:00', '2026-03-05'), { requester: 'U0ALICE', resource: 'prod-db', durationMs: HOUR, reason: 'INC-3', approvers: ['U0BOB'] });
+      signed = s.checkpoint(t('08:00:00', '2026-03-05'), SIGNER);
+    });
+    const firstSeq = s.entries.findIndex((e) => e.input.kind === 'request.created' && e.input.requestId === first) + 1;
+    const lastSeq = signed - 1;
+    const report = assess(s, { to: new Date('2026-03-06T00:00:00Z') });
+    expect(kinds(report)).toEqual(['checkpoint_missing']);
+    expect(report.gaps[0]).toMatchObject({ seqs: [firstSeq, lastSeq, signed], at: '2026-03-03T09:00:00.000Z' });
+    expect(report.gaps[0]!.summary).toBe(
+      `No signed checkpoint for 1 day(s): events #${firstSeq}–#${lastSeq} (3 event(s), recorded from 2026-03-03T09:00:00.000Z) were first covered by the checkpoint of 2026-03-05T08:00:00.000Z (event ${signed}); the bot signs at least daily, so checkpoints were removed or its checkpoint worker was not working, and deleting or rewriting those events would not show.`,
+    );
+    expect(readinessToText(report)).toMatch(/Evidence not covered by a signed checkpoint for more than a day \(1\) \[checkpoint_missing\]/);
+    // Only a period the wait overlaps reports it.
+    expect(kinds(assess(s))).toEqual([]);
+
+    // Over a day with no event at all may be the bot stopped: each side is judged on its own.
+    const stopped = story((s) => {
+      s.request(t('09:00:00', '2026-03-03'), { requester: 'U0ALICE', resource: 'prod-db', durationMs: HOUR, reason: 'INC-2', approvers: ['U0BOB'] });
+      s.request(t('09:00:00', '2026-03-05'), { requester: 'U0ALICE', resource: 'prod-db', durationMs: HOUR, reason: 'INC-3', approvers: ['U0BOB'] });
+      s.checkpoint(t('09:30:00', '2026-03-05'), SIGNER);
+    });
+    expect(kinds(assess(stopped, { to: new Date('2026-03-06T00:00:00Z') }))).toEqual(['silent_days']);
+
+    // A checkpoint whose signature does not verify covers nothing.
+    const forged = story((s) => {
+      s.request(t('09:00:00', '2026-03-03'), { requester: 'U0ALICE', resource: 'prod-db', durationMs: HOUR, reason: 'INC-2', approvers: ['U0BOB'] });
+      s.request(t('08:00:00', '2026-03-04'), { requester: 'U0ALICE', resource: 'prod-db', durationMs: HOUR, reason: 'INC-3', approvers: ['U0BOB'] });
+      s.request(t('10:00:00', '2026-03-04'), { requester: 'U0ALICE', resource: 'prod-db', durationMs: HOUR, reason: 'INC-4', approvers: ['U0BOB'] });
+      const seq = s.checkpoint(t('11:00:00', '2026-03-04'), SIGNER);
+      const details = s.entries[seq - 1]!.input.details as Record<string, unknown>;
+      details.count = Number(details.count) - 1;
+    });
+    const forgedReport = assess(forged, { to: new Date('2026-03-05T00:00:00Z') });
+    expect(kinds(forgedReport)).toEqual(['checkpoint_missing']);
+    expect(forgedReport.gaps[0]!.summary).toMatch(/are covered by none, though the ledger went on recording until 2026-03-04T10:00:00\.000Z/);
+  });
+
+  it('a ledger with no signed checkpoint at all, once it is more than a day old', () => {
+    const s = new EvidenceStory();
+    s.config(t('00:05:00'));
+    s.request(t('09:00:00'), { requester: 'U0ALICE', resource: 'prod-db', durationMs: HOUR, reason: 'INC-1', approvers: ['U0BOB'] });
+    expect(kinds(assess(s, { now: new Date(t('23:00:00')) }))).toEqual([]);
+    const report = assess(s, { now: new Date(t('06:00:00', '2026-03-04')) });
+    expect(kinds(report)).toEqual(['checkpoint_missing']);
+    expect(report.gaps[0]!.summary).toMatch(/^No signed checkpoint for 2 day\(s\): events #1–#2 \(2 event\(s\), recorded from 2026-03-02T00:05:00\.000Z\) are covered by none: the ledger holds no signed checkpoint at all \(as of 2026-03-04T06:00:00\.000Z\)/);
+  });
+
   it('a ledger that does not verify', () => {
     const s = story();
     const report = assess(s, { verify: { ok: false, count: 4, headHash: 'f'.repeat(64), problem: { seq: 5, kind: 'request.approved', reason: 'its content does not match its hash' } } });
@@ -312,5 +367,32 @@ for (const variant of cliDatabaseVariants) {
       expect(broken.stdout).toMatch(/CHAIN BROKEN at event 5/);
       expect(broken.stdout).toMatch(/- The chain breaks at event 5 \(grant\.applied\): its content does not match its hash/);
     });
+  });
+}
+
+for (const variant of cliDatabaseVariants) {
+  describe.skipIf(variant.skip)(`npx breakglass readiness on a ledger whose checkpoints were cut out [${variant.kind}]`, () => {
+    let database: CliDatabase;
+    beforeAll(async () => {
+      database = await variant.setup();
+      // What a rewrite of the whole chain without its checkpoints leaves: three days of evidence, signed by no one.
+      const s = new EvidenceStory();
+      for (const day of ['2026-03-02', '2026-03-03', '2026-03-04']) {
+        s.config(t('00:05:00', day));
+        s.request(t('09:00:00', day), { requester: 'U0ALICE', resource: 'prod-db', durationMs: HOUR, reason: 'INC-1', approvers: ['U0BOB'] });
+      }
+      const db = await database.open();
+      await s.writeTo(db.db).finally(() => db.close());
+    });
+    afterAll(async () => database.cleanup());
+
+    it('exits 1 naming the days with no signed checkpoint', async () => {
+      const result = await runCli(['readiness', '--from', '2026-03-02', '--to', '2026-03-04'], database.env);
+      expect(result.code, result.stderr).toBe(1);
+      expect(result.stdout).toMatch(/; no signed checkpoint recorded\n/);
+      expect(result.stdout).toMatch(
+        /Evidence not covered by a signed checkpoint for more than a day \(1\) \[checkpoint_missing\]\n {2}- No signed checkpoint for \d+ day\(s\): events #1–#6 \(6 event\(s\), recorded from 2026-03-02T00:05:00\.000Z\) are covered by none: the ledger holds no signed checkpoint at all/,
+      );
+    }, 60_000);
   });
 }

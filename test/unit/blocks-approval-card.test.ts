@@ -98,7 +98,7 @@ describe('approval card', () => {
       [{ state: 'ended', approvals: ['UAPP1'], endedAt: new Date('2025-03-01T13:00:00Z') }, ['Access ended', '|2025-03-01T13:00:00Z>']],
       [{ state: 'denied', by: 'UDENY', reason: 'Use the read replica' }, ['Denied', '<@UDENY>', 'Use the read replica']],
       [{ state: 'expired' }, ['Expired', 'Nothing was granted']],
-      [{ state: 'cancelled', by: 'UREQ' }, ['Cancelled', '<@UREQ>']],
+      [{ state: 'cancelled', by: 'breakglass', reason: 'the requester was offboarded (Okta status DEPROVISIONED)' }, ['Cancelled', 'the requester was offboarded (Okta status DEPROVISIONED)', 'Nothing was granted']],
       [{ state: 'failed', error: 'Okta said 403: missing scope' }, ['could not be granted', 'Okta said 403: missing scope']],
     ];
     for (const [status, phrases] of outcomes) {

@@ -23,7 +23,7 @@ export type CardStatus =
   | { state: 'approved'; approvals: string[] }
   | { state: 'denied'; by: string; reason: string }
   | { state: 'expired' }
-  /** `reason`: why breakglass cancelled it (an extension whose access ended). */
+  /** `reason`: why breakglass cancelled it (an extension whose access ended, a requester who was offboarded). */
   | { state: 'cancelled'; by: string; reason?: string | undefined }
   /** Approved, then the provider refused (nothing was left behind), or an extension could not be applied. */
   | { state: 'failed'; error: string }

@@ -130,7 +130,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(textOf(card)).toMatch(/Cancelled\*: the requester was offboarded \(Okta status DEPROVISIONED\)\. Nothing was granted\./);
 
       const stale = await click(h, 'U0BOB', ACTIONS.approve, { message: pendingCard });
-      expect(await stale.reply()).toMatch(/already cancelled; nothing changed/);
+      expect(await stale.reply()).toMatch(/already cancelled \(the requester was offboarded \(.+\)\); nothing changed/);
       const again = await slash(h, 'U0DAVE', 'prod-admin 1h INC-5 deploy');
       expect(await again.reply()).toMatch(/^You cannot request access: you were offboarded on .* UTC \(Okta status DEPROVISIONED; now: Okta status DEPROVISIONED\)\./);
       expect(await grantOf(h, requestId)).toBeUndefined();

@@ -35,16 +35,25 @@ export function signedJson(payload: unknown, opts: SignOptions = {}): SlackReque
   return signed(JSON.stringify(payload), 'application/json', { payload }, opts);
 }
 
-/** What the bot has done so far that matters: evidence written and calls made to the providers. */
+/**
+ * What the bot has done so far that matters: evidence written and changes asked of the providers.
+ * Reads are not effects: checking whether a clicker or requester has left asks Okta, and must.
+ */
 export interface Effects {
   ledger: number;
   okta: number;
   iam: number;
 }
 
+const IAM_READS = /^(Get|List)/;
+
 export async function effects(h: Harness): Promise<Effects> {
   const [row] = await h.bot.database.db.select({ n: count() }).from(evidenceEvents);
-  return { ledger: Number(row?.n ?? 0), okta: h.okta.requests.length, iam: h.iam.requests.length };
+  return {
+    ledger: Number(row?.n ?? 0),
+    okta: h.okta.requests.filter((r) => r.method !== 'GET').length,
+    iam: h.iam.requests.filter((r) => !IAM_READS.test(r.action)).length,
+  };
 }
 
 /** Waits until nothing changes for `quietMs` (the workers and the outbox have finished what they had). */

@@ -85,12 +85,18 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
     const handler = Object.hasOwn(handlers, action.action_id) ? handlers[action.action_id] : undefined;
     if (!handler || typeof body.user.id !== 'string') return;
     const user = body.user.id;
+    // Answering the clicker is best effort: the decision is already recorded (or refused), and a
+    // reply Slack will not take (a forged user, an expired response_url) must not read as a bot error.
     const tell = async (text: string) => {
-      if (body.response_url) await respond({ response_type: 'ephemeral', replace_original: false, text });
-      else {
-        // App Home clicks carry no response_url: answer in the app's DM with the person.
-        const dm = await client.conversations.open({ users: user });
-        if (dm.channel?.id) await client.chat.postMessage({ channel: dm.channel.id, text });
+      try {
+        if (body.response_url) await respond({ response_type: 'ephemeral', replace_original: false, text });
+        else {
+          // App Home clicks carry no response_url: answer in the app's DM with the person.
+          const dm = await client.conversations.open({ users: user });
+          if (dm.channel?.id) await client.chat.postMessage({ channel: dm.channel.id, text });
+        }
+      } catch (error) {
+        deps.logger.warn({ user, action: action.action_id, err: error instanceof Error ? error.message : String(error) }, 'could not answer a click');
       }
     };
     const id = idValue.safeParse(action.value);
@@ -104,7 +110,7 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
         .catch(async (error: unknown) => {
           if (error instanceof Refusal) return tell(error.message);
           deps.logger.error({ err: error, action: action.action_id, user }, 'button handler failed');
-          return tell(failureReply(error)).catch(() => {});
+          return tell(failureReply(error));
         }),
     );
   });

@@ -3,6 +3,7 @@ import type { WebClient } from '@slack/web-api';
 import type { AppDeps } from '../../app/deps.ts';
 import { myAccess } from '../../app/read-models.ts';
 import { homeView } from '../blocks/home.ts';
+import { classifySlackFailure } from '../slack-failure.ts';
 
 /** Publishes one person's App Home: their access, what waits on them, what they wait for. */
 export function homePublisher(deps: AppDeps, client: WebClient): (user: string) => Promise<void> {
@@ -15,6 +16,11 @@ export function homePublisher(deps: AppDeps, client: WebClient): (user: string) 
 export function registerHomeListener(app: App, deps: AppDeps, publish: (user: string) => Promise<void>): void {
   app.event('app_home_opened', async ({ event }) => {
     if (event.tab !== 'home' || typeof event.user !== 'string') return;
-    await publish(event.user).catch((error: unknown) => deps.logger.error({ err: error, user: event.user }, 'could not publish App Home'));
+    await publish(event.user).catch((error: unknown) => {
+      // Slack refusing the view for this user (not found, deactivated) is about the event, not the bot.
+      const failure = classifySlackFailure(error);
+      if (failure.permanent) deps.logger.warn({ user: event.user, slack_error: failure.code }, 'Slack would not take an App Home for this user');
+      else deps.logger.error({ err: error, user: event.user }, 'could not publish App Home');
+    });
   });
 }

@@ -72,7 +72,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     logger.warn('no access.yml found: nothing can be requested until one exists (copy access.example.yml to access.yml)');
   }
 
-  const providers = await providersFromEnv(env, access?.config, logger);
+  const providers = await providersFromEnv(env, access?.config, logger, clock.sleep?.bind(clock));
   const inFlight = new InFlight();
   const slack = createSlackApp({
     botToken: env.SLACK_BOT_TOKEN,

@@ -79,6 +79,11 @@ export class ProviderError extends Error {
 /** Time comes from here so tests control it. Always UTC. */
 export interface Clock {
   now(): Date;
+  /**
+   * Waits `ms` (a provider's in-call retry backoff). Absent: real time. A test's clock waits
+   * however it likes, e.g. not at all, so an outage of many retries runs in fake time.
+   */
+  sleep?(ms: number): Promise<void>;
 }
 
 export const systemClock: Clock = { now: () => new Date() };

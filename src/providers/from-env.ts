@@ -22,12 +22,15 @@ export async function providersFromEnv(
   env: Env,
   config: AccessConfig | undefined,
   logger: Logger,
+  /** How in-call retries wait (the bot's Clock); real time when absent. */
+  sleep?: (ms: number) => Promise<void>,
 ): Promise<{ registry: ProviderRegistry; deactivations: DeactivationFeed | undefined; close(): void }> {
   const registry = new ProviderRegistry();
   const kinds = new Set(Object.values(config?.resources ?? {}).map((r) => r.grant.kind));
   let deactivations: DeactivationFeed | undefined;
   if (env.OKTA_ORG_URL && env.OKTA_API_TOKEN) {
-    const okta = new OktaProvider({ orgUrl: env.OKTA_ORG_URL, token: env.OKTA_API_TOKEN });
+    const retry = sleep ? { sleep } : {};
+    const okta = new OktaProvider({ orgUrl: env.OKTA_ORG_URL, token: env.OKTA_API_TOKEN }, { retry });
     registry.register(okta);
     deactivations = {
       listDeactivatedSince: async (since) =>
@@ -41,6 +44,7 @@ export async function providersFromEnv(
   if (kinds.has('aws_iam_group') || kinds.has('aws_iam_policy')) {
     aws = new AwsIamProvider({
       region: env.AWS_REGION,
+      ...(sleep ? { retry: { sleep } } : {}),
       ...(env.AWS_ENDPOINT_URL_IAM ? { iamEndpoint: env.AWS_ENDPOINT_URL_IAM } : {}),
       ...(env.AWS_ENDPOINT_URL_STS ? { stsEndpoint: env.AWS_ENDPOINT_URL_STS } : {}),
     });

@@ -39,11 +39,10 @@ const USERS = ['U0BOB', ...REQUESTERS].map((id) => ({ id, name: id.slice(2).toLo
 const email = (id: string) => `${id.slice(2).toLowerCase()}@example.com`;
 const HOUR = 60 * 60_000;
 /**
- * How long the provider refuses a revoke: ten minutes on PostgreSQL. On PGlite two: the retries are
- * the same code there, and each attempt costs real seconds of in-call waits (the fake clock cannot
- * shorten those), so ten minutes twice would add a minute and a half to the suite.
+ * How long the provider refuses a revoke: ten minutes, as the issue puts it. The in-call retry
+ * waits pass through the bot's clock (Clock.sleep), so under the fake clock they take no real time.
  */
-const outageFor = (database: 'pglite' | 'postgres') => (database === 'postgres' ? 10 : 2) * 60_000;
+const OUTAGE_MS = 10 * 60_000;
 
 /**
  * The call budget of a revoke through an outage of `ms`. The worker retries a failed revoke after at
@@ -156,8 +155,8 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect((await eventsFor(requestId)).map((e) => e.kind)).toEqual(['request.created', 'request.approved', 'grant.failed']);
     });
 
-    it(`a revoke the provider refuses for ${outageFor(database) / 60_000} minutes (500 and 429 in turn) stays within its call budget, shows as still active, alerts once, and ends within 60 s of recovery`, { timeout: 240_000 }, async () => {
-      const outageMs = outageFor(database);
+    it(`a revoke the provider refuses for ${OUTAGE_MS / 60_000} minutes (500 and 429 in turn) stays within its call budget, shows as still active, alerts once, and ends within 60 s of recovery`, { timeout: 240_000 }, async () => {
+      const outageMs = OUTAGE_MS;
       const { requestId, card } = await activeGrant('U0ALICE', 'INC-12 replication lag');
       const isRevoke = (r: OktaRecordedRequest) => r.method === 'DELETE' && r.path === membershipPath('U0ALICE');
       // Every other DELETE is a 500, the rest a 429 asking (in Okta's X-Rate-Limit-Reset) for a second's wait.

@@ -19,4 +19,7 @@ export class FakeClock implements Clock {
   set(to: Date | string): void {
     this.current = new Date(to).getTime();
   }
+
+  /** A provider's in-call retry backoff takes no time here: only the test moves this clock. */
+  async sleep(_ms: number): Promise<void> {}
 }

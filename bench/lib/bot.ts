@@ -43,6 +43,8 @@ export async function startBenchBot(kind: BenchDbKind, options: { people: number
     accessYml: ACCESS_YML,
     // The product's default worker tick is 1 s (the harness's own default, 100 ms, is for fast tests).
     tickMs: options.tickMs ?? 1_000,
+    // And logs at info, as in production: the harness's debug logs every Slack call, into memory.
+    logLevel: 'info',
     ...(options.clock ? { clock: options.clock } : {}),
     slack: { users: [{ id: APPROVER, name: 'bob', email: 'bob@example.com' }, ...requesters] },
   });

@@ -66,8 +66,9 @@ for (const variant of variants) {
       expect(result.code).toBe(0);
       const lines = result.stdout.split('\n');
       expect(lines[0]).toBe('seq,occurred_at,kind,actor,subject,resource,request_id,details,hash,prev_hash');
-      // The reason's quotes are doubled, and the field is quoted because it holds commas, quotes and a newline.
-      expect(result.stdout).toContain('"{""reason"":""INC-7, \\""urgent\\"": replica lag\\nsecond line, with comma""}"');
+      // The reason's quotes are doubled, and the field is quoted because it holds commas, quotes and a newline
+      // (details as the database writes jsonb).
+      expect(result.stdout).toContain('"{""reason"": ""INC-7, \\""urgent\\"": replica lag\\nsecond line, with comma""}"');
       expect(result.stdout).toContain('2,2026-02-15T12:00:00.000Z,request.approved,U0BOB,U0ALICE,prod-db,1,{},');
       expect(result.stdout).toContain('3,2026-03-31T23:59:59.000Z,request.created,U0CAROL');
       expect(result.stdout).not.toContain('after the period');

@@ -24,6 +24,8 @@ export interface HarnessOptions {
   slack?: SlackServerOptions;
   clock?: Clock;
   env?: Record<string, string>;
+  /** The bot's log level (default debug, so tests can read everything; benchmarks use the production default, info). */
+  logLevel?: 'debug' | 'info';
   /** Run the bot in Socket Mode (SLACK_APP_TOKEN) against the fake Slack's WebSocket. */
   socketMode?: boolean;
   /** The bot's DATABASE_URL, given the test database's: e.g. routed through a proxy a test can cut. */
@@ -70,7 +72,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     SLACK_API_URL: slack.apiUrl,
     PORT: '0',
     DATA_DIR: join(folder, 'data'),
-    LOG_LEVEL: 'debug',
+    LOG_LEVEL: options.logLevel ?? 'debug',
     ...(postgres ? { DATABASE_URL: options.routeDatabase?.(postgres.url) ?? postgres.url } : {}),
     ...(options.providers === false ? {} : { OKTA_ORG_URL: okta.url, OKTA_API_TOKEN: okta.token, AWS_ENDPOINT_URL_IAM: iam.url, AWS_ENDPOINT_URL_STS: iam.url }),
     ...(socket ? { SLACK_APP_TOKEN: socket.appToken } : {}),
@@ -87,7 +89,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   let logText = '';
   logStream.on('data', (chunk: Buffer) => (logText += chunk.toString()));
   const boot = (envOverride: Partial<typeof env> = {}) =>
-    startBot({ env: { ...env, ...envOverride }, access, logger: createLogger('debug', logStream), tickMs: options.tickMs ?? 100, ...(options.clock ? { clock: options.clock } : {}) });
+    startBot({ env: { ...env, ...envOverride }, access, logger: createLogger(options.logLevel ?? 'debug', logStream), tickMs: options.tickMs ?? 100, ...(options.clock ? { clock: options.clock } : {}) });
   const replicas: RunningBot[] = [];
   const harness: Harness = {
     bot: await boot(),

@@ -9,6 +9,8 @@ import type { Ledger } from '../evidence/ledger.ts';
  */
 export async function recordConfigLoaded(db: Db, ledger: Ledger, loaded: { hash: string; path: string; resources: string[] }): Promise<boolean> {
   return db.transaction(async (tx) => {
+    // Under the append lock, so replicas starting together with the same policy record it once.
+    await ledger.lockHead(tx);
     const [last] = await tx
       .select({ details: evidenceEvents.details })
       .from(evidenceEvents)

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { expect, it } from 'vitest';
 import { recordConfigLoaded } from '../../src/app/record-config.ts';
 import { evidenceEvents } from '../../src/db/schema.ts';
@@ -16,5 +17,15 @@ describeEachDatabase('config.loaded evidence', (ctx) => {
       ['config.loaded', 'a'.repeat(64), null],
       ['config.loaded', 'b'.repeat(64), 'a'.repeat(64)],
     ]);
+  });
+
+  it('is recorded once when several replicas start with the same policy at the same moment', async () => {
+    const db = ctx.database.db;
+    const before = (await db.select().from(evidenceEvents)).length;
+    // Open the pool's connections first, so the five starts really run at the same moment.
+    await Promise.all(Array.from({ length: 10 }, () => db.execute(sql`select pg_sleep(0.05)`)));
+    const started = await Promise.all(Array.from({ length: 5 }, () => recordConfigLoaded(db, new Ledger(), { hash: 'c'.repeat(64), path: 'access.yml', resources: ['prod-db'] })));
+    expect(started.filter(Boolean)).toHaveLength(1);
+    expect((await db.select().from(evidenceEvents)).length).toBe(before + 1);
   });
 });

@@ -27,11 +27,24 @@ export async function copyCsv(db: Db, filter: EventFilter, columns: readonly str
   } else {
     const stream = await client.unsafe(`copy (${select()}) to stdout with (format csv)`).readable();
     for await (const chunk of stream as AsyncIterable<Buffer>) await emit(chunk, counter.count(chunk));
+    releaseCopyConnection(stream);
   }
   return counter.records;
 }
 
 const PGLITE_WINDOW = 50_000;
+
+/**
+ * postgres.js (3.4.x) pauses the connection's socket when the stream's buffer is full, and only
+ * the stream's next read resumes it. When the COPY's last data and its end arrive together, the
+ * stream ends while the socket is paused, so the rest of the server's answer is never read and
+ * the next query on that connection (the next export, any query of the bot) waits forever
+ * (porsager/postgres#499, fix proposed in #1016). The stream's read is what resumes the socket,
+ * and calling it once more after the end is harmless when the socket is already flowing.
+ */
+function releaseCopyConnection(stream: unknown): void {
+  (stream as { _read?: (size: number) => void })._read?.(0);
+}
 
 function isPglite(client: Sql | PGlite): client is PGlite {
   return typeof (client as PGlite).query === 'function' && typeof (client as Sql).unsafe !== 'function';

@@ -81,4 +81,21 @@ describeEachDatabase('CSV export written by the database', (ctx) => {
     expect(await exportEvents(db, { from: at, resource: "prod'; drop table evidence_events; --" }, 'csv', byResource)).toBe(1);
     expect((parse(byResource.text()) as string[][])[1]![5]).toBe("prod'; drop table evidence_events; --");
   });
+
+  it('leaves the database connection usable after each export, export after export', async () => {
+    // Big enough for the stream to fill and pause between chunks: the case where postgres.js,
+    // left alone, ends the COPY with its connection's socket paused and the next query never returns.
+    const db = ctx.database.db;
+    const [{ n } = { n: 0 }] = rowsOf<{ n: number }>(await db.execute(sql`select coalesce(max(seq), 0)::int as n from evidence_events`));
+    const from = new Date('2028-01-01T00:00:00.000Z');
+    await db.execute(sql`
+      insert into evidence_events (seq, occurred_at, kind, actor, details, prev_hash, hash)
+      select ${n} + i, ${from.toISOString()}::timestamptz + i * interval '1 second', 'request.created', 'U0ALICE', jsonb_build_object('reason', repeat('x', 100), 'n', i), 'reuse-p' || i, 'reuse-h' || i
+      from generate_series(1, 3000) as i`);
+    for (let round = 0; round < 10; round++) {
+      expect(await exportEvents(db, { from }, 'csv', sink())).toBe(3000);
+      const [{ one } = { one: 0 }] = rowsOf<{ one: number }>(await db.execute(sql`select 1 as one`));
+      expect(one).toBe(1);
+    }
+  }, 30_000);
 });

@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 /**
  * Fills the evidence ledger with a large, *valid* chain fast: the hashes are computed here with
  * the product's own canonicalContent/chainHash (so verifyLedger must accept every event), and the
@@ -120,5 +121,7 @@ export async function fillLedger(
     }
     options.onProgress?.(to - first + 1);
   }
+  // Rows copied in bypass Ledger.append, so the head it extends is moved to the newest of them.
+  await database.db.execute(sql`update ledger_head set (seq, hash, prev_hash) = (select seq, hash, prev_hash from evidence_events order by seq desc limit 1)`);
   return { count, headHash: prev.hash, seconds: (performance.now() - started) / 1000 };
 }

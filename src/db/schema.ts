@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import type { GrantTarget } from '../ports.ts';
 import type { GrantState } from '../domain/grant-states.ts';
 
@@ -31,6 +31,23 @@ export const evidenceEvents = pgTable(
     index('evidence_events_resource_idx').on(t.resource),
     index('evidence_events_request_id_idx').on(t.requestId),
   ],
+);
+
+/**
+ * The chain's head: one row holding the last event's seq and hash (and the hash before it).
+ * Ledger.append moves it forward in the same statement that inserts the event, and the row lock
+ * that takes is what serialises appenders until commit. It is a pointer, not evidence: verify
+ * walks evidence_events alone, so a head changed by hand breaks the chain visibly at the next event.
+ */
+export const ledgerHead = pgTable(
+  'ledger_head',
+  {
+    single: boolean('single').primaryKey().default(true),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    hash: text('hash').notNull(),
+    prevHash: text('prev_hash').notNull(),
+  },
+  (t) => [check('ledger_head_single_row', sql`${t.single}`)],
 );
 
 /** What someone asked for. `state` only moves forward, by compare-and-swap updates. */

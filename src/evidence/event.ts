@@ -61,15 +61,10 @@ export const GENESIS_HASH = '0'.repeat(64);
 
 /** The hashed content of an event: every field but the hashes, in RFC 8785 canonical JSON. */
 export function canonicalContent(event: Omit<StoredEvent, 'prevHash' | 'hash'>): string {
-  const { seq, kind, actor, subject, resource, requestId, details } = event;
-  if (
-    typeof seq === 'number' && Number.isFinite(seq) && typeof kind === 'string' && typeof actor === 'string' &&
-    (subject === null || typeof subject === 'string') && (resource === null || typeof resource === 'string') &&
-    (requestId === null || typeof requestId === 'string') && typeof details === 'object' && details !== null
-  ) {
-    // The common shape, written member by member in RFC 8785 key order; exactly what the general path below writes for it.
-    const text = `{"actor":${canonicalString(actor)},"details":${canonicalJson(details)},"kind":${canonicalString(kind)},"occurred_at":${canonicalString(event.occurredAt.toISOString())},"request_id":${nullableString(requestId)},"resource":${nullableString(resource)},"seq":${String(seq)},"subject":${nullableString(subject)}}`;
-    return text;
+  const { seq, ...rest } = event;
+  if (typeof seq === 'number' && Number.isFinite(seq)) {
+    const around = canonicalContentAroundSeq(rest);
+    if (around) return `${around.beforeSeq}${String(seq)}${around.afterSeq}`;
   }
   const text = canonicalJson({
     seq: event.seq,
@@ -83,6 +78,28 @@ export function canonicalContent(event: Omit<StoredEvent, 'prevHash' | 'hash'>):
   });
   if (text === undefined) throw new Error('event content cannot be serialised');
   return text;
+}
+
+/**
+ * The canonical content of an event of the common shape, split where its seq goes, so the
+ * appender can let the database put in the seq it assigns (and hash the result) in the same
+ * statement that takes the chain's head. Undefined for any other shape (only a tampered row
+ * has one): canonicalContent then writes it the general way.
+ */
+export function canonicalContentAroundSeq(event: Omit<StoredEvent, 'seq' | 'prevHash' | 'hash'>): { beforeSeq: string; afterSeq: string } | undefined {
+  const { kind, actor, subject, resource, requestId, details } = event;
+  if (
+    typeof kind !== 'string' || typeof actor !== 'string' || (subject !== null && typeof subject !== 'string') ||
+    (resource !== null && typeof resource !== 'string') || (requestId !== null && typeof requestId !== 'string') ||
+    typeof details !== 'object' || details === null || !(event.occurredAt instanceof Date)
+  ) {
+    return undefined;
+  }
+  // Written member by member in RFC 8785 key order: exactly what the general path writes for this shape.
+  return {
+    beforeSeq: `{"actor":${canonicalString(actor)},"details":${canonicalJson(details)},"kind":${canonicalString(kind)},"occurred_at":${canonicalString(event.occurredAt.toISOString())},"request_id":${nullableString(requestId)},"resource":${nullableString(resource)},"seq":`,
+    afterSeq: `,"subject":${nullableString(subject)}}`,
+  };
 }
 
 const nullableString = (value: string | null) => (value === null ? 'null' : canonicalString(value));

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, expect, it } from 'vitest';
 import { evidenceEvents } from '../../src/db/schema.ts';
-import { GENESIS_HASH } from '../../src/evidence/event.ts';
+import { canonicalContent, chainHash, GENESIS_HASH } from '../../src/evidence/event.ts';
 import { Ledger } from '../../src/evidence/ledger.ts';
 import { verifyLedger } from '../../src/evidence/verify.ts';
 import { describeEachDatabase } from '../support/databases.ts';
@@ -102,6 +102,9 @@ describeEachDatabase('evidence ledger', (ctx) => {
         for (let i = 0; i < 10; i++) {
           await ctx.database.db.transaction(async (tx) => {
             await ledger.append(tx, { kind: 'request.created', actor: `U0W${w}`, details: { i } });
+            // Work after the append and before commit, as a use case's state change does: the
+            // next writer must still wait for this commit, not only for the append statement.
+            if (w % 2) await tx.execute(sql`select pg_sleep(0.002)`);
           });
         }
       })(),
@@ -110,5 +113,23 @@ describeEachDatabase('evidence ledger', (ctx) => {
     expect(await verifyLedger(ctx.database.db)).toMatchObject({ ok: true, count: 200 });
     const [{ distinct }] = (await ctx.database.db.select({ distinct: sql<number>`count(distinct prev_hash)::int` }).from(evidenceEvents)) as [{ distinct: number }];
     expect(distinct).toBe(200);
+  });
+
+  it('hashes in the database exactly what verify hashes: quotes, control characters, non-ASCII and emoji', async () => {
+    const awkward = { reason: 'a "quoted", back\\slash\nnew line\ttab \u0001 é ✓ 😀 \u2028', nested: { z: [1.5, -0, 1e21, null, true], a: 'Ω' } };
+    const stored = await ctx.database.db.transaction((tx) => ledger.append(tx, { kind: 'request.created', actor: 'U0ÉLODIE', subject: '😀', resource: 'prod "db"', requestId: 'r\n1', details: awkward }));
+    expect(stored.hash).toBe(chainHash(GENESIS_HASH, canonicalContent(stored)));
+    expect(await verifyLedger(ctx.database.db)).toEqual({ ok: true, count: 1, headHash: stored.hash });
+  });
+
+  it('refuses to append, loudly, when the head row has been deleted', async () => {
+    await appendMany(2);
+    await ctx.database.db.execute(sql`delete from ledger_head`);
+    try {
+      await expect(ctx.database.db.transaction((tx) => ledger.append(tx, { kind: 'grant.applied', actor: 'breakglass' }))).rejects.toThrow(/no head row/);
+      expect((await verifyLedger(ctx.database.db)).count).toBe(2);
+    } finally {
+      await ctx.database.db.execute(sql`insert into ledger_head (single, seq, hash, prev_hash) values (true, 0, repeat('0', 64), '')`);
+    }
   });
 });

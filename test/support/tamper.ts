@@ -14,6 +14,8 @@ export async function tamper(db: Db, statement: ReturnType<typeof sql>): Promise
   }
 }
 
+/** Empties the ledger and points its head back at the genesis hash, as on a fresh database. */
 export async function wipeLedger(db: Db): Promise<void> {
   await tamper(db, sql`delete from evidence_events`);
+  await db.execute(sql`update ledger_head set seq = 0, hash = repeat('0', 64), prev_hash = ''`);
 }

@@ -1,6 +1,5 @@
-import { and, eq, gt, gte, lt, or, sql, type SQL } from 'drizzle-orm';
-import { rowsOf, type Db } from '../db/client.ts';
-import { evidenceEvents } from '../db/schema.ts';
+import type { Db } from '../db/client.ts';
+import { clientOf, copyAll, copyField, eventConditions } from './copy-out.ts';
 import type { StoredEvent } from './event.ts';
 
 export interface EventFilter {
@@ -20,68 +19,56 @@ export async function* readEvents(db: Db, filter: EventFilter = {}, pageSize = 5
   for await (const page of readEventPages(db, filter, pageSize)) yield* page;
 }
 
-/** A row as the page query returns it, the time as float8 epoch milliseconds (cheaper for the server to write than a timestamp). */
-interface EventRow {
-  seq: number | string | bigint;
-  occurred_ms: number | string;
-  kind: string;
-  actor: string;
-  subject: string | null;
-  resource: string | null;
-  request_id: string | null;
-  details: Record<string, unknown>;
-  prev_hash: string;
-  hash: string;
-}
+/** How many rows a COPY reads at once: a few MB of text, held while its pages are handed out. */
+const WINDOW = 20_000;
+
+const COLUMNS = `seq, round(extract(epoch from occurred_at) * 1000)::bigint, kind, actor, subject, resource, request_id, details::text, prev_hash, hash`;
 
 /**
  * readEvents a page (an array, in seq order) at a time, for callers that go through millions of
- * events (verify, export). Each page is one plain keyset query read without the ORM's per-row
- * mapping, and the next page is already being fetched while the caller works through this one.
+ * events (verify, export). The rows come as COPY text, a window of rows at a time (keyset on
+ * seq), each read to its end before it is handed out, so a caller that stops early never leaves a
+ * COPY half read; the next window is already being fetched while the caller works through this
+ * one. Splitting COPY text costs about half of what either driver spends making rows into objects.
  */
 export async function* readEventPages(db: Db, filter: EventFilter = {}, pageSize = 5_000): AsyncGenerator<StoredEvent[]> {
-  const conditions: SQL[] = [];
-  if (filter.from) conditions.push(gte(evidenceEvents.occurredAt, filter.from));
-  if (filter.to) conditions.push(lt(evidenceEvents.occurredAt, filter.to));
-  if (filter.resource) conditions.push(eq(evidenceEvents.resource, filter.resource));
-  if (filter.user) conditions.push(or(eq(evidenceEvents.actor, filter.user), eq(evidenceEvents.subject, filter.user))!);
-  const fetchPage = async (after: number): Promise<StoredEvent[]> => {
-    const result = await db.execute(sql`
-      select seq, date_part('epoch', occurred_at) * 1000 as occurred_ms, kind, actor, subject, resource, request_id, details, prev_hash, hash
-      from ${evidenceEvents}
-      where ${and(gt(evidenceEvents.seq, after), ...conditions)}
-      order by seq
-      limit ${pageSize}`);
-    return rowsOf<EventRow>(result).map(toStoredEvent);
-  };
-  let next: Promise<StoredEvent[]> | undefined = fetchPage(0);
+  const client = clientOf(db);
+  const fetchWindow = (after: number): Promise<StoredEvent[]> =>
+    copyAll(client, `select ${COLUMNS} from evidence_events where seq > ${after} and ${eventConditions(filter)} order by seq limit ${WINDOW}`).then(parseEvents);
+  let next: Promise<StoredEvent[]> | undefined = fetchWindow(0);
   try {
     while (next) {
-      const page: StoredEvent[] = await next;
-      next = page.length === pageSize ? fetchPage(page[page.length - 1]!.seq) : undefined;
+      const events: StoredEvent[] = await next;
+      next = events.length === WINDOW ? fetchWindow(events[events.length - 1]!.seq) : undefined;
       // Awaited above on the next turn, or below if the caller stops early; never left unhandled.
       next?.catch(() => undefined);
-      yield page;
+      for (let start = 0; start < events.length; start += pageSize) yield events.slice(start, start + pageSize);
     }
   } finally {
     await next?.catch(() => undefined);
   }
 }
 
-function toStoredEvent(row: EventRow): StoredEvent {
-  return {
-    seq: Number(row.seq),
-    // The column holds whole milliseconds (precision 3), so rounding undoes float8's last-bit error exactly.
-    occurredAt: new Date(Math.round(Number(row.occurred_ms))),
-    kind: row.kind,
-    actor: row.actor,
-    subject: row.subject,
-    resource: row.resource,
-    requestId: row.request_id,
-    // Both drivers parse jsonb. Nothing more is parsed here: details rewritten as a JSON *string*
-    // holding the same object must read back as that string, so verify sees the change.
-    details: row.details,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
+function parseEvents(text: Buffer): StoredEvent[] {
+  const events: StoredEvent[] = [];
+  const lines = text.toString('utf8').split('\n');
+  // COPY ends every row with a newline, so the last piece is empty.
+  for (let i = 0; i < lines.length - 1; i++) {
+    const f = lines[i]!.split('\t');
+    events.push({
+      seq: Number(f[0]),
+      occurredAt: new Date(Number(f[1])),
+      kind: copyField(f[2]!)!,
+      actor: copyField(f[3]!)!,
+      subject: copyField(f[4]!),
+      resource: copyField(f[5]!),
+      requestId: copyField(f[6]!),
+      // Parsed as the drivers parse jsonb, and nothing more: details rewritten as a JSON *string*
+      // holding the same object must read back as that string, so verify sees the change.
+      details: JSON.parse(copyField(f[7]!)!) as Record<string, unknown>,
+      prevHash: copyField(f[8]!)!,
+      hash: copyField(f[9]!)!,
+    });
+  }
+  return events;
 }

@@ -1,7 +1,9 @@
 import { sql } from 'drizzle-orm';
+import fc from 'fast-check';
 import { afterEach, expect, it } from 'vitest';
 import { evidenceEvents } from '../../src/db/schema.ts';
-import { canonicalContent, chainHash, GENESIS_HASH } from '../../src/evidence/event.ts';
+import { canonicalContent, chainHash, GENESIS_HASH, type StoredEvent } from '../../src/evidence/event.ts';
+import { readEvents } from '../../src/evidence/read.ts';
 import { Ledger } from '../../src/evidence/ledger.ts';
 import { verifyLedger } from '../../src/evidence/verify.ts';
 import { describeEachDatabase } from '../support/databases.ts';
@@ -131,5 +133,23 @@ describeEachDatabase('evidence ledger', (ctx) => {
     } finally {
       await ctx.database.db.execute(sql`insert into ledger_head (single, seq, hash, prev_hash) values (true, 0, repeat('0', 64), '')`);
     }
+  });
+
+  it('reads back exactly what was appended, whatever the text holds', async () => {
+    // Tabs, newlines, backslashes and a literal \N are what COPY's text format escapes or means NULL by.
+    const text = fc.string({ unit: fc.constantFrom('a', '\t', '\n', '\r', '\\', 'N', '"', ',', ' ', '\u0001', '\u000b', 'é', '😀'), maxLength: 10 });
+    const nullable = fc.oneof(text, fc.constant(null));
+    await fc.assert(
+      fc.asyncProperty(fc.record({ actor: text, subject: nullable, resource: nullable, requestId: nullable, reason: text, key: text }), async (input) => {
+        const stored = await ctx.database.db.transaction((tx) =>
+          ledger.append(tx, { kind: 'request.created', actor: input.actor, subject: input.subject, resource: input.resource, requestId: input.requestId, details: { reason: input.reason, [input.key]: [input.reason, 1] } }),
+        );
+        const read: StoredEvent[] = [];
+        for await (const event of readEvents(ctx.database.db, { from: stored.occurredAt })) if (event.seq === stored.seq) read.push(event);
+        expect(read).toEqual([stored]);
+      }),
+      { numRuns: 60 },
+    );
+    expect(await verifyLedger(ctx.database.db)).toMatchObject({ ok: true, count: 60 });
   });
 });

@@ -6,8 +6,8 @@ import type { EventFilter } from './read.ts';
  * The CSV export is written by the database itself (`COPY … TO STDOUT WITH (FORMAT csv)`, RFC 4180
  * quoting), about four times faster than formatting rows in JavaScript; this process only moves
  * bytes and counts records. Times are written as `2026-03-02T09:00:00.000Z`, and `details` as the
- * database writes jsonb (`{"reason": "…"}`). COPY takes no bind parameters, so the filter's values
- * are written as SQL literals here, the only place that does.
+ * database writes jsonb (`{"reason": "…"}`). COPY takes no bind parameters: the filter's values
+ * become SQL literals in copy-out.ts, the only place that writes any.
  */
 export async function copyCsv(db: Db, filter: EventFilter, columns: readonly string[], emit: (chunk: Buffer, records: number) => Promise<void>): Promise<number> {
   const client = clientOf(db);

@@ -26,32 +26,68 @@ const COLUMNS = `seq, round(extract(epoch from occurred_at) * 1000)::bigint, kin
 
 /**
  * readEvents a page (an array, in seq order) at a time, for callers that go through millions of
- * events (verify, export). The rows come as COPY text, a window of rows at a time (keyset on
- * seq), each read to its end before it is handed out, so a caller that stops early never leaves a
- * COPY half read; the next window is already being fetched while the caller works through this
- * one. Splitting COPY text costs about half of what either driver spends making rows into objects.
+ * events (export, readiness). Splitting COPY text costs about half of what either driver spends
+ * making rows into objects.
  */
 export async function* readEventPages(db: Db, filter: EventFilter = {}, pageSize = 5_000): AsyncGenerator<StoredEvent[]> {
+  for await (const window of readEventWindows(db, filter)) {
+    const events = parseEvents(window.text);
+    for (let start = 0; start < events.length; start += pageSize) yield events.slice(start, start + pageSize);
+  }
+}
+
+/** Rows of the ledger as COPY text (parseEvents reads it), with what a reader needs before parsing it. */
+export interface EventWindow {
+  text: Buffer;
+  rows: number;
+  /** The stored hash of the window's last row. */
+  lastHash: string;
+  /** Whether another window follows (this one is full). */
+  more: boolean;
+}
+
+/**
+ * The matching rows as COPY text, a window of rows at a time (keyset on seq). Each window is read
+ * to its end before it is handed out, so a caller that stops early never leaves a COPY half read,
+ * and the next one is already being fetched while the caller works through this one.
+ */
+export async function* readEventWindows(db: Db, filter: EventFilter = {}): AsyncGenerator<EventWindow> {
   const client = clientOf(db);
-  const fetchWindow = (after: number): Promise<StoredEvent[]> =>
-    copyAll(client, `select ${COLUMNS} from evidence_events where seq > ${after} and ${eventConditions(filter)} order by seq limit ${WINDOW}`).then(parseEvents);
-  let next: Promise<StoredEvent[]> | undefined = fetchWindow(0);
+  const fetchWindow = async (after: number): Promise<Omit<EventWindow, 'more'> & { lastSeq: number }> =>
+    describeWindow(await copyAll(client, `select ${COLUMNS} from evidence_events where seq > ${after} and ${eventConditions(filter)} order by seq limit ${WINDOW}`));
+  let next: Promise<Omit<EventWindow, 'more'> & { lastSeq: number }> | undefined = fetchWindow(0);
   try {
     while (next) {
-      const events: StoredEvent[] = await next;
-      next = events.length === WINDOW ? fetchWindow(events[events.length - 1]!.seq) : undefined;
+      const window: Omit<EventWindow, 'more'> & { lastSeq: number } = await next;
+      const more = window.rows === WINDOW;
+      next = more ? fetchWindow(window.lastSeq) : undefined;
       // Awaited above on the next turn, or below if the caller stops early; never left unhandled.
       next?.catch(() => undefined);
-      for (let start = 0; start < events.length; start += pageSize) yield events.slice(start, start + pageSize);
+      if (window.rows > 0) yield { text: window.text, rows: window.rows, lastHash: window.lastHash, more };
     }
   } finally {
     await next?.catch(() => undefined);
   }
 }
 
-function parseEvents(text: Buffer): StoredEvent[] {
+const NEWLINE = 0x0a;
+const TAB = 0x09;
+
+/** Counts the rows and reads the last one's seq (first field) and hash (last field) without parsing the rest. */
+function describeWindow(text: Buffer): Omit<EventWindow, 'more'> & { lastSeq: number } {
+  let rows = 0;
+  for (let at = text.indexOf(NEWLINE); at !== -1; at = text.indexOf(NEWLINE, at + 1)) rows++;
+  if (rows === 0) return { text, rows, lastSeq: 0, lastHash: '' };
+  const lastLine = text.lastIndexOf(NEWLINE, text.length - 2) + 1;
+  const lastSeq = Number(text.toString('latin1', lastLine, text.indexOf(TAB, lastLine)));
+  const lastHash = copyField(text.toString('utf8', text.lastIndexOf(TAB, text.length - 2) + 1, text.length - 1))!;
+  return { text, rows, lastSeq, lastHash };
+}
+
+/** COPY text of the columns readEventWindows selects, as events. */
+export function parseEvents(text: Uint8Array): StoredEvent[] {
   const events: StoredEvent[] = [];
-  const lines = text.toString('utf8').split('\n');
+  const lines = Buffer.from(text.buffer, text.byteOffset, text.byteLength).toString('utf8').split('\n');
   // COPY ends every row with a newline, so the last piece is empty.
   for (let i = 0; i < lines.length - 1; i++) {
     const f = lines[i]!.split('\t');

@@ -1,44 +1,67 @@
 import type { Db } from '../db/client.ts';
-import { canonicalContent, chainHash, GENESIS_HASH, type StoredEvent } from './event.ts';
-import { readEventPages } from './read.ts';
+import { checkEvents, type ChainPosition, type ChainProblem } from './chain-check.ts';
+import { GENESIS_HASH, type StoredEvent } from './event.ts';
+import { parseEvents, readEventWindows } from './read.ts';
+import { startVerifyWorkers, type VerifyWorkers, type WindowVerdict } from './verify-workers.ts';
 
 export interface VerifyResult {
   ok: boolean;
   count: number;
   headHash: string;
   /** The first event that breaks the chain, and why, when not ok. */
-  problem?: { seq: number; kind?: string; reason: string };
+  problem?: ChainProblem;
 }
 
+const PROGRESS_EVERY = 100_000;
+
 /**
- * Walks the whole chain from the first event: each event's hash must match its content and the
- * previous event's hash, and seq must run without gaps. An edit, a deletion in the middle and a
- * reordering each break one of those. (Cutting off the newest events, or rewriting the whole chain, needs a signed checkpoint to see:
- * checkLedgerAgainstCheckpoint in checkpoint-check.ts.) `onEvent` sees each event that verified, in seq order.
+ * Walks the whole chain from the first event (checkEvents says what is checked). Cutting off the
+ * newest events, or rewriting the whole chain, needs a signed checkpoint to see:
+ * checkLedgerAgainstCheckpoint in checkpoint-check.ts. `onEvent` sees each event that verified,
+ * in seq order.
+ *
+ * The ledger is read a window at a time. Each window is checked from where the one before it ends
+ * if that one verifies (its stored last hash, its seq count), so windows can be checked on worker
+ * threads while the next ones are read; verdicts are taken in order, and the first problem is the
+ * answer, as if checked one by one. A ledger of one window, or a caller that wants every event,
+ * is checked in this thread.
  */
 export async function verifyLedger(db: Db, onProgress?: (count: number) => void, onEvent?: (event: StoredEvent) => void): Promise<VerifyResult> {
-  let expectedSeq = 1;
-  let previous = GENESIS_HASH;
-  const fail = (event: StoredEvent, reason: string): VerifyResult => ({ ok: false, count: expectedSeq - 1, headHash: previous, problem: { seq: event.seq, kind: event.kind, reason } });
-  for await (const page of readEventPages(db, {}, 10_000)) for (const event of page) {
-    if (event.seq !== expectedSeq) {
-      return fail(
-        event,
-        event.seq > expectedSeq
-          ? `events ${expectedSeq}${event.seq - 1 > expectedSeq ? `–${event.seq - 1}` : ''} are missing before it`
-          : `seq ${event.seq} is out of order (expected ${expectedSeq})`,
-      );
+  let workers: VerifyWorkers | undefined;
+  const pending: Promise<WindowVerdict>[] = [];
+  let checked: ChainPosition = { expectedSeq: 1, previous: GENESIS_HASH };
+  let reported = 0;
+  const takeVerdict = async (): Promise<VerifyResult | undefined> => {
+    const verdict = await pending.shift()!;
+    checked = verdict.position;
+    const count = checked.expectedSeq - 1;
+    if (verdict.problem) return { ok: false, count, headHash: checked.previous, problem: verdict.problem };
+    for (; onProgress && reported + PROGRESS_EVERY <= count; reported += PROGRESS_EVERY) onProgress(reported + PROGRESS_EVERY);
+    return undefined;
+  };
+  try {
+    let next: ChainPosition = checked;
+    for await (const window of readEventWindows(db)) {
+      const from = next;
+      next = { expectedSeq: from.expectedSeq + window.rows, previous: window.lastHash };
+      // Worth their start-up only for a ledger of more than one window.
+      if (!workers && !onEvent && window.more) workers = startVerifyWorkers();
+      const verdict = workers ? workers.check(window.text, from) : Promise.resolve(checkEvents(parseEvents(window.text), from, onEvent));
+      // Taken in order below; one left behind when an earlier window fails must not count as unhandled.
+      verdict.catch(() => undefined);
+      pending.push(verdict);
+      // One window queued beyond one per worker keeps every worker busy while a verdict is taken.
+      while (pending.length > (workers ? workers.size + 1 : 0)) {
+        const failed = await takeVerdict();
+        if (failed) return failed;
+      }
     }
-    if (event.prevHash !== previous) {
-      return fail(event, `its prev_hash does not match the hash of event ${expectedSeq - 1}: an event before it was removed, replaced or reordered`);
+    while (pending.length > 0) {
+      const failed = await takeVerdict();
+      if (failed) return failed;
     }
-    if (chainHash(event.prevHash, canonicalContent(event)) !== event.hash) {
-      return fail(event, 'its content does not match its hash: it was changed after it was written');
-    }
-    onEvent?.(event);
-    previous = event.hash;
-    expectedSeq++;
-    if (onProgress && expectedSeq % 100_000 === 1) onProgress(expectedSeq - 1);
+    return { ok: true, count: checked.expectedSeq - 1, headHash: checked.previous };
+  } finally {
+    await workers?.stop();
   }
-  return { ok: true, count: expectedSeq - 1, headHash: previous };
 }

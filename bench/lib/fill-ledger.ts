@@ -1,4 +1,3 @@
-import { sql } from 'drizzle-orm';
 /**
  * Fills the evidence ledger with a large, *valid* chain fast: the hashes are computed here with
  * the product's own canonicalContent/chainHash (so verifyLedger must accept every event), and the
@@ -6,6 +5,7 @@ import { sql } from 'drizzle-orm';
  * Inserting is all the append-only triggers allow, and all this does.
  */
 import type { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
 import type { Sql } from 'postgres';
 import type { Database } from '../../src/db/client.ts';
 import { canonicalContent, chainHash, GENESIS_HASH, type StoredEvent } from '../../src/evidence/event.ts';

@@ -39,14 +39,15 @@ export async function newestSeq(client: Client): Promise<number> {
   return Number(row?.max ?? 0);
 }
 
-/** The whole output of `copy (select) to stdout` in COPY's text format. */
-export async function copyAll(client: Client, select: string): Promise<Buffer> {
+/** The whole output of `copy (select) to stdout`, in COPY's text format unless `csv`. */
+export async function copyAll(client: Client, select: string, format: 'text' | 'csv' = 'text'): Promise<Buffer> {
+  const options = format === 'csv' ? ' with (format csv)' : '';
   if (isPglite(client)) {
-    const result = await client.query(`copy (${select}) to '/dev/blob'`);
+    const result = await client.query(`copy (${select}) to '/dev/blob'${options}`);
     return result.blob ? Buffer.from(await result.blob.arrayBuffer()) : Buffer.alloc(0);
   }
   const chunks: Buffer[] = [];
-  const stream = await client.unsafe(`copy (${select}) to stdout`).readable();
+  const stream = await client.unsafe(`copy (${select}) to stdout${options}`).readable();
   for await (const chunk of stream as AsyncIterable<Buffer>) chunks.push(chunk);
   releaseCopyConnection(stream);
   return Buffer.concat(chunks);

@@ -1,5 +1,5 @@
 import type { Db } from '../db/client.ts';
-import { clientOf, eventConditions, isPglite, newestSeq, releaseCopyConnection } from './copy-out.ts';
+import { clientOf, copyAll, eventConditions, isPglite, newestSeq, releaseCopyConnection } from './copy-out.ts';
 import type { EventFilter } from './read.ts';
 
 /**
@@ -17,10 +17,8 @@ export async function copyCsv(db: Db, filter: EventFilter, columns: readonly str
     // PGlite hands a COPY over as one Blob: windows of seq keep each one small.
     const newest = await newestSeq(client);
     for (let after = 0; after < newest; after += PGLITE_WINDOW) {
-      const result = await client.query(`copy (${select({ after, upTo: after + PGLITE_WINDOW })}) to '/dev/blob' with (format csv)`);
-      if (!result.blob || result.blob.size === 0) continue;
-      const chunk = Buffer.from(await result.blob.arrayBuffer());
-      await emit(chunk, counter.count(chunk));
+      const chunk = await copyAll(client, select({ after, upTo: after + PGLITE_WINDOW }), 'csv');
+      if (chunk.length > 0) await emit(chunk, counter.count(chunk));
     }
   } else {
     const stream = await client.unsafe(`copy (${select()}) to stdout with (format csv)`).readable();

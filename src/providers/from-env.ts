@@ -28,8 +28,8 @@ export async function providersFromEnv(
   const registry = new ProviderRegistry();
   const kinds = new Set(Object.values(config?.resources ?? {}).map((r) => r.grant.kind));
   let deactivations: DeactivationFeed | undefined;
+  const retry = sleep ? { sleep } : {};
   if (env.OKTA_ORG_URL && env.OKTA_API_TOKEN) {
-    const retry = sleep ? { sleep } : {};
     const okta = new OktaProvider({ orgUrl: env.OKTA_ORG_URL, token: env.OKTA_API_TOKEN }, { retry });
     registry.register(okta);
     deactivations = {
@@ -44,7 +44,7 @@ export async function providersFromEnv(
   if (kinds.has('aws_iam_group') || kinds.has('aws_iam_policy')) {
     aws = new AwsIamProvider({
       region: env.AWS_REGION,
-      ...(sleep ? { retry: { sleep } } : {}),
+      retry,
       ...(env.AWS_ENDPOINT_URL_IAM ? { iamEndpoint: env.AWS_ENDPOINT_URL_IAM } : {}),
       ...(env.AWS_ENDPOINT_URL_STS ? { stsEndpoint: env.AWS_ENDPOINT_URL_STS } : {}),
     });

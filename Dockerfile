@@ -16,6 +16,8 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 # Dependencies first, so source edits reuse the cached npm layer.
 COPY package.json package-lock.json ./
+# npm ci's postinstall applies patches/ (a postgres.js fix, see README).
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -28,6 +30,7 @@ ENV NODE_ENV=production \
     PORT=3000
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 # Code stays owned by root: the process can write only to /data.
 COPY --from=build /app/dist ./dist

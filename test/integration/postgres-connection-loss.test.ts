@@ -8,7 +8,7 @@
 import { sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rowsOf, type Database } from '../../src/db/client.ts';
+import { rowsOf, type Database, type Tx } from '../../src/db/client.ts';
 import { isDatabaseUnreachable } from '../../src/db/unreachable.ts';
 import { Ledger } from '../../src/evidence/ledger.ts';
 import { verifyLedger } from '../../src/evidence/verify.ts';
@@ -36,25 +36,25 @@ describe.skipIf(!postgresAvailable)('a transaction whose PostgreSQL backend is e
     await database?.close();
   });
 
-  const backendPid = async (tx: Parameters<Parameters<Database['db']['transaction']>[0]>[0]) =>
+  const backendPid = async (tx: Tx) =>
     Number(rowsOf<{ pid: number }>(await tx.execute(sql`select pg_backend_pid() as pid`))[0]!.pid);
   const endBackend = (pid: number) => admin`select pg_terminate_backend(${pid})`;
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
   /** Mid-statement: the backend dies while the transaction waits on a query. */
-  const duringAQuery = (pid: number, tx: Parameters<typeof backendPid>[0]) => {
+  const duringAQuery = (pid: number, tx: Tx) => {
     setTimeout(() => void endBackend(pid).catch(() => {}), 100);
     return tx.execute(sql`select pg_sleep(10)`);
   };
   /** Between statements: the next query is written to a connection the server has already closed. */
-  const betweenQueries = async (pid: number, tx: Parameters<typeof backendPid>[0]) => {
+  const betweenQueries = async (pid: number, tx: Tx) => {
     await endBackend(pid);
     await sleep(100);
     return tx.execute(sql`select 1`);
   };
 
   /** The transaction carries on after a failed query: a parameterized one used to strand the connection. */
-  const afterAFailedQuery = async (pid: number, tx: Parameters<typeof backendPid>[0]) => {
+  const afterAFailedQuery = async (pid: number, tx: Tx) => {
     await duringAQuery(pid, tx).catch(() => {});
     return tx.execute(sql`select ${1}::int as one`);
   };

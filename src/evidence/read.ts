@@ -53,17 +53,18 @@ export interface EventWindow {
  */
 export async function* readEventWindows(db: Db, filter: EventFilter = {}): AsyncGenerator<EventWindow> {
   const client = clientOf(db);
-  const fetchWindow = async (after: number): Promise<Omit<EventWindow, 'more'> & { lastSeq: number }> =>
+  const fetchWindow = async (after: number): Promise<FetchedWindow> =>
     describeWindow(await copyAll(client, `select ${COLUMNS} from evidence_events where seq > ${after} and ${eventConditions(filter)} order by seq limit ${WINDOW}`));
-  let next: Promise<Omit<EventWindow, 'more'> & { lastSeq: number }> | undefined = fetchWindow(0);
+  let next: Promise<FetchedWindow> | undefined = fetchWindow(0);
   try {
     while (next) {
-      const window: Omit<EventWindow, 'more'> & { lastSeq: number } = await next;
+      const fetched: FetchedWindow = await next;
+      const { lastSeq, ...window } = fetched;
       const more = window.rows === WINDOW;
-      next = more ? fetchWindow(window.lastSeq) : undefined;
+      next = more ? fetchWindow(lastSeq) : undefined;
       // Awaited above on the next turn, or below if the caller stops early; never left unhandled.
       next?.catch(() => undefined);
-      if (window.rows > 0) yield { text: window.text, rows: window.rows, lastHash: window.lastHash, more };
+      if (window.rows > 0) yield { ...window, more };
     }
   } finally {
     await next?.catch(() => undefined);
@@ -73,8 +74,11 @@ export async function* readEventWindows(db: Db, filter: EventFilter = {}): Async
 const NEWLINE = 0x0a;
 const TAB = 0x09;
 
+/** A window as read, before it is known whether another follows; lastSeq is where the next one starts. */
+type FetchedWindow = Omit<EventWindow, 'more'> & { lastSeq: number };
+
 /** Counts the rows and reads the last one's seq (first field) and hash (last field) without parsing the rest. */
-function describeWindow(text: Buffer): Omit<EventWindow, 'more'> & { lastSeq: number } {
+function describeWindow(text: Buffer): FetchedWindow {
   let rows = 0;
   for (let at = text.indexOf(NEWLINE); at !== -1; at = text.indexOf(NEWLINE, at + 1)) rows++;
   if (rows === 0) return { text, rows, lastSeq: 0, lastHash: '' };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { and, asc, desc, eq, inArray, isNull, lte, ne, or, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, lte, ne, or, sql } from 'drizzle-orm';
 import { enqueue } from '../db/outbox.ts';
 import { insertReviewItems } from '../db/review-items-repo.ts';
 import { grants, HELD_GRANT_STATES, reviewCampaigns, reviewCards, reviewItems, type OutboxMessage, type ReviewRoute } from '../db/schema.ts';
@@ -9,6 +9,8 @@ import { escapeMrkdwn, slackDate } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
 import { limiter, mapLimit } from './limit.ts';
+import { backoffMs } from '../domain/backoff.ts';
+import { claimDue } from '../db/claim-due.ts';
 
 /**
  * While a replica builds a campaign no other touches it; the builder renews the lease as it goes,
@@ -104,22 +106,17 @@ async function claimRequested(deps: AppDeps): Promise<{ campaign: Campaign; toke
   const token = randomUUID();
   const isDue = and(eq(reviewCampaigns.state, 'requested'), or(isNull(reviewCampaigns.buildLeaseUntil), lte(reviewCampaigns.buildLeaseUntil, now)));
   // The worker asks every tick; a plain read first keeps the idle case out of a transaction.
-  if ((await deps.db.select({ id: reviewCampaigns.id }).from(reviewCampaigns).where(isDue).limit(1)).length === 0) return undefined;
-  const campaign = await deps.db.transaction(async (tx) => {
-    const [due] = await tx
-      .select({ id: reviewCampaigns.id })
-      .from(reviewCampaigns)
-      .where(isDue)
-      .orderBy(asc(reviewCampaigns.id))
-      .limit(1)
-      .for('update', { skipLocked: true });
-    if (!due) return undefined;
-    const [row] = await tx
-      .update(reviewCampaigns)
-      .set({ buildToken: token, buildLeaseUntil: new Date(now.getTime() + BUILD_LEASE_MS), buildAttempts: sql`${reviewCampaigns.buildAttempts} + 1` })
-      .where(eq(reviewCampaigns.id, due.id))
-      .returning();
-    return row;
+  const [campaign] = await claimDue(deps.db, {
+    table: reviewCampaigns,
+    id: reviewCampaigns.id,
+    isDue,
+    limit: 1,
+    claim: (tx, ids) =>
+      tx
+        .update(reviewCampaigns)
+        .set({ buildToken: token, buildLeaseUntil: new Date(now.getTime() + BUILD_LEASE_MS), buildAttempts: sql`${reviewCampaigns.buildAttempts} + 1` })
+        .where(inArray(reviewCampaigns.id, ids))
+        .returning(),
   });
   return campaign ? { campaign, token } : undefined;
 }
@@ -330,7 +327,7 @@ function startedNotice(campaign: Campaign, plan: CampaignPlan, dueAt: Date): str
 async function recordBuildFailure(deps: AppDeps, campaign: Campaign, token: string, error: unknown): Promise<void> {
   const message = error instanceof Error ? error.message : String(error);
   const now = deps.clock.now();
-  const backoff = Math.min(MAX_BUILD_BACKOFF_MS, 5_000 * 2 ** Math.min(campaign.buildAttempts, 10));
+  const backoff = backoffMs(campaign.buildAttempts, { baseMs: 5_000, maxMs: MAX_BUILD_BACKOFF_MS, jitter: 'none' });
   deps.logger.warn({ campaignId: campaign.id, attempts: campaign.buildAttempts, err: message }, 'access review could not be built; will retry');
   await deps.db.transaction(async (tx) => {
     const [updated] = await tx

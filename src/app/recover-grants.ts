@@ -1,9 +1,10 @@
-import { and, eq, inArray, lte } from 'drizzle-orm';
+import { and, inArray, lte } from 'drizzle-orm';
 import { GRANT_LEASE_MS } from '../db/grants-repo.ts';
 import { grants } from '../db/schema.ts';
 import { applyGrant } from './apply-grant.ts';
 import type { AppDeps } from './deps.ts';
 import { extendGrant } from './extend-grant.ts';
+import { claimDue } from '../db/claim-due.ts';
 
 /**
  * Grants left in `granting` or `extending` by a process that died between committing the
@@ -13,18 +14,17 @@ import { extendGrant } from './extend-grant.ts';
 export async function recoverGrants(deps: AppDeps): Promise<number> {
   const now = deps.clock.now();
   const isDue = and(inArray(grants.state, ['granting', 'extending']), lte(grants.nextAttemptAt, now));
-  if ((await deps.db.select({ id: grants.id }).from(grants).where(isDue).limit(1)).length === 0) return 0;
-  const stranded = await deps.db.transaction(async (tx) => {
-    const due = await tx
-      .select({ id: grants.id, state: grants.state })
-      .from(grants)
-      .where(isDue)
-      .limit(10)
-      .for('update', { skipLocked: true });
-    for (const grant of due) {
-      await tx.update(grants).set({ nextAttemptAt: new Date(now.getTime() + GRANT_LEASE_MS) }).where(eq(grants.id, grant.id));
-    }
-    return due;
+  const stranded = await claimDue(deps.db, {
+    table: grants,
+    id: grants.id,
+    isDue,
+    limit: 10,
+    claim: (tx, ids) =>
+      tx
+        .update(grants)
+        .set({ nextAttemptAt: new Date(now.getTime() + GRANT_LEASE_MS) })
+        .where(inArray(grants.id, ids))
+        .returning({ id: grants.id, state: grants.state }),
   });
   for (const grant of stranded) await (grant.state === 'extending' ? extendGrant : applyGrant)(deps, grant.id);
   return stranded.length;

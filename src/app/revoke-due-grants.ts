@@ -8,6 +8,7 @@ import { cancelPendingExtensions } from './cancel-extensions.ts';
 import type { AppDeps } from './deps.ts';
 import { revokeRetryAt } from './revoke-retry.ts';
 import { grantSpec } from './people.ts';
+import { claimDue } from '../db/claim-due.ts';
 
 /**
  * While a worker revokes, no other replica touches the grant (the lease is renewed while the
@@ -27,7 +28,7 @@ type Grant = typeof grants.$inferSelect;
  * Returns how many grants it finished.
  */
 export async function revokeDueGrants(deps: AppDeps): Promise<number> {
-  const claimed = await claimDue(deps);
+  const claimed = await claimDueGrants(deps);
   const results = await Promise.all(claimed.map((grant) => revokeOne(deps, grant)));
   return results.filter(Boolean).length;
 }
@@ -47,27 +48,24 @@ export async function msUntilNextExpiry(deps: AppDeps): Promise<number | undefin
   return next ? next.endsAt.getTime() - now.getTime() : undefined;
 }
 
-async function claimDue(deps: AppDeps): Promise<Grant[]> {
+async function claimDueGrants(deps: AppDeps): Promise<Grant[]> {
   const now = deps.clock.now();
   const isDue = and(inArray(grants.state, ['active', 'revoking']), lte(grants.endsAt, now), or(isNull(grants.nextAttemptAt), lte(grants.nextAttemptAt, now)));
-  // Most ticks find nothing: a plain read first keeps idle ticks off the (PGlite: only) connection.
-  if ((await deps.db.select({ id: grants.id }).from(grants).where(isDue).limit(1)).length === 0) return [];
-  return deps.db.transaction(async (tx) => {
-    const due = await tx
-      .select({ id: grants.id })
-      .from(grants)
-      .where(isDue)
-      .orderBy(asc(grants.endsAt))
-      .limit(BATCH)
-      .for('update', { skipLocked: true });
-    if (due.length === 0) return [];
-    const claimed = await tx
-      .update(grants)
-      .set({ state: 'revoking', nextAttemptAt: new Date(now.getTime() + REVOKE_LEASE_MS), attempts: sql`${grants.attempts} + 1` })
-      .where(inArray(grants.id, due.map((d) => d.id)))
-      .returning();
-    await cancelPendingExtensions(tx, deps, claimed, now);
-    return claimed;
+  return claimDue(deps.db, {
+    table: grants,
+    id: grants.id,
+    isDue,
+    orderBy: grants.endsAt,
+    limit: BATCH,
+    claim: async (tx, ids) => {
+      const claimed = await tx
+        .update(grants)
+        .set({ state: 'revoking', nextAttemptAt: new Date(now.getTime() + REVOKE_LEASE_MS), attempts: sql`${grants.attempts} + 1` })
+        .where(inArray(grants.id, ids))
+        .returning();
+      await cancelPendingExtensions(tx, deps, claimed, now);
+      return claimed;
+    },
   });
 }
 

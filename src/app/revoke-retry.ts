@@ -1,3 +1,5 @@
+import { backoffMs } from '../domain/backoff.ts';
+
 /** A failing revoke is retried at least this often, so access ends within about this long of the provider's recovery. */
 export const MAX_REVOKE_BACKOFF_MS = 20_000;
 
@@ -7,6 +9,5 @@ export const MAX_REVOKE_BACKOFF_MS = 20_000;
  * after one outage do not all call the provider in the same instant.
  */
 export function revokeRetryAt(now: Date, attempts: number): Date {
-  const backoff = Math.min(MAX_REVOKE_BACKOFF_MS, 1_000 * 2 ** Math.min(attempts, 10));
-  return new Date(now.getTime() + backoff / 2 + Math.random() * (backoff / 2));
+  return new Date(now.getTime() + backoffMs(attempts, { baseMs: 1_000, maxMs: MAX_REVOKE_BACKOFF_MS, jitter: 'upper-half' }));
 }

@@ -1,4 +1,4 @@
-import { and, asc, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import { enqueue } from '../db/outbox.ts';
 import { grants, reviewCampaigns, reviewItems, type OutboxMessage } from '../db/schema.ts';
 import type { AccessEntry, GrantSpec, GrantTarget } from '../ports.ts';
@@ -8,6 +8,7 @@ import { cancelPendingExtensions } from './cancel-extensions.ts';
 import type { AppDeps } from './deps.ts';
 import { revokeRetryAt } from './revoke-retry.ts';
 import { mapLimit } from './limit.ts';
+import { claimDue } from '../db/claim-due.ts';
 
 /**
  * While one process revokes an item no other does; a crash frees it after this. Short, so a revoke
@@ -85,23 +86,20 @@ async function claim(deps: AppDeps, itemIds: number[] | undefined, leasedByCalle
   const now = deps.clock.now();
   const due = leasedByCaller ? undefined : or(isNull(reviewItems.revokeNextAt), lte(reviewItems.revokeNextAt, now));
   const isDue = and(eq(reviewItems.revokeState, 'pending'), due, itemIds ? inArray(reviewItems.id, itemIds) : undefined);
-  if ((await deps.db.select({ id: reviewItems.id }).from(reviewItems).where(isDue).limit(1)).length === 0) return [];
-  return deps.db.transaction(async (tx) => {
-    const due = await tx
-      .select({ id: reviewItems.id })
-      .from(reviewItems)
-      .where(isDue)
-      .orderBy(asc(reviewItems.id))
-      .limit(BATCH)
-      // The caller's own lease means no other worker claims these; a lock held now is a concurrent
-      // click on the same line, which commits at once: wait for it rather than skip the revoke.
-      .for('update', leasedByCaller ? {} : { skipLocked: true });
-    if (due.length === 0) return [];
-    return tx
-      .update(reviewItems)
-      .set({ revokeNextAt: new Date(now.getTime() + REVOKE_LEASE_MS), revokeAttempts: sql`${reviewItems.revokeAttempts} + 1` })
-      .where(inArray(reviewItems.id, due.map((d) => d.id)))
-      .returning();
+  return claimDue(deps.db, {
+    table: reviewItems,
+    id: reviewItems.id,
+    isDue,
+    limit: BATCH,
+    // The caller's own lease means no other worker claims these; a lock held now is a concurrent
+    // click on the same line, which commits at once: wait for it rather than skip the revoke.
+    whenLocked: leasedByCaller ? 'wait' : 'skip',
+    claim: (tx, ids) =>
+      tx
+        .update(reviewItems)
+        .set({ revokeNextAt: new Date(now.getTime() + REVOKE_LEASE_MS), revokeAttempts: sql`${reviewItems.revokeAttempts} + 1` })
+        .where(inArray(reviewItems.id, ids))
+        .returning(),
   });
 }
 

@@ -1,4 +1,5 @@
 import { ProviderError } from '../ports.ts';
+import { backoffMs } from '../domain/backoff.ts';
 
 export interface RetryOptions {
   /** Total tries, the first included. */
@@ -110,8 +111,7 @@ export async function withRetry<T>(
       if (attempt >= attempts) {
         throw toProviderError(err, true, opts.label, `after ${attempts} attempt${attempts === 1 ? '' : 's'}`);
       }
-      const ceiling = Math.min(opts.maxMs, opts.baseMs * 2 ** (attempt - 1));
-      const jittered = random() * ceiling;
+      const jittered = backoffMs(attempt - 1, { baseMs: opts.baseMs, maxMs: opts.maxMs, jitter: 'full' }, random);
       const asked = opts.retryAfterMs?.(err);
       const delay = asked !== undefined && asked > 0 ? Math.min(opts.maxMs, Math.max(asked, jittered)) : jittered;
       await sleep(Math.round(delay));

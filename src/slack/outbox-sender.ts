@@ -1,6 +1,6 @@
 import type { KnownBlock } from '@slack/types';
 import type { WebClient } from '@slack/web-api';
-import { and, asc, eq, isNull, lte, sql } from 'drizzle-orm';
+import { and, eq, isNull, lte, sql } from 'drizzle-orm';
 import { approvalCardView, emergencyReviewView, securityAlertView } from '../app/read-models.ts';
 import type { AppDeps } from '../app/deps.ts';
 import { accessRequests, alerts, outbox, reviewCards, slackMessages, type OutboxMessage } from '../db/schema.ts';
@@ -10,6 +10,8 @@ import { securityAlert } from './blocks/security-alert.ts';
 import { deliverReviewCard, uploadReviewReport } from './review-delivery.ts';
 import { mapLimit } from '../app/limit.ts';
 import { classifySlackFailure } from './slack-failure.ts';
+import { backoffMs } from '../domain/backoff.ts';
+import { claimDue } from '../db/claim-due.ts';
 
 /** A claimed message is this process's for this long; after a crash another replica sends it. */
 const LEASE_MS = 60_000;
@@ -59,23 +61,18 @@ export class OutboxSender {
   private async claim() {
     const now = this.deps.clock.now();
     const isDue = and(isNull(outbox.sentAt), isNull(outbox.failedAt), lte(outbox.notBefore, now));
-    if ((await this.deps.db.select({ id: outbox.id }).from(outbox).where(isDue).limit(1)).length === 0) return [];
-    return this.deps.db.transaction(async (tx) => {
-      const due = await tx
-        .select({ id: outbox.id })
-        .from(outbox)
-        .where(isDue)
-        .orderBy(asc(outbox.id))
-        .limit(20)
-        .for('update', { skipLocked: true });
-      if (due.length === 0) return [];
-      const ids = due.map((d) => d.id);
-      return tx
-        .update(outbox)
-        .set({ notBefore: new Date(now.getTime() + LEASE_MS), attempts: sql`${outbox.attempts} + 1` })
-        .where(sql`${outbox.id} in ${ids}`)
-        .returning()
-        .then((rows) => rows.sort((a, b) => a.id - b.id));
+    return claimDue(this.deps.db, {
+      table: outbox,
+      id: outbox.id,
+      isDue,
+      limit: 20,
+      claim: (tx, ids) =>
+        tx
+          .update(outbox)
+          .set({ notBefore: new Date(now.getTime() + LEASE_MS), attempts: sql`${outbox.attempts} + 1` })
+          .where(sql`${outbox.id} in ${ids}`)
+          .returning()
+          .then((rows) => rows.sort((a, b) => a.id - b.id)),
     });
   }
 
@@ -102,8 +99,7 @@ export class OutboxSender {
       this.deps.logger.warn({ ...about, err: reason }, 'Slack message failed; will retry');
     }
     // Slack's Retry-After (429, at times 503) says how long to wait; otherwise capped exponential backoff with jitter.
-    const backoff = Math.min(MAX_BACKOFF_MS, 1_000 * 2 ** Math.min(row.attempts, 12));
-    const waitMs = (failure.permanent ? undefined : failure.retryAfterMs) ?? backoff / 2 + Math.random() * (backoff / 2);
+    const waitMs = (failure.permanent ? undefined : failure.retryAfterMs) ?? backoffMs(row.attempts, { baseMs: 1_000, maxMs: MAX_BACKOFF_MS, jitter: 'upper-half' });
     await this.deps.db
       .update(outbox)
       .set({ lastError: reason, notBefore: new Date(now.getTime() + waitMs) })

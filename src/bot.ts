@@ -10,6 +10,7 @@ import { Ledger } from './evidence/ledger.ts';
 import { resolveSigningKey, SIGNING_KEY_FILE } from './evidence/signing-key.ts';
 import { checkpointTicker } from './workers/checkpoints.ts';
 import { InFlight } from './in-flight.ts';
+import { countedProviders, PrometheusMetrics } from './metrics.ts';
 import type { Logger } from './logger.ts';
 import { systemClock, type Clock } from './ports.ts';
 import { createSlackApp } from './slack/app.ts';
@@ -73,6 +74,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   }
 
   const providers = await providersFromEnv(env, access?.config, logger, clock.sleep?.bind(clock));
+  const metrics = new PrometheusMetrics(database.db, clock);
   const inFlight = new InFlight();
   const slack = createSlackApp({
     botToken: env.SLACK_BOT_TOKEN,
@@ -81,6 +83,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     slackApiUrl: env.SLACK_API_URL,
     port: env.PORT,
     logger,
+    metrics,
     healthCheck: async () => {
       await database.db.execute(sql`select 1`);
       return true;
@@ -101,7 +104,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     const directory = new SlackDirectory(slack.client);
     // Okta is also the identity directory access reviews ask for people's status and managers.
     const identities = providers.registry.all().find((p): p is OktaProvider => p instanceof OktaProvider);
-    const deps: AppDeps = { db: database.db, ledger, clock, access, providers: providers.registry, directory, identities, logger, wake };
+    const deps: AppDeps = { db: database.db, ledger, clock, access, providers: countedProviders(providers.registry, metrics), directory, identities, logger, metrics, wake };
     const sender = new OutboxSender(deps, slack.outboxClient);
     const outboxLoop = new WorkerLoop('outbox', tickMs, async () => {
       while ((await sender.sendDue()) > 0);

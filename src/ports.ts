@@ -109,6 +109,19 @@ export interface Directory {
   userByEmail(email: string): Promise<SlackUser | undefined>;
 }
 
+/**
+ * What operators watch (GET /metrics): latencies observed as they happen. Lags are in seconds;
+ * a call never throws and never waits.
+ */
+export interface Metrics {
+  slackAck(seconds: number): void;
+  /** From the grant's approval to its access being active at the provider. */
+  grantApplied(lagSeconds: number): void;
+  /** From a grant's end to its access being removed at the provider. */
+  grantRevokedAfterEnd(lagSeconds: number): void;
+  providerCall(provider: string, operation: string, failed: boolean): void;
+}
+
 /** Finds the provider for a grant target. */
 export interface Providers {
   forTarget(target: GrantTarget): AccessProvider;

@@ -69,13 +69,13 @@ async function applyGrantOnce(deps: AppDeps, grantId: number): Promise<ApplyResu
   }
 
   const now = deps.clock.now();
-  await deps.db.transaction(async (tx) => {
+  const applied = await deps.db.transaction(async (tx) => {
     const [updated] = await tx
       .update(grants)
       .set({ state: 'active', startsAt: now, nextAttemptAt: null })
       .where(and(eq(grants.id, grant.id), eq(grants.state, 'granting')))
       .returning({ id: grants.id });
-    if (!updated) return;
+    if (!updated) return false;
     await deps.ledger.append(tx, {
       kind: 'grant.applied',
       actor: 'breakglass',
@@ -90,7 +90,10 @@ async function applyGrantOnce(deps: AppDeps, grantId: number): Promise<ApplyResu
       { type: 'notify_user', user: grant.person, text: `:unlock: Your access to \`${grant.resource}\` is active until <!date^${Math.floor(grant.endsAt.getTime() / 1000)}^{date_short_pretty} {time}|${grant.endsAt.toISOString()}> (request #${grant.requestId}). \`/breakglass end ${grant.requestId}\` ends it early.` },
       { type: 'refresh_cards', requestId: grant.requestId },
     );
+    return true;
   });
+  // The grant row is created when the last approval commits.
+  if (applied) deps.metrics?.grantApplied((now.getTime() - grant.createdAt.getTime()) / 1000);
   deps.wake.outbox();
   return { state: 'active' };
 }

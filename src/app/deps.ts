@@ -2,7 +2,7 @@ import type { LoadedAccessConfig } from '../config/access.ts';
 import type { Db } from '../db/client.ts';
 import type { Ledger } from '../evidence/ledger.ts';
 import type { Logger } from '../logger.ts';
-import type { Clock, Directory, IdentityDirectory, Providers } from '../ports.ts';
+import type { Clock, Directory, IdentityDirectory, Metrics, Providers } from '../ports.ts';
 
 /** What every use case may use. Built once in bot.ts. */
 export interface AppDeps {
@@ -15,6 +15,8 @@ export interface AppDeps {
   /** The identity directory (Okta) when one is configured: people's status and managers, for access reviews. */
   identities?: IdentityDirectory | undefined;
   logger: Logger;
+  /** For operators' dashboards; absent in tests that do not look. */
+  metrics?: Metrics | undefined;
   /** Nudges the workers so a change is acted on now rather than at the next tick. */
   wake: { grants(): void; outbox(): void };
 }

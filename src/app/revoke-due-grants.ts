@@ -86,13 +86,13 @@ async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
     }
   }
   const now = deps.clock.now();
-  await deps.db.transaction(async (tx) => {
+  const revoked = await deps.db.transaction(async (tx) => {
     const [done] = await tx
       .update(grants)
       .set({ state: 'revoked', revokedAt: now, nextAttemptAt: null, lastError: null })
       .where(and(eq(grants.id, grant.id), eq(grants.state, 'revoking')))
       .returning({ id: grants.id });
-    if (!done) return;
+    if (!done) return false;
     const reason = grant.revokeReason ?? 'expired';
     await deps.ledger.append(tx, {
       kind: 'grant.revoked',
@@ -124,7 +124,9 @@ async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
       },
       { type: 'refresh_cards', requestId: grant.requestId },
     );
+    return true;
   });
+  if (revoked && providerCall === 'revoked' && !grant.revokeReason) deps.metrics?.grantRevokedAfterEnd((now.getTime() - grant.endsAt.getTime()) / 1000);
   deps.wake.outbox();
   return true;
 }

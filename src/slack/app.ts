@@ -15,6 +15,8 @@ export interface SlackAppOptions {
   logger: Logger;
   /** GET /healthz answers 200 when this resolves true within HEALTH_TIMEOUT_MS, 503 otherwise. */
   healthCheck: () => Promise<boolean>;
+  /** GET /metrics (Prometheus text) and how long each Slack request waited for its answer. */
+  metrics?: { text(): Promise<{ contentType: string; body: string }>; slackAck(seconds: number): void } | undefined;
 }
 
 export interface SlackApp {
@@ -53,6 +55,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         );
       },
     },
+    ...(options.metrics ? [metricsRoute(options.metrics, options.logger)] : []),
   ];
 
   const authorize: Authorize<boolean> = async () => ({ botToken: options.botToken, ...(await identity.get()) });
@@ -60,7 +63,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   // Socket Mode's own Web API client (apps.connections.open) gets the same SLACK_API_URL, and
   // few retries: SocketConnection keeps trying instead of one call waiting half an hour.
   const socket = options.appToken ? new SocketModeReceiver({ appToken: options.appToken, logger, customRoutes, installerOptions: { port: options.port, clientOptions: { ...clientOptions, retryConfig: { retries: 2 } } } }) : undefined;
-  const app = new App({ receiver: socket ?? httpReceiver(options.signingSecret ?? '', customRoutes, logger), authorize, clientOptions, logger });
+  const app = new App({ receiver: socket ?? httpReceiver(options.signingSecret ?? '', customRoutes, logger, options.metrics?.slackAck.bind(options.metrics)), authorize, clientOptions, logger });
   acknowledgeUnhandled(app, options.logger);
   const connection = socket ? new SocketConnection(socket, options.logger) : undefined;
 
@@ -197,7 +200,7 @@ const MAX_SKEW_SECONDS = 300;
  * Bolt refuses stale timestamps but accepts any from the future, which would let a captured
  * request dated ahead be replayed for as long as that date is away; this refuses those too.
  */
-function httpReceiver(signingSecret: string, customRoutes: CustomRoute[], logger: BoltLogger): HTTPReceiver {
+function httpReceiver(signingSecret: string, customRoutes: CustomRoute[], logger: BoltLogger, onAnswered?: (seconds: number) => void): HTTPReceiver {
   const receiver = new HTTPReceiver({
     signingSecret,
     customRoutes,
@@ -207,6 +210,10 @@ function httpReceiver(signingSecret: string, customRoutes: CustomRoute[], logger
   });
   const verified = receiver.requestListener;
   receiver.requestListener = (req, res) => {
+    if (onAnswered && req.method === 'POST') {
+      const arrived = performance.now();
+      res.once('finish', () => onAnswered((performance.now() - arrived) / 1000));
+    }
     const stamp = Number(req.headers['x-slack-request-timestamp']);
     if (Number.isFinite(stamp) && stamp - Date.now() / 1000 > MAX_SKEW_SECONDS) {
       logger.warn('refused a Slack request dated in the future');
@@ -306,6 +313,25 @@ function withApiSuffix(url: string): string {
 
 function isServer(value: unknown): value is Server {
   return typeof value === 'object' && value !== null && typeof (value as Server).address === 'function';
+}
+
+function metricsRoute(metrics: NonNullable<SlackAppOptions['metrics']>, logger: Logger): CustomRoute {
+  return {
+    path: '/metrics',
+    method: ['GET'],
+    handler: (_req, res) => {
+      metrics.text().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { 'content-type': contentType });
+          res.end(body);
+        },
+        (error: unknown) => {
+          logger.warn({ err: String(error) }, 'metrics could not be read (is the database reachable?)');
+          answer(res, 503, { ok: false });
+        },
+      );
+    },
+  };
 }
 
 function answer(res: import('node:http').ServerResponse, status: number, body: unknown): void {

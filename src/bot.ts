@@ -11,6 +11,7 @@ import { resolveSigningKey, SIGNING_KEY_FILE } from './evidence/signing-key.ts';
 import { checkpointTicker } from './workers/checkpoints.ts';
 import { InFlight } from './in-flight.ts';
 import { countedProviders, PrometheusMetrics } from './metrics.ts';
+import { guardedProviders } from './providers/circuit.ts';
 import type { Logger } from './logger.ts';
 import { systemClock, type Clock } from './ports.ts';
 import { createSlackApp } from './slack/app.ts';
@@ -104,7 +105,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     const directory = new SlackDirectory(slack.client);
     // Okta is also the identity directory access reviews ask for people's status and managers.
     const identities = providers.registry.all().find((p): p is OktaProvider => p instanceof OktaProvider);
-    const deps: AppDeps = { db: database.db, ledger, clock, access, providers: countedProviders(providers.registry, metrics), directory, identities, logger, metrics, wake };
+    const deps: AppDeps = { db: database.db, ledger, clock, access, providers: guardedProviders(countedProviders(providers.registry, metrics), () => clock.now()), directory, identities, logger, metrics, wake };
     const sender = new OutboxSender(deps, slack.outboxClient);
     const outboxLoop = new WorkerLoop('outbox', tickMs, async () => {
       while ((await sender.sendDue()) > 0);

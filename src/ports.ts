@@ -76,6 +76,21 @@ export class ProviderError extends Error {
   }
 }
 
+/**
+ * A call not made because that operation is failing at its provider (see providers/circuit.ts):
+ * transient, so the durable retry tries again later; nothing reached the provider.
+ */
+export class CircuitOpenError extends ProviderError {
+  constructor(
+    readonly circuit: string,
+    readonly failingSince: Date,
+    lastFailure: string,
+  ) {
+    super(`${circuit} is failing since ${failingSince.toISOString()} (${lastFailure}); breakglass waits for it to recover and tries again`, true);
+    this.name = 'CircuitOpenError';
+  }
+}
+
 /** Time comes from here so tests control it. Always UTC. */
 export interface Clock {
   now(): Date;

@@ -1,7 +1,9 @@
 import { and, asc, eq, gt, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import { overlappingGrants, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
-import { grants } from '../db/schema.ts';
+import { alerts, grants } from '../db/schema.ts';
+import type { Tx } from '../db/client.ts';
+import { CircuitOpenError } from '../ports.ts';
 import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
@@ -81,7 +83,7 @@ async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
         deps.providers.forTarget(grant.target).revoke(grantSpec(grant)),
       );
     } catch (error) {
-      await recordRevokeFailure(deps, grant, error instanceof Error ? error.message : String(error));
+      await recordRevokeFailure(deps, grant, error);
       return false;
     }
   }
@@ -131,7 +133,8 @@ async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
   return true;
 }
 
-async function recordRevokeFailure(deps: AppDeps, grant: Grant, message: string): Promise<void> {
+async function recordRevokeFailure(deps: AppDeps, grant: Grant, error: unknown): Promise<void> {
+  const message = error instanceof Error ? error.message : String(error);
   const now = deps.clock.now();
   const retryAt = revokeRetryAt(now, grant.attempts);
   deps.logger.warn({ grantId: grant.id, resource: grant.resource, attempts: grant.attempts, err: message, retryAt }, 'revoke failed; will retry');
@@ -152,6 +155,7 @@ async function recordRevokeFailure(deps: AppDeps, grant: Grant, message: string)
       requestId: grant.requestId,
       details: { grant_id: grant.id, error: message, attempts: grant.attempts, retrying: true },
     });
+    if (error instanceof CircuitOpenError || (await revokeFailureAlertOpen(tx, grant.target.kind, now))) return;
     await raiseAlert(tx, deps, {
       kind: 'revoke_failed',
       text: `:warning: Revoking <@${grant.person}>'s access to \`${grant.resource}\` (request #${grant.requestId}) failed: ${escapeMrkdwn(message)}. breakglass keeps retrying until it succeeds.`,
@@ -162,4 +166,29 @@ async function recordRevokeFailure(deps: AppDeps, grant: Grant, message: string)
     });
   });
   deps.wake.outbox();
+}
+
+/** An outage fails many revokes at one provider: while one alert about it is open, that one speaks for all. */
+const REVOKE_ALERT_COVERS_MS = 60 * 60_000;
+
+/**
+ * Whether an unacknowledged revoke-failure alert for the same kind of target was raised within the
+ * hour. Every failing grant still records `grant.revoke_failed`; only the alert is not repeated.
+ */
+async function revokeFailureAlertOpen(tx: Tx, targetKind: string, now: Date): Promise<boolean> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`breakglass:revoke_failed:${targetKind}`}))`);
+  const [open] = await tx
+    .select({ id: alerts.id })
+    .from(alerts)
+    .innerJoin(grants, eq(grants.id, alerts.grantId))
+    .where(
+      and(
+        eq(alerts.kind, 'revoke_failed'),
+        isNull(alerts.acknowledgedAt),
+        gt(alerts.createdAt, new Date(now.getTime() - REVOKE_ALERT_COVERS_MS)),
+        sql`${grants.target}->>'kind' = ${targetKind}`,
+      ),
+    )
+    .limit(1);
+  return open !== undefined;
 }

@@ -1,5 +1,6 @@
 import { ProviderError } from '../ports.ts';
 import { backoffMs } from '../domain/backoff.ts';
+import { admitCall, reportTransientFailure } from './circuit.ts';
 
 export interface RetryOptions {
   /** Total tries, the first included. */
@@ -101,6 +102,7 @@ export async function withRetry<T>(
   const random = opts.random ?? Math.random;
   const attempts = Math.max(1, Math.floor(opts.attempts));
   for (let attempt = 1; ; attempt++) {
+    admitCall();
     try {
       return await fn(attempt);
     } catch (err) {
@@ -108,6 +110,7 @@ export async function withRetry<T>(
       if (err instanceof ProviderError) throw err;
       const transient = opts.isTransient(err);
       if (!transient) throw toProviderError(err, false, opts.label);
+      reportTransientFailure(`${opts.label ?? 'call'}: ${err instanceof Error ? err.message : String(err)}`, opts.retryAfterMs?.(err));
       if (attempt >= attempts) {
         throw toProviderError(err, true, opts.label, `after ${attempts} attempt${attempts === 1 ? '' : 's'}`);
       }

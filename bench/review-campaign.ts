@@ -102,7 +102,7 @@ function depsFor(database: Database, servers: Pick<Servers, 'oktaUrl' | 'oktaTok
     db: database.db,
     ledger: new Ledger(systemClock),
     clock: systemClock,
-    access: { config: parseAccessConfig(text), hash: 'bench', path: 'bench-access.yml' },
+    access: { config: parseAccessConfig(text), hash: 'bench', path: 'bench-access.yml', text },
     providers: new ProviderRegistry([okta]),
     directory: new SlackDirectory(client),
     identities: okta,

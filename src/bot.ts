@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { recordConfigLoaded } from './app/record-config.ts';
+import { describePolicySource } from './config/policy-source.ts';
 import type { LoadedAccessConfig } from './config/access.ts';
 import type { Env } from './config/env.ts';
 import { openDatabase, type Database } from './db/client.ts';
@@ -68,7 +69,8 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const ledger = new Ledger(clock);
 
   if (access) {
-    const changed = await recordConfigLoaded(database.db, ledger, { hash: access.hash, path: access.path, resources: Object.keys(access.config.resources) });
+    const source = await describePolicySource(access.path);
+    const changed = await recordConfigLoaded(database.db, ledger, { hash: access.hash, path: access.path, resources: Object.keys(access.config.resources), text: access.text, source, now: clock.now() });
     logger.info({ config: access.path, hash: access.hash, recorded: changed }, 'access policy loaded');
   } else {
     logger.warn('no access.yml found: nothing can be requested until one exists (copy access.example.yml to access.yml)');

@@ -10,6 +10,8 @@ export interface LoadedAccessConfig {
   /** SHA-256 of the file's bytes: the policy version every decision is tied to. */
   hash: string;
   path: string;
+  /** The file's text as read: kept in the database so any version can be rendered again later. */
+  text: string;
 }
 
 /** One problem in access.yml, located so a person can go straight to it. */
@@ -43,7 +45,7 @@ export function loadAccessConfig(path: string): LoadedAccessConfig {
       { path: '', line: 1, column: 1, message: `${reason}; copy access.example.yml to ${path} or point ACCESS_CONFIG at your file` },
     ]);
   }
-  return { config: parseAccessConfig(text, path), hash: createHash('sha256').update(text).digest('hex'), path };
+  return { config: parseAccessConfig(text, path), hash: createHash('sha256').update(text).digest('hex'), path, text };
 }
 
 export function parseAccessConfig(text: string, file = 'access.yml'): AccessConfig {

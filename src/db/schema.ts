@@ -312,3 +312,14 @@ export const reviewSchedules = pgTable('review_schedules', {
   armedAt: timestamp('armed_at', { withTimezone: true, precision: 3 }).notNull(),
   lastFiredAt: timestamp('last_fired_at', { withTimezone: true, precision: 3 }),
 });
+
+/**
+ * Every access.yml version the bot has run under, by the SHA-256 of its text (the hash the ledger's
+ * `config.loaded` events and every request carry), so the policy in force at any time can be
+ * rendered again and two versions compared. Rows are only ever added.
+ */
+export const policyVersions = pgTable('policy_versions', {
+  hash: text('hash').primaryKey(),
+  text: text('text').notNull(),
+  firstLoadedAt: timestamp('first_loaded_at', { withTimezone: true, precision: 3 }).notNull(),
+});

@@ -38,6 +38,7 @@ resources:
     approvers: { slack_users: [U0BOB] }
 `),
   hash: 'test',
+  text: '',
   path: 'access.yml',
 };
 

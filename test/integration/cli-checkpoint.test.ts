@@ -21,6 +21,7 @@ resources:
     approvers: { slack_users: [U0BOB] }
 `),
   hash: 'test',
+  text: '',
   path: 'access.yml',
 };
 

@@ -106,7 +106,11 @@ export const grants = pgTable(
     requestId: integer('request_id').notNull().unique().references(() => accessRequests.id),
     person: text('person').notNull(),
     email: text('email').notNull(),
-    awsIamUser: text('aws_iam_user'),
+    /**
+     * The principal access.yml `people:` gave the person at the target's provider when granted (an
+     * IAM user name, …); null: the provider derives it from the email. The column keeps its first name.
+     */
+    principal: text('aws_iam_user'),
     resource: text('resource').notNull(),
     target: jsonb('target').$type<GrantTarget>().notNull(),
     state: text('state').$type<GrantState>().notNull(),

@@ -9,6 +9,7 @@ import { escapeMrkdwn, slackDate } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
 import { principalOverrides } from '../providers/registry.ts';
+import { targetsOf } from './people.ts';
 import { limiter, mapLimit } from './limit.ts';
 
 /**
@@ -425,7 +426,7 @@ class Resolver {
   constructor(private readonly deps: AppDeps) {
     this.attr = deps.access.config.reviews.manager_attribute;
     for (const [slackId, p] of Object.entries(deps.access.config.people)) {
-      for (const name of principalOverrides(p)) this.overrides.set(name.toLowerCase(), slackId);
+      for (const name of principalOverrides(targetsOf(deps), p, [p.email])) this.overrides.set(name.toLowerCase(), slackId);
       if (p.email) this.overrides.set(p.email.toLowerCase(), slackId);
     }
   }

@@ -73,7 +73,7 @@ export async function approveRequest(deps: AppDeps, input: { requestId: number; 
         extended?.id ??
         (await insertGrant(tx, {
           requestId: request.id,
-          ask: { requester: request.requester, resource: request.resource, durationMs: request.durationMs, email: request.requesterEmail, principal: principalOverride(resource.grant, deps.access.config.people[request.requester]) },
+          ask: { requester: request.requester, resource: request.resource, durationMs: request.durationMs, email: request.requesterEmail, principal: principalOverride(resource.grant, request.requesterEmail, deps.access.config.people[request.requester]) },
           target: resource.grant,
           emergency: false,
           now,

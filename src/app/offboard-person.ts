@@ -10,7 +10,7 @@ import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
 import { emailsOf, grantsOf, offboardingsOf, requestsOf, type PersonRef } from './leavers.ts';
 import { principalOverrides } from '../providers/registry.ts';
-import { grantSpec } from './people.ts';
+import { grantSpec, targetsOf } from './people.ts';
 
 export interface Deactivation {
   source: 'slack' | 'okta';
@@ -188,8 +188,9 @@ function principalsOf(deps: AppDeps, emails: string[], slackIds: Set<string | nu
   for (const grant of personGrants) if (grant.principal) names.add(grant.principal.toLowerCase());
   for (const [slackId, person] of Object.entries(deps.access.config.people)) {
     const theirs = slackIds.has(slackId) || (person.email !== undefined && emails.includes(person.email.toLowerCase()));
-    if (theirs) for (const name of principalOverrides(person)) names.add(name.toLowerCase());
+    if (theirs) for (const name of principalOverrides(targetsOf(deps), person, [person.email, ...emails])) names.add(name.toLowerCase());
   }
+  for (const name of principalOverrides(targetsOf(deps), undefined, emails)) names.add(name.toLowerCase());
   return names;
 }
 

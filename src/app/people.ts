@@ -18,6 +18,9 @@ export async function personFor(deps: AppDeps, slackUserId: string): Promise<{ e
   return { email };
 }
 
+/** The grant targets access.yml configures. */
+export const targetsOf = (deps: AppDeps): GrantSpec['target'][] => Object.values(deps.access.config.resources).map((r) => r.grant);
+
 export function grantSpec(grant: {
   id: number;
   resource: string;

@@ -33,7 +33,7 @@ export async function requestAccess(deps: AppDeps, ask: AccessAsk): Promise<Requ
   const check = checkRequest(deps.access.config, { user: ask.requester, resource: ask.resource, durationMs: ask.durationMs }, members);
   if (!check.ok) throw new Refusal(check.message);
   const person = await personFor(deps, ask.requester);
-  const principal = principalOverride(check.resource.grant, deps.access.config.people[ask.requester]);
+  const principal = principalOverride(check.resource.grant, person.email, deps.access.config.people[ask.requester]);
   return createRequest(deps, { ...ask, kind: 'standard', email: person.email, principal }, check.resource, members);
 }
 

@@ -33,7 +33,10 @@ function pairingProblems(present: Record<string, string | undefined>): Array<{ n
   return [...problems, ...providerEnvProblems(present)];
 }
 
-export type Env = z.output<typeof envSchema>;
+export type Env = z.output<typeof envSchema> & {
+  /** Every variable given, for settings access.yml names by variable (a PostgreSQL resource's admin URL). Secrets: never log. */
+  variables: Readonly<Record<string, string>>;
+};
 
 /** Where each setting comes from, appended to its error so the message names the fix. */
 const WHERE_FROM: Record<string, string> = {
@@ -56,16 +59,19 @@ export class EnvError extends Error {
 
 /** Validates the environment; empty strings count as unset so `FOO=` in a .env file means "not given". */
 export function readEnv(source: NodeJS.ProcessEnv): Env {
-  return parseEnv(envSchema, source, pairingProblems);
+  return { ...parseEnv(envSchema, source, pairingProblems), variables: present(source) };
 }
 
+const present = (source: NodeJS.ProcessEnv): Record<string, string> =>
+  Object.fromEntries(Object.entries(source).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+
 function parseEnv<T extends z.ZodType>(schema: T, source: NodeJS.ProcessEnv, together: typeof pairingProblems = () => []): z.output<T> {
-  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
-  const result = schema.safeParse(present);
+  const given = present(source);
+  const result = schema.safeParse(given);
   const problems = [
-    ...(result.success ? [] : result.error.issues.map((issue) => ({ name: issue.path.join('.'), message: issue.message, missing: !(issue.path.join('.') in present), hinted: false }))),
+    ...(result.success ? [] : result.error.issues.map((issue) => ({ name: issue.path.join('.'), message: issue.message, missing: !(issue.path.join('.') in given), hinted: false }))),
     // These messages already say what to set.
-    ...together(present).map((p) => ({ ...p, missing: false, hinted: true })),
+    ...together(given).map((p) => ({ ...p, missing: false, hinted: true })),
   ];
   if (problems.length === 0 && result.success) return result.data;
   throw new EnvError(

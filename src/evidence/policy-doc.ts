@@ -102,8 +102,9 @@ export function renderPolicy(loaded: Pick<LoadedAccessConfig, 'config' | 'hash' 
 
   line('## 8. Identity', '');
   const overrides = Object.keys(config.people).length;
+  const matched = identities(Object.values(config.resources).map((r) => r.grant));
   line(
-    `People are matched across ${listOf(['Slack', ...identities().map((i) => i.system)])} by email (${['Slack profile email', ...identities().map((i) => i.matchedBy)].join(' = ')})${
+    `People are matched across ${listOf(['Slack', ...matched.map((i) => i.system)])} by email (${['Slack profile email', ...matched.map((i) => i.matchedBy)].join(' = ')})${
       overrides > 0 ? `, with ${overrides} override${overrides === 1 ? '' : 's'} in \`people:\`` : ''
     }.`,
     '',

@@ -26,7 +26,7 @@ export async function providersFromEnv(
   const close = () => setups.forEach((s) => s.close?.());
   try {
     for (const module of PROVIDER_MODULES as readonly ProviderModule[]) {
-      const setup = await module.setup({ env, resources: resources.filter((r) => module.owns(r.target)), logger, retry });
+      const setup = await module.setup({ env, variables: env.variables, resources: resources.filter((r) => module.owns(r.target)), logger, retry });
       if (!setup) continue;
       setups.push(setup);
       registry.register(setup.provider);

@@ -22,6 +22,8 @@ export interface ProviderSetup {
 
 export interface SetupContext<Target, Env> {
   env: Env;
+  /** Every environment variable given, for those access.yml names (an admin URL). Secrets: never log. */
+  variables: Readonly<Record<string, string>>;
   /** access.yml's resources this provider grants. */
   resources: Array<{ name: string; target: Target }>;
   logger: Logger;
@@ -50,10 +52,13 @@ export interface ProviderModule<
 
   /** Its fields in an access.yml `people:` entry, naming the person here when their email does not. */
   readonly personFields: PersonFields;
-  /** The name `people:` gives the person at this provider; undefined: the provider derives it from their email. */
-  principalOverride(entry: Partial<z.output<z.ZodObject<PersonFields>>> | undefined): string | undefined;
+  /**
+   * The name this provider knows the person by when it is not their email: the one `people:` gives,
+   * or one derived from the email. Undefined: the email itself.
+   */
+  principalOf(email: string | undefined, entry: Partial<z.output<z.ZodObject<PersonFields>>> | undefined): string | undefined;
   /** For the policy document's identity section: the system, and what of it must equal the Slack email. */
-  readonly identity: { system: string; matchedBy: string };
+  readonly identity: { system: string; matchedBy: string; onlyWhenUsed?: boolean };
 
   /** Its environment variables (merged into the bot's environment schema) and where each comes from. */
   readonly env: EnvFields;

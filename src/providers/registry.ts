@@ -3,12 +3,13 @@ import { ProviderError, type AccessProvider } from '../ports.ts';
 import { awsIam, type AwsIamTarget } from './aws-iam/index.ts';
 import type { ProviderModule } from './module.ts';
 import { okta, type OktaTarget } from './okta/index.ts';
+import { postgresRole, type PostgresTarget } from './postgres/index.ts';
 
 /** Every provider breakglass can grant through; the only place that lists them. Order: setup and messages. */
-export const PROVIDER_MODULES = [okta, awsIam] as const;
+export const PROVIDER_MODULES = [okta, awsIam, postgresRole] as const;
 
 /** Where a resource's access lives: one module's target. Exactly one provider understands each kind. */
-export type GrantTarget = OktaTarget | AwsIamTarget;
+export type GrantTarget = OktaTarget | AwsIamTarget | PostgresTarget;
 
 type Module = (typeof PROVIDER_MODULES)[number];
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
@@ -68,18 +69,23 @@ function moduleOf(target: { kind: string }): AnyModule {
 export const describeGrant = (target: GrantTarget): string => moduleOf(target).describe(target);
 
 /** How people are matched in each system, for the policy document. */
-export const identities = (): ReadonlyArray<{ system: string; matchedBy: string }> => modules.map((m) => m.identity);
+export const identities = (targets: readonly GrantTarget[]): ReadonlyArray<{ system: string; matchedBy: string }> =>
+  modules.filter((m) => !m.identity.onlyWhenUsed || targets.some((t) => m.owns(t))).map((m) => m.identity);
 
 type PersonEntry = Partial<z.output<z.ZodObject<typeof personFields>>> | undefined;
 
 /**
- * The name access.yml `people:` gives a person at the target's provider, when it is not derived
- * from their email; kept with the grant so the provider acts on the same principal until it ends.
+ * The name the target's provider knows a person by when it is not their email (from access.yml
+ * `people:` or derived from the email); kept with the grant so the provider acts on the same
+ * principal until it ends.
  */
-export const principalOverride = (target: GrantTarget, entry: PersonEntry): string | undefined => moduleOf(target).principalOverride(entry);
+export const principalOverride = (target: GrantTarget, email: string, entry: PersonEntry): string | undefined => moduleOf(target).principalOf(email, entry);
 
-/** Every name `people:` gives the person at any provider. */
-export const principalOverrides = (entry: PersonEntry): string[] => modules.flatMap((m) => m.principalOverride(entry) ?? []);
+/** Every name other than their emails that a person has at the providers of these targets (access.yml's). */
+export function principalOverrides(targets: readonly GrantTarget[], entry: PersonEntry, emails: ReadonlyArray<string | undefined>): string[] {
+  const used = modules.filter((m) => targets.some((t) => m.owns(t)));
+  return [...new Set(used.flatMap((m) => (emails.length > 0 ? emails : [undefined]).flatMap((email) => m.principalOf(email, entry) ?? [])))];
+}
 
 /** A configuration mistake, not an outage: retrying does not help. */
 export class NoProviderError extends ProviderError {

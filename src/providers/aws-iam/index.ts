@@ -28,7 +28,7 @@ export const awsIam = defineProvider({
   owns: isAwsIamTarget,
 
   personFields: { aws_iam_user: z.string().min(1).optional() },
-  principalOverride: (entry) => entry?.aws_iam_user,
+  principalOf: (_email, entry) => entry?.aws_iam_user,
   identity: { system: 'AWS', matchedBy: 'IAM user name' },
 
   env: {

@@ -23,7 +23,7 @@ export const okta = defineProvider({
 
   // Okta finds a person by login or primary email: the Slack email is enough.
   personFields: {},
-  principalOverride: () => undefined,
+  principalOf: () => undefined,
   identity: { system: 'Okta', matchedBy: 'Okta login or email' },
 
   env: { OKTA_ORG_URL: oktaOrgUrl.optional(), OKTA_API_TOKEN: z.string().min(1).optional() },

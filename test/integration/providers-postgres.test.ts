@@ -4,6 +4,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessConfigError, parseAccessConfig } from '../../src/config/access.ts';
 import { readEnv } from '../../src/config/env.ts';
+import { renderPolicy } from '../../src/evidence/policy-doc.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { GrantSpec } from '../../src/ports.ts';
 import { providersFromEnv, ProviderSetupError } from '../../src/providers/from-env.ts';
@@ -25,6 +26,12 @@ describe('access.yml postgres grants', () => {
     expect(config.resources['prod-rw']!.grant).toEqual({ kind: 'postgres_role', role: 'prod_rw', adminUrlEnv: 'PROD_DB_ADMIN_URL', endSessions: true });
     const quiet = parseAccessConfig(ACCESS('{ postgres: { role: prod_rw, admin_url_env: PROD_DB_ADMIN_URL, end_sessions: false } }'));
     expect(quiet.resources['prod-rw']!.grant).toMatchObject({ endSessions: false });
+  });
+
+  it('prints the role and how people map to logins in the policy document, and nothing of the URL', () => {
+    const doc = renderPolicy({ config: parseAccessConfig(ACCESS('{ postgres: { role: prod_rw, admin_url_env: PROD_DB_ADMIN_URL } }')), hash: 'h', path: 'access.yml' });
+    expect(doc).toContain('| How access is granted | membership of PostgreSQL role `prod_rw` (admin connection from `PROD_DB_ADMIN_URL`), ending the person’s open sessions at revoke |');
+    expect(doc).toContain('People are matched across Slack, Okta, AWS and PostgreSQL by email (Slack profile email = Okta login or email = IAM user name = PostgreSQL login role');
   });
 
   it('refuses a URL where the variable name belongs, on its line', () => {

@@ -70,6 +70,8 @@ export interface ProviderModule<
   /**
    * Builds the provider from the environment and checks it can work; undefined when it is neither
    * configured nor needed. A needed provider that cannot work throws ProviderSetupError naming the fix.
+   * Write its return type (`Promise<ProviderSetup | undefined>`): registry.ts derives GrantTarget
+   * from the modules, and an inferred one would make that type refer to itself.
    */
   setup(context: SetupContext<Target, z.output<z.ZodObject<EnvFields>>>): Promise<ProviderSetup | undefined>;
 

@@ -1,21 +1,20 @@
 import { z } from 'zod';
 import { ProviderError, type AccessProvider } from '../ports.ts';
-import { awsIam, type AwsIamTarget } from './aws-iam/index.ts';
+import { awsIam } from './aws-iam/index.ts';
 import type { ProviderModule } from './module.ts';
-import { okta, type OktaTarget } from './okta/index.ts';
-import { postgresRole, type PostgresTarget } from './postgres/index.ts';
+import { okta } from './okta/index.ts';
+import { postgresRole } from './postgres/index.ts';
 
 /** Every provider breakglass can grant through; the only place that lists them. Order: setup and messages. */
 export const PROVIDER_MODULES = [okta, awsIam, postgresRole] as const;
 
 /** Where a resource's access lives: one module's target. Exactly one provider understands each kind. */
-export type GrantTarget = OktaTarget | AwsIamTarget | PostgresTarget;
+export type GrantTarget = ReturnType<(typeof PROVIDER_MODULES)[number]['toTarget']>;
 
 type Module = (typeof PROVIDER_MODULES)[number];
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 type AnyModule = ProviderModule<{ kind: string }, z.ZodRawShape, z.ZodRawShape, z.ZodRawShape>;
 const modules = PROVIDER_MODULES as readonly AnyModule[];
-
 
 const merged = <K extends 'grantFields' | 'personFields' | 'env'>(key: K) => Object.assign({}, ...modules.map((m) => m[key])) as UnionToIntersection<Module[K]>;
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ProviderError, type IamPolicyDocument } from '../../ports.ts';
-import { ProviderSetupError, defineProvider } from '../module.ts';
+import { ProviderSetupError, defineProvider, type ProviderSetup } from '../module.ts';
 import { isAwsIamTarget, type AwsIamTarget } from './target.ts';
 
 const roleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'an IAM role ARN looks like arn:aws:iam::123456789012:role/Name');
@@ -9,8 +9,6 @@ const policyDocument = z.looseObject({
   Version: z.string().optional(),
   Statement: z.array(z.looseObject({ Effect: z.enum(['Allow', 'Deny']) })).min(1, 'a policy needs at least one statement'),
 });
-
-export type { AwsIamTarget };
 
 /** IAM group membership, or an inline user policy that carries its own expiry. */
 export const awsIam = defineProvider({
@@ -40,7 +38,7 @@ export const awsIam = defineProvider({
   setupHint: 'make AWS credentials available (the standard AWS credential chain) and AWS_REGION',
 
   // AWS credentials AWS rejects stop the start; a passing outage (timeouts, 5xx) is only logged.
-  async setup({ env, resources, logger, retry }) {
+  async setup({ env, resources, logger, retry }): Promise<ProviderSetup | undefined> {
     if (resources.length === 0) return undefined;
     const { AwsIamProvider } = await import('./aws-iam-provider.ts');
     const provider = new AwsIamProvider({

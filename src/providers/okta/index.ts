@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ProviderSetupError, defineProvider } from '../module.ts';
+import { ProviderSetupError, defineProvider, type ProviderSetup } from '../module.ts';
 import { isOktaTarget, type OktaTarget } from './target.ts';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
@@ -11,8 +11,6 @@ const oktaOrgUrl = z.url().refine(
   },
   'must be https (plain http is accepted only for a loopback address such as http://127.0.0.1:PORT)',
 );
-
-export type { OktaTarget };
 
 /** Okta group membership; Okta is also the identity directory (leavers, managers) when configured. */
 export const okta = defineProvider({
@@ -38,7 +36,7 @@ export const okta = defineProvider({
   setupHint: 'set OKTA_ORG_URL and OKTA_API_TOKEN',
 
   // Configured whenever the environment names an org, even with no Okta resource: it feeds leavers.
-  async setup({ env, resources, retry }) {
+  async setup({ env, resources, retry }): Promise<ProviderSetup | undefined> {
     if (!env.OKTA_ORG_URL || !env.OKTA_API_TOKEN) {
       if (resources.length === 0) return undefined;
       throw new ProviderSetupError(`access.yml grants Okta groups (${resources.map((r) => r.name).join(', ')}) but OKTA_ORG_URL and OKTA_API_TOKEN are not set.`);

@@ -1,9 +1,7 @@
 import { z } from 'zod';
 import { ProviderError } from '../../ports.ts';
-import { ProviderSetupError, defineProvider } from '../module.ts';
+import { ProviderSetupError, defineProvider, type ProviderSetup } from '../module.ts';
 import { isPostgresTarget, type PostgresTarget } from './target.ts';
-
-export type { PostgresTarget };
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'name an environment variable, such as PROD_DB_ADMIN_URL (the URL itself never goes in access.yml)');
 
@@ -29,7 +27,7 @@ export const postgresRole = defineProvider({
 
   // A missing variable, a role that does not exist or an admin that may not grant it stop the start;
   // a database that does not answer is only logged.
-  async setup({ variables, resources, logger, retry }) {
+  async setup({ variables, resources, logger, retry }): Promise<ProviderSetup | undefined> {
     if (resources.length === 0) return undefined;
     const missing = resources.filter((r) => !variables[r.target.adminUrlEnv]);
     if (missing.length > 0) {

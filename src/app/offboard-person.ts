@@ -180,8 +180,9 @@ async function openOffboardings(deps: AppDeps): Promise<OpenOffboarding[]> {
 
 /**
  * Every name the providers may know the leaver by, lower-cased: their emails (the default IAM user
- * name), the IAM users their grants used, and the access.yml `people:` IAM user of each of their
- * Slack ids or of an override naming one of their emails.
+ * name), the principals their grants used, the names the configured providers derive from their
+ * emails, and the access.yml `people:` principals of each of their Slack ids or of an override
+ * naming one of their emails.
  */
 function principalsOf(deps: AppDeps, emails: string[], slackIds: Set<string | null>, personGrants: Array<{ principal: string | null }>): Set<string> {
   const names = new Set(emails);

@@ -107,8 +107,9 @@ export const grants = pgTable(
     person: text('person').notNull(),
     email: text('email').notNull(),
     /**
-     * The principal access.yml `people:` gave the person at the target's provider when granted (an
-     * IAM user name, …); null: the provider derives it from the email. The column keeps its first name.
+     * The name the target's provider knows the person by when it is not their email (an IAM user
+     * name from `people:`, a PostgreSQL login, …), fixed at the grant; null: their email. The
+     * column keeps its first name (aws_iam_user): renaming it needs a migration.
      */
     principal: text('aws_iam_user'),
     resource: text('resource').notNull(),

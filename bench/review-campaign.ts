@@ -32,7 +32,7 @@ import { evidenceEvents, outbox, reviewCards, reviewItems } from '../src/db/sche
 import { Ledger } from '../src/evidence/ledger.ts';
 import { createLogger } from '../src/logger.ts';
 import { systemClock } from '../src/ports.ts';
-import { OktaProvider } from '../src/providers/okta.ts';
+import { OktaProvider } from '../src/providers/okta/okta-provider.ts';
 import { ProviderRegistry } from '../src/providers/registry.ts';
 import { SlackDirectory } from '../src/slack/directory.ts';
 import { OutboxSender } from '../src/slack/outbox-sender.ts';

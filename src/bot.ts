@@ -25,7 +25,6 @@ import { OutboxSender } from './slack/outbox-sender.ts';
 import { SlackDirectory } from './slack/directory.ts';
 import { WorkerLoop } from './workers/loop.ts';
 import { providersFromEnv } from './providers/from-env.ts';
-import { OktaProvider } from './providers/okta.ts';
 import { reviewTicker } from './workers/reviews.ts';
 import type { AppDeps } from './app/deps.ts';
 import { expireRequests } from './app/expire-requests.ts';
@@ -105,8 +104,8 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   if (access) {
     const wake = { grants: () => grantLoop.wake(), outbox: () => outboxLoop.wake() };
     const directory = new SlackDirectory(slack.client);
-    // Okta is also the identity directory access reviews ask for people's status and managers.
-    const identities = providers.registry.all().find((p): p is OktaProvider => p instanceof OktaProvider);
+    // The identity directory (Okta) access reviews ask for people's status and managers.
+    const identities = providers.identities;
     const deps: AppDeps = { db: database.db, ledger, clock, access, providers: guardedProviders(countedProviders(providers.registry, metrics), () => clock.now()), directory, identities, logger, metrics, wake };
     const sender = new OutboxSender(deps, slack.outboxClient);
     const outboxLoop = new WorkerLoop('outbox', tickMs, async () => {

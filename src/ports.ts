@@ -9,17 +9,18 @@ export interface IamPolicyDocument {
   Statement: Array<Record<string, unknown>>;
 }
 
-/** Where a resource's access lives. Exactly one provider understands each kind. */
-export type GrantTarget =
-  | { kind: 'okta_group'; groupId: string }
-  | { kind: 'aws_iam_group'; groupName: string; accountRoleArn?: string }
-  | { kind: 'aws_iam_policy'; policy: IamPolicyDocument; accountRoleArn?: string };
+/** Where a resource's access lives: assembled from the provider modules (src/providers/registry.ts). */
+export type { GrantTarget } from './providers/registry.ts';
+import type { GrantTarget } from './providers/registry.ts';
 
 /** A person as the providers see them: matched across systems by email. */
 export interface Person {
   email: string;
-  /** IAM user name; defaults to the email when access.yml `people:` gives none. */
-  awsIamUser?: string;
+  /**
+   * The name the provider knows the person by, when known: the principal a listing reported, or
+   * the one access.yml `people:` gives. Absent: the provider derives it from the email.
+   */
+  principal?: string;
   slackUserId?: string;
 }
 
@@ -62,6 +63,8 @@ export interface AccessProvider {
   grant(spec: GrantSpec): Promise<void>;
   revoke(spec: GrantSpec): Promise<void>;
   listAccess(resource: string, target: GrantTarget): Promise<AccessEntry[]>;
+  /** Ends the person's open sessions, where the provider can (a revoke alone leaves them open); returns how many. */
+  endSessions?(spec: GrantSpec): Promise<number>;
 }
 
 export class ProviderError extends Error {

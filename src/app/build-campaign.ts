@@ -8,6 +8,8 @@ import { ProviderError, type AccessEntry, type DirectoryPerson, type GrantTarget
 import { escapeMrkdwn, slackDate } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
+import { principalOverrides } from '../providers/registry.ts';
+import { targetsOf } from './people.ts';
 import { limiter, mapLimit } from './limit.ts';
 import { backoffMs } from '../domain/backoff.ts';
 import { claimDue } from '../db/claim-due.ts';
@@ -353,7 +355,7 @@ async function grantIndex(deps: AppDeps, resources: string[]) {
   for (const grant of rows.sort((a, b) => a.id - b.id)) {
     byId.set(grant.id, grant);
     byKey.set(key(grant.resource, grant.email), grant);
-    if (grant.awsIamUser) byKey.set(key(grant.resource, grant.awsIamUser), grant);
+    if (grant.principal) byKey.set(key(grant.resource, grant.principal), grant);
   }
   return {
     match(resource: string, entry: AccessEntry, person: DirectoryPerson | undefined): Grant | undefined {
@@ -421,7 +423,7 @@ class Resolver {
   constructor(private readonly deps: AppDeps) {
     this.attr = deps.access.config.reviews.manager_attribute;
     for (const [slackId, p] of Object.entries(deps.access.config.people)) {
-      if (p.aws_iam_user) this.overrides.set(p.aws_iam_user.toLowerCase(), slackId);
+      for (const name of principalOverrides(targetsOf(deps), p, [p.email])) this.overrides.set(name.toLowerCase(), slackId);
       if (p.email) this.overrides.set(p.email.toLowerCase(), slackId);
     }
   }

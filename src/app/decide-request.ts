@@ -10,6 +10,7 @@ import { cancelPendingExtensions } from './cancel-extensions.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { extendGrant } from './extend-grant.ts';
 import { describeLeft, leaverStatus, offboardedSince, type LeftFacts, type PersonRef } from './leavers.ts';
+import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';
 
 export type DecisionOutcome =
@@ -72,7 +73,7 @@ export async function approveRequest(deps: AppDeps, input: { requestId: number; 
         extended?.id ??
         (await insertGrant(tx, {
           requestId: request.id,
-          ask: { requester: request.requester, resource: request.resource, durationMs: request.durationMs, email: request.requesterEmail, awsIamUser: deps.access.config.people[request.requester]?.aws_iam_user },
+          ask: { requester: request.requester, resource: request.resource, durationMs: request.durationMs, email: request.requesterEmail, principal: principalOverride(resource.grant, request.requesterEmail, deps.access.config.people[request.requester]) },
           target: resource.grant,
           emergency: false,
           now,

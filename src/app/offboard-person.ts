@@ -9,7 +9,8 @@ import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
 import { emailsOf, grantsOf, offboardingsOf, requestsOf, type PersonRef } from './leavers.ts';
-import { grantSpec } from './people.ts';
+import { principalOverrides } from '../providers/registry.ts';
+import { grantSpec, targetsOf } from './people.ts';
 
 export interface Deactivation {
   source: 'slack' | 'okta';
@@ -179,16 +180,18 @@ async function openOffboardings(deps: AppDeps): Promise<OpenOffboarding[]> {
 
 /**
  * Every name the providers may know the leaver by, lower-cased: their emails (the default IAM user
- * name), the IAM users their grants used, and the access.yml `people:` IAM user of each of their
- * Slack ids or of an override naming one of their emails.
+ * name), the principals their grants used, the names the configured providers derive from their
+ * emails, and the access.yml `people:` principals of each of their Slack ids or of an override
+ * naming one of their emails.
  */
-function principalsOf(deps: AppDeps, emails: string[], slackIds: Set<string | null>, personGrants: Array<{ awsIamUser: string | null }>): Set<string> {
+function principalsOf(deps: AppDeps, emails: string[], slackIds: Set<string | null>, personGrants: Array<{ principal: string | null }>): Set<string> {
   const names = new Set(emails);
-  for (const grant of personGrants) if (grant.awsIamUser) names.add(grant.awsIamUser.toLowerCase());
+  for (const grant of personGrants) if (grant.principal) names.add(grant.principal.toLowerCase());
   for (const [slackId, person] of Object.entries(deps.access.config.people)) {
     const theirs = slackIds.has(slackId) || (person.email !== undefined && emails.includes(person.email.toLowerCase()));
-    if (theirs && person.aws_iam_user) names.add(person.aws_iam_user.toLowerCase());
+    if (theirs) for (const name of principalOverrides(targetsOf(deps), person, [person.email, ...emails])) names.add(name.toLowerCase());
   }
+  for (const name of principalOverrides(targetsOf(deps), undefined, emails)) names.add(name.toLowerCase());
   return names;
 }
 

@@ -5,7 +5,7 @@ import type { GrantSpec } from '../ports.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 
 /** How the providers will know a Slack user: by email, unless access.yml `people:` says otherwise. */
-export async function personFor(deps: AppDeps, slackUserId: string): Promise<{ email: string; awsIamUser?: string | undefined }> {
+export async function personFor(deps: AppDeps, slackUserId: string): Promise<{ email: string }> {
   const override = deps.access.config.people[slackUserId];
   const user = await deps.directory.user(slackUserId);
   if (user?.deleted) throw new Refusal('Your Slack account is deactivated.');
@@ -15,8 +15,11 @@ export async function personFor(deps: AppDeps, slackUserId: string): Promise<{ e
       'breakglass cannot see an email address on your Slack profile, and it needs one to find you in Okta and AWS. Ask your Slack admin, or add you under `people:` in access.yml.',
     );
   }
-  return { email, awsIamUser: override?.aws_iam_user };
+  return { email };
 }
+
+/** The grant targets access.yml configures. */
+export const targetsOf = (deps: AppDeps): GrantSpec['target'][] => Object.values(deps.access.config.resources).map((r) => r.grant);
 
 export function grantSpec(grant: {
   id: number;
@@ -24,14 +27,14 @@ export function grantSpec(grant: {
   target: GrantSpec['target'];
   person: string;
   email: string;
-  awsIamUser: string | null;
+  principal: string | null;
   endsAt: Date;
 }): GrantSpec {
   return {
     grantId: String(grant.id),
     resource: grant.resource,
     target: grant.target,
-    person: { email: grant.email, slackUserId: grant.person, ...(grant.awsIamUser ? { awsIamUser: grant.awsIamUser } : {}) },
+    person: { email: grant.email, slackUserId: grant.person, ...(grant.principal ? { principal: grant.principal } : {}) },
     expiresAt: grant.endsAt,
   };
 }

@@ -57,7 +57,7 @@ export async function reconcileDrift(deps: AppDeps): Promise<DriftFinding[]> {
             grantId: evidence.grantId !== undefined ? String(evidence.grantId) : evidence.reviewLine ? `review-item-${evidence.reviewLine.itemId}` : `drift-${resource}-${entry.principal}`,
             resource,
             target: config.grant,
-            person: { email: entry.email ?? entry.principal, awsIamUser: entry.principal },
+            person: { email: entry.email ?? entry.principal, principal: entry.principal },
             expiresAt: now,
           });
           removed = true;
@@ -104,7 +104,7 @@ async function histories(db: Db, resource: string, campaigns: Array<{ id: number
     const names = [entry.principal.toLowerCase(), entry.email?.toLowerCase()].filter(Boolean);
     const mine = linesOf.get(entry.principal.toLowerCase());
     return {
-      grants: known.filter((g) => names.includes(g.email.toLowerCase()) || (g.awsIamUser !== null && names.includes(g.awsIamUser.toLowerCase()))),
+      grants: known.filter((g) => names.includes(g.email.toLowerCase()) || (g.principal !== null && names.includes(g.principal.toLowerCase()))),
       reviews: reviewing.map((campaignId) => ({ campaignId, line: mine?.get(campaignId) })),
     };
   };

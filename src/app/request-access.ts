@@ -12,6 +12,7 @@ import { Refusal, type AppDeps } from './deps.ts';
 import { extendGrant } from './extend-grant.ts';
 import { describeLeft, leaverStatus, offboardedSince, type LeftFacts } from './leavers.ts';
 import { personFor } from './people.ts';
+import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';
 
 export type RequestOutcome =
@@ -32,7 +33,8 @@ export async function requestAccess(deps: AppDeps, ask: AccessAsk): Promise<Requ
   const check = checkRequest(deps.access.config, { user: ask.requester, resource: ask.resource, durationMs: ask.durationMs }, members);
   if (!check.ok) throw new Refusal(check.message);
   const person = await personFor(deps, ask.requester);
-  return createRequest(deps, { ...ask, kind: 'standard', email: person.email, awsIamUser: person.awsIamUser }, check.resource, members);
+  const principal = principalOverride(check.resource.grant, person.email, deps.access.config.people[ask.requester]);
+  return createRequest(deps, { ...ask, kind: 'standard', email: person.email, principal }, check.resource, members);
 }
 
 /** `/breakglass extend <id> <duration>`: more time on one's own active grant, approved like a request. */
@@ -58,7 +60,7 @@ export async function requestExtension(deps: AppDeps, ask: { requester: string; 
       kind: 'extension',
       extendsGrantId: grant.id,
       email: grant.email,
-      awsIamUser: grant.awsIamUser ?? undefined,
+      principal: grant.principal ?? undefined,
     },
     check.resource,
     members,
@@ -71,7 +73,7 @@ interface NewRequest extends AccessAsk {
   kind: RequestKind;
   extendsGrantId?: number;
   email: string;
-  awsIamUser?: string | undefined;
+  principal?: string | undefined;
 }
 
 async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceConfig, members: (id: string) => readonly string[]): Promise<RequestOutcome> {

@@ -3,6 +3,8 @@ import type { Tx } from '../db/client.ts';
 import { reviewCampaigns, reviewCards, reviewItems } from '../db/schema.ts';
 import { samePerson } from '../domain/review.ts';
 import { Refusal, type AppDeps } from './deps.ts';
+import { principalOverrides } from '../providers/registry.ts';
+import { targetsOf } from './people.ts';
 import { isSecurity } from './security.ts';
 
 type Card = typeof reviewCards.$inferSelect;
@@ -40,7 +42,7 @@ export async function lineDecider(deps: AppDeps, user: string): Promise<LineDeci
   } catch (error) {
     throw new Refusal(`breakglass could not look you up in Okta to make sure this is not your own access (${error instanceof Error ? error.message : String(error)}); nothing changed. Try again in a moment.`);
   }
-  const names = [who.email, deps.access.config.people[user]?.aws_iam_user, okta?.login, okta?.email];
+  const names = [who.email, ...principalOverrides(targetsOf(deps), deps.access.config.people[user], [who.email]), okta?.login, okta?.email];
   return { ...who, names: new Set(names.filter((n): n is string => Boolean(n)).map((n) => n.trim().toLowerCase())), directoryId: okta?.id };
 }
 

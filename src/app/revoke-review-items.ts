@@ -109,14 +109,13 @@ async function targetsOf(deps: AppDeps, items: Item[]): Promise<Map<number, Reco
   return new Map(rows.map((r) => [r.id, r.targets ?? {}]));
 }
 
-/** The provider knows the person by the principal it listed: the Okta login, or the IAM user name. */
+/** The provider knows the person by the principal it listed (the Okta login, the IAM user name, …). */
 function specOf(item: Item, target: GrantTarget): GrantSpec {
-  const iam = target.kind !== 'okta_group';
   return {
     grantId: item.grantId !== null ? String(item.grantId) : `review-item-${item.id}`,
     resource: item.resource,
     target,
-    person: { email: iam ? (item.email ?? item.principal) : item.principal, ...(iam ? { awsIamUser: item.principal } : {}), ...(item.personSlack ? { slackUserId: item.personSlack } : {}) },
+    person: { email: item.email ?? item.principal, principal: item.principal, ...(item.personSlack ? { slackUserId: item.personSlack } : {}) },
     expiresAt: new Date(),
   };
 }

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { loadAccessConfig } from '../config/access.ts';
 import { readCliEnv } from '../config/env.ts';
-import { minimalIamPolicy } from '../providers/iam-policy.ts';
+import { accountRoles, minimalIamPolicy } from '../providers/aws-iam/iam-policy.ts';
 
 export function iamPolicyCommand(): Command {
   return new Command('iam-policy')
@@ -11,7 +11,7 @@ export function iamPolicyCommand(): Command {
       const env = readCliEnv(process.env);
       const { config } = loadAccessConfig(env.ACCESS_CONFIG);
       const resources = Object.entries(config.resources).map(([name, r]) => ({ name, target: r.grant }));
-      const roles = new Set(resources.flatMap((r) => (r.target.kind !== 'okta_group' && r.target.accountRoleArn ? [r.target.accountRoleArn] : [])));
+      const roles = new Set(accountRoles(resources));
       if (options.forRole && !roles.has(options.forRole)) {
         throw new Error(`no resource in ${env.ACCESS_CONFIG} uses account_role_arn ${options.forRole}; known: ${[...roles].join(', ') || 'none'}`);
       }

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.ts';
 import { scheduleProblem } from '../domain/review.ts';
-import type { GrantTarget, IamPolicyDocument } from '../ports.ts';
+import type { GrantTarget } from '../ports.ts';
+import { grantFields, grantTarget, personFields } from '../providers/registry.ts';
 
 /** A duration as people write it (`2h`, `1h30m`, `PT2H`), kept as milliseconds. */
 const duration = z.string().transform((text, ctx) => {
@@ -26,42 +27,12 @@ const slackAudience = z
     message: 'name at least one of slack_users or slack_usergroup',
   });
 
-const roleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'an IAM role ARN looks like arn:aws:iam::123456789012:role/Name');
-
-const policyDocument = z.looseObject({
-  Version: z.string().optional(),
-  Statement: z.array(z.looseObject({ Effect: z.enum(['Allow', 'Deny']) })).min(1, 'a policy needs at least one statement'),
+const grant = z.strictObject(grantFields).transform((fields, ctx): GrantTarget => {
+  const target = grantTarget(fields);
+  if ('kind' in target) return target;
+  ctx.addIssue({ code: 'custom', message: target.message, ...(target.path ? { path: target.path } : {}) });
+  return z.NEVER;
 });
-
-const grant = z
-  .strictObject({
-    okta_group: z.string().min(1).optional(),
-    aws_iam_group: z.string().min(1).optional(),
-    aws_iam_policy: policyDocument.optional(),
-    account_role_arn: roleArn.optional(),
-  })
-  .transform((g, ctx): GrantTarget => {
-    const kinds = (['okta_group', 'aws_iam_group', 'aws_iam_policy'] as const).filter((k) => g[k] !== undefined);
-    if (kinds.length !== 1) {
-      ctx.addIssue({
-        code: 'custom',
-        message: kinds.length === 0
-          ? 'say how access is granted: one of okta_group, aws_iam_group or aws_iam_policy'
-          : `give only one of ${kinds.join(', ')}; make separate resources for separate grants`,
-      });
-      return z.NEVER;
-    }
-    if (g.okta_group !== undefined) {
-      if (g.account_role_arn !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['account_role_arn'], message: 'account_role_arn applies only to aws_iam_group and aws_iam_policy' });
-        return z.NEVER;
-      }
-      return { kind: 'okta_group', groupId: g.okta_group };
-    }
-    const role = g.account_role_arn === undefined ? {} : { accountRoleArn: g.account_role_arn };
-    if (g.aws_iam_group !== undefined) return { kind: 'aws_iam_group', groupName: g.aws_iam_group, ...role };
-    return { kind: 'aws_iam_policy', policy: g.aws_iam_policy as IamPolicyDocument, ...role };
-  });
 
 const resource = z
   .strictObject({
@@ -93,7 +64,7 @@ export const accessSchema = z
     security: slackAudience.optional(),
     resources: z.record(resourceName, resource).refine((r) => Object.keys(r).length > 0, 'define at least one resource'),
     people: z
-      .record(slackUserId, z.strictObject({ aws_iam_user: z.string().min(1).optional(), email: z.email().optional() }))
+      .record(slackUserId, z.strictObject({ ...personFields, email: z.email().optional() }))
       .default({}),
     reviews: z
       .strictObject({

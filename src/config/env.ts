@@ -1,15 +1,6 @@
 import { z } from 'zod';
 import { isValidSigningKey } from '../evidence/checkpoint.ts';
-
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
-
-const oktaOrgUrl = z.url().refine(
-  (value) => {
-    const url = new URL(value);
-    return url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
-  },
-  'must be https (plain http is accepted only for a loopback address such as http://127.0.0.1:PORT)',
-);
+import { providerEnv, providerEnvHints, providerEnvProblems } from '../providers/registry.ts';
 
 const envSchema = z.object({
   SLACK_BOT_TOKEN: z.string().startsWith('xoxb-', 'a bot token starts with xoxb-'),
@@ -20,11 +11,7 @@ const envSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   DATA_DIR: z.string().min(1).default('./.data'),
   ACCESS_CONFIG: z.string().min(1).optional(),
-  OKTA_ORG_URL: oktaOrgUrl.optional(),
-  OKTA_API_TOKEN: z.string().min(1).optional(),
-  AWS_REGION: z.string().min(1).default('us-east-1'),
-  AWS_ENDPOINT_URL_IAM: z.url().optional(),
-  AWS_ENDPOINT_URL_STS: z.url().optional(),
+  ...providerEnv,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LEDGER_SIGNING_KEY: z
     .string()
@@ -43,13 +30,13 @@ function pairingProblems(present: Record<string, string | undefined>): Array<{ n
   if (!present.SLACK_SIGNING_SECRET && !present.SLACK_APP_TOKEN) {
     problems.push({ name: 'SLACK_SIGNING_SECRET', message: 'set SLACK_SIGNING_SECRET (HTTP mode; Basic Information → Signing Secret) or SLACK_APP_TOKEN (Socket Mode)' });
   }
-  if (Boolean(present.OKTA_ORG_URL) !== Boolean(present.OKTA_API_TOKEN)) {
-    problems.push({ name: present.OKTA_ORG_URL ? 'OKTA_API_TOKEN' : 'OKTA_ORG_URL', message: 'OKTA_ORG_URL and OKTA_API_TOKEN go together' });
-  }
-  return problems;
+  return [...problems, ...providerEnvProblems(present)];
 }
 
-export type Env = z.output<typeof envSchema>;
+export type Env = z.output<typeof envSchema> & {
+  /** Every variable given, for settings access.yml names by variable (a PostgreSQL resource's admin URL). Secrets: never log. */
+  variables: Readonly<Record<string, string>>;
+};
 
 /** Where each setting comes from, appended to its error so the message names the fix. */
 const WHERE_FROM: Record<string, string> = {
@@ -59,8 +46,7 @@ const WHERE_FROM: Record<string, string> = {
   SLACK_API_URL: 'leave it unset for Slack itself; e.g. https://slack-gov.com/api/ for GovSlack',
   PORT: 'a TCP port number such as 3000',
   DATABASE_URL: 'e.g. postgres://breakglass@db.internal:5432/breakglass, or unset for the embedded database in DATA_DIR',
-  OKTA_ORG_URL: 'e.g. https://your-org.okta.com',
-  OKTA_API_TOKEN: 'Okta Admin → Security → API → Tokens (a Group Membership Admin over the groups in access.yml)',
+  ...providerEnvHints,
   LEDGER_SIGNING_KEY: 'openssl genpkey -algorithm ed25519 -outform DER | base64 -w0',
 };
 
@@ -73,16 +59,19 @@ export class EnvError extends Error {
 
 /** Validates the environment; empty strings count as unset so `FOO=` in a .env file means "not given". */
 export function readEnv(source: NodeJS.ProcessEnv): Env {
-  return parseEnv(envSchema, source, pairingProblems);
+  return { ...parseEnv(envSchema, source, pairingProblems), variables: present(source) };
 }
 
+const present = (source: NodeJS.ProcessEnv): Record<string, string> =>
+  Object.fromEntries(Object.entries(source).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''));
+
 function parseEnv<T extends z.ZodType>(schema: T, source: NodeJS.ProcessEnv, together: typeof pairingProblems = () => []): z.output<T> {
-  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
-  const result = schema.safeParse(present);
+  const given = present(source);
+  const result = schema.safeParse(given);
   const problems = [
-    ...(result.success ? [] : result.error.issues.map((issue) => ({ name: issue.path.join('.'), message: issue.message, missing: !(issue.path.join('.') in present), hinted: false }))),
+    ...(result.success ? [] : result.error.issues.map((issue) => ({ name: issue.path.join('.'), message: issue.message, missing: !(issue.path.join('.') in given), hinted: false }))),
     // These messages already say what to set.
-    ...together(present).map((p) => ({ ...p, missing: false, hinted: true })),
+    ...together(given).map((p) => ({ ...p, missing: false, hinted: true })),
   ];
   if (problems.length === 0 && result.success) return result.data;
   throw new EnvError(

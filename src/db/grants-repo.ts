@@ -17,7 +17,7 @@ export async function insertGrant(
   tx: Tx,
   input: {
     requestId: number;
-    ask: { requester: string; resource: string; durationMs: number; email: string; awsIamUser?: string | undefined };
+    ask: { requester: string; resource: string; durationMs: number; email: string; principal?: string | undefined };
     target: GrantTarget;
     emergency: boolean;
     now: Date;
@@ -29,7 +29,7 @@ export async function insertGrant(
       requestId: input.requestId,
       person: input.ask.requester,
       email: input.ask.email,
-      awsIamUser: input.ask.awsIamUser ?? null,
+      principal: input.ask.principal ?? null,
       resource: input.ask.resource,
       target: input.target,
       state: 'granting',

@@ -106,7 +106,12 @@ export const grants = pgTable(
     requestId: integer('request_id').notNull().unique().references(() => accessRequests.id),
     person: text('person').notNull(),
     email: text('email').notNull(),
-    awsIamUser: text('aws_iam_user'),
+    /**
+     * The name the target's provider knows the person by when it is not their email (an IAM user
+     * name from `people:`, a PostgreSQL login, …), fixed at the grant; null: their email. The
+     * column keeps its first name (aws_iam_user): renaming it needs a migration.
+     */
+    principal: text('aws_iam_user'),
     resource: text('resource').notNull(),
     target: jsonb('target').$type<GrantTarget>().notNull(),
     state: text('state').$type<GrantState>().notNull(),

@@ -2,7 +2,7 @@ import { EMERGENCY_REVIEW_WITHIN_MS } from '../app/escalate-emergency.ts';
 import type { LoadedAccessConfig } from '../config/access.ts';
 import type { Audience } from '../domain/policy.ts';
 import { QUARTERLY_CRON } from '../domain/review.ts';
-import type { GrantTarget } from '../ports.ts';
+import { describeGrant, identities } from '../providers/registry.ts';
 
 /**
  * The access-control policy written out from access.yml, in Markdown. Pure and deterministic
@@ -40,7 +40,7 @@ export function renderPolicy(loaded: Pick<LoadedAccessConfig, 'config' | 'hash' 
   for (const [name, resource] of resources) {
     line(`### \`${name}\`${resource.description ? ` — ${inline(resource.description)}` : ''}`, '');
     line('| | |', '| --- | --- |');
-    line(`| How access is granted | ${cell(grantText(resource.grant))} |`);
+    line(`| How access is granted | ${cell(describeGrant(resource.grant))} |`);
     line(`| Who may request it | ${cell(resource.requesters ? audienceText(resource.requesters) : 'everyone in the Slack workspace')} |`);
     line(`| Approvers | ${cell(audienceText(resource.approvers))} |`);
     line(`| Approvals required | ${resource.approvals_required} distinct approver${resource.approvals_required === 1 ? '' : 's'}, never the requester |`);
@@ -102,30 +102,14 @@ export function renderPolicy(loaded: Pick<LoadedAccessConfig, 'config' | 'hash' 
 
   line('## 8. Identity', '');
   const overrides = Object.keys(config.people).length;
+  const matched = identities(Object.values(config.resources).map((r) => r.grant));
   line(
-    `People are matched across Slack, Okta and AWS by email (Slack profile email = Okta login or email = IAM user name)${
+    `People are matched across ${listOf(['Slack', ...matched.map((i) => i.system)])} by email (${['Slack profile email', ...matched.map((i) => i.matchedBy)].join(' = ')})${
       overrides > 0 ? `, with ${overrides} override${overrides === 1 ? '' : 's'} in \`people:\`` : ''
     }.`,
     '',
   );
   return `${out.join('\n').trimEnd()}\n`;
-}
-
-function grantText(target: GrantTarget): string {
-  const inAccount = 'accountRoleArn' in target && target.accountRoleArn ? ` (in the account of role \`${target.accountRoleArn}\`)` : '';
-  switch (target.kind) {
-    case 'okta_group':
-      return `membership of Okta group \`${target.groupId}\``;
-    case 'aws_iam_group':
-      return `membership of AWS IAM group \`${target.groupName}\`${inAccount}`;
-    case 'aws_iam_policy': {
-      const actions = [...new Set(target.policy.Statement.flatMap((s) => list(s.Action)))];
-      const effects = target.policy.Statement.map((s) => String(s.Effect));
-      const allows = actions.length > 0 ? ` for ${actions.map((a) => `\`${a}\``).join(', ')}` : '';
-      const denies = effects.includes('Deny') ? ' (with Deny statements)' : '';
-      return `an inline AWS IAM user policy${allows}${denies}${inAccount}, carrying a \`DateLessThan aws:CurrentTime\` condition at the expiry, so AWS itself ends the access`;
-    }
-  }
 }
 
 function audienceText(audience: Audience): string {
@@ -135,9 +119,9 @@ function audienceText(audience: Audience): string {
   return parts.join(' and ');
 }
 
-function list(value: unknown): string[] {
-  if (typeof value === 'string') return [value];
-  return Array.isArray(value) ? value.map(String) : [];
+/** "A, B and C". */
+function listOf(items: string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
 
 /** Text from access.yml inside a Markdown table cell. */

@@ -36,7 +36,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.ts';
 import { accessRequests, evidenceEvents, grants, reviewItems } from '../../src/db/schema.ts';
 import { verifyLedger } from '../../src/evidence/verify.ts';
-import { grantPolicyName } from '../../src/providers/iam-policy.ts';
+import { grantPolicyName } from '../../src/providers/aws-iam/iam-policy.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { BotProcess, freePort } from '../support/bot-process.ts';
 import { runCli } from '../support/cli.ts';

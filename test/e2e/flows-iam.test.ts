@@ -118,7 +118,7 @@ for (const database of ['pglite', 'postgres'] as const) {
 
     it('inline policy: the people: override names the IAM user, the document ends at the expiry, ending deletes it', async () => {
       const { requestId, grant } = await requestAndApprove(h, 'U0ALICE', 'prod-s3 1h INC-78 read an export', ['U0BOB']);
-      expect(grant).toMatchObject({ awsIamUser: 'alice', state: 'active' });
+      expect(grant).toMatchObject({ principal: 'alice', state: 'active' });
 
       // The override wins over the email: the policy is on `alice`, and nothing is on alice@example.com.
       expect(iam().userPolicyNames('alice')).toEqual([POLICY]);

@@ -1,8 +1,8 @@
 import { AddUserToGroupCommand, IAMClient } from '@aws-sdk/client-iam';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderError, type GrantSpec, type GrantTarget, type IamPolicyDocument } from '../../src/ports.ts';
-import { AwsIamProvider, type AwsIamProviderOptions } from '../../src/providers/aws-iam.ts';
-import { OktaProvider } from '../../src/providers/okta.ts';
+import { AwsIamProvider, type AwsIamProviderOptions } from '../../src/providers/aws-iam/aws-iam-provider.ts';
+import { OktaProvider } from '../../src/providers/okta/okta-provider.ts';
 import { NoProviderError, ProviderRegistry } from '../../src/providers/registry.ts';
 import { startIamServer, loadIamModel, type IamRecordedRequest, type IamTestServer } from '../support/iam-server.ts';
 
@@ -62,7 +62,7 @@ describe('aws_iam_group', () => {
 
   it('uses the IAM user name from people: when given', async () => {
     iam.account().addUser('alice');
-    await provider.grant(spec(groupTarget(), { person: { email: 'alice@example.com', awsIamUser: 'alice' } }));
+    await provider.grant(spec(groupTarget(), { person: { email: 'alice@example.com', principal: 'alice' } }));
     expect(iam.account().members('ProdDB')).toEqual(['alice']);
   });
 

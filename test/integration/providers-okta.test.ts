@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderError, type GrantSpec } from '../../src/ports.ts';
-import { OktaProvider } from '../../src/providers/okta.ts';
+import { OktaProvider } from '../../src/providers/okta/okta-provider.ts';
 import { startOktaServer, type OktaRecordedRequest, type OktaTestServer } from '../support/okta-server.ts';
 import { peersPath } from '../support/slack-requests.ts';
 

@@ -8,7 +8,7 @@ import {
   minimalIamPolicy,
   policySize,
   readGrantPolicy,
-} from '../../src/providers/iam-policy.ts';
+} from '../../src/providers/aws-iam/iam-policy.ts';
 
 const s3Read: IamPolicyDocument = {
   Version: '2012-10-17',

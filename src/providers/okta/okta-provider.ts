@@ -1,6 +1,10 @@
 import { Client, DefaultRequestExecutor, type User, type UserStatus } from '@okta/okta-sdk-nodejs';
-import { ProviderError, type AccessEntry, type AccessProvider, type GrantSpec, type GrantTarget } from '../ports.ts';
-import { DEFAULT_RETRY, withRetry, type RetryOptions } from './retry.ts';
+import { ProviderError, type AccessEntry, type AccessProvider, type GrantSpec, type GrantTarget, type Person } from '../../ports.ts';
+import { isOktaTarget } from './target.ts';
+import { DEFAULT_RETRY, withRetry, type RetryOptions } from '../retry.ts';
+
+/** The Okta login a listing reported (`principal`), else the person's email, which Okta matches as login or email. */
+const oktaRefOf = (person: Person): string => person.principal ?? person.email;
 
 export type OktaUserStatus = UserStatus;
 export type OktaAttributeValue = string | number | boolean | null | Array<string | number | boolean>;
@@ -109,13 +113,13 @@ export class OktaProvider implements AccessProvider {
   }
 
   supports(target: GrantTarget): boolean {
-    return target.kind === 'okta_group';
+    return isOktaTarget(target);
   }
 
   async grant(spec: GrantSpec): Promise<void> {
     const groupId = this.groupOf(spec.target);
-    const user = await this.lookupUser(spec.person.email);
-    if (!user) throw new ProviderError(`Okta has no user with login or email ${spec.person.email}`, false, 404);
+    const user = await this.lookupUser(oktaRefOf(spec.person));
+    if (!user) throw new ProviderError(`Okta has no user with login or email ${oktaRefOf(spec.person)}`, false, 404);
     if (user.status && BLOCKED_STATUSES.has(user.status)) {
       throw new ProviderError(`Okta user ${user.login} is ${user.status}; access is not granted to deactivated people`, false);
     }
@@ -126,7 +130,7 @@ export class OktaProvider implements AccessProvider {
 
   async revoke(spec: GrantSpec): Promise<void> {
     const groupId = this.groupOf(spec.target);
-    const user = await this.lookupUser(spec.person.email);
+    const user = await this.lookupUser(oktaRefOf(spec.person));
     if (!user) return;
     try {
       await this.call(`okta unassignUserFromGroup ${groupId}`, () =>
@@ -212,7 +216,7 @@ export class OktaProvider implements AccessProvider {
   }
 
   private groupOf(target: GrantTarget): string {
-    if (target.kind !== 'okta_group') throw new ProviderError(`okta provider cannot handle target kind ${target.kind}`, false);
+    if (!isOktaTarget(target)) throw new ProviderError(`okta provider cannot handle target kind ${target.kind}`, false);
     return target.groupId;
   }
 

@@ -11,9 +11,10 @@ import {
   type IAMClientConfig,
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { ProviderError, systemClock, type AccessEntry, type AccessProvider, type Clock, type GrantSpec, type GrantTarget, type Person } from '../ports.ts';
+import { ProviderError, systemClock, type AccessEntry, type AccessProvider, type Clock, type GrantSpec, type GrantTarget, type Person } from '../../ports.ts';
+import { isAwsIamTarget, type AwsIamTarget } from './target.ts';
 import { grantPolicyDocument, grantPolicyName, INLINE_USER_POLICY_LIMIT, policySize, readGrantPolicy } from './iam-policy.ts';
-import { DEFAULT_RETRY, withRetry, type RetryOptions } from './retry.ts';
+import { DEFAULT_RETRY, withRetry, type RetryOptions } from '../retry.ts';
 
 export type AwsCredentials = NonNullable<IAMClientConfig['credentials']>;
 
@@ -44,7 +45,8 @@ interface TemporaryCredentials {
   obtainedAt: Date;
 }
 
-export const iamUserOf = (person: Person): string => person.awsIamUser ?? person.email;
+/** The IAM user name: the one a listing reported or access.yml `people:` gave, else the email. */
+export const iamUserOf = (person: Person): string => person.principal ?? person.email;
 
 function awsCode(err: unknown): string | undefined {
   for (let e: unknown = err, i = 0; e && typeof e === 'object' && i < 3; i++) {
@@ -103,7 +105,7 @@ export class AwsIamProvider implements AccessProvider {
   }
 
   supports(target: GrantTarget): boolean {
-    return target.kind === 'aws_iam_group' || target.kind === 'aws_iam_policy';
+    return isAwsIamTarget(target);
   }
 
   async grant(spec: GrantSpec): Promise<void> {
@@ -308,8 +310,8 @@ export class AwsIamProvider implements AccessProvider {
     return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration, obtainedAt };
   }
 
-  private awsTarget(target: GrantTarget): Exclude<GrantTarget, { kind: 'okta_group' }> {
-    if (target.kind === 'okta_group') throw new ProviderError(`aws-iam provider cannot handle target kind ${target.kind}`, false);
+  private awsTarget(target: GrantTarget): AwsIamTarget {
+    if (!isAwsIamTarget(target)) throw new ProviderError(`aws-iam provider cannot handle target kind ${target.kind}`, false);
     return target;
   }
 

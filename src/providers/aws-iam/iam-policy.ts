@@ -2,7 +2,8 @@
  * The IAM policy documents breakglass writes: the inline policy a grant puts on a user, and the
  * least-privilege policy the bot itself needs for the configured resources. Pure functions.
  */
-import type { GrantTarget, IamPolicyDocument } from '../ports.ts';
+import type { GrantTarget, IamPolicyDocument } from '../../ports.ts';
+import { isAwsIamTarget, type AwsIamTarget } from './target.ts';
 
 export const POLICY_VERSION = '2012-10-17';
 /** IAM's limit on all inline policies of one user together, whitespace excluded. */
@@ -131,6 +132,14 @@ export interface PolicyResource {
   target: GrantTarget;
 }
 
+const awsResources = (resources: PolicyResource[]) =>
+  resources.flatMap((r) => (isAwsIamTarget(r.target) ? [{ name: r.name, target: r.target as AwsIamTarget }] : []));
+
+/** The `account_role_arn`s the AWS resources name, each needing its own policy in its account. */
+export function accountRoles(resources: PolicyResource[]): string[] {
+  return [...new Set(awsResources(resources).flatMap((r) => r.target.accountRoleArn ?? []))];
+}
+
 const accountOf = (roleArn: string) => roleArn.match(/^arn:aws[\w-]*:iam::(\d{12}):/)?.[1] ?? '*';
 const sortedUnique = (xs: string[]) => [...new Set(xs)].sort();
 
@@ -143,9 +152,8 @@ const sortedUnique = (xs: string[]) => [...new Set(xs)].sort();
  */
 export function minimalIamPolicy(resources: PolicyResource[], options: { forRoleArn?: string } = {}): IamPolicyDocument {
   const roleArn = options.forRoleArn;
-  const roleOf = (t: GrantTarget) => (t.kind === 'okta_group' ? undefined : t.accountRoleArn);
-  const aws = resources.filter((r) => r.target.kind !== 'okta_group');
-  const managed = aws.filter((r) => roleOf(r.target) === roleArn);
+  const aws = awsResources(resources);
+  const managed = aws.filter((r) => r.target.accountRoleArn === roleArn);
   const account = roleArn ? accountOf(roleArn) : '*';
   const statements: Statement[] = [];
 
@@ -171,7 +179,7 @@ export function minimalIamPolicy(resources: PolicyResource[], options: { forRole
     );
   }
   if (!roleArn) {
-    const roles = sortedUnique(aws.flatMap((r) => roleOf(r.target) ?? []));
+    const roles = sortedUnique(accountRoles(resources));
     if (roles.length) statements.push({ Sid: 'BreakglassAssumeAccountRoles', Effect: 'Allow', Action: 'sts:AssumeRole', Resource: roles });
   }
   return { Version: POLICY_VERSION, Statement: statements };

@@ -34,9 +34,9 @@ export async function cancelPendingExtensions(tx: Tx, deps: Pick<AppDeps, 'ledge
       now,
       { type: 'refresh_cards', requestId: request.id },
       {
-        type: 'notify_user',
+        type: 'user_notification',
         user: request.requester,
-        text: `:no_entry_sign: Your extension request #${request.id} for \`${request.resource}\` is cancelled: the access it extends (request #${grant.requestId}) has ended. Ask for new access if you still need it.`,
+        notification: { kind: 'extension_cancelled', requestId: request.id, resource: request.resource, extendedRequestId: grant.requestId },
       },
     );
   }

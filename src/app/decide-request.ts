@@ -4,7 +4,6 @@ import { beginExtension, insertGrant, isRunning } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { accessRequests, grants, requestApprovals } from '../db/schema.ts';
 import { eligibleApprovers } from '../domain/policy.ts';
-import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { applyGrant, type ApplyResult } from './apply-grant.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
 import { Refusal, type AppDeps } from './deps.ts';
@@ -120,7 +119,7 @@ export async function denyRequest(deps: AppDeps, input: { requestId: number; app
       tx,
       now,
       { type: 'refresh_cards', requestId: request.id },
-      { type: 'notify_user', user: request.requester, text: `:no_entry: <@${input.approver}> denied your request #${request.id} for \`${request.resource}\`: ${escapeMrkdwn(reason)}` },
+      { type: 'user_notification', user: request.requester, notification: { kind: 'request_denied', requestId: request.id, resource: request.resource, approver: input.approver, reason } },
     );
   });
   deps.wake.outbox();

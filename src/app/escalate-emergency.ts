@@ -30,7 +30,7 @@ export async function escalateUnreviewedEmergencies(deps: AppDeps): Promise<numb
       });
       await raiseAlert(tx, deps, {
         kind: 'emergency_unreviewed',
-        text: `:rotating_light: <@${grant.person}>'s emergency access to \`${grant.resource}\` (request #${grant.requestId}) has not been reviewed by an approver after 24 hours.`,
+        notification: { kind: 'emergency_unreviewed', requestId: grant.requestId, person: grant.person, resource: grant.resource },
         requestId: grant.requestId,
         grantId: grant.id,
         subject: grant.person,

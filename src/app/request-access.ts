@@ -148,7 +148,7 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
     const grantId = extended?.id ?? (await insertGrant(tx, { requestId: id, ask, target: resource.grant, emergency: true, now }));
     await raiseAlert(tx, deps, {
       kind: 'emergency_grant',
-      text: `:rotating_light: <@${ask.requester}> self-granted emergency access to \`${ask.resource}\` for ${formatDuration(ask.durationMs)} (request #${id}). Reason: ${escapeMrkdwn(ask.reason)}`,
+      notification: { kind: 'emergency_grant', requestId: id, requester: ask.requester, resource: ask.resource, durationMs: ask.durationMs, reason: ask.reason },
       requestId: id,
       grantId,
       subject: ask.requester,

@@ -2,7 +2,6 @@ import { and, asc, eq, gt, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import { overlappingGrants, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { grants } from '../db/schema.ts';
-import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
 import type { AppDeps } from './deps.ts';
@@ -117,12 +116,12 @@ async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
       tx,
       now,
       {
-        type: 'notify_user',
+        type: 'user_notification',
         user: grant.person,
-        text:
+        notification:
           providerCall === 'skipped'
-            ? `Request #${grant.requestId} for \`${grant.resource}\` has ended; your access continues under another grant.`
-            : `:lock: Your access to \`${grant.resource}\` has ended (request #${grant.requestId}${reason === 'expired' ? '' : `, ${reason}`}).`,
+            ? { kind: 'grant_ended_access_continues', requestId: grant.requestId, resource: grant.resource }
+            : { kind: 'grant_ended', requestId: grant.requestId, resource: grant.resource, reason },
       },
       { type: 'refresh_cards', requestId: grant.requestId },
     );
@@ -154,7 +153,7 @@ async function recordRevokeFailure(deps: AppDeps, grant: Grant, message: string)
     });
     await raiseAlert(tx, deps, {
       kind: 'revoke_failed',
-      text: `:warning: Revoking <@${grant.person}>'s access to \`${grant.resource}\` (request #${grant.requestId}) failed: ${escapeMrkdwn(message)}. breakglass keeps retrying until it succeeds.`,
+      notification: { kind: 'revoke_failed', requestId: grant.requestId, person: grant.person, resource: grant.resource, error: message },
       requestId: grant.requestId,
       grantId: grant.id,
       subject: grant.person,

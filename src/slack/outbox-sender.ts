@@ -9,6 +9,7 @@ import { emergencyReviewCard } from './blocks/emergency-review-card.ts';
 import { securityAlert } from './blocks/security-alert.ts';
 import { deliverReviewCard, uploadReviewReport } from './review-delivery.ts';
 import { mapLimit } from '../app/limit.ts';
+import { notificationMrkdwn } from './render.ts';
 import { classifySlackFailure } from './slack-failure.ts';
 
 /** A claimed message is this process's for this long; after a crash another replica sends it. */
@@ -111,7 +112,7 @@ export class OutboxSender {
   }
 
   private async forSecurityChannel(message: OutboxMessage): Promise<boolean> {
-    if (message.type === 'security_alert' || message.type === 'security_text' || message.type === 'review_report') return true;
+    if (message.type === 'security_alert' || message.type === 'security_notification' || message.type === 'security_text' || message.type === 'review_report') return true;
     if (message.type !== 'review_card') return false;
     const [card] = await this.deps.db.select({ audience: reviewCards.audience }).from(reviewCards).where(eq(reviewCards.id, message.cardId));
     return card?.audience === 'security';
@@ -119,6 +120,12 @@ export class OutboxSender {
 
   private async deliver(message: OutboxMessage): Promise<void> {
     switch (message.type) {
+      case 'user_notification':
+        await this.dm(message.user, { text: notificationMrkdwn(message.notification) });
+        return;
+      case 'security_notification':
+        await this.client.chat.postMessage({ channel: this.deps.access.config.security_channel, text: notificationMrkdwn(message.notification) });
+        return;
       case 'notify_user':
         await this.dm(message.user, { text: message.text });
         return;

@@ -1,10 +1,8 @@
 import { and, eq, isNull, lte } from 'drizzle-orm';
 import { grants } from '../db/schema.ts';
+import { EMERGENCY_REVIEW_WITHIN_MS } from '../domain/emergency.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
-
-/** An emergency grant must be reviewed by an approver; after this long unreviewed, security hears of it. */
-export const EMERGENCY_REVIEW_WITHIN_MS = 24 * 3_600_000;
 
 export async function escalateUnreviewedEmergencies(deps: AppDeps): Promise<number> {
   const now = deps.clock.now();

@@ -86,7 +86,7 @@ async function applyGrantOnce(deps: AppDeps, grantId: number): Promise<ApplyResu
     await enqueue(
       tx,
       now,
-      { type: 'user_notification', user: grant.person, notification: { kind: 'grant_active', requestId: grant.requestId, resource: grant.resource, endsAt: grant.endsAt.toISOString() } },
+      { type: 'notify_user', user: grant.person, notification: { kind: 'grant_active', requestId: grant.requestId, resource: grant.resource, endsAt: grant.endsAt.toISOString() } },
       { type: 'refresh_cards', requestId: grant.requestId },
     );
   });
@@ -115,7 +115,7 @@ async function recordFailure(deps: AppDeps, grant: typeof grants.$inferSelect, m
     await enqueue(
       tx,
       now,
-      { type: 'user_notification', user: grant.person, notification: { kind: 'grant_failed', requestId, resource: grant.resource, error: message } },
+      { type: 'notify_user', user: grant.person, notification: { kind: 'grant_failed', requestId, resource: grant.resource, error: message } },
       { type: 'refresh_cards', requestId },
     );
   });

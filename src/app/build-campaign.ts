@@ -309,7 +309,7 @@ async function openCampaign(deps: AppDeps, campaign: Campaign, token: string, pl
       });
     }
     const messages: OutboxMessage[] = [...cardIds.values()].map((cardId) => ({ type: 'review_card', cardId }));
-    messages.unshift({ type: 'security_notification', notification: startedNotice(campaign, plan, dueAt) });
+    messages.unshift({ type: 'notify_security', notification: startedNotice(campaign, plan, dueAt) });
     await enqueue(tx, now, ...messages);
     return true;
   });

@@ -34,7 +34,7 @@ export async function cancelPendingExtensions(tx: Tx, deps: Pick<AppDeps, 'ledge
       now,
       { type: 'refresh_cards', requestId: request.id },
       {
-        type: 'user_notification',
+        type: 'notify_user',
         user: request.requester,
         notification: { kind: 'extension_cancelled', requestId: request.id, resource: request.resource, extendedRequestId: grant.requestId },
       },

@@ -68,7 +68,7 @@ export async function closeFinishedCampaigns(deps: AppDeps): Promise<number> {
         tx,
         now,
         {
-          type: 'security_notification',
+          type: 'notify_security',
           notification: {
             kind: 'review_closed',
             campaignId: campaign.id,

@@ -119,7 +119,7 @@ export async function denyRequest(deps: AppDeps, input: { requestId: number; app
       tx,
       now,
       { type: 'refresh_cards', requestId: request.id },
-      { type: 'user_notification', user: request.requester, notification: { kind: 'request_denied', requestId: request.id, resource: request.resource, approver: input.approver, reason } },
+      { type: 'notify_user', user: request.requester, notification: { kind: 'request_denied', requestId: request.id, resource: request.resource, approver: input.approver, reason } },
     );
   });
   deps.wake.outbox();

@@ -30,7 +30,7 @@ export async function expireRequests(deps: AppDeps): Promise<number> {
         tx,
         now,
         { type: 'refresh_cards', requestId: request.id },
-        { type: 'user_notification', user: request.requester, notification: { kind: 'request_expired', requestId: request.id, resource: request.resource } },
+        { type: 'notify_user', user: request.requester, notification: { kind: 'request_expired', requestId: request.id, resource: request.resource } },
       );
     }
     return due.length;

@@ -74,7 +74,7 @@ async function finishExtension(deps: AppDeps, grant: Grant, requestId: number, e
         tx,
         now,
         {
-          type: 'user_notification',
+          type: 'notify_user',
           user: grant.person,
           notification: { kind: 'extension_failed', requestId: grant.requestId, extensionRequestId: requestId, resource: grant.resource, error: failure, stillEndsAt: current.revokeReason === null ? current.endsAt.toISOString() : null },
         },
@@ -90,7 +90,7 @@ async function finishExtension(deps: AppDeps, grant: Grant, requestId: number, e
     await enqueue(
       tx,
       now,
-      { type: 'user_notification', user: grant.person, notification: { kind: 'grant_extended', requestId: grant.requestId, resource: grant.resource, endsAt: endsAt.toISOString() } },
+      { type: 'notify_user', user: grant.person, notification: { kind: 'grant_extended', requestId: grant.requestId, resource: grant.resource, endsAt: endsAt.toISOString() } },
       { type: 'refresh_cards', requestId },
     );
     return { state: 'active' };

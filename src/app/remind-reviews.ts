@@ -85,7 +85,7 @@ async function remind(tx: Tx, deps: AppDeps, card: Card, campaign: Campaign, ope
     lines: open.lines,
   };
   const messages: OutboxMessage[] =
-    card.audience === 'manager' ? [{ type: 'user_notification', user: card.recipient, notification }] : [{ type: 'security_notification', notification }];
+    card.audience === 'manager' ? [{ type: 'notify_user', user: card.recipient, notification }] : [{ type: 'notify_security', notification }];
   await enqueue(tx, now, ...messages, { type: 'review_card', cardId: card.id });
 }
 
@@ -113,7 +113,7 @@ async function escalate(tx: Tx, deps: AppDeps, card: Card, campaign: Campaign, o
   const dueAt = campaign.dueAt?.toISOString() ?? null;
   if (escalatedTo) {
     await enqueue(tx, now, {
-      type: 'user_notification',
+      type: 'notify_user',
       user: escalatedTo,
       notification: { kind: 'review_overdue_report', campaignId: campaign.id, period: campaign.period, reviewer: card.recipient, dueAt, undecided: open.undecided, lines: open.lines },
     });

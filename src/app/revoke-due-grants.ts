@@ -116,7 +116,7 @@ async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
       tx,
       now,
       {
-        type: 'user_notification',
+        type: 'notify_user',
         user: grant.person,
         notification:
           providerCall === 'skipped'

@@ -172,7 +172,7 @@ async function recordRevoked(deps: AppDeps, item: Item): Promise<void> {
     if (item.cardId !== null) messages.push({ type: 'review_card', cardId: item.cardId });
     if (item.personSlack) {
       messages.push({
-        type: 'user_notification',
+        type: 'notify_user',
         user: item.personSlack,
         notification: { kind: 'review_access_removed', campaignId: item.campaignId, resource: item.resource, decidedBy: item.decidedBy && item.decidedBy !== 'breakglass' ? item.decidedBy : null },
       });

@@ -47,7 +47,7 @@ export async function takeCheckpointIfDue(deps: Deps, signer: CheckpointSigner, 
     const checkpoint = signCheckpoint(signer, { count: head.count, head: head.hash, at: now.toISOString() });
     const event = await deps.ledger.append(tx, { kind: 'ledger.checkpoint', actor: 'breakglass', details: checkpointDetails(checkpoint) });
     const text = formatCheckpoint(checkpoint);
-    await enqueue(tx, now, { type: 'security_notification', notification: checkpointNotice(checkpoint, text, signer.fingerprint) });
+    await enqueue(tx, now, { type: 'notify_security', notification: checkpointNotice(checkpoint, text, signer.fingerprint) });
     return { taken: { seq: event.seq, checkpoint, text }, nextCheckAt: new Date(now.getTime() + every) };
   });
   if (outcome.taken) deps.wake.outbox();

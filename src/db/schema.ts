@@ -170,12 +170,10 @@ export const outbox = pgTable(
 export type OutboxMessage =
   | { type: 'approval_cards'; requestId: number }
   | { type: 'refresh_cards'; requestId: number }
-  /** Something to tell one person, as facts; the sender words it. */
-  | { type: 'user_notification'; user: string; notification: Notification }
+  /** Something to tell one person, as facts; the sender words it. (`text`: finished Slack text, as queued before notifications were data; still sent as it is.) */
+  | ({ type: 'notify_user'; user: string } & ({ notification: Notification } | { text: string }))
   /** Something to tell the security channel, as facts. */
-  | { type: 'security_notification'; notification: Notification }
-  /** Queued before notifications were data (finished Slack text); still sent as it is. */
-  | { type: 'notify_user'; user: string; text: string }
+  | { type: 'notify_security'; notification: Notification }
   | { type: 'security_alert'; alertId: number }
   | { type: 'emergency_review_cards'; requestId: number }
   | { type: 'refresh_home'; user: string }

@@ -52,18 +52,27 @@ export function isoSecond(at: string): string {
 
 /** Plain text, for the CLI, logs and anything that ends up in evidence or files. */
 export function plainText(message: Message): string {
-  const text = message
-    .map((part) => {
-      if (typeof part === 'string') return part;
-      if ('words' in part) return part.words;
-      if ('code' in part) return part.code;
-      if ('user' in part) return `@${part.user}`;
-      if ('date' in part) return isoSecond(part.date);
-      if ('bold' in part) return part.bold;
-      if ('pre' in part) return part.pre;
-      return '\u0000';
-    })
-    .join('');
-  // An emoji decorates the start of a line; in plain text it and its space go.
-  return text.replace(/\u0000 ?/g, '');
+  let text = '';
+  let afterEmoji = false;
+  for (const part of message) {
+    // An emoji decorates a sentence; in plain text it goes, and the space after it.
+    if (typeof part !== 'string' && 'emoji' in part) {
+      afterEmoji = true;
+      continue;
+    }
+    const piece = plainPart(part);
+    text += afterEmoji ? piece.replace(/^ /, '') : piece;
+    afterEmoji = false;
+  }
+  return text;
+}
+
+function plainPart(part: Exclude<Part, { emoji: string }>): string {
+  if (typeof part === 'string') return part;
+  if ('words' in part) return part.words;
+  if ('code' in part) return part.code;
+  if ('user' in part) return `@${part.user}`;
+  if ('date' in part) return isoSecond(part.date);
+  if ('bold' in part) return part.bold;
+  return part.pre;
 }

@@ -5,7 +5,9 @@
  * error from a provider), which a channel escapes as it needs.
  */
 export type Part =
+  /** Someone else's text: a channel that has markup escapes it. */
   | string
+  /** breakglass's own wording. */
   | { words: string }
   | { code: string }
   | { user: string }

@@ -10,7 +10,7 @@ import { isSecurity } from './security.ts';
  */
 export async function acknowledgeAlert(deps: AppDeps, input: { alertId: number; user: string }): Promise<void> {
   if (deps.access.config.security && !(await isSecurity(deps, input.user))) {
-    throw new Refusal('Only the security team (access.yml `security:`) can acknowledge alerts.');
+    throw new Refusal({ code: 'ack_not_security' });
   }
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
@@ -19,7 +19,7 @@ export async function acknowledgeAlert(deps: AppDeps, input: { alertId: number; 
       .set({ acknowledgedBy: input.user, acknowledgedAt: now })
       .where(and(eq(alerts.id, input.alertId), isNull(alerts.acknowledgedBy)))
       .returning();
-    if (!alert) throw new Refusal('That alert is already acknowledged (or does not exist).');
+    if (!alert) throw new Refusal({ code: 'alert_already_acknowledged' });
     // The evidence names whose access the alert was about, as the alert's own event does.
     const [grant] = alert.grantId === null ? [] : await tx.select({ person: grants.person, resource: grants.resource }).from(grants).where(eq(grants.id, alert.grantId));
     await deps.ledger.append(tx, {

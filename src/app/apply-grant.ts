@@ -3,7 +3,6 @@ import { GRANT_LEASE_MS, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { grants } from '../db/schema.ts';
 import { isDatabaseUnreachable } from '../db/unreachable.ts';
-import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import type { AppDeps } from './deps.ts';
 import { describeLeft, leaverStatus } from './leavers.ts';
 import { grantSpecUntil } from './people.ts';
@@ -87,7 +86,7 @@ async function applyGrantOnce(deps: AppDeps, grantId: number): Promise<ApplyResu
     await enqueue(
       tx,
       now,
-      { type: 'notify_user', user: grant.person, text: `:unlock: Your access to \`${grant.resource}\` is active until <!date^${Math.floor(grant.endsAt.getTime() / 1000)}^{date_short_pretty} {time}|${grant.endsAt.toISOString()}> (request #${grant.requestId}). \`/breakglass end ${grant.requestId}\` ends it early.` },
+      { type: 'notify_user', user: grant.person, notification: { kind: 'grant_active', requestId: grant.requestId, resource: grant.resource, endsAt: grant.endsAt.toISOString() } },
       { type: 'refresh_cards', requestId: grant.requestId },
     );
     return true;
@@ -119,7 +118,7 @@ async function recordFailure(deps: AppDeps, grant: typeof grants.$inferSelect, m
     await enqueue(
       tx,
       now,
-      { type: 'notify_user', user: grant.person, text: `:x: Your access to \`${grant.resource}\` could not be granted (request #${requestId}): ${escapeMrkdwn(message)}. Nothing was changed; try again, or tell your security team if it persists.` },
+      { type: 'notify_user', user: grant.person, notification: { kind: 'grant_failed', requestId, resource: grant.resource, error: message } },
       { type: 'refresh_cards', requestId },
     );
   });

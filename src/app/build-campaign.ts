@@ -5,7 +5,7 @@ import { insertReviewItems } from '../db/review-items-repo.ts';
 import { grants, HELD_GRANT_STATES, reviewCampaigns, reviewCards, reviewItems, type OutboxMessage, type ReviewRoute } from '../db/schema.ts';
 import { comparePopulation, LEFT_STATUSES, managerRef, populationHash, samePerson } from '../domain/review.ts';
 import { ProviderError, type AccessEntry, type DirectoryPerson, type GrantTarget, type SlackUser } from '../ports.ts';
-import { escapeMrkdwn, slackDate } from '../slack/blocks/format.ts';
+import type { Notification } from '../domain/notifications.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
 import { principalOverrides } from '../providers/registry.ts';
@@ -308,22 +308,28 @@ async function openCampaign(deps: AppDeps, campaign: Campaign, token: string, pl
       });
     }
     const messages: OutboxMessage[] = [...cardIds.values()].map((cardId) => ({ type: 'review_card', cardId }));
-    messages.unshift({ type: 'security_text', text: startedNotice(campaign, plan, dueAt) });
+    messages.unshift({ type: 'notify_security', notification: startedNotice(campaign, plan, dueAt) });
     await enqueue(tx, now, ...messages);
     return true;
   });
 }
 
-function startedNotice(campaign: Campaign, plan: CampaignPlan, dueAt: Date): string {
+function startedNotice(campaign: Campaign, plan: CampaignPlan, dueAt: Date): Notification {
   const s = plan.stats;
-  const parts = [
-    `:mag: Access review #${campaign.id} (${escapeMrkdwn(campaign.period)}) has started: ${s.items} line(s) of access for ${s.people} people across ${Object.keys(plan.targets).length} resource(s), sent to ${s.reviewers} manager(s); due ${slackDate(dueAt)}.`,
-  ];
-  if (s.security_items > 0) parts.push(`${s.security_items} line(s) have no manager breakglass could find to review them; they are on the card in this channel, each with the reason.`);
-  if (s.left_items > 0) parts.push(`${s.left_items} line(s) belong to people who have left and are being revoked now.`);
-  if (s.unmanaged_items > 0) parts.push(`${s.unmanaged_items} line(s) were not granted through breakglass.`);
-  if (s.skipped_resources.length > 0) parts.push(`:warning: Not reviewed: ${s.skipped_resources.map((r) => `\`${escapeMrkdwn(r.resource)}\` (${escapeMrkdwn(r.reason)})`).join('; ')}.`);
-  return parts.join(' ');
+  return {
+    kind: 'review_started',
+    campaignId: campaign.id,
+    period: campaign.period,
+    items: s.items,
+    people: s.people,
+    resources: Object.keys(plan.targets).length,
+    reviewers: s.reviewers,
+    dueAt: dueAt.toISOString(),
+    securityItems: s.security_items,
+    leftItems: s.left_items,
+    unmanagedItems: s.unmanaged_items,
+    skipped: s.skipped_resources.map((r) => ({ resource: r.resource, reason: r.reason })),
+  };
 }
 
 async function recordBuildFailure(deps: AppDeps, campaign: Campaign, token: string, error: unknown): Promise<void> {
@@ -340,7 +346,7 @@ async function recordBuildFailure(deps: AppDeps, campaign: Campaign, token: stri
     if (!updated || campaign.buildAlertedAt) return;
     await raiseAlert(tx, deps, {
       kind: 'review_build_failed',
-      text: `:warning: Access review #${campaign.id} (${escapeMrkdwn(campaign.period)}) could not start: ${escapeMrkdwn(message)}. breakglass keeps trying.`,
+      notification: { kind: 'review_build_failed', campaignId: campaign.id, period: campaign.period, error: message },
     });
   });
   deps.wake.outbox();

@@ -36,7 +36,7 @@ export async function cancelPendingExtensions(tx: Tx, deps: Pick<AppDeps, 'ledge
       {
         type: 'notify_user',
         user: request.requester,
-        text: `:no_entry_sign: Your extension request #${request.id} for \`${request.resource}\` is cancelled: the access it extends (request #${grant.requestId}) has ended. Ask for new access if you still need it.`,
+        notification: { kind: 'extension_cancelled', requestId: request.id, resource: request.resource, extendedRequestId: grant.requestId },
       },
     );
   }

@@ -1,7 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { enqueue } from '../db/outbox.ts';
 import { reviewCampaigns, reviewCards, reviewItems } from '../db/schema.ts';
-import { slackDate } from '../slack/blocks/format.ts';
 import type { AppDeps } from './deps.ts';
 
 /**
@@ -69,10 +68,19 @@ export async function closeFinishedCampaigns(deps: AppDeps): Promise<number> {
         tx,
         now,
         {
-          type: 'security_text',
-          text:
-            `:white_check_mark: Access review #${campaign.id} (${campaign.period}) is complete: ${totals.items} line(s), ${totals.kept} kept, ${totals.revoked} revoked ` +
-            `(${totals.verified} verified gone at the provider), ${cards.cards} sign-off(s)${cards.late > 0 ? `, ${cards.late} after the due date` : ''}; closed ${slackDate(now)}. The report follows.`,
+          type: 'notify_security',
+          notification: {
+            kind: 'review_closed',
+            campaignId: campaign.id,
+            period: campaign.period,
+            items: totals.items,
+            kept: totals.kept,
+            revoked: totals.revoked,
+            verified: totals.verified,
+            signOffs: cards.cards,
+            late: cards.late,
+            closedAt: now.toISOString(),
+          },
         },
         { type: 'review_report', campaignId: campaign.id },
       );

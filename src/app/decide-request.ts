@@ -4,7 +4,6 @@ import { beginExtension, insertGrant, isRunning } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { accessRequests, grants, requestApprovals } from '../db/schema.ts';
 import { eligibleApprovers } from '../domain/policy.ts';
-import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { applyGrant, type ApplyResult } from './apply-grant.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
 import { Refusal, type AppDeps } from './deps.ts';
@@ -37,7 +36,7 @@ export async function approveRequest(deps: AppDeps, input: { requestId: number; 
     assertMayDecide(request, input.approver, approvers(request), 'approve');
     // The deactivation may have arrived since the request was made, or even since the check above.
     const left = leaver.left ?? (await offboardedSince(tx, requesterOf(request), leaver.seenSeq));
-    if (left) throw new Refusal(`<@${request.requester}> was ${describeLeft(left)}, so request #${request.id} cannot be approved; nothing changed.`);
+    if (left) throw new Refusal({ code: 'approver_left', requester: request.requester, requestId: request.id, left: describeLeft(left) });
     if (extended && !isRunning(extended, now)) {
       await cancelPendingExtensions(tx, deps, [extended], now);
       return { request, ended: true };
@@ -47,7 +46,7 @@ export async function approveRequest(deps: AppDeps, input: { requestId: number; 
       .values({ requestId: request.id, approver: input.approver, approvedAt: now })
       .onConflictDoNothing()
       .returning();
-    if (inserted.length === 0) throw new Refusal(`You already approved request #${request.id}; it needs ${request.approvalsRequired} approvals.`);
+    if (inserted.length === 0) throw new Refusal({ code: 'already_approved', requestId: request.id, required: request.approvalsRequired });
     const [{ count }] = (await tx
       .select({ count: sql<number>`count(*)::int` })
       .from(requestApprovals)
@@ -65,9 +64,9 @@ export async function approveRequest(deps: AppDeps, input: { requestId: number; 
     if (final) {
       await tx.update(accessRequests).set({ state: 'approved', decidedAt: now, decidedBy: input.approver }).where(and(eq(accessRequests.id, request.id), eq(accessRequests.state, 'pending')));
       const resource = deps.access.config.resources[request.resource];
-      if (!resource) throw new Refusal(`\`${request.resource}\` is no longer in access.yml, so it cannot be granted.`);
+      if (!resource) throw new Refusal({ code: 'resource_gone', resource: request.resource });
       if (extended && !(await beginExtension(tx, extended.id, request.id, now))) {
-        throw new Refusal(`Request #${request.id} cannot be approved this moment: the access it extends is being extended by request #${extended.extensionRequestId}. Nothing changed; approve again in a moment.`);
+        throw new Refusal({ code: 'approval_blocked_by_extension', requestId: request.id, extensionRequestId: extended.extensionRequestId });
       }
       grantId =
         extended?.id ??
@@ -83,7 +82,7 @@ export async function approveRequest(deps: AppDeps, input: { requestId: number; 
     return { request, count, final, grantId };
   });
   deps.wake.outbox();
-  if ('ended' in decided) throw new Refusal(`Request #${decided.request.id} extends access that has already ended, so it is cancelled; nothing was granted.`);
+  if ('ended' in decided) throw new Refusal({ code: 'extended_access_ended', requestId: decided.request.id });
   const extension = decided.request.extendsGrantId !== null;
   const outcome: DecisionOutcome = { kind: 'approved', requestId: decided.request.id, extension, final: decided.final, approvals: decided.count, required: decided.request.approvalsRequired };
   if (decided.grantId === undefined) return outcome;
@@ -102,7 +101,7 @@ async function requesterStatus(deps: AppDeps, requestId: number): Promise<{ seen
 /** A Deny, with the reason the approver gave in the modal. */
 export async function denyRequest(deps: AppDeps, input: { requestId: number; approver: string; reason: string }): Promise<DecisionOutcome> {
   const reason = input.reason.trim();
-  if (reason === '') throw new Refusal('A denial needs a reason.');
+  if (reason === '') throw new Refusal({ code: 'denial_needs_reason' });
   const approvers = await currentApprovers(deps);
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
@@ -121,7 +120,7 @@ export async function denyRequest(deps: AppDeps, input: { requestId: number; app
       tx,
       now,
       { type: 'refresh_cards', requestId: request.id },
-      { type: 'notify_user', user: request.requester, text: `:no_entry: <@${input.approver}> denied your request #${request.id} for \`${request.resource}\`: ${escapeMrkdwn(reason)}` },
+      { type: 'notify_user', user: request.requester, notification: { kind: 'request_denied', requestId: request.id, resource: request.resource, approver: input.approver, reason } },
     );
   });
   deps.wake.outbox();
@@ -161,15 +160,15 @@ async function lockPending(tx: Tx, requestId: number, now: Date): Promise<{ requ
 }
 
 function assertPending(request: Request | undefined, requestId: number, now: Date): Request {
-  if (!request) throw new Refusal(`There is no request #${requestId}.`);
+  if (!request) throw new Refusal({ code: 'no_request', requestId });
   if (request.state !== 'pending') {
-    throw new Refusal(`Request #${request.id} was already ${request.state}${request.outcomeReason ? ` (${request.outcomeReason})` : ''}; nothing changed.`);
+    throw new Refusal({ code: 'request_decided', requestId: request.id, state: request.state, outcomeReason: request.outcomeReason });
   }
-  if (request.pendingUntil <= now) throw new Refusal(`Request #${request.id} has expired; the requester can ask again.`);
+  if (request.pendingUntil <= now) throw new Refusal({ code: 'request_expired', requestId: request.id });
   return request;
 }
 
 function assertMayDecide(request: Request, user: string, approvers: string[], verb: 'approve' | 'deny'): void {
-  if (user === request.requester) throw new Refusal(`You cannot ${verb} your own request.`);
-  if (!approvers.includes(user)) throw new Refusal(`You are not an approver for \`${request.resource}\`, so you cannot ${verb} request #${request.id}.`);
+  if (user === request.requester) throw new Refusal({ code: 'own_request', verb });
+  if (!approvers.includes(user)) throw new Refusal({ code: 'not_request_approver', resource: request.resource, requestId: request.id, verb });
 }

@@ -31,14 +31,14 @@ export async function decideReviewItem(deps: AppDeps, input: { itemId: number; u
   await deps.db.transaction(async (tx) => {
     // Lock order everywhere: the card, then its lines (keep-all and sign-off lock the card too).
     const [line] = await tx.select({ cardId: reviewItems.cardId }).from(reviewItems).where(eq(reviewItems.id, input.itemId));
-    if (!line || line.cardId === null) throw new Refusal('This review line no longer exists; nothing changed.');
+    if (!line || line.cardId === null) throw new Refusal({ code: 'review_line_gone' });
     const { card, campaign } = await lockCard(tx, line.cardId);
     const [item] = await tx.select().from(reviewItems).where(eq(reviewItems.id, input.itemId)).for('update');
-    if (!item) throw new Refusal('This review line no longer exists; nothing changed.');
+    if (!item) throw new Refusal({ code: 'review_line_gone' });
     assertMayDecide(card, who);
-    if (isOwnLine(item, who)) throw new Refusal('You cannot decide about your own access; another reviewer will.');
+    if (isOwnLine(item, who)) throw new Refusal({ code: 'own_review_line' });
     assertNotSignedOff(card);
-    if (item.decision) throw new Refusal(`<@${item.decidedBy}> already chose *${item.decision}* for ${item.personName ?? item.principal} on \`${item.resource}\`; nothing changed.`);
+    if (item.decision) throw new Refusal({ code: 'review_line_decided', by: item.decidedBy, decision: item.decision, person: item.personName ?? item.principal, resource: item.resource });
     const [updated] = await tx
       .update(reviewItems)
       // A revoke is leased to this click, which carries it out right after the commit; should the
@@ -72,7 +72,7 @@ export async function keepAllRemaining(deps: AppDeps, input: { cardId: number; u
     const mine = open.filter((item) => isOwnLine(item, who));
     const keep = open.filter((item) => !isOwnLine(item, who));
     if (keep.length === 0) {
-      throw new Refusal(mine.length > 0 ? 'The only lines left are about your own access; another reviewer will decide them.' : 'Every line is already decided; sign off when you are ready.');
+      throw new Refusal({ code: mine.length > 0 ? 'review_only_own_lines_left' : 'review_all_decided' });
     }
     const updated = await tx
       .update(reviewItems)

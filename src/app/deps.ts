@@ -21,10 +21,4 @@ export interface AppDeps {
   wake: { grants(): void; outbox(): void };
 }
 
-/** A known, user-facing outcome: shown to the person, nothing else happens. */
-export class Refusal extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'Refusal';
-  }
-}
+export { Refusal } from '../domain/refusals.ts';

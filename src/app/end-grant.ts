@@ -15,9 +15,9 @@ export async function endGrant(deps: AppDeps, input: { requestId?: number; grant
   const ended = await deps.db.transaction(async (tx) => {
     const where = input.grantId !== undefined ? eq(grants.id, input.grantId) : eq(grants.requestId, input.requestId ?? -1);
     const [grant] = await tx.select().from(grants).where(where).for('update');
-    const label = input.grantId !== undefined ? `grant ${input.grantId}` : `request #${input.requestId}`;
-    if (!grant || (grant.person !== input.user && !security)) throw new Refusal(`You have no active access under ${label}. \`/breakglass list\` shows yours.`);
-    if (!isRunning(grant, now)) throw new Refusal(`Access under ${label} is already ${grant.state === 'active' || grant.state === 'extending' ? 'ending' : grant.state}.`);
+    const access = input.grantId !== undefined ? { grantId: input.grantId } : { requestId: input.requestId ?? -1 };
+    if (!grant || (grant.person !== input.user && !security)) throw new Refusal({ code: 'no_active_access', access });
+    if (!isRunning(grant, now)) throw new Refusal({ code: 'access_already_ending', access, state: grant.state });
     const [updated] = await tx
       .update(grants)
       .set({ endsAt: now, revokeReason: 'ended', revokeRequestedBy: input.user })

@@ -1,10 +1,8 @@
 import { and, eq, isNull, lte } from 'drizzle-orm';
 import { grants } from '../db/schema.ts';
+import { EMERGENCY_REVIEW_WITHIN_MS } from '../domain/emergency.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
-
-/** An emergency grant must be reviewed by an approver; after this long unreviewed, security hears of it. */
-export const EMERGENCY_REVIEW_WITHIN_MS = 24 * 3_600_000;
 
 export async function escalateUnreviewedEmergencies(deps: AppDeps): Promise<number> {
   const now = deps.clock.now();
@@ -30,7 +28,7 @@ export async function escalateUnreviewedEmergencies(deps: AppDeps): Promise<numb
       });
       await raiseAlert(tx, deps, {
         kind: 'emergency_unreviewed',
-        text: `:rotating_light: <@${grant.person}>'s emergency access to \`${grant.resource}\` (request #${grant.requestId}) has not been reviewed by an approver after 24 hours.`,
+        notification: { kind: 'emergency_unreviewed', requestId: grant.requestId, person: grant.person, resource: grant.resource },
         requestId: grant.requestId,
         grantId: grant.id,
         subject: grant.person,

@@ -30,7 +30,7 @@ export async function expireRequests(deps: AppDeps): Promise<number> {
         tx,
         now,
         { type: 'refresh_cards', requestId: request.id },
-        { type: 'notify_user', user: request.requester, text: `:hourglass: Your request #${request.id} for \`${request.resource}\` expired before enough approvers decided. You can ask again.` },
+        { type: 'notify_user', user: request.requester, notification: { kind: 'request_expired', requestId: request.id, resource: request.resource } },
       );
     }
     return due.length;

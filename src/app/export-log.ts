@@ -17,10 +17,10 @@ export interface LogExport {
 /** Only the security audience (access.yml `security:`) may pull the evidence log. Throws a Refusal otherwise. */
 export async function assertMayExportLog(deps: AppDeps, user: string): Promise<void> {
   if (!deps.access.config.security) {
-    throw new Refusal('`/breakglass log` is for the security team, and access.yml names none (`security:`). Nothing was exported; use `npx breakglass evidence export` instead.');
+    throw new Refusal({ code: 'log_no_security_team' });
   }
   if (!(await isSecurity(deps, user))) {
-    throw new Refusal('`/breakglass log` is only for the security team named in access.yml (`security:`), and you are not in it. Nothing was exported.');
+    throw new Refusal({ code: 'log_not_security' });
   }
 }
 

@@ -3,7 +3,6 @@ import { GRANT_LEASE_MS, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { accessRequests, grants } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
-import { escapeMrkdwn, slackDate } from '../slack/blocks/format.ts';
 import { finishedLaterIfDatabaseDown, type ApplyResult } from './apply-grant.ts';
 import type { AppDeps } from './deps.ts';
 import { grantSpecUntil } from './people.ts';
@@ -71,11 +70,14 @@ async function finishExtension(deps: AppDeps, grant: Grant, requestId: number, e
         ...common,
         details: { grant_id: grant.id, original_request_id: grant.requestId, error: failure, extension: true, ends_at: current.endsAt.toISOString() },
       });
-      const still = current.revokeReason === null ? ` It still ends ${slackDate(current.endsAt)}; try again, or tell your security team if it persists.` : '';
       await enqueue(
         tx,
         now,
-        { type: 'notify_user', user: grant.person, text: `:x: Your access to \`${grant.resource}\` (request #${grant.requestId}) could not be extended (request #${requestId}): ${escapeMrkdwn(failure)}.${still}` },
+        {
+          type: 'notify_user',
+          user: grant.person,
+          notification: { kind: 'extension_failed', requestId: grant.requestId, extensionRequestId: requestId, resource: grant.resource, error: failure, stillEndsAt: current.revokeReason === null ? current.endsAt.toISOString() : null },
+        },
         { type: 'refresh_cards', requestId },
       );
       return { state: 'failed', error: failure };
@@ -88,7 +90,7 @@ async function finishExtension(deps: AppDeps, grant: Grant, requestId: number, e
     await enqueue(
       tx,
       now,
-      { type: 'notify_user', user: grant.person, text: `Your access to \`${grant.resource}\` (request #${grant.requestId}) is extended until ${slackDate(endsAt)}.` },
+      { type: 'notify_user', user: grant.person, notification: { kind: 'grant_extended', requestId: grant.requestId, resource: grant.resource, endsAt: endsAt.toISOString() } },
       { type: 'refresh_cards', requestId },
     );
     return { state: 'active' };

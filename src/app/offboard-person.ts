@@ -5,7 +5,6 @@ import { enqueue } from '../db/outbox.ts';
 import { accessRequests, evidenceEvents, grants, LIVE_GRANT_STATES } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
 import type { AccessEntry } from '../ports.ts';
-import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
 import { emailsOf, grantsOf, offboardingsOf, requestsOf, type PersonRef } from './leavers.ts';
@@ -267,10 +266,10 @@ async function completeOne(deps: AppDeps, open: OpenOffboarding): Promise<boolea
     if (unmanaged.length > 0 || !slaMet) {
       await raiseAlert(tx, deps, {
         kind: 'offboarding',
-        text:
+        notification:
           unmanaged.length > 0
-            ? `:warning: ${escapeMrkdwn(open.email)} left, but still has access breakglass did not grant: ${unmanaged.map((r) => `\`${r}\``).join(', ')}. Remove it at the provider.`
-            : `:warning: Offboarding of ${escapeMrkdwn(open.email)} missed the ${formatDuration(sla)} SLA.`,
+            ? { kind: 'offboarding_unmanaged', email: open.email, resources: unmanaged }
+            : { kind: 'offboarding_sla_missed', email: open.email, slaMs: sla },
         subject: open.email,
       });
     }

@@ -8,12 +8,10 @@ import { Refusal, type AppDeps } from './deps.ts';
 export async function personFor(deps: AppDeps, slackUserId: string): Promise<{ email: string }> {
   const override = deps.access.config.people[slackUserId];
   const user = await deps.directory.user(slackUserId);
-  if (user?.deleted) throw new Refusal('Your Slack account is deactivated.');
+  if (user?.deleted) throw new Refusal({ code: 'slack_account_deactivated' });
   const email = override?.email ?? user?.email;
   if (!email) {
-    throw new Refusal(
-      'breakglass cannot see an email address on your Slack profile, and it needs one to find you in Okta and AWS. Ask your Slack admin, or add you under `people:` in access.yml.',
-    );
+    throw new Refusal({ code: 'no_email' });
   }
   return { email };
 }

@@ -2,7 +2,7 @@ import { and, desc, eq, gt, inArray, ne } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { accessRequests, alerts, grants, HELD_GRANT_STATES, requestApprovals } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
-import type { ApprovalCardView, CardStatus, EmergencyReviewCardView, HomeView, RequestSummary, SecurityAlertView } from '../slack/blocks/view-models.ts';
+import type { ApprovalCardView, CardStatus, EmergencyReviewCardView, HomeView, RequestSummary, SecurityAlertView } from './views.ts';
 import type { AppDeps } from './deps.ts';
 import { reviewsDueFor } from './review-read-models.ts';
 
@@ -90,6 +90,7 @@ export async function securityAlertView(db: Db, alertId: number): Promise<(Secur
   return {
     alertId: alert.id,
     text: alert.text,
+    notification: alert.notification,
     acknowledged: alert.acknowledgedBy && alert.acknowledgedAt ? { by: alert.acknowledgedBy, at: alert.acknowledgedAt } : undefined,
     channel: alert.channel,
     ts: alert.ts,

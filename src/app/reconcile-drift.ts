@@ -3,7 +3,7 @@ import type { Db, Tx } from '../db/client.ts';
 import { evidenceEvents, grants, reviewCampaigns, reviewItems } from '../db/schema.ts';
 import { explainAccess, type AccessHistory, type ReviewLineFact } from '../domain/drift.ts';
 import type { AccessEntry } from '../ports.ts';
-import { escapeMrkdwn } from '../slack/blocks/format.ts';
+import type { Notification } from '../domain/notifications.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
 
@@ -147,7 +147,7 @@ async function record(deps: AppDeps, finding: DriftFinding): Promise<boolean> {
     });
     await raiseAlert(tx, deps, {
       kind: 'drift',
-      text: `:mag: Drift: ${escapeMrkdwn(finding.principal)} ${describe(finding)}.${finding.removed ? ' breakglass removed it (drift: remove).' : ' Remove it at the provider, or set `drift: remove`.'}`,
+      notification: { kind: 'drift', principal: finding.principal, resource: finding.resource, removed: finding.removed, cause: driftCause(finding) },
       subject: finding.principal,
       resource: finding.resource,
     });
@@ -155,8 +155,8 @@ async function record(deps: AppDeps, finding: DriftFinding): Promise<boolean> {
   });
 }
 
-function describe(finding: DriftFinding): string {
-  if (finding.kind === 'unmanaged') return `has access to \`${finding.resource}\` that breakglass did not grant and no review kept`;
-  if (finding.reviewLine) return `still has access to \`${finding.resource}\` although access review #${finding.reviewLine.campaignId} revoked it`;
-  return `still has access to \`${finding.resource}\` although breakglass revoked grant ${finding.grantId}`;
+function driftCause(finding: DriftFinding): Extract<Notification, { kind: 'drift' }>['cause'] {
+  if (finding.kind === 'unmanaged') return { unmanaged: true };
+  if (finding.reviewLine) return { campaignId: finding.reviewLine.campaignId };
+  return { grantId: finding.grantId ?? null };
 }

@@ -2,7 +2,7 @@ import { and, eq, inArray, isNull, lte, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { enqueue } from '../db/outbox.ts';
 import { reviewCampaigns, reviewCards, reviewItems, type OutboxMessage } from '../db/schema.ts';
-import { slackDate } from '../slack/blocks/format.ts';
+import type { Notification } from '../domain/notifications.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
 
@@ -74,12 +74,18 @@ async function remind(tx: Tx, deps: AppDeps, card: Card, campaign: Campaign, ope
     subject: card.audience === 'manager' ? card.recipient : null,
     details: { campaign_id: campaign.id, period: campaign.period, card_id: card.id, reviewer: card.recipient, audience: card.audience, reminder: number, undecided: open.undecided, lines: open.lines, due_at: campaign.dueAt?.toISOString() ?? null, overdue: campaign.dueAt !== null && now > campaign.dueAt },
   });
-  const due = campaign.dueAt ? `${now > campaign.dueAt ? 'was due' : 'is due'} ${slackDate(campaign.dueAt)}` : 'is open';
-  const what = open.undecided > 0 ? `${open.undecided} of ${open.lines} line(s) are still undecided` : 'every line is decided; press *Sign off* on the card';
+  const notification: Notification = {
+    kind: 'review_reminder',
+    campaignId: campaign.id,
+    period: campaign.period,
+    audience: card.audience === 'manager' ? 'manager' : 'security',
+    dueAt: campaign.dueAt?.toISOString() ?? null,
+    overdue: campaign.dueAt !== null && now > campaign.dueAt,
+    undecided: open.undecided,
+    lines: open.lines,
+  };
   const messages: OutboxMessage[] =
-    card.audience === 'manager'
-      ? [{ type: 'notify_user', user: card.recipient, text: `:bell: Reminder: access review #${campaign.id} (${campaign.period}) ${due} and ${what}. Your review card is in this conversation.` }]
-      : [{ type: 'security_text', text: `:bell: Reminder: the security channel's part of access review #${campaign.id} (${campaign.period}) ${due} and ${what}.` }];
+    card.audience === 'manager' ? [{ type: 'notify_user', user: card.recipient, notification }] : [{ type: 'notify_security', notification }];
   await enqueue(tx, now, ...messages, { type: 'review_card', cardId: card.id });
 }
 
@@ -104,18 +110,17 @@ async function escalate(tx: Tx, deps: AppDeps, card: Card, campaign: Campaign, o
       security_channel: deps.access.config.security_channel,
     },
   });
-  const due = campaign.dueAt ? slackDate(campaign.dueAt) : 'its due date';
-  const whose = card.audience === 'manager' ? `<@${card.recipient}>'s review` : "the security channel's review";
+  const dueAt = campaign.dueAt?.toISOString() ?? null;
   if (escalatedTo) {
     await enqueue(tx, now, {
       type: 'notify_user',
       user: escalatedTo,
-      text: `:rotating_light: Access review #${campaign.id} (${campaign.period}) is overdue: <@${card.recipient}>, who reports to you, has not signed off their review (${open.undecided} of ${open.lines} line(s) undecided; due ${due}). Please follow up with them.`,
+      notification: { kind: 'review_overdue_report', campaignId: campaign.id, period: campaign.period, reviewer: card.recipient, dueAt, undecided: open.undecided, lines: open.lines },
     });
   }
   await raiseAlert(tx, deps, {
     kind: 'review_overdue',
-    text: `:rotating_light: Access review #${campaign.id} (${campaign.period}) is overdue: ${whose} was due ${due} and is not signed off (${open.undecided} of ${open.lines} line(s) undecided).${escalatedTo ? ` Their manager <@${escalatedTo}> has been told.` : ''}`,
+    notification: { kind: 'review_overdue', campaignId: campaign.id, period: campaign.period, reviewer: card.audience === 'manager' ? card.recipient : null, dueAt, undecided: open.undecided, lines: open.lines, escalatedTo },
     subject: card.audience === 'manager' ? card.recipient : undefined,
   });
   await enqueue(tx, now, { type: 'review_card', cardId: card.id });

@@ -5,12 +5,11 @@ import { enqueue } from '../db/outbox.ts';
 import { accessRequests, grants, RUNNING_GRANT_STATES, type RequestKind } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
 import { checkRequest, eligibleApprovers } from '../domain/policy.ts';
-import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import { applyGrant, type ApplyResult } from './apply-grant.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { extendGrant } from './extend-grant.ts';
-import { describeLeft, leaverStatus, offboardedSince, type LeftFacts } from './leavers.ts';
+import { describeLeft, leaverStatus, offboardedSince } from './leavers.ts';
 import { personFor } from './people.ts';
 import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';
@@ -31,7 +30,7 @@ export interface AccessAsk {
 export async function requestAccess(deps: AppDeps, ask: AccessAsk): Promise<RequestOutcome> {
   const members = await usergroupLookup(deps.access.config, deps.directory);
   const check = checkRequest(deps.access.config, { user: ask.requester, resource: ask.resource, durationMs: ask.durationMs }, members);
-  if (!check.ok) throw new Refusal(check.message);
+  if (!check.ok) throw new Refusal(check.refusal);
   const person = await personFor(deps, ask.requester);
   const principal = principalOverride(check.resource.grant, person.email, deps.access.config.people[ask.requester]);
   return createRequest(deps, { ...ask, kind: 'standard', email: person.email, principal }, check.resource, members);
@@ -44,10 +43,10 @@ export async function requestExtension(deps: AppDeps, ask: { requester: string; 
     .select()
     .from(grants)
     .where(and(eq(grants.requestId, ask.requestId), eq(grants.person, ask.requester), inArray(grants.state, RUNNING_GRANT_STATES), gt(grants.endsAt, now)));
-  if (!grant) throw new Refusal(noActiveAccess(ask.requestId));
+  if (!grant) throw new Refusal({ code: 'no_active_access', access: { requestId: ask.requestId } });
   const members = await usergroupLookup(deps.access.config, deps.directory);
   const check = checkRequest(deps.access.config, { user: ask.requester, resource: grant.resource, durationMs: ask.durationMs }, members);
-  if (!check.ok) throw new Refusal(check.message);
+  if (!check.ok) throw new Refusal(check.refusal);
   const [original] = await deps.db.select().from(accessRequests).where(eq(accessRequests.id, ask.requestId));
   return createRequest(
     deps,
@@ -67,7 +66,6 @@ export async function requestExtension(deps: AppDeps, ask: { requester: string; 
   );
 }
 
-const noActiveAccess = (requestId: number) => `You have no active access under request #${requestId}. \`/breakglass list\` shows yours.`;
 
 interface NewRequest extends AccessAsk {
   kind: RequestKind;
@@ -80,20 +78,18 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
   const approvers = eligibleApprovers(resource, ask.requester, members);
   const emergency = resource.emergency_self_grant;
   if (!emergency && approvers.length < resource.approvals_required) {
-    throw new Refusal(
-      `\`${ask.resource}\` needs ${resource.approvals_required} approval(s), but only ${approvers.length} person(s) other than you can approve it. Ask your security team to fix its approvers in access.yml.`,
-    );
+    throw new Refusal({ code: 'too_few_approvers', resource: ask.resource, required: resource.approvals_required, available: approvers.length });
   }
   const requester = { emails: [ask.email], slackUserId: ask.requester };
   const leaver = await leaverStatus(deps, requester);
-  if (leaver.left) throw new Refusal(youLeft(leaver.left));
+  if (leaver.left) throw new Refusal({ code: 'requester_left', left: describeLeft(leaver.left) });
   const now = deps.clock.now();
   const outcome = await deps.db.transaction(async (tx) => {
     // Locked, so the access cannot end between this check and the request (ending it cancels pending extensions).
     const [extended] = ask.extendsGrantId === undefined ? [] : await tx.select().from(grants).where(eq(grants.id, ask.extendsGrantId)).for('update');
-    if (extended && !isRunning(extended, now)) throw new Refusal(noActiveAccess(extended.requestId));
+    if (extended && !isRunning(extended, now)) throw new Refusal({ code: 'no_active_access', access: { requestId: extended.requestId } });
     const left = await offboardedSince(tx, requester, leaver.seenSeq);
-    if (left) throw new Refusal(youLeft(left));
+    if (left) throw new Refusal({ code: 'requester_left', left: describeLeft(left) });
     const [request] = await tx
       .insert(accessRequests)
       .values({
@@ -145,12 +141,12 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
       details: { self_grant: true, policy: 'emergency_self_grant', approvals: [ask.requester], final: true, config_hash: deps.access.hash },
     });
     if (extended && !(await beginExtension(tx, extended.id, id, now))) {
-      throw new Refusal(`Your access under request #${extended.requestId} is being extended by request #${extended.extensionRequestId} right now; ask again in a moment.`);
+      throw new Refusal({ code: 'extension_in_progress', requestId: extended.requestId, extensionRequestId: extended.extensionRequestId });
     }
     const grantId = extended?.id ?? (await insertGrant(tx, { requestId: id, ask, target: resource.grant, emergency: true, now }));
     await raiseAlert(tx, deps, {
       kind: 'emergency_grant',
-      text: `:rotating_light: <@${ask.requester}> self-granted emergency access to \`${ask.resource}\` for ${formatDuration(ask.durationMs)} (request #${id}). Reason: ${escapeMrkdwn(ask.reason)}`,
+      notification: { kind: 'emergency_grant', requestId: id, requester: ask.requester, resource: ask.resource, durationMs: ask.durationMs, reason: ask.reason },
       requestId: id,
       grantId,
       subject: ask.requester,
@@ -166,8 +162,4 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
   deps.wake.outbox();
   const grant = await (ask.kind === 'extension' ? extendGrant : applyGrant)(deps, outcome.grantId);
   return { ...outcome, grant };
-}
-
-function youLeft(left: LeftFacts): string {
-  return `You cannot request access: you were ${describeLeft(left)}. breakglass gives a leaver no access; once you are active again in Okta and Slack, you can ask again.`;
 }

@@ -40,7 +40,7 @@ export async function lineDecider(deps: AppDeps, user: string): Promise<LineDeci
   try {
     okta = who.email && deps.identities ? await deps.identities.lookupUser(who.email) : undefined;
   } catch (error) {
-    throw new Refusal(`breakglass could not look you up in Okta to make sure this is not your own access (${error instanceof Error ? error.message : String(error)}); nothing changed. Try again in a moment.`);
+    throw new Refusal({ code: 'reviewer_lookup_failed', error: error instanceof Error ? error.message : String(error) });
   }
   const names = [who.email, ...principalOverrides(targetsOf(deps), deps.access.config.people[user], [who.email]), okta?.login, okta?.email];
   return { ...who, names: new Set(names.filter((n): n is string => Boolean(n)).map((n) => n.trim().toLowerCase())), directoryId: okta?.id };
@@ -50,11 +50,7 @@ export async function lineDecider(deps: AppDeps, user: string): Promise<LineDeci
 export function assertMayDecide(card: Card, who: Decider): void {
   if (card.audience === 'manager' && card.recipient === who.user) return;
   if (who.security) return;
-  throw new Refusal(
-    card.audience === 'security'
-      ? 'Only the security team (access.yml `security:`) can decide the lines on this review; nothing changed.'
-      : `Only <@${card.recipient}> (or the security team) can decide the lines on this review; nothing changed.`,
-  );
+  throw new Refusal({ code: 'review_not_yours', recipient: card.audience === 'security' ? null : card.recipient });
 }
 
 /** Nobody decides about their own access, not even security. */
@@ -68,18 +64,18 @@ export function isOwnLine(item: Item, who: LineDecider): boolean {
 
 export async function lockCard(tx: Tx, cardId: number): Promise<{ card: Card; campaign: Campaign }> {
   const [card] = await tx.select().from(reviewCards).where(eq(reviewCards.id, cardId)).for('update');
-  if (!card) throw new Refusal('This review card no longer exists; nothing changed.');
+  if (!card) throw new Refusal({ code: 'review_card_gone' });
   const campaign = await openCampaignOf(tx, card.campaignId);
   return { card, campaign };
 }
 
 export async function openCampaignOf(tx: Tx, campaignId: number): Promise<Campaign> {
   const [campaign] = await tx.select().from(reviewCampaigns).where(eq(reviewCampaigns.id, campaignId));
-  if (!campaign) throw new Refusal(`There is no access review #${campaignId}.`);
-  if (campaign.state !== 'open') throw new Refusal(`Access review #${campaign.id} is ${campaign.state}; nothing changed.`);
+  if (!campaign) throw new Refusal({ code: 'no_review', campaignId });
+  if (campaign.state !== 'open') throw new Refusal({ code: 'review_not_open', campaignId: campaign.id, state: campaign.state });
   return campaign;
 }
 
 export function assertNotSignedOff(card: Card): void {
-  if (card.signedOffAt) throw new Refusal(`This review was signed off by <@${card.signedOffBy}>; its decisions are final.`);
+  if (card.signedOffAt) throw new Refusal({ code: 'review_signed_off', by: card.signedOffBy });
 }

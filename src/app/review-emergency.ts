@@ -13,18 +13,18 @@ export async function reviewEmergency(deps: AppDeps, input: { grantId: number; r
   const security = await isSecurity(deps, input.reviewer);
   await deps.db.transaction(async (tx) => {
     const [grant] = await tx.select().from(grants).where(eq(grants.id, input.grantId)).for('update');
-    if (!grant || !grant.emergency) throw new Refusal('There is no emergency grant to review here.');
+    if (!grant || !grant.emergency) throw new Refusal({ code: 'no_emergency_grant' });
     const resource = deps.access.config.resources[grant.resource];
     const allowed = security || (resource !== undefined && eligibleApprovers(resource, grant.person, members).includes(input.reviewer));
-    if (input.reviewer === grant.person) throw new Refusal('You cannot review your own emergency access.');
-    if (!allowed) throw new Refusal(`You are not an approver for \`${grant.resource}\`.`);
-    if (grant.reviewedBy) throw new Refusal(`<@${grant.reviewedBy}> already reviewed this emergency access.`);
+    if (input.reviewer === grant.person) throw new Refusal({ code: 'own_emergency' });
+    if (!allowed) throw new Refusal({ code: 'not_approver', resource: grant.resource });
+    if (grant.reviewedBy) throw new Refusal({ code: 'emergency_already_reviewed', by: grant.reviewedBy });
     const [updated] = await tx
       .update(grants)
       .set({ reviewedBy: input.reviewer, reviewedAt: now })
       .where(and(eq(grants.id, grant.id), isNull(grants.reviewedBy)))
       .returning({ id: grants.id });
-    if (!updated) throw new Refusal('Someone else reviewed it a moment ago.');
+    if (!updated) throw new Refusal({ code: 'emergency_reviewed_meanwhile' });
     await deps.ledger.append(tx, {
       kind: 'emergency.reviewed',
       actor: input.reviewer,

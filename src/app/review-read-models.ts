@@ -2,7 +2,7 @@ import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { reviewCampaigns, reviewCards, reviewItems } from '../db/schema.ts';
 import { clampPage, pageCount, REVIEW_LINES_PER_PAGE } from '../domain/review.ts';
-import type { HomeView, ReviewCardView } from '../slack/blocks/view-models.ts';
+import type { HomeView, ReviewCardView } from './views.ts';
 
 type Item = typeof reviewItems.$inferSelect;
 

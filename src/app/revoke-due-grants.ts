@@ -4,7 +4,6 @@ import { enqueue } from '../db/outbox.ts';
 import { alerts, grants } from '../db/schema.ts';
 import type { Tx } from '../db/client.ts';
 import { CircuitOpenError } from '../ports.ts';
-import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
 import type { AppDeps } from './deps.ts';
@@ -119,10 +118,10 @@ async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
       {
         type: 'notify_user',
         user: grant.person,
-        text:
+        notification:
           providerCall === 'skipped'
-            ? `Request #${grant.requestId} for \`${grant.resource}\` has ended; your access continues under another grant.`
-            : `:lock: Your access to \`${grant.resource}\` has ended (request #${grant.requestId}${reason === 'expired' ? '' : `, ${reason}`}).`,
+            ? { kind: 'grant_ended_access_continues', requestId: grant.requestId, resource: grant.resource }
+            : { kind: 'grant_ended', requestId: grant.requestId, resource: grant.resource, reason },
       },
       { type: 'refresh_cards', requestId: grant.requestId },
     );
@@ -158,7 +157,7 @@ async function recordRevokeFailure(deps: AppDeps, grant: Grant, error: unknown):
     if (error instanceof CircuitOpenError || (await revokeFailureAlertOpen(tx, grant.target.kind, now))) return;
     await raiseAlert(tx, deps, {
       kind: 'revoke_failed',
-      text: `:warning: Revoking <@${grant.person}>'s access to \`${grant.resource}\` (request #${grant.requestId}) failed: ${escapeMrkdwn(message)}. breakglass keeps retrying until it succeeds.`,
+      notification: { kind: 'revoke_failed', requestId: grant.requestId, person: grant.person, resource: grant.resource, error: message },
       requestId: grant.requestId,
       grantId: grant.id,
       subject: grant.person,

@@ -2,7 +2,6 @@ import { and, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import { enqueue } from '../db/outbox.ts';
 import { grants, reviewCampaigns, reviewItems, type OutboxMessage } from '../db/schema.ts';
 import type { AccessEntry, GrantSpec, GrantTarget } from '../ports.ts';
-import { escapeMrkdwn } from '../slack/blocks/format.ts';
 import { raiseAlert } from './alerts.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
 import type { AppDeps } from './deps.ts';
@@ -172,7 +171,7 @@ async function recordRevoked(deps: AppDeps, item: Item): Promise<void> {
       messages.push({
         type: 'notify_user',
         user: item.personSlack,
-        text: `:lock: Your access to \`${item.resource}\` was removed in access review #${item.campaignId}${item.decidedBy && item.decidedBy !== 'breakglass' ? ` by <@${item.decidedBy}>` : ''}. Ask with \`/breakglass ${item.resource} …\` if you need it again.`,
+        notification: { kind: 'review_access_removed', campaignId: item.campaignId, resource: item.resource, decidedBy: item.decidedBy && item.decidedBy !== 'breakglass' ? item.decidedBy : null },
       });
     }
     await enqueue(tx, now, ...messages);
@@ -203,7 +202,7 @@ async function recordFailure(deps: AppDeps, item: Item, message: string): Promis
     });
     await raiseAlert(tx, deps, {
       kind: 'review_revoke_failed',
-      text: `:warning: Revoking ${escapeMrkdwn(item.personName ?? item.principal)}'s access to \`${item.resource}\` (access review #${item.campaignId}) failed: ${escapeMrkdwn(message)}. breakglass keeps retrying until it succeeds.`,
+      notification: { kind: 'review_revoke_failed', campaignId: item.campaignId, person: item.personName ?? item.principal, resource: item.resource, error: message },
       requestId: item.requestId ?? undefined,
       subject: subjectOf(item),
       resource: item.resource,

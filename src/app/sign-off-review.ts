@@ -16,7 +16,7 @@ export async function signOffReview(deps: AppDeps, input: { cardId: number; user
   const outcome = await deps.db.transaction(async (tx) => {
     const { card, campaign } = await lockCard(tx, input.cardId);
     assertMayDecide(card, who);
-    if (card.signedOffAt) throw new Refusal(`<@${card.signedOffBy}> already signed off this review; nothing changed.`);
+    if (card.signedOffAt) throw new Refusal({ code: 'review_already_signed_off', by: card.signedOffBy });
     const rows = await tx
       .select({ decision: reviewItems.decision, count: sql<number>`count(*)::int` })
       .from(reviewItems)
@@ -24,13 +24,13 @@ export async function signOffReview(deps: AppDeps, input: { cardId: number; user
       .groupBy(reviewItems.decision);
     const count = (decision: string | null) => rows.find((r) => r.decision === decision)?.count ?? 0;
     const undecided = count(null);
-    if (undecided > 0) throw new Refusal(`${undecided} line(s) are still undecided; decide them (or press *Keep all remaining*), then sign off.`);
+    if (undecided > 0) throw new Refusal({ code: 'review_lines_undecided', undecided });
     const [signed] = await tx
       .update(reviewCards)
       .set({ signedOffBy: who.user, signedOffAt: now })
       .where(and(eq(reviewCards.id, card.id), isNull(reviewCards.signedOffAt)))
       .returning({ id: reviewCards.id });
-    if (!signed) throw new Refusal('This review was signed off a moment ago; nothing changed.');
+    if (!signed) throw new Refusal({ code: 'review_signed_off_meanwhile' });
     const lines = rows.reduce((n, r) => n + r.count, 0);
     const overdue = campaign.dueAt !== null && now > campaign.dueAt;
     await deps.ledger.append(tx, {
@@ -63,7 +63,7 @@ export async function turnReviewPage(deps: AppDeps, input: { cardId: number; del
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
     const [card] = await tx.select().from(reviewCards).where(eq(reviewCards.id, input.cardId)).for('update');
-    if (!card) throw new Refusal('This review card no longer exists.');
+    if (!card) throw new Refusal({ code: 'review_page_card_gone' });
     const [{ lines }] = (await tx.select({ lines: sql<number>`count(*)::int` }).from(reviewItems).where(eq(reviewItems.cardId, card.id))) as [{ lines: number }];
     const page = clampPage(card.page + input.delta, lines);
     if (page === card.page) return;

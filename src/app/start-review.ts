@@ -31,7 +31,7 @@ export function reviewScope(config: AccessConfig, scope?: readonly string[]): st
   const wanted = scope && scope.length > 0 ? scope : (config.reviews.scope ?? Object.keys(config.resources));
   const unknown = wanted.filter((name) => !(name in config.resources));
   if (unknown.length > 0) {
-    throw new Refusal(`No resource ${unknown.map((n) => `\`${n}\``).join(', ')} in access.yml; known resources: ${Object.keys(config.resources).join(', ')}.`);
+    throw new Refusal({ code: 'unknown_review_resources', unknown, known: Object.keys(config.resources) });
   }
   return [...new Set(wanted)].sort();
 }

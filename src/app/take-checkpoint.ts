@@ -2,6 +2,7 @@ import { asc, desc, eq, max } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
 import { enqueue } from '../db/outbox.ts';
 import { evidenceEvents } from '../db/schema.ts';
+import type { Notification } from '../domain/notifications.ts';
 import { checkpointDetails, formatCheckpoint, signCheckpoint, type CheckpointSigner, type SignedCheckpoint } from '../evidence/checkpoint.ts';
 import type { AppDeps } from './deps.ts';
 
@@ -46,7 +47,7 @@ export async function takeCheckpointIfDue(deps: Deps, signer: CheckpointSigner, 
     const checkpoint = signCheckpoint(signer, { count: head.count, head: head.hash, at: now.toISOString() });
     const event = await deps.ledger.append(tx, { kind: 'ledger.checkpoint', actor: 'breakglass', details: checkpointDetails(checkpoint) });
     const text = formatCheckpoint(checkpoint);
-    await enqueue(tx, now, { type: 'security_text', text: checkpointMessage(checkpoint, text, signer.fingerprint) });
+    await enqueue(tx, now, { type: 'notify_security', notification: checkpointNotice(checkpoint, text, signer.fingerprint) });
     return { taken: { seq: event.seq, checkpoint, text }, nextCheckAt: new Date(now.getTime() + every) };
   });
   if (outcome.taken) deps.wake.outbox();
@@ -80,13 +81,7 @@ function decide(state: LedgerState, now: Date, every: number, force = false): { 
   return { due: false, nextCheckAt: new Date(base + every) };
 }
 
-/** What the security channel sees: the checkpoint line in a code block, and what to do with it. */
-export function checkpointMessage(checkpoint: SignedCheckpoint, text: string, fingerprint: string): string {
-  return [
-    `:lock: *Ledger checkpoint*: ${checkpoint.count.toLocaleString('en-US')} event(s), head \`${checkpoint.head.slice(0, 16)}…\` at ${checkpoint.at}, signed with key \`${fingerprint}\`.`,
-    '```',
-    text,
-    '```',
-    'Keep this message: it proves what the ledger held. To check the ledger against it: `npx breakglass evidence checkpoint verify "<the line above>"`.',
-  ].join('\n');
+/** What the security channel is told: the checkpoint line to keep, and what to do with it. */
+function checkpointNotice(checkpoint: SignedCheckpoint, line: string, fingerprint: string): Notification {
+  return { kind: 'ledger_checkpoint', count: checkpoint.count, head: checkpoint.head, at: checkpoint.at, fingerprint, line };
 }

@@ -1,7 +1,6 @@
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { Refusal } from '../app/deps.ts';
 import { startReview, type StartedReview } from '../app/start-review.ts';
 import { loadAccessConfig } from '../config/access.ts';
 import { readCliEnv } from '../config/env.ts';
@@ -30,11 +29,6 @@ const resourceList = (text: string) => {
   return names;
 };
 
-/** A refusal as the terminal shows it: without Slack's code marks. */
-function plainRefusal(error: unknown): never {
-  if (error instanceof Refusal) throw new Error(error.message.replace(/`/g, ''));
-  throw error;
-}
 
 function printStarted(started: StartedReview, next: string): void {
   const what = `access review #${started.campaignId} for ${started.period} (scope: ${started.scope.join(', ')})`;
@@ -56,7 +50,7 @@ export function reviewCommand(): Command {
       try {
         await withDatabase(async (database, env) => {
           const { config } = loadAccessConfig(env.ACCESS_CONFIG);
-          const started = await startReview({ db: database.db, clock: systemClock, config }, { trigger: 'manual', ...request }).catch(plainRefusal);
+          const started = await startReview({ db: database.db, clock: systemClock, config }, { trigger: 'manual', ...request });
           printStarted(started, database.kind === 'pglite' ? 'The bot builds it and sends the cards when it starts.' : running);
         });
       } catch (error) {
@@ -66,7 +60,7 @@ export function reviewCommand(): Command {
         const answer = await askRunningBot(resolve(readCliEnv(process.env).DATA_DIR), request, {
           onWait: (ms) => process.stderr.write(`still waiting for the bot (${Math.round(ms / 1000)} s)…\n`),
         });
-        if ('refused' in answer) plainRefusal(new Refusal(answer.refused));
+        if ('refused' in answer) throw new Error(answer.refused);
         if ('failed' in answer) throw new Error(`the bot could not start the review: ${answer.failed}`);
         printStarted(answer.started, running);
       }

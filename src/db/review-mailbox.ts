@@ -27,7 +27,7 @@ const requestSchema = z
 
 export type ReviewStartRequest = z.infer<typeof requestSchema>;
 
-/** The bot's answer: the campaign, a refusal to show as it is (unknown resource), or a failure. */
+/** The bot's answer: the campaign, a refusal in plain text to show as it is (unknown resource), or a failure. */
 export type ReviewStartAnswer = { started: StartedReview } | { refused: string } | { failed: string };
 
 const folderOf = (dataDir: string) => join(dataDir, FOLDER);

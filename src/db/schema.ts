@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { bigint, boolean, check, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import type { GrantTarget } from '../ports.ts';
 import type { GrantState } from '../domain/grant-states.ts';
+import type { Notification } from '../domain/notifications.ts';
 
 // The grant state machine is the domain's; re-exported for the repositories and use cases.
 export { HELD_GRANT_STATES, LIVE_GRANT_STATES, RUNNING_GRANT_STATES, type GrantState } from '../domain/grant-states.ts';
@@ -174,7 +175,10 @@ export const outbox = pgTable(
 export type OutboxMessage =
   | { type: 'approval_cards'; requestId: number }
   | { type: 'refresh_cards'; requestId: number }
-  | { type: 'notify_user'; user: string; text: string }
+  /** Something to tell one person, as facts; the sender words it. (`text`: finished Slack text, as queued before notifications were data; still sent as it is.) */
+  | ({ type: 'notify_user'; user: string } & ({ notification: Notification } | { text: string }))
+  /** Something to tell the security channel, as facts. */
+  | { type: 'notify_security'; notification: Notification }
   | { type: 'security_alert'; alertId: number }
   | { type: 'emergency_review_cards'; requestId: number }
   | { type: 'refresh_home'; user: string }
@@ -182,14 +186,17 @@ export type OutboxMessage =
   | { type: 'review_card'; cardId: number }
   /** A closed campaign's report, uploaded to the security channel. */
   | { type: 'review_report'; campaignId: number }
-  /** Plain text to the security channel (ledger checkpoints). */
+  /** Queued before notifications were data (finished Slack text); still sent as it is. */
   | { type: 'security_text'; text: string };
 
 /** Security-channel alerts; who acknowledged and when is evidence. */
 export const alerts = pgTable('alerts', {
   id: serial('id').primaryKey(),
   kind: text('kind').notNull(),
+  /** Plain text; on alerts raised before `notification` existed, the Slack text that was posted. */
   text: text('text').notNull(),
+  /** What the alert is about, as facts; the channel words it when it posts. */
+  notification: jsonb('notification').$type<Notification>(),
   requestId: integer('request_id'),
   grantId: integer('grant_id'),
   createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),

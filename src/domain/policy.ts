@@ -1,6 +1,6 @@
 import { distance } from 'fastest-levenshtein';
 import type { AccessConfig, ResourceConfig } from '../config/access-schema.ts';
-import { formatDuration } from './duration.ts';
+import type { RefusalReason } from './refusals.ts';
 
 /** Membership answers the policy needs; the caller resolves Slack user groups beforehand. */
 export interface Audience {
@@ -33,7 +33,7 @@ function closeness(typed: string, name: string): number {
 
 export type RequestCheck =
   | { ok: true; resource: ResourceConfig }
-  | { ok: false; message: string };
+  | { ok: false; refusal: RefusalReason };
 
 /** The policy's answer to "may this person ask for this resource for this long". */
 export function checkRequest(
@@ -44,19 +44,10 @@ export function checkRequest(
   const resource = config.resources[input.resource];
   if (!resource || !mayRequest(resource, input.user, usergroupMembers)) {
     const options = requestableResources(config, input.user, input.resource, usergroupMembers);
-    return {
-      ok: false,
-      message:
-        options.length === 0
-          ? `There is no resource \`${input.resource}\` you may request, and no other resource is open to you. Ask your security team.`
-          : `There is no resource \`${input.resource}\` you may request. You may request: ${options.map((n) => `\`${n}\``).join(', ')}.`,
-    };
+    return { ok: false, refusal: { code: 'not_requestable', resource: input.resource, options } };
   }
   if (input.durationMs > resource.max_duration) {
-    return {
-      ok: false,
-      message: `${formatDuration(input.durationMs)} is longer than \`${input.resource}\` allows (max_duration ${formatDuration(resource.max_duration)}). Ask for ${formatDuration(resource.max_duration)} or less; you can extend later.`,
-    };
+    return { ok: false, refusal: { code: 'too_long', resource: input.resource, durationMs: input.durationMs, maxMs: resource.max_duration } };
   }
   return { ok: true, resource };
 }

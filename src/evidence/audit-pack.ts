@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { stringify } from 'csv-stringify/sync';
 import { inArray } from 'drizzle-orm';
-import { EMERGENCY_REVIEW_WITHIN_MS } from '../app/escalate-emergency.ts';
+import { EMERGENCY_REVIEW_WITHIN_MS } from '../domain/emergency.ts';
 import type { LoadedAccessConfig } from '../config/access.ts';
 import type { Db } from '../db/client.ts';
 import { evidenceEvents } from '../db/schema.ts';

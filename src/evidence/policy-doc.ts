@@ -1,4 +1,4 @@
-import { EMERGENCY_REVIEW_WITHIN_MS } from '../app/escalate-emergency.ts';
+import { EMERGENCY_REVIEW_WITHIN_MS } from '../domain/emergency.ts';
 import type { LoadedAccessConfig } from '../config/access.ts';
 import type { Audience } from '../domain/policy.ts';
 import { QUARTERLY_CRON } from '../domain/review.ts';

@@ -1,4 +1,4 @@
-import { EMERGENCY_REVIEW_WITHIN_MS } from '../app/escalate-emergency.ts';
+import { EMERGENCY_REVIEW_WITHIN_MS } from '../domain/emergency.ts';
 import type { Db } from '../db/client.ts';
 import { parseDuration } from '../domain/duration.ts';
 import type { StoredEvent } from './event.ts';

@@ -9,6 +9,7 @@ import { emergencyReviewCard } from './blocks/emergency-review-card.ts';
 import { securityAlert } from './blocks/security-alert.ts';
 import { deliverReviewCard, uploadReviewReport } from './review-delivery.ts';
 import { mapLimit } from '../app/limit.ts';
+import { notificationMrkdwn } from './render.ts';
 import { classifySlackFailure } from './slack-failure.ts';
 import { backoffMs } from '../domain/backoff.ts';
 import { claimDue } from '../db/claim-due.ts';
@@ -107,7 +108,7 @@ export class OutboxSender {
   }
 
   private async forSecurityChannel(message: OutboxMessage): Promise<boolean> {
-    if (message.type === 'security_alert' || message.type === 'security_text' || message.type === 'review_report') return true;
+    if (message.type === 'security_alert' || message.type === 'notify_security' || message.type === 'security_text' || message.type === 'review_report') return true;
     if (message.type !== 'review_card') return false;
     const [card] = await this.deps.db.select({ audience: reviewCards.audience }).from(reviewCards).where(eq(reviewCards.id, message.cardId));
     return card?.audience === 'security';
@@ -116,7 +117,10 @@ export class OutboxSender {
   private async deliver(message: OutboxMessage): Promise<void> {
     switch (message.type) {
       case 'notify_user':
-        await this.dm(message.user, { text: message.text });
+        await this.dm(message.user, { text: 'notification' in message ? notificationMrkdwn(message.notification) : message.text });
+        return;
+      case 'notify_security':
+        await this.client.chat.postMessage({ channel: this.deps.access.config.security_channel, text: notificationMrkdwn(message.notification) });
         return;
       case 'approval_cards':
       case 'refresh_cards':

@@ -5,7 +5,7 @@
  */
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { outbox } from '../../src/db/schema.ts';
+import { alerts, evidenceEvents, outbox } from '../../src/db/schema.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
@@ -131,6 +131,35 @@ for (const database of ['pglite', 'postgres'] as const) {
       await asTimePasses(async () => ((await unsent()).length === 0 ? true : undefined), 'outbox drained');
       expect((await db().select().from(outbox).where(sql`${outbox.failedAt} is not null`)).map((r) => r.lastError)).toEqual(['user_not_found']);
       expect(h.slack.violations).toEqual([]);
+    });
+    it('messages queued as finished Slack text before notifications were data still go out as they were; new ones hold facts, and alerts keep plain text for the evidence', async () => {
+      const now = clock.now();
+      const legacyDm = ':hourglass: Your request #999 for `prod-db` expired before enough approvers decided. You can ask again.';
+      const legacyNotice = ':bell: Reminder: access review #9 (2026-Q1) is open and 1 of 2 line(s) are still undecided.';
+      const legacyAlert = ":warning: Revoking <@U0CAROL>'s access to `ops` (request #998) failed: boom &amp; more. breakglass keeps retrying until it succeeds.";
+      const [alert] = await db().insert(alerts).values({ kind: 'revoke_failed', text: legacyAlert, createdAt: now }).returning({ id: alerts.id });
+      await db()
+        .insert(outbox)
+        .values([
+          { message: { type: 'notify_user', user: 'U0CAROL', text: legacyDm }, createdAt: now, notBefore: now },
+          { message: { type: 'security_text', text: legacyNotice }, createdAt: now, notBefore: now },
+          { message: { type: 'security_alert', alertId: alert!.id }, createdAt: now, notBefore: now },
+        ]);
+      await asTimePasses(() => h.slack.messagesTo('U0CAROL').find((m) => m.text === legacyDm), 'the old DM sent as it was');
+      await asTimePasses(() => h.slack.messagesTo('C0SEC').find((m) => m.text === legacyNotice), 'the old security notice sent as it was');
+      const posted = await asTimePasses(() => h.slack.messagesTo('C0SEC').find((m) => textOf(m).includes(legacyAlert)), 'the old alert posted with its Slack text');
+      expect(textOf(posted)).toContain('Acknowledge');
+
+      // What this version queued holds the facts, not Slack text.
+      const dms = (await rowsOf('notify_user')).map((r) => r.message).filter((m) => !('text' in m));
+      expect(dms.length).toBeGreaterThan(0);
+      expect(dms).toContainEqual(expect.objectContaining({ user: 'U0HANK', notification: expect.objectContaining({ kind: 'grant_active', resource: 'prod-db' }) }));
+      // The drift alert: facts to word for Slack, plain text for the evidence (and the audit pack after it).
+      const [drift] = await db().select().from(alerts).where(eq(alerts.kind, 'drift'));
+      const plain = 'Drift: carol@example.com has access to ops that breakglass did not grant and no review kept. Remove it at the provider, or set drift: remove.';
+      expect(drift).toMatchObject({ text: plain, notification: { kind: 'drift', principal: 'carol@example.com', resource: 'ops', removed: false, cause: { unmanaged: true } } });
+      const raised = (await db().select().from(evidenceEvents).where(eq(evidenceEvents.kind, 'alert.raised'))).find((e) => e.details.alert_id === drift!.id);
+      expect(raised?.details.text).toBe(plain);
     });
   });
 }

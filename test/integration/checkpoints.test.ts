@@ -7,6 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { takeCheckpointIfDue } from '../../src/app/take-checkpoint.ts';
 import { parseAccessConfig } from '../../src/config/access.ts';
 import { evidenceEvents, outbox } from '../../src/db/schema.ts';
+import type { Notification } from '../../src/domain/notifications.ts';
+import { notificationMrkdwn } from '../../src/slack/render.ts';
 import {
   checkpointSignatureValid,
   formatCheckpoint,
@@ -76,9 +78,11 @@ describeEachDatabase('ledger checkpoints', (ctx) => {
 
     const queued = await ctx.database.db.select().from(outbox);
     expect(queued).toHaveLength(1);
-    expect(queued[0]!.message).toMatchObject({ type: 'security_text', text: expect.stringContaining(taken!.text) });
+    expect(queued[0]!.message).toMatchObject({ type: 'notify_security', notification: { kind: 'ledger_checkpoint', line: taken!.text } });
     // What security copies out of the Slack message is the checkpoint itself, and it matches the ledger.
-    const fromSlack = parseCheckpoint((queued[0]!.message as { text: string }).text);
+    const posted = notificationMrkdwn((queued[0]!.message as { notification: Notification }).notification);
+    expect(posted).toContain(`\`\`\`\n${taken!.text}\n\`\`\``);
+    const fromSlack = parseCheckpoint(posted);
     expect(fromSlack).toEqual(taken!.checkpoint);
     expect(await checkLedgerAgainstCheckpoint(ctx.database.db, fromSlack, { publicKey: signer.publicKey })).toMatchObject({ ok: true });
 

@@ -10,6 +10,7 @@ import { reviewEmergency } from '../../app/review-emergency.ts';
 import { reviewActionHandlers } from './review-actions.ts';
 import { denyModal } from '../blocks/deny-modal.ts';
 import { ACTIONS, DENY_MODAL, VIEWS } from '../blocks/view-models.ts';
+import { refusalMrkdwn } from '../render.ts';
 import { failureReply, GRANT_FINISHES_LATER } from './failure-reply.ts';
 
 /** Button values carry only a database id; anything else is not ours. */
@@ -108,7 +109,7 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
       handler(id.data, user, body, client)
         .then((reply) => (reply ? tell(reply) : undefined))
         .catch(async (error: unknown) => {
-          if (error instanceof Refusal) return tell(error.message);
+          if (error instanceof Refusal) return tell(refusalMrkdwn(error.reason));
           deps.logger.error({ err: error, action: action.action_id, user }, 'button handler failed');
           return tell(failureReply(error));
         }),
@@ -132,6 +133,7 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
       await ack();
     } catch (error) {
       if (!(error instanceof Refusal)) deps.logger.error({ err: error, user: body.user.id }, 'deny failed');
+      // A modal's field error is plain text, so the refusal is worded without mrkdwn here.
       await ack({ response_action: 'errors', errors: { [DENY_MODAL.block]: error instanceof Refusal ? error.message : failureReply(error) } });
     }
   });

@@ -2,6 +2,7 @@ import type { App, SlashCommand } from '@slack/bolt';
 import { Refusal } from '../../app/deps.ts';
 import { parseCommand, type Command } from '../../domain/command.ts';
 import type { Logger } from '../../logger.ts';
+import { refusalMrkdwn } from '../render.ts';
 import { failureReply } from './failure-reply.ts';
 
 /** What a command handler answers: shown only to the person who typed it. */
@@ -45,7 +46,7 @@ export function registerCommandListener(
       handler(command, body)
         .then((reply) => (reply ? respond({ response_type: 'ephemeral', text: reply.text }) : undefined))
         .catch(async (error: unknown) => {
-          if (error instanceof Refusal) return respond({ response_type: 'ephemeral', text: error.message });
+          if (error instanceof Refusal) return respond({ response_type: 'ephemeral', text: refusalMrkdwn(error.reason) });
           logger.error({ err: error, command: command.kind, user: body.user_id }, 'slash command failed');
           await respond({ response_type: 'ephemeral', text: failureReply(error) }).catch(() => {});
         }),

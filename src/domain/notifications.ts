@@ -1,0 +1,122 @@
+import { formatDuration } from './duration.ts';
+import { bold, code, date, emoji, joined, mention, msg, pre, type Message } from './message.ts';
+
+/**
+ * What breakglass tells people, as facts: the use cases queue these (in the outbox, or in an
+ * alert) and each channel words them when it sends. Dates are ISO-8601 strings, since they are
+ * stored as JSON.
+ */
+export type Notification =
+  // To the person whose access it is.
+  | { kind: 'grant_active'; requestId: number; resource: string; endsAt: string }
+  | { kind: 'grant_failed'; requestId: number; resource: string; error: string }
+  | { kind: 'grant_extended'; requestId: number; resource: string; endsAt: string }
+  | { kind: 'extension_failed'; requestId: number; extensionRequestId: number; resource: string; error: string; stillEndsAt: string | null }
+  | { kind: 'grant_ended'; requestId: number; resource: string; reason: string }
+  | { kind: 'grant_ended_access_continues'; requestId: number; resource: string }
+  | { kind: 'request_expired'; requestId: number; resource: string }
+  | { kind: 'request_denied'; requestId: number; resource: string; approver: string; reason: string }
+  | { kind: 'extension_cancelled'; requestId: number; resource: string; extendedRequestId: number }
+  | { kind: 'review_access_removed'; campaignId: number; resource: string; decidedBy: string | null }
+  // To reviewers and the security channel.
+  | { kind: 'review_reminder'; campaignId: number; period: string; audience: 'manager' | 'security'; dueAt: string | null; overdue: boolean; undecided: number; lines: number }
+  | { kind: 'review_overdue_report'; campaignId: number; period: string; reviewer: string; dueAt: string | null; undecided: number; lines: number }
+  | { kind: 'review_started'; campaignId: number; period: string; items: number; people: number; resources: number; reviewers: number; dueAt: string; securityItems: number; leftItems: number; unmanagedItems: number; skipped: Array<{ resource: string; reason: string }> }
+  | { kind: 'review_closed'; campaignId: number; period: string; items: number; kept: number; revoked: number; verified: number; signOffs: number; late: number; closedAt: string }
+  | { kind: 'ledger_checkpoint'; count: number; head: string; at: string; fingerprint: string; line: string }
+  // Security alerts.
+  | { kind: 'emergency_grant'; requestId: number; requester: string; resource: string; durationMs: number; reason: string }
+  | { kind: 'emergency_unreviewed'; requestId: number; person: string; resource: string }
+  | { kind: 'revoke_failed'; requestId: number; person: string; resource: string; error: string }
+  | { kind: 'review_revoke_failed'; campaignId: number; person: string; resource: string; error: string }
+  | { kind: 'review_overdue'; campaignId: number; period: string; reviewer: string | null; dueAt: string | null; undecided: number; lines: number; escalatedTo: string | null }
+  | { kind: 'review_build_failed'; campaignId: number; period: string; error: string }
+  | { kind: 'offboarding_unmanaged'; email: string; resources: string[] }
+  | { kind: 'offboarding_sla_missed'; email: string; slaMs: number }
+  | { kind: 'drift'; principal: string; resource: string; removed: boolean; cause: { unmanaged: true } | { campaignId: number } | { grantId: number | null } };
+
+const codes = (names: readonly string[]): Message => joined(names.map((n) => [code(n)]), ', ');
+
+/** What a notification says, for every channel; each formats the marked parts its own way. */
+export function notificationWords(n: Notification): Message {
+  switch (n.kind) {
+    case 'grant_active':
+      return msg`${emoji('unlock')} Your access to ${code(n.resource)} is active until ${date(n.endsAt)} (request #${n.requestId}). ${code(`/breakglass end ${n.requestId}`)} ends it early.`;
+    case 'grant_failed':
+      return msg`${emoji('x')} Your access to ${code(n.resource)} could not be granted (request #${n.requestId}): ${n.error}. Nothing was changed; try again, or tell your security team if it persists.`;
+    case 'grant_extended':
+      return msg`Your access to ${code(n.resource)} (request #${n.requestId}) is extended until ${date(n.endsAt)}.`;
+    case 'extension_failed': {
+      const still = n.stillEndsAt ? msg` It still ends ${date(n.stillEndsAt)}; try again, or tell your security team if it persists.` : [];
+      return msg`${emoji('x')} Your access to ${code(n.resource)} (request #${n.requestId}) could not be extended (request #${n.extensionRequestId}): ${n.error}.${still}`;
+    }
+    case 'grant_ended':
+      return msg`${emoji('lock')} Your access to ${code(n.resource)} has ended (request #${n.requestId}${n.reason === 'expired' ? [] : msg`, ${n.reason}`}).`;
+    case 'grant_ended_access_continues':
+      return msg`Request #${n.requestId} for ${code(n.resource)} has ended; your access continues under another grant.`;
+    case 'request_expired':
+      return msg`${emoji('hourglass')} Your request #${n.requestId} for ${code(n.resource)} expired before enough approvers decided. You can ask again.`;
+    case 'request_denied':
+      return msg`${emoji('no_entry')} ${mention(n.approver)} denied your request #${n.requestId} for ${code(n.resource)}: ${n.reason}`;
+    case 'extension_cancelled':
+      return msg`${emoji('no_entry_sign')} Your extension request #${n.requestId} for ${code(n.resource)} is cancelled: the access it extends (request #${n.extendedRequestId}) has ended. Ask for new access if you still need it.`;
+    case 'review_access_removed':
+      return msg`${emoji('lock')} Your access to ${code(n.resource)} was removed in access review #${n.campaignId}${n.decidedBy ? msg` by ${mention(n.decidedBy)}` : []}. Ask with ${code(`/breakglass ${n.resource} …`)} if you need it again.`;
+    case 'review_reminder':
+      return reminder(n);
+    case 'review_overdue_report':
+      return msg`${emoji('rotating_light')} Access review #${n.campaignId} (${n.period}) is overdue: ${mention(n.reviewer)}, who reports to you, has not signed off their review (${n.undecided} of ${n.lines} line(s) undecided; due ${n.dueAt ? [date(n.dueAt)] : msg`its due date`}). Please follow up with them.`;
+    case 'review_started':
+      return reviewStarted(n);
+    case 'review_closed':
+      return msg`${emoji('white_check_mark')} Access review #${n.campaignId} (${n.period}) is complete: ${n.items} line(s), ${n.kept} kept, ${n.revoked} revoked (${n.verified} verified gone at the provider), ${n.signOffs} sign-off(s)${n.late > 0 ? msg`, ${n.late} after the due date` : []}; closed ${date(n.closedAt)}. The report follows.`;
+    case 'ledger_checkpoint':
+      return msg`${emoji('lock')} ${bold('Ledger checkpoint')}: ${n.count.toLocaleString('en-US')} event(s), head ${code(`${n.head.slice(0, 16)}…`)} at ${n.at}, signed with key ${code(n.fingerprint)}.\n${pre(n.line)}\nKeep this message: it proves what the ledger held. To check the ledger against it: ${code('npx breakglass evidence checkpoint verify "<the line above>"')}.`;
+    case 'emergency_grant':
+      return msg`${emoji('rotating_light')} ${mention(n.requester)} self-granted emergency access to ${code(n.resource)} for ${formatDuration(n.durationMs)} (request #${n.requestId}). Reason: ${n.reason}`;
+    case 'emergency_unreviewed':
+      return msg`${emoji('rotating_light')} ${mention(n.person)}'s emergency access to ${code(n.resource)} (request #${n.requestId}) has not been reviewed by an approver after 24 hours.`;
+    case 'revoke_failed':
+      return msg`${emoji('warning')} Revoking ${mention(n.person)}'s access to ${code(n.resource)} (request #${n.requestId}) failed: ${n.error}. breakglass keeps retrying until it succeeds.`;
+    case 'review_revoke_failed':
+      return msg`${emoji('warning')} Revoking ${n.person}'s access to ${code(n.resource)} (access review #${n.campaignId}) failed: ${n.error}. breakglass keeps retrying until it succeeds.`;
+    case 'review_overdue': {
+      const whose = n.reviewer ? msg`${mention(n.reviewer)}'s review` : msg`the security channel's review`;
+      const told = n.escalatedTo ? msg` Their manager ${mention(n.escalatedTo)} has been told.` : [];
+      return msg`${emoji('rotating_light')} Access review #${n.campaignId} (${n.period}) is overdue: ${whose} was due ${n.dueAt ? [date(n.dueAt)] : msg`its due date`} and is not signed off (${n.undecided} of ${n.lines} line(s) undecided).${told}`;
+    }
+    case 'review_build_failed':
+      return msg`${emoji('warning')} Access review #${n.campaignId} (${n.period}) could not start: ${n.error}. breakglass keeps trying.`;
+    case 'offboarding_unmanaged':
+      return msg`${emoji('warning')} ${n.email} left, but still has access breakglass did not grant: ${codes(n.resources)}. Remove it at the provider.`;
+    case 'offboarding_sla_missed':
+      return msg`${emoji('warning')} Offboarding of ${n.email} missed the ${formatDuration(n.slaMs)} SLA.`;
+    case 'drift':
+      return msg`${emoji('mag')} Drift: ${n.principal} ${driftCause(n)}.${n.removed ? msg` breakglass removed it (drift: remove).` : msg` Remove it at the provider, or set ${code('drift: remove')}.`}`;
+  }
+}
+
+function reminder(n: Extract<Notification, { kind: 'review_reminder' }>): Message {
+  const due = n.dueAt ? msg`${n.overdue ? 'was due' : 'is due'} ${date(n.dueAt)}` : msg`is open`;
+  const what = n.undecided > 0 ? msg`${n.undecided} of ${n.lines} line(s) are still undecided` : msg`every line is decided; press ${bold('Sign off')} on the card`;
+  return n.audience === 'manager'
+    ? msg`${emoji('bell')} Reminder: access review #${n.campaignId} (${n.period}) ${due} and ${what}. Your review card is in this conversation.`
+    : msg`${emoji('bell')} Reminder: the security channel's part of access review #${n.campaignId} (${n.period}) ${due} and ${what}.`;
+}
+
+function reviewStarted(n: Extract<Notification, { kind: 'review_started' }>): Message {
+  const parts = [
+    msg`${emoji('mag')} Access review #${n.campaignId} (${n.period}) has started: ${n.items} line(s) of access for ${n.people} people across ${n.resources} resource(s), sent to ${n.reviewers} manager(s); due ${date(n.dueAt)}.`,
+  ];
+  if (n.securityItems > 0) parts.push(msg`${n.securityItems} line(s) have no manager breakglass could find to review them; they are on the card in this channel, each with the reason.`);
+  if (n.leftItems > 0) parts.push(msg`${n.leftItems} line(s) belong to people who have left and are being revoked now.`);
+  if (n.unmanagedItems > 0) parts.push(msg`${n.unmanagedItems} line(s) were not granted through breakglass.`);
+  if (n.skipped.length > 0) parts.push(msg`${emoji('warning')} Not reviewed: ${joined(n.skipped.map((s) => msg`${code(s.resource)} (${s.reason})`), '; ')}.`);
+  return joined(parts, ' ');
+}
+
+function driftCause(n: Extract<Notification, { kind: 'drift' }>): Message {
+  if ('unmanaged' in n.cause) return msg`has access to ${code(n.resource)} that breakglass did not grant and no review kept`;
+  if ('campaignId' in n.cause) return msg`still has access to ${code(n.resource)} although access review #${n.cause.campaignId} revoked it`;
+  return msg`still has access to ${code(n.resource)} although breakglass revoked grant ${n.cause.grantId ?? '?'}`;
+}

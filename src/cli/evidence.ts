@@ -17,10 +17,11 @@ export function evidenceCommand(): Command {
     .option('--resource <name>', 'only events about this resource')
     .option('--user <slack-id>', 'only events where this person is the actor or the subject')
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
-    .action(async (options: { from: Date; to: Date; resource?: string; user?: string; format: 'csv' | 'jsonl' }) => {
+    .option('--no-bom', 'CSV without the UTF-8 byte order mark (which tells Excel the file is UTF-8)')
+    .action(async (options: { from: Date; to: Date; resource?: string; user?: string; format: 'csv' | 'jsonl'; bom: boolean }) => {
       if (options.to <= options.from) throw new Error('--to must be after --from');
       await withDatabase(async ({ db }) => {
-        const count = await exportEvents(db, options, options.format, process.stdout);
+        const count = await exportEvents(db, options, options.format, process.stdout, undefined, { bom: options.bom });
         if (process.stderr.isTTY) process.stderr.write(`${count} event(s) exported\n`);
       });
     });

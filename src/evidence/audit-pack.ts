@@ -2,16 +2,17 @@ import { createHash } from 'node:crypto';
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
-import { stringify } from 'csv-stringify/sync';
 import { inArray } from 'drizzle-orm';
 import { EMERGENCY_REVIEW_WITHIN_MS } from '../app/escalate-emergency.ts';
 import type { LoadedAccessConfig } from '../config/access.ts';
 import type { Db } from '../db/client.ts';
 import { evidenceEvents } from '../db/schema.ts';
 import { checkpointFromDetails, checkpointSignatureValid, keyFingerprint } from './checkpoint.ts';
+import { toSafeCsv } from './csv-safe.ts';
 import { GENESIS_HASH, type StoredEvent } from './event.ts';
 import { exportEvents } from './export.ts';
 import { approversOf, EvidenceHistory, humanDuration, number, scheduledEnd, text, type GrantApplied, type GrantRecord } from './history.ts';
+import { detailsText, slackToText } from './human-text.ts';
 import { renderPolicy } from './policy-doc.ts';
 import { assessReadiness, campaignId, escapeMarkdown, newestCheckpointCheck, offboardingRecords, readinessToMarkdown, type ReadinessReport } from './readiness.ts';
 import { readEventPages } from './read.ts';
@@ -290,7 +291,7 @@ export function reviewRows(history: EvidenceHistory, period: Period): Row[] {
       decision: text(e.details.decision),
       due_at: text(e.details.due_at),
       overdue: typeof e.details.overdue === 'boolean' ? e.details.overdue : null,
-      details: JSON.stringify(e.details),
+      details: detailsText(e.details),
     }));
 }
 
@@ -331,7 +332,7 @@ export function alertRows(history: EvidenceHistory, period: Period): Row[] {
       alert_id: a.alertId,
       alert_kind: a.kind,
       raised_at: iso(a.raisedAt),
-      text: a.text,
+      text: a.text === null ? null : slackToText(a.text),
       resource: a.resource,
       subject: a.subject,
       request_id: a.requestId,
@@ -344,9 +345,9 @@ export function alertRows(history: EvidenceHistory, period: Period): Row[] {
     }));
 }
 
-/** RFC 4180 CSV with a header row; booleans as true/false, nulls as empty fields. */
-export function toCsv(columns: readonly string[], rows: Row[]): string {
-  return stringify([columns as string[], ...rows.map((row) => columns.map((c) => row[c] ?? ''))], { cast: { boolean: (value) => String(value) } });
+/** RFC 4180 CSV with a header row, safe to open in a spreadsheet (csv-safe.ts says how). */
+export function toCsv(columns: readonly string[], rows: Row[], options: { bom?: boolean } = {}): string {
+  return toSafeCsv(columns, rows, { ...options, hashColumns: ['config_hash'] });
 }
 
 export interface CheckpointView {

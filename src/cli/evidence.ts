@@ -3,6 +3,7 @@ import { exportEvents } from '../evidence/export.ts';
 import { verifyLedger } from '../evidence/verify.ts';
 import type { SignedCheckpoint } from '../evidence/checkpoint.ts';
 import { CheckpointCoverage } from '../evidence/checkpoint-coverage.ts';
+import { headRowProblem, readHeadRow } from '../evidence/head-row.ts';
 import { checkpointCommand, checkpointOption, checkpointReport, publicKeyOption } from './checkpoint.ts';
 import { parseEndInstant, parseInstant, progress, progressDone, withDatabase } from './context.ts';
 
@@ -37,12 +38,17 @@ export function evidenceCommand(): Command {
     )
     .action(async (options: { checkpoint?: SignedCheckpoint; publicKey?: string }) => {
       const coverage = options.publicKey ? new CheckpointCoverage({ publicKey: options.publicKey }) : undefined;
-      const [result, checkpoint] = await withDatabase(async ({ db }) => [
+      const [result, checkpoint, headRow] = await withDatabase(async ({ db }) => [
         await verifyLedger(db, (n) => progress(`verified ${n.toLocaleString('en-US')} events…`), coverage && ((event) => coverage.add(event))),
         await checkpointReport(db, { ...options, coverage }),
+        await readHeadRow(db),
       ] as const);
       progressDone();
-      if (result.ok && !checkpoint.ok) {
+      const headProblem = result.ok ? headRowProblem(headRow, result) : undefined;
+      if (headProblem) {
+        process.stdout.write(`TAMPERED: ${headProblem}. The ${result.count} event(s) present chain correctly; head ${result.headHash}\n`);
+        process.exitCode = 1;
+      } else if (result.ok && !checkpoint.ok) {
         process.stdout.write(`TAMPERED: the ${result.count} event(s) present chain correctly, but the ledger does not match the checkpoints (below); head ${result.headHash}\n`);
       } else if (result.ok) {
         process.stdout.write(`OK: ${result.count} event(s), chain intact; head ${result.headHash}\n`);

@@ -36,10 +36,12 @@ function dateOf(target: string): string {
 
 /**
  * An event's details as one line for a spreadsheet cell, instead of raw JSON:
- * `decision: keep; item_id: 1; systems: [prod-db, okta]`. Keys in the order recorded.
+ * `decision: keep; item_id: 1; systems: [prod-db, okta]`. Keys sorted, as the database does not
+ * keep their order.
  */
 export function detailsText(details: Record<string, unknown>): string {
   return Object.entries(details)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .filter(([, value]) => value !== undefined)
     .map(([key, value]) => `${key}: ${valueText(value)}`)
     .join('; ');

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { inArray } from 'drizzle-orm';
@@ -505,6 +505,7 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   write('readiness.md', readinessToMarkdown(readiness));
   write('readiness.json', `${JSON.stringify(readiness, null, 2)}\n`);
 
+  const headRow = (await readHeadRow(db)) ?? null;
   const verification: Verification = {
     ok: verify.ok,
     count: verify.count,
@@ -512,11 +513,9 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
     problem: verify.problem ?? null,
     checkpoints_ok: true,
     checkpoints: await checkpointViews(db, history.checkpoints, period),
-    head_row: null,
-    head_row_problem: null,
+    head_row: headRow,
+    head_row_problem: verify.ok ? (headRowProblem(headRow ?? undefined, verify) ?? null) : null,
   };
-  verification.head_row = (await readHeadRow(db)) ?? null;
-  verification.head_row_problem = verify.ok ? (headRowProblem(verification.head_row ?? undefined, verify) ?? null) : null;
   verification.checkpoints_ok = verification.checkpoints.every((c) => c.problem === null);
   write('verification.json', `${JSON.stringify(verification, null, 2)}\n`);
 
@@ -552,7 +551,9 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   const files = SUMMED_FILES.filter((f) => f !== 'public-key.pem' || proof.publicKey);
   const sums = [...files].sort().map((file) => `${createHash('sha256').update(readFileSync(join(outDir, file))).digest('hex')}  ${file}`);
   write('SHA256SUMS', `${sums.join('\n')}\n`);
+  // An unsigned pack written over a signed one must not keep the old signature.
   if (options.signer) write(SIGNATURE_FILE.file, signSums(options.signer, readFileSync(join(outDir, 'SHA256SUMS'))));
+  else rmSync(join(outDir, SIGNATURE_FILE.file), { force: true });
   step('done');
   return { dir: outDir, files: [...files, 'SHA256SUMS', ...(options.signer ? [SIGNATURE_FILE.file] : [])], events, read: history.count, verification, readiness, notes };
 }

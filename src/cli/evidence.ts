@@ -45,11 +45,11 @@ export function evidenceCommand(): Command {
       ] as const);
       progressDone();
       const headProblem = result.ok ? headRowProblem(headRow, result) : undefined;
-      if (headProblem) {
+      if (result.ok && !checkpoint.ok) {
+        process.stdout.write(`TAMPERED: the ${result.count} event(s) present chain correctly, but the ledger does not match the checkpoints (below); head ${result.headHash}\n`);
+      } else if (headProblem) {
         process.stdout.write(`TAMPERED: ${headProblem}. The ${result.count} event(s) present chain correctly; head ${result.headHash}\n`);
         process.exitCode = 1;
-      } else if (result.ok && !checkpoint.ok) {
-        process.stdout.write(`TAMPERED: the ${result.count} event(s) present chain correctly, but the ledger does not match the checkpoints (below); head ${result.headHash}\n`);
       } else if (result.ok) {
         process.stdout.write(`OK: ${result.count} event(s), chain intact; head ${result.headHash}\n`);
       } else {
@@ -58,6 +58,8 @@ export function evidenceCommand(): Command {
         process.exitCode = 1;
       }
       process.stdout.write(`${checkpoint.lines.join('\n')}\n`);
+      // Said first when nothing else is wrong; otherwise after the checkpoint's verdict.
+      if (headProblem && !checkpoint.ok) process.stdout.write(`HEAD ROW: ${headProblem}.\n`);
       if (!checkpoint.ok) process.exitCode = 1;
     });
 

@@ -36,7 +36,7 @@ export function safeHashSql(expression: string): string {
 
 /** The conventions above, for the people who open the files (the pack's README.md). */
 export const CSV_CONVENTIONS = [
-  'Files are UTF-8 with a byte order mark, RFC 4180 quoting, a header row; booleans are `true`/`false`, times UTC ISO-8601 with milliseconds.',
+  'Files are UTF-8 (with a byte order mark, unless written with `--no-bom`), RFC 4180 quoting, a header row; booleans are `true`/`false`, times UTC ISO-8601 with milliseconds.',
   "A text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return has a `'` put in front of it (OWASP's advice against CSV injection), so a spreadsheet shows it as text instead of running it as a formula; so does a hash of digits only (e.g. 64 zeros), which a spreadsheet would turn into a number. Remove that one leading `'` to get the value recorded.",
   'An empty field (`,,`) is null: nothing recorded. An empty text is written `""`.',
 ];

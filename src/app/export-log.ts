@@ -39,7 +39,7 @@ export async function exportLog(deps: AppDeps, input: { resource?: string | unde
     },
   });
   // `to` is exclusive in the filter; a millisecond later includes an event written this instant.
-  const count = await exportEvents(deps.db, { from, to: new Date(to.getTime() + 1), resource: input.resource }, 'csv', sink);
+  const count = await exportEvents(deps.db, { from, to: new Date(to.getTime() + 1), resource: input.resource }, 'csv', sink, undefined, { bom: true });
   const day = (d: Date) => d.toISOString().slice(0, 10);
   return {
     csv: Buffer.concat(chunks),

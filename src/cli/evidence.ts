@@ -3,6 +3,7 @@ import { exportEvents } from '../evidence/export.ts';
 import { verifyLedger } from '../evidence/verify.ts';
 import type { SignedCheckpoint } from '../evidence/checkpoint.ts';
 import { CheckpointCoverage } from '../evidence/checkpoint-coverage.ts';
+import { headRowProblem, readHeadRow } from '../evidence/head-row.ts';
 import { checkpointCommand, checkpointOption, checkpointReport, publicKeyOption } from './checkpoint.ts';
 import { parseEndInstant, parseInstant, progress, progressDone, withDatabase } from './context.ts';
 
@@ -17,10 +18,11 @@ export function evidenceCommand(): Command {
     .option('--resource <name>', 'only events about this resource')
     .option('--user <slack-id>', 'only events where this person is the actor or the subject')
     .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
-    .action(async (options: { from: Date; to: Date; resource?: string; user?: string; format: 'csv' | 'jsonl' }) => {
+    .option('--no-bom', 'CSV without the UTF-8 byte order mark (which tells Excel the file is UTF-8)')
+    .action(async (options: { from: Date; to: Date; resource?: string; user?: string; format: 'csv' | 'jsonl'; bom: boolean }) => {
       if (options.to <= options.from) throw new Error('--to must be after --from');
       await withDatabase(async ({ db }) => {
-        const count = await exportEvents(db, options, options.format, process.stdout);
+        const count = await exportEvents(db, options, options.format, process.stdout, undefined, { bom: options.bom });
         if (process.stderr.isTTY) process.stderr.write(`${count} event(s) exported\n`);
       });
     });
@@ -36,13 +38,18 @@ export function evidenceCommand(): Command {
     )
     .action(async (options: { checkpoint?: SignedCheckpoint; publicKey?: string }) => {
       const coverage = options.publicKey ? new CheckpointCoverage({ publicKey: options.publicKey }) : undefined;
-      const [result, checkpoint] = await withDatabase(async ({ db }) => [
+      const [result, checkpoint, headRow] = await withDatabase(async ({ db }) => [
         await verifyLedger(db, (n) => progress(`verified ${n.toLocaleString('en-US')} events…`), coverage && ((event) => coverage.add(event))),
         await checkpointReport(db, { ...options, coverage }),
+        await readHeadRow(db),
       ] as const);
       progressDone();
+      const headProblem = result.ok ? headRowProblem(headRow, result) : undefined;
       if (result.ok && !checkpoint.ok) {
         process.stdout.write(`TAMPERED: the ${result.count} event(s) present chain correctly, but the ledger does not match the checkpoints (below); head ${result.headHash}\n`);
+      } else if (headProblem) {
+        process.stdout.write(`TAMPERED: ${headProblem}. The ${result.count} event(s) present chain correctly; head ${result.headHash}\n`);
+        process.exitCode = 1;
       } else if (result.ok) {
         process.stdout.write(`OK: ${result.count} event(s), chain intact; head ${result.headHash}\n`);
       } else {
@@ -51,6 +58,8 @@ export function evidenceCommand(): Command {
         process.exitCode = 1;
       }
       process.stdout.write(`${checkpoint.lines.join('\n')}\n`);
+      // Said first when nothing else is wrong; otherwise after the checkpoint's verdict.
+      if (headProblem && !checkpoint.ok) process.stdout.write(`HEAD ROW: ${headProblem}.\n`);
       if (!checkpoint.ok) process.exitCode = 1;
     });
 

@@ -1,17 +1,20 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
-import { stringify } from 'csv-stringify/sync';
 import { inArray } from 'drizzle-orm';
 import { EMERGENCY_REVIEW_WITHIN_MS } from '../domain/emergency.ts';
 import type { LoadedAccessConfig } from '../config/access.ts';
 import type { Db } from '../db/client.ts';
 import { evidenceEvents } from '../db/schema.ts';
-import { checkpointFromDetails, checkpointSignatureValid, keyFingerprint } from './checkpoint.ts';
+import { checkpointFromDetails, checkpointSignatureValid, keyFingerprint, type CheckpointSigner } from './checkpoint.ts';
+import { CSV_CONVENTIONS, toSafeCsv } from './csv-safe.ts';
 import { GENESIS_HASH, type StoredEvent } from './event.ts';
+import { headRowProblem, readHeadRow, type HeadRow } from './head-row.ts';
 import { exportEvents } from './export.ts';
 import { approversOf, EvidenceHistory, humanDuration, number, scheduledEnd, text, type GrantApplied, type GrantRecord } from './history.ts';
+import { detailsText, slackToText } from './human-text.ts';
+import { PROOF_FILES, SIGNATURE_FILE, signSums, writePackProof } from './pack-proof.ts';
 import { renderPolicy } from './policy-doc.ts';
 import { assessReadiness, campaignId, escapeMarkdown, newestCheckpointCheck, offboardingRecords, readinessToMarkdown, type ReadinessReport } from './readiness.ts';
 import { readEventPages } from './read.ts';
@@ -118,6 +121,7 @@ export const PACK_FILES: Array<{ file: string; criteria: string[]; checks: strin
     criteria: ['CC6.1', 'CC6.2', 'CC6.3', 'CC7.2', 'CC7.3', 'CC8.1'],
     checks: 'The raw, hash-chained evidence events of the period, the source of every other file; any row above can be traced to its `seq` here and re-verified.',
   },
+  ...PROOF_FILES,
   {
     file: 'README.md',
     criteria: [],
@@ -128,7 +132,11 @@ export const PACK_FILES: Array<{ file: string; criteria: string[]; checks: strin
     criteria: [],
     checks: 'The SHA-256 of every other file (`sha256sum -c SHA256SUMS`), so the package can be shown unaltered since it was generated.',
   },
+  SIGNATURE_FILE,
 ];
+
+/** Files that SHA256SUMS covers: all but itself and its signature. */
+const SUMMED_FILES = PACK_FILES.map((f) => f.file).filter((f) => f !== 'SHA256SUMS' && f !== SIGNATURE_FILE.file);
 
 export const CRITERIA: Record<string, string> = {
   'CC6.1': 'logical access security: access to protected systems is restricted by policy and its records are protected',
@@ -290,7 +298,7 @@ export function reviewRows(history: EvidenceHistory, period: Period): Row[] {
       decision: text(e.details.decision),
       due_at: text(e.details.due_at),
       overdue: typeof e.details.overdue === 'boolean' ? e.details.overdue : null,
-      details: JSON.stringify(e.details),
+      details: detailsText(e.details),
     }));
 }
 
@@ -331,7 +339,7 @@ export function alertRows(history: EvidenceHistory, period: Period): Row[] {
       alert_id: a.alertId,
       alert_kind: a.kind,
       raised_at: iso(a.raisedAt),
-      text: a.text,
+      text: a.text === null ? null : slackToText(a.text),
       resource: a.resource,
       subject: a.subject,
       request_id: a.requestId,
@@ -344,9 +352,9 @@ export function alertRows(history: EvidenceHistory, period: Period): Row[] {
     }));
 }
 
-/** RFC 4180 CSV with a header row; booleans as true/false, nulls as empty fields. */
-export function toCsv(columns: readonly string[], rows: Row[]): string {
-  return stringify([columns as string[], ...rows.map((row) => columns.map((c) => row[c] ?? ''))], { cast: { boolean: (value) => String(value) } });
+/** RFC 4180 CSV with a header row, safe to open in a spreadsheet (csv-safe.ts says how). */
+export function toCsv(columns: readonly string[], rows: Row[], options: { bom?: boolean } = {}): string {
+  return toSafeCsv(columns, rows, { ...options, hashColumns: ['config_hash'] });
 }
 
 export interface CheckpointView {
@@ -371,6 +379,9 @@ export interface Verification {
   /** Every checkpoint in the period is genuine and matches the ledger (true when there are none). */
   checkpoints_ok: boolean;
   checkpoints: CheckpointView[];
+  /** The database's record of the newest event (ledger_head), and why it disagrees with the ledger, if it does. */
+  head_row: HeadRow | null;
+  head_row_problem: string | null;
 }
 
 /** The signed checkpoints in the period, each checked: its signature, and its head against the ledger as it is now. */
@@ -435,6 +446,10 @@ export interface AuditPackOptions extends Period {
   /** The present, for what may still be on time (readiness) and the index's generation time. */
   now: Date;
   onProgress?: (step: string) => void;
+  /** The ledger signing key, to sign SHA256SUMS; without it the pack is written unsigned, and says so. */
+  signer?: CheckpointSigner | undefined;
+  /** CSV files start with a UTF-8 byte order mark unless this is false. */
+  bom?: boolean | undefined;
 }
 
 export interface AuditPackResult {
@@ -473,7 +488,7 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   const counts: Record<string, number> = {};
   const csv = (file: CsvFile, rows: Row[]) => {
     counts[file] = rows.length;
-    write(file, toCsv(CSV_COLUMNS[file], rows));
+    write(file, toCsv(CSV_COLUMNS[file], rows, { bom: options.bom }));
   };
   csv('grants.csv', grantRows(history, period));
   csv('approvals.csv', approvalRows(history, period));
@@ -490,6 +505,7 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   write('readiness.md', readinessToMarkdown(readiness));
   write('readiness.json', `${JSON.stringify(readiness, null, 2)}\n`);
 
+  const headRow = (await readHeadRow(db)) ?? null;
   const verification: Verification = {
     ok: verify.ok,
     count: verify.count,
@@ -497,6 +513,8 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
     problem: verify.problem ?? null,
     checkpoints_ok: true,
     checkpoints: await checkpointViews(db, history.checkpoints, period),
+    head_row: headRow,
+    head_row_problem: verify.ok ? (headRowProblem(headRow ?? undefined, verify) ?? null) : null,
   };
   verification.checkpoints_ok = verification.checkpoints.every((c) => c.problem === null);
   write('verification.json', `${JSON.stringify(verification, null, 2)}\n`);
@@ -506,6 +524,9 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   const events = await exportEvents(db, period, 'jsonl', stream, counted('exporting the evidence of the period'));
   stream.end();
   await finished(stream);
+
+  step('writing the proof…');
+  const proof = await writePackProof(db, outDir, period, history.checkpoints.filter((c) => inPeriod(c.occurredAt, period)), options.signer);
 
   const notes: string[] = [];
   if (counts['reviews.csv'] === 0) notes.push('`reviews.csv` has only its header: no access-review events (`review.*`) are recorded in this period.');
@@ -518,6 +539,8 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   if (!verification.checkpoints_ok) {
     notes.push(`**Checkpoints that do not match the ledger**: ${verification.checkpoints.filter((c) => c.problem).map((c) => `event ${c.seq} (${c.problem})`).join('; ')}. See \`verification.json\`.`);
   }
+  if (verification.head_row_problem) notes.push(`**The ledger's newest events are not all there**: ${verification.head_row_problem}. See \`verification.json\`.`);
+  if (!options.signer) notes.push('**This package is not signed** (no `SHA256SUMS.sig`): breakglass had no ledger signing key here (`LEDGER_SIGNING_KEY` or `DATA_DIR/ledger-signing-key`). `public-key.pem` is the key of the newest checkpoint of the period, if any.');
   if (!verify.ok) notes.push(`**The ledger does not verify**: ${verify.problem?.reason ?? ''} (event ${verify.problem?.seq ?? '?'}). See \`verification.json\`.`);
 
   write(
@@ -525,11 +548,14 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
     indexMarkdown({ period, now, events, counts, verification, readiness, access: options.access, versions, notes }),
   );
 
-  const files = PACK_FILES.map((f) => f.file).filter((f) => f !== 'SHA256SUMS');
+  const files = SUMMED_FILES.filter((f) => f !== 'public-key.pem' || proof.publicKey);
   const sums = [...files].sort().map((file) => `${createHash('sha256').update(readFileSync(join(outDir, file))).digest('hex')}  ${file}`);
   write('SHA256SUMS', `${sums.join('\n')}\n`);
+  // An unsigned pack written over a signed one must not keep the old signature.
+  if (options.signer) write(SIGNATURE_FILE.file, signSums(options.signer, readFileSync(join(outDir, 'SHA256SUMS'))));
+  else rmSync(join(outDir, SIGNATURE_FILE.file), { force: true });
   step('done');
-  return { dir: outDir, files: [...files, 'SHA256SUMS'], events, read: history.count, verification, readiness, notes };
+  return { dir: outDir, files: [...files, 'SHA256SUMS', ...(options.signer ? [SIGNATURE_FILE.file] : [])], events, read: history.count, verification, readiness, notes };
 }
 
 function indexMarkdown(input: {
@@ -574,10 +600,12 @@ function indexMarkdown(input: {
   }
 
   lines.push('## How to check this package', '');
-  lines.push('1. `sha256sum -c SHA256SUMS` in this folder: every file is as generated.');
+  lines.push('1. `node verify.mjs` in this folder (Node alone, offline) checks the files, their signature, the hash chain and the checkpoints; `VERIFY.md` states every format, to check with other tools. `sha256sum -c SHA256SUMS` checks the files alone.');
   lines.push('2. Each CSV row names the evidence events (`seq`) it comes from; find them in `evidence.jsonl`.');
   lines.push('3. `npx breakglass evidence verify` against the live ledger re-computes the chain; its head must match `verification.json` or extend it.');
   lines.push('4. `npx breakglass who <resource> --at <time>` answers "who had access then, and why" for any sampled instant.', '');
+
+  lines.push('## Reading the CSV files', '', ...CSV_CONVENTIONS.map((c) => `- ${c}`), '');
 
   lines.push('## SOC 2 criteria', '');
   for (const [criterion, meaning] of Object.entries(CRITERIA)) lines.push(`- **${criterion}**: ${escapeMarkdown(meaning)}`);

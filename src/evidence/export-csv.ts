@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.ts';
+import { safeCellSql, safeHashSql } from './csv-safe.ts';
 import { clientOf, copyAll, eventConditions, isPglite, newestSeq, releaseCopyConnection } from './copy-out.ts';
 import type { EventFilter } from './read.ts';
 
@@ -6,8 +7,10 @@ import type { EventFilter } from './read.ts';
  * The CSV export is written by the database itself (`COPY … TO STDOUT WITH (FORMAT csv)`, RFC 4180
  * quoting), about four times faster than formatting rows in JavaScript; this process only moves
  * bytes and counts records. Times are written as `2026-03-02T09:00:00.000Z`, and `details` as the
- * database writes jsonb (`{"reason": "…"}`). COPY takes no bind parameters: the filter's values
- * become SQL literals in copy-out.ts, the only place that writes any.
+ * database writes jsonb (`{"reason": "…"}`). Text is made safe for spreadsheets in the same
+ * statement (csv-safe.ts: a CASE on the first character), so the speed stays; NULL is an empty
+ * field and an empty text `""`, as COPY writes them. COPY takes no bind parameters: the filter's
+ * values become SQL literals in copy-out.ts, the only place that writes any.
  */
 export async function copyCsv(db: Db, filter: EventFilter, columns: readonly string[], emit: (chunk: Buffer, records: number) => Promise<void>): Promise<number> {
   const client = clientOf(db);
@@ -33,7 +36,9 @@ const PGLITE_WINDOW = 50_000;
 function expression(column: string): string {
   if (column === 'occurred_at') return `to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
   if (column === 'details') return 'details::text';
-  return column;
+  if (column === 'hash' || column === 'prev_hash') return safeHashSql(column);
+  if (column === 'seq') return column;
+  return safeCellSql(column);
 }
 
 /**

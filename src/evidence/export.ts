@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import type { Db } from '../db/client.ts';
 import type { StoredEvent } from './event.ts';
+import { BOM } from './csv-safe.ts';
 import { copyCsv } from './export-csv.ts';
 import { readEventPages, type EventFilter } from './read.ts';
 
@@ -23,11 +24,21 @@ function toRecord(event: StoredEvent) {
   };
 }
 
-/** Writes matching events to `out` in order, honouring backpressure; `onProgress` gets the count so far. Returns the count. */
-export async function exportEvents(db: Db, filter: EventFilter, format: ExportFormat, out: Writable, onProgress?: (count: number) => void): Promise<number> {
+/**
+ * Writes matching events to `out` in order, honouring backpressure; `onProgress` gets the count so
+ * far. Returns the count. CSV starts with a UTF-8 byte order mark when `bom` is set.
+ */
+export async function exportEvents(
+  db: Db,
+  filter: EventFilter,
+  format: ExportFormat,
+  out: Writable,
+  onProgress?: (count: number) => void,
+  options: { bom?: boolean } = {},
+): Promise<number> {
   let count = 0;
   if (format === 'csv') {
-    await write(out, `${EXPORT_COLUMNS.join(',')}\n`);
+    await write(out, `${options.bom ? BOM : ''}${EXPORT_COLUMNS.join(',')}\n`);
     return copyCsv(db, filter, EXPORT_COLUMNS, async (chunk, records) => {
       count += records;
       await write(out, chunk);

@@ -7,6 +7,7 @@ import { checkLedgerAgainstCheckpoint, latestCheckpointEvent } from './checkpoin
 import { uncoveredDays } from './checkpoint-coverage.ts';
 import { readEvents } from './read.ts';
 import { verifyLedger, type VerifyResult } from './verify.ts';
+import { slackToText } from './human-text.ts';
 
 /**
  * The gaps an auditor would find in a period, each with the evidence (seq numbers) behind it.
@@ -244,7 +245,7 @@ export function assessReadiness(history: EvidenceHistory, options: ReadinessOpti
     if (!alert.ack) {
       gaps.push({
         kind: 'unacknowledged_alert',
-        summary: `Alert ${alert.alertId} (${alert.kind ?? 'alert'}) raised at ${alert.raisedAt!.toISOString()} was never acknowledged${alert.text ? `: "${oneLine(alert.text)}"` : ''}.`,
+        summary: `Alert ${alert.alertId} (${alert.kind ?? 'alert'}) raised at ${alert.raisedAt!.toISOString()} was never acknowledged${alert.text ? `: "${oneLine(slackToText(alert.text))}"` : ''}.`,
         seqs: [alert.raisedSeq],
         resource: alert.resource,
         subject: alert.subject,

@@ -69,10 +69,16 @@ export function resolveSigningKey(options: SigningKeyOptions): CheckpointSigner 
  * else the key file the bot generated), so the CLI can pin checkpoints to it. Never generates one.
  */
 export function ownPublicKey(options: { configured?: string | undefined; keyFile: string }): { publicKey: string; fingerprint: string; from: string } | undefined {
-  if (options.configured) return { ...pick(loadSigningKey(options.configured)), from: 'LEDGER_SIGNING_KEY' };
+  const own = ownSigningKey(options);
+  return own && { ...pick(own.signer), from: own.from };
+}
+
+/** The bot's own signing key when it is on this machine (as ownPublicKey), for signing an audit pack. Never generates one. */
+export function ownSigningKey(options: { configured?: string | undefined; keyFile: string }): { signer: CheckpointSigner; from: string } | undefined {
+  if (options.configured) return { signer: loadSigningKey(options.configured), from: 'LEDGER_SIGNING_KEY' };
   if (!existsSync(options.keyFile)) return undefined;
   try {
-    return { ...pick(loadSigningKey(readFileSync(options.keyFile, 'utf8'))), from: options.keyFile };
+    return { signer: loadSigningKey(readFileSync(options.keyFile, 'utf8')), from: options.keyFile };
   } catch (error) {
     throw new SigningKeyError(`${options.keyFile} does not hold a usable ledger signing key (${(error as Error).message})`);
   }

@@ -96,7 +96,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(files).toHaveLength(1);
       expect(files[0]!.filename).toMatch(/^breakglass-log-prod-db-\d{4}-\d{2}-\d{2}-to-\d{4}-\d{2}-\d{2}\.csv$/);
       const lines = files[0]!.content!.toString('utf8').trimEnd().split('\n');
-      expect(lines[0]).toBe(EXPORT_COLUMNS.join(','));
+      expect(lines[0]).toBe(`\uFEFF${EXPORT_COLUMNS.join(',')}`);
       expect(lines.slice(1).map((line) => Number(line.split(',')[0]))).toEqual(expected.map((e) => e.seq));
       expect(lines.slice(1).every((line) => line.includes(',prod-db,'))).toBe(true);
       expect(h.slack.violations).toEqual([]);

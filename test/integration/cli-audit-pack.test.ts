@@ -20,7 +20,8 @@ const t = (time: string, day = '2026-03-02') => `${day}T${time}Z`;
 const TRICKY = 'INC-7, "urgent": replica lag\nsecond line, with comma';
 const ACCESS = resolve('access.example.yml');
 const CRITERIA = ['CC6.1', 'CC6.2', 'CC6.3', 'CC7.2', 'CC7.3', 'CC8.1'];
-const SIGNER = generateSigningKey().signer;
+const KEY = generateSigningKey();
+const SIGNER = KEY.signer;
 
 function buildStory(): EvidenceStory {
   const s = new EvidenceStory();
@@ -91,7 +92,7 @@ function parseCsv(text: string): string[][] {
 }
 
 function records(dir: string, file: keyof typeof CSV_COLUMNS): Array<Record<string, string>> {
-  const [header, ...rows] = parseCsv(readFileSync(join(dir, file), 'utf8'));
+  const [header, ...rows] = parseCsv(readFileSync(join(dir, file), 'utf8').replace(/^\uFEFF/, ''));
   expect(header).toEqual([...CSV_COLUMNS[file]]);
   for (const row of rows) expect(row).toHaveLength(header!.length);
   return rows.map((row) => Object.fromEntries(header!.map((h, i) => [h, row[i]!])));
@@ -123,7 +124,7 @@ for (const variant of cliDatabaseVariants) {
       const db = await database.open();
       try {
         await story.writeTo(db.db);
-        const options = { db: db.db, from: new Date(t('00:00:00')), to: new Date(t('00:00:00', '2026-03-03')), outDir: dir, access, now: new Date('2026-03-20T00:00:00Z') };
+        const options = { db: db.db, from: new Date(t('00:00:00')), to: new Date(t('00:00:00', '2026-03-03')), outDir: dir, access, now: new Date('2026-03-20T00:00:00Z'), signer: SIGNER };
         result = await writeAuditPack(options);
         first = snapshot(dir);
         await writeAuditPack({ ...options, now: new Date('2026-03-21T00:00:00Z') });
@@ -144,8 +145,9 @@ for (const variant of cliDatabaseVariants) {
     });
 
     it('writes CSVs with headers, RFC 4180 escaping and the grant/revoke facts', () => {
+      // A byte order mark first, so Excel reads the file as UTF-8.
       expect(first['grants.csv']!.split('\n')[0]).toBe(
-        'request_id,grant_id,person,resource,emergency,approved_by,reason,ticket,granted_at,ends_at,extensions,revoked_at,revoked_by,revoke_reason,late_by_ms,late_by,evidence_seqs',
+        '\uFEFFrequest_id,grant_id,person,resource,emergency,approved_by,reason,ticket,granted_at,ends_at,extensions,revoked_at,revoked_by,revoke_reason,late_by_ms,late_by,evidence_seqs',
       );
       expect(first['grants.csv']).toContain('"INC-7, ""urgent"": replica lag\nsecond line, with comma"');
       const grants = records(dir, 'grants.csv');
@@ -181,6 +183,8 @@ for (const variant of cliDatabaseVariants) {
       expect(records(dir, 'emergency.csv')).toEqual([
         expect.objectContaining({ person: 'U0SRE', reviewed_by: 'U0LEAD', reviewed_after: '59m 59s', reviewed_within_24h: 'yes', alert_acknowledged_by: 'U0SEC' }),
       ]);
+      // Details as readable text, not JSON.
+      expect(records(dir, 'reviews.csv')[1]!.details).toBe('campaign_id: 1; decision: keep; item_id: 1; period: 2026-Q1');
       expect(records(dir, 'reviews.csv').map((r) => [r.kind, r.campaign_id, r.actor, r.reviewer, r.decision])).toEqual([
         ['review.started', '1', 'U0SEC', '', ''],
         ['review.decided', '1', 'U0MGR', '', 'keep'],
@@ -232,6 +236,8 @@ for (const variant of cliDatabaseVariants) {
         head_hash: events.at(-1)!.hash,
         problem: null,
         checkpoints_ok: true,
+        head_row: { seq: events.length, hash: events.at(-1)!.hash },
+        head_row_problem: null,
         checkpoints: [
           {
             seq: 22,
@@ -264,7 +270,7 @@ for (const variant of cliDatabaseVariants) {
 
     it('writes SHA256SUMS that match the files', () => {
       const lines = first['SHA256SUMS']!.trim().split('\n');
-      expect(lines.map((l) => l.slice(66))).toEqual(PACK_FILES.map((f) => f.file).filter((f) => f !== 'SHA256SUMS').sort());
+      expect(lines.map((l) => l.slice(66))).toEqual(PACK_FILES.map((f) => f.file).filter((f) => f !== 'SHA256SUMS' && f !== 'SHA256SUMS.sig').sort());
       for (const line of lines) {
         const [, hash, file] = /^([0-9a-f]{64}) {2}(\S+)$/.exec(line)!;
         expect(createHash('sha256').update(first[file!]!, 'utf8').digest('hex'), file).toBe(hash);
@@ -272,7 +278,7 @@ for (const variant of cliDatabaseVariants) {
     });
 
     it('notes a part with nothing in the period, and leaves that CSV with its header only', () => {
-      expect(readFileSync(join(quiet, 'reviews.csv'), 'utf8')).toBe(`${CSV_COLUMNS['reviews.csv'].join(',')}\n`);
+      expect(readFileSync(join(quiet, 'reviews.csv'), 'utf8')).toBe(`\uFEFF${CSV_COLUMNS['reviews.csv'].join(',')}\n`);
       expect(readFileSync(join(quiet, 'README.md'), 'utf8')).toContain('`reviews.csv` has only its header: no access-review events (`review.*`) are recorded in this period.');
     });
 
@@ -282,22 +288,24 @@ for (const variant of cliDatabaseVariants) {
           ...files,
           'README.md': files['README.md']!.replace(/^- \*\*Generated:\*\* \S+/m, 'GENERATED'),
           'SHA256SUMS': files['SHA256SUMS']!.replace(/^\S+ {2}README\.md$/m, 'README'),
+          // Signs SHA256SUMS, so it changes with README.md's line.
+          'SHA256SUMS.sig': 'SIGNATURE',
         });
         expect(strip(b)).toEqual(strip(a));
       };
       expect(second['README.md']).not.toBe(first['README.md']);
       sameExceptGenerated(first, second);
 
-      const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', dir], { ...database.env, ACCESS_CONFIG: ACCESS });
+      const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', dir], { ...database.env, ACCESS_CONFIG: ACCESS, LEDGER_SIGNING_KEY: KEY.encoded });
       expect(cli.code, cli.stderr).toBe(0);
-      expect(cli.stdout).toBe(`Wrote 13 files to ${dir}: 22 event(s) in the period; ledger intact (${events.length} event(s) verified); 1 readiness gap(s), see readiness.md.\n`);
+      expect(cli.stdout).toBe(`Wrote 18 files to ${dir}: 22 event(s) in the period; ledger intact (${events.length} event(s) verified); 1 readiness gap(s), see readiness.md.\n`);
       sameExceptGenerated(first, snapshot(dir));
     });
 
     it('shows progress with counts on stderr when asked (as on a terminal), and a summary either way', async () => {
       const period = story.events().filter((e) => e.occurredAt >= new Date(t('00:00:00')) && e.occurredAt < new Date(t('00:00:00', '2026-03-03'))).length;
       const out = join(root, 'progress');
-      const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', out, '--progress'], { ...database.env, ACCESS_CONFIG: ACCESS });
+      const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', out, '--progress'], { ...database.env, ACCESS_CONFIG: ACCESS, LEDGER_SIGNING_KEY: KEY.encoded });
       expect(cli.code, cli.stderr).toBe(0);
       const lines = cli.stderr.trim().split('\n');
       for (const line of [`verifying the evidence ledger… ${events.length} events`, `reading the evidence… ${events.length} events`, `exporting the evidence of the period… ${period} events`, 'done']) {
@@ -305,7 +313,7 @@ for (const variant of cliDatabaseVariants) {
       }
       expect(lines.at(-1)).toMatch(new RegExp(`^audit-pack: ${events.length} event\\(s\\) verified, ${events.length} read, ${period} exported, in \\d+\\.\\d s$`));
       // Not a terminal and not asked: the summary alone.
-      const plain = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', out], { ...database.env, ACCESS_CONFIG: ACCESS });
+      const plain = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', out], { ...database.env, ACCESS_CONFIG: ACCESS, LEDGER_SIGNING_KEY: KEY.encoded });
       expect(plain.stderr).toMatch(/^audit-pack: .* exported, in \d+\.\d s\n$/);
     });
 
@@ -313,7 +321,7 @@ for (const variant of cliDatabaseVariants) {
       const db = await database.open();
       await tamper(db.db, sql`update evidence_events set details = '{"reason":"nothing to see"}'::jsonb where seq = 5`).finally(() => db.close());
       const out = join(root, 'broken');
-      const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', out], { ...database.env, ACCESS_CONFIG: ACCESS });
+      const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', out], { ...database.env, ACCESS_CONFIG: ACCESS, LEDGER_SIGNING_KEY: KEY.encoded });
       expect(cli.code).toBe(1);
       expect(cli.stdout).toMatch(/ledger BROKEN \(4 event\(s\) verified\)/);
       expect(cli.stderr).toMatch(/breakglass: the evidence ledger does not verify: event 5: its content does not match its hash: it was changed after it was written\. The pack was written and records this in verification\.json/);

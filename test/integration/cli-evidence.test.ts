@@ -65,13 +65,20 @@ for (const variant of variants) {
       const result = await runCli(['evidence', 'export', '--from', '2026-02-01', '--to', '2026-03-31'], env);
       expect(result.code).toBe(0);
       const lines = result.stdout.split('\n');
-      expect(lines[0]).toBe('seq,occurred_at,kind,actor,subject,resource,request_id,details,hash,prev_hash');
+      // A byte order mark first, so Excel reads the file as UTF-8.
+      expect(lines[0]).toBe('\uFEFFseq,occurred_at,kind,actor,subject,resource,request_id,details,hash,prev_hash');
       // The reason's quotes are doubled, and the field is quoted because it holds commas, quotes and a newline
       // (details as the database writes jsonb).
       expect(result.stdout).toContain('"{""reason"": ""INC-7, \\""urgent\\"": replica lag\\nsecond line, with comma""}"');
       expect(result.stdout).toContain('2,2026-02-15T12:00:00.000Z,request.approved,U0BOB,U0ALICE,prod-db,1,{},');
       expect(result.stdout).toContain('3,2026-03-31T23:59:59.000Z,request.created,U0CAROL');
       expect(result.stdout).not.toContain('after the period');
+    });
+
+    it('leaves the byte order mark out with --no-bom', async () => {
+      const result = await runCli(['evidence', 'export', '--from', '2026-02-01', '--to', '2026-03-31', '--no-bom'], env);
+      expect(result.code).toBe(0);
+      expect(result.stdout.startsWith('seq,occurred_at,')).toBe(true);
     });
 
     it('exports JSON Lines with the same keys, one parseable object a line', async () => {

@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { rowsOf } from '../../src/db/client.ts';
+import { safeCell } from '../../src/evidence/csv-safe.ts';
 import { EXPORT_COLUMNS, exportEvents } from '../../src/evidence/export.ts';
 import { describeEachDatabase } from '../support/databases.ts';
 
@@ -21,11 +22,16 @@ function sink(): Writable & { text: () => string } {
 
 // Commas, quotes, CR, LF, tabs, backslashes, leading spaces, non-ASCII: everything CSV quoting and
 // the database's own escaping could get wrong. (PostgreSQL text cannot hold NUL.)
-const text = fc.string({ unit: fc.constantFrom('a', 'b', ',', '"', '\n', '\r', ' ', '\t', '\\', '.', '=', 'é', '😀'), maxLength: 12 });
+const text = fc.string({ unit: fc.constantFrom('a', 'b', ',', '"', '\n', '\r', ' ', '\t', '\\', '.', '=', '+', '-', '@', 'é', '😀'), maxLength: 12 });
+
+/** Reads CSV back with NULL (an unquoted empty field) as null, as the export documents. */
+function parseWithNulls(csv: string): Array<Array<string | null>> {
+  return parse(csv, { relaxQuotes: false, cast: (value, context) => (value === '' && !context.quoting ? null : value) }) as Array<Array<string | null>>;
+}
 const nullable = fc.oneof(text, fc.constant(null));
 
 describeEachDatabase('CSV export written by the database', (ctx) => {
-  it('reads back, with an RFC 4180 parser, as exactly the stored values, and counts its records', async () => {
+  it('reads back, with an RFC 4180 parser, as exactly the stored values (formula-like text neutralised, NULL apart from ""), and counts its records', async () => {
     const db = ctx.database.db;
     let seq = 0;
     await fc.assert(
@@ -41,7 +47,7 @@ describeEachDatabase('CSV export written by the database', (ctx) => {
         const out = sink();
         const count = await exportEvents(db, { from: new Date(Date.UTC(2026, 0, 1) + first * 1_001) }, 'csv', out);
         expect(count).toBe(rows.length);
-        const [header, ...records] = parse(out.text(), { relaxQuotes: false }) as string[][];
+        const [header, ...records] = parseWithNulls(out.text());
         expect(header).toEqual([...EXPORT_COLUMNS]);
         const stored = rowsOf<Record<string, unknown>>(
           await db.execute(sql`select seq::text as seq_text, kind, actor, subject, resource, request_id, details::text as details, prev_hash, hash from evidence_events where seq >= ${first} order by evidence_events.seq`),
@@ -50,11 +56,11 @@ describeEachDatabase('CSV export written by the database', (ctx) => {
           stored.map((r, i) => [
             r['seq_text'],
             new Date(Date.UTC(2026, 0, 1) + (first + i) * 1_001).toISOString(),
-            r['kind'],
-            r['actor'],
-            r['subject'] ?? '',
-            r['resource'] ?? '',
-            r['request_id'] ?? '',
+            safeCell(r['kind'] as string),
+            safeCell(r['actor'] as string),
+            r['subject'] === null ? null : safeCell(r['subject'] as string),
+            r['resource'] === null ? null : safeCell(r['resource'] as string),
+            r['request_id'] === null ? null : safeCell(r['request_id'] as string),
             r['details'],
             r['hash'],
             r['prev_hash'],
@@ -80,6 +86,24 @@ describeEachDatabase('CSV export written by the database', (ctx) => {
     const byResource = sink();
     expect(await exportEvents(db, { from: at, resource: "prod'; drop table evidence_events; --" }, 'csv', byResource)).toBe(1);
     expect((parse(byResource.text()) as string[][])[1]![5]).toBe("prod'; drop table evidence_events; --");
+  });
+
+  it('starts with a UTF-8 byte order mark when asked, and writes an all-digit hash (the genesis hash) so a spreadsheet keeps all 64 digits', async () => {
+    const db = ctx.database.db;
+    const [{ n } = { n: 0 }] = rowsOf<{ n: number }>(await db.execute(sql`select coalesce(max(seq), 0)::int as n from evidence_events`));
+    const at = new Date('2027-09-01T00:00:00.000Z');
+    await db.execute(sql`
+      insert into evidence_events (seq, occurred_at, kind, actor, subject, resource, request_id, details, prev_hash, hash) values
+        (${n + 1}, ${at.toISOString()}::timestamptz, 'request.created', '=HYPERLINK("http://evil")', '', '@SUM(1)', '-2+3', '{}'::jsonb, ${'0'.repeat(64)}, ${'12e34'})`);
+    const out = sink();
+    await exportEvents(db, { from: at }, 'csv', out, undefined, { bom: true });
+    expect(out.text().startsWith(`\uFEFF${EXPORT_COLUMNS.join(',')}\n`)).toBe(true);
+    expect(parseWithNulls(out.text().slice(1))[1]).toEqual([
+      String(n + 1), at.toISOString(), 'request.created', `'=HYPERLINK("http://evil")`, '', `'@SUM(1)`, `'-2+3`, '{}', `'12e34`, `'${'0'.repeat(64)}`,
+    ]);
+    const plain = sink();
+    await exportEvents(db, { from: at }, 'csv', plain);
+    expect(plain.text().startsWith('seq,')).toBe(true);
   });
 
   it('leaves the database connection usable after each export, export after export', async () => {

@@ -82,6 +82,6 @@ function decide(state: LedgerState, now: Date, every: number, force = false): { 
 }
 
 /** What the security channel is told: the checkpoint line to keep, and what to do with it. */
-function checkpointNotice(checkpoint: SignedCheckpoint, line: string, fingerprint: string): Notification {
+export function checkpointNotice(checkpoint: SignedCheckpoint, line: string, fingerprint: string): Notification {
   return { kind: 'ledger_checkpoint', count: checkpoint.count, head: checkpoint.head, at: checkpoint.at, fingerprint, line };
 }

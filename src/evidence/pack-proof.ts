@@ -3,7 +3,9 @@ import { closeSync, copyFileSync, openSync, readSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { and, asc, gte, lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { outbox } from '../db/schema.ts';
+import { outbox, type OutboxMessage } from '../db/schema.ts';
+import { plainText } from '../domain/message.ts';
+import { notificationWords } from '../domain/notifications.ts';
 import { CheckpointFormatError, parseCheckpoint, type CheckpointSigner } from './checkpoint.ts';
 import type { StoredEvent } from './event.ts';
 import { text } from './history.ts';
@@ -53,15 +55,19 @@ export interface PostedCheckpoint {
   signature: string | null;
 }
 
-/** Security-channel texts carrying a checkpoint, queued in the period, exactly as the outbox holds them. */
+/**
+ * Security-channel messages carrying a checkpoint, queued in the period: an old row's Slack text
+ * verbatim; a newer row's notification worded as plain text (the signed line itself is the same
+ * bytes Slack showed in its code block).
+ */
 export async function postedCheckpoints(db: Db, period: { from: Date; to: Date }): Promise<PostedCheckpoint[]> {
   const rows = await db
     .select({ message: outbox.message, createdAt: outbox.createdAt, sentAt: outbox.sentAt, failedAt: outbox.failedAt })
     .from(outbox)
-    .where(and(gte(outbox.createdAt, period.from), lt(outbox.createdAt, period.to), sql`${outbox.message}->>'type' = 'security_text'`))
+    .where(and(gte(outbox.createdAt, period.from), lt(outbox.createdAt, period.to), sql`${outbox.message}->>'type' in ('security_text', 'notify_security')`))
     .orderBy(asc(outbox.createdAt), asc(outbox.id));
   return rows.flatMap((row) => {
-    const text = row.message.type === 'security_text' ? row.message.text : '';
+    const text = messageText(row.message);
     if (!text.includes('breakglass-checkpoint')) return [];
     let signature: string | null = null;
     try {
@@ -143,4 +149,10 @@ function firstLine(path: string): string {
   } finally {
     closeSync(fd);
   }
+}
+
+function messageText(message: OutboxMessage): string {
+  if (message.type === 'security_text') return message.text;
+  if (message.type === 'notify_security' && message.notification.kind === 'ledger_checkpoint') return plainText(notificationWords(message.notification));
+  return '';
 }

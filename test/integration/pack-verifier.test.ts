@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkpointMessage } from '../../src/app/take-checkpoint.ts';
+import { checkpointNotice } from '../../src/app/take-checkpoint.ts';
+import { plainText } from '../../src/domain/message.ts';
+import { notificationWords } from '../../src/domain/notifications.ts';
 import { loadAccessConfig } from '../../src/config/access.ts';
 import type { Db } from '../../src/db/client.ts';
 import { outbox } from '../../src/db/schema.ts';
@@ -46,8 +48,8 @@ const events = story.events();
 async function queueCheckpointMessages(db: Db): Promise<void> {
   for (const event of events.filter((e) => e.kind === 'ledger.checkpoint')) {
     const checkpoint = checkpointFromDetails(event.details);
-    const text = checkpointMessage(checkpoint, formatCheckpoint(checkpoint), KEY.signer.fingerprint);
-    await db.insert(outbox).values({ message: { type: 'security_text', text }, createdAt: event.occurredAt, notBefore: event.occurredAt, sentAt: new Date(event.occurredAt.getTime() + 900) });
+    const notification = checkpointNotice(checkpoint, formatCheckpoint(checkpoint), KEY.signer.fingerprint);
+    await db.insert(outbox).values({ message: { type: 'notify_security', notification }, createdAt: event.occurredAt, notBefore: event.occurredAt, sentAt: new Date(event.occurredAt.getTime() + 900) });
   }
 }
 
@@ -137,7 +139,7 @@ for (const variant of cliDatabaseVariants) {
       const posted = readFileSync(join(dir, 'checkpoints.txt'), 'utf8');
       for (const e of events.filter((x) => x.kind === 'ledger.checkpoint')) {
         const checkpoint = checkpointFromDetails(e.details);
-        expect(posted).toContain(checkpointMessage(checkpoint, formatCheckpoint(checkpoint), KEY.signer.fingerprint));
+        expect(posted).toContain(plainText(notificationWords(checkpointNotice(checkpoint, formatCheckpoint(checkpoint), KEY.signer.fingerprint))));
       }
       expect(posted).toContain(`queued ${t('11:00:00.000')}, sent ${t('11:00:00.900')}`);
       expect(readFileSync(join(dir, 'public-key.pem'), 'utf8')).toMatch(/^-----BEGIN PUBLIC KEY-----\n/);

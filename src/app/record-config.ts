@@ -1,5 +1,6 @@
 import { desc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
+import { readDetails } from '../domain/events.ts';
 import { evidenceEvents } from '../db/schema.ts';
 import type { Ledger } from '../evidence/ledger.ts';
 
@@ -17,12 +18,13 @@ export async function recordConfigLoaded(db: Db, ledger: Ledger, loaded: { hash:
       .where(eq(evidenceEvents.kind, 'config.loaded'))
       .orderBy(desc(evidenceEvents.seq))
       .limit(1);
-    if (last?.details.config_hash === loaded.hash) return false;
+    const previousHash = last ? (readDetails('config.loaded', last.details)?.config_hash ?? null) : null;
+    if (previousHash === loaded.hash) return false;
     await ledger.append(tx, {
       kind: 'config.loaded',
       actor: 'breakglass',
       subject: loaded.path,
-      details: { config_hash: loaded.hash, previous_hash: last?.details.config_hash ?? null, resources: loaded.resources },
+      details: { config_hash: loaded.hash, previous_hash: previousHash, resources: loaded.resources },
     });
     return true;
   });

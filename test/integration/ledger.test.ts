@@ -8,6 +8,7 @@ import { Ledger } from '../../src/evidence/ledger.ts';
 import { verifyLedger } from '../../src/evidence/verify.ts';
 import { describeEachDatabase } from '../support/databases.ts';
 import { tamper, wipeLedger } from '../support/tamper.ts';
+import { uncatalogued } from '../support/uncatalogued.ts';
 
 const ledger = new Ledger();
 
@@ -24,7 +25,7 @@ describeEachDatabase('evidence ledger', (ctx) => {
   async function appendMany(count: number) {
     for (let i = 1; i <= count; i++) {
       await ctx.database.db.transaction((tx) =>
-        ledger.append(tx, { kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: i, details: { reason: `reason ${i}`, n: i } }),
+        ledger.append(tx, uncatalogued({ kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: i, details: { reason: `reason ${i}`, n: i } })),
       );
     }
   }
@@ -42,7 +43,7 @@ describeEachDatabase('evidence ledger', (ctx) => {
     await appendMany(1);
     await expect(
       ctx.database.db.transaction(async (tx) => {
-        await ledger.append(tx, { kind: 'grant.applied', actor: 'breakglass' });
+        await ledger.append(tx, uncatalogued({ kind: 'grant.applied', actor: 'breakglass' }));
         throw new Error('state change failed');
       }),
     ).rejects.toThrow('state change failed');
@@ -103,7 +104,7 @@ describeEachDatabase('evidence ledger', (ctx) => {
       (async () => {
         for (let i = 0; i < 10; i++) {
           await ctx.database.db.transaction(async (tx) => {
-            await ledger.append(tx, { kind: 'request.created', actor: `U0W${w}`, details: { i } });
+            await ledger.append(tx, uncatalogued({ kind: 'request.created', actor: `U0W${w}`, details: { i } }));
             // Work after the append and before commit, as a use case's state change does: the
             // next writer must still wait for this commit, not only for the append statement.
             if (w % 2) await tx.execute(sql`select pg_sleep(0.002)`);
@@ -119,7 +120,7 @@ describeEachDatabase('evidence ledger', (ctx) => {
 
   it('hashes in the database exactly what verify hashes: quotes, control characters, non-ASCII and emoji', async () => {
     const awkward = { reason: 'a "quoted", back\\slash\nnew line\ttab \u0001 é ✓ 😀 \u2028', nested: { z: [1.5, -0, 1e21, null, true], a: 'Ω' } };
-    const stored = await ctx.database.db.transaction((tx) => ledger.append(tx, { kind: 'request.created', actor: 'U0ÉLODIE', subject: '😀', resource: 'prod "db"', requestId: 'r\n1', details: awkward }));
+    const stored = await ctx.database.db.transaction((tx) => ledger.append(tx, uncatalogued({ kind: 'request.created', actor: 'U0ÉLODIE', subject: '😀', resource: 'prod "db"', requestId: 'r\n1', details: awkward })));
     expect(stored.hash).toBe(chainHash(GENESIS_HASH, canonicalContent(stored)));
     expect(await verifyLedger(ctx.database.db)).toEqual({ ok: true, count: 1, headHash: stored.hash });
   });
@@ -128,7 +129,7 @@ describeEachDatabase('evidence ledger', (ctx) => {
     await appendMany(2);
     await ctx.database.db.execute(sql`delete from ledger_head`);
     try {
-      await expect(ctx.database.db.transaction((tx) => ledger.append(tx, { kind: 'grant.applied', actor: 'breakglass' }))).rejects.toThrow(/no head row/);
+      await expect(ctx.database.db.transaction((tx) => ledger.append(tx, uncatalogued({ kind: 'grant.applied', actor: 'breakglass' })))).rejects.toThrow(/no head row/);
       expect((await verifyLedger(ctx.database.db)).count).toBe(2);
     } finally {
       await ctx.database.db.execute(sql`insert into ledger_head (single, seq, hash, prev_hash) values (true, 0, repeat('0', 64), '')`);
@@ -142,7 +143,7 @@ describeEachDatabase('evidence ledger', (ctx) => {
     await fc.assert(
       fc.asyncProperty(fc.record({ actor: text, subject: nullable, resource: nullable, requestId: nullable, reason: text, key: text }), async (input) => {
         const stored = await ctx.database.db.transaction((tx) =>
-          ledger.append(tx, { kind: 'request.created', actor: input.actor, subject: input.subject, resource: input.resource, requestId: input.requestId, details: { reason: input.reason, [input.key]: [input.reason, 1] } }),
+          ledger.append(tx, uncatalogued({ kind: 'request.created', actor: input.actor, subject: input.subject, resource: input.resource, requestId: input.requestId, details: { reason: input.reason, [input.key]: [input.reason, 1] } })),
         );
         const read: StoredEvent[] = [];
         for await (const event of readEvents(ctx.database.db, { from: stored.occurredAt })) if (event.seq === stored.seq) read.push(event);

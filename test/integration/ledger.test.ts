@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterEach, expect, it } from 'vitest';
+import { rowsOf } from '../../src/db/client.ts';
 import { evidenceEvents } from '../../src/db/schema.ts';
 import { canonicalContent, chainHash, GENESIS_HASH, type StoredEvent } from '../../src/evidence/event.ts';
 import { readEvents } from '../../src/evidence/read.ts';
@@ -122,6 +124,30 @@ describeEachDatabase('evidence ledger', (ctx) => {
     const awkward = { reason: 'a "quoted", back\\slash\nnew line\ttab \u0001 é ✓ 😀 \u2028', nested: { z: [1.5, -0, 1e21, null, true], a: 'Ω' } };
     const stored = await ctx.database.db.transaction((tx) => ledger.append(tx, uncatalogued({ kind: 'request.created', actor: 'U0ÉLODIE', subject: '😀', resource: 'prod "db"', requestId: 'r\n1', details: awkward })));
     expect(stored.hash).toBe(chainHash(GENESIS_HASH, canonicalContent(stored)));
+    expect(await verifyLedger(ctx.database.db)).toEqual({ ok: true, count: 1, headHash: stored.hash });
+  });
+
+  it('stores and hashes an event appended through the typed catalogue exactly as the ledger always has', async () => {
+    const at = new Ledger({ now: () => new Date('2026-03-02T09:00:00.000Z') });
+    const stored = await ctx.database.db.transaction((tx) =>
+      at.append(tx, {
+        kind: 'grant.failed',
+        actor: 'breakglass',
+        subject: 'U0ALICE',
+        resource: 'prod-db',
+        requestId: 7,
+        // Written in this (unsorted) order, with an optional member left undefined: neither may show.
+        details: { grant_id: 3, error: 'Okta said "no" — é', extension: false, provider_cleanup: undefined },
+      }),
+    );
+    // RFC 8785 by hand: keys sorted, the undefined member absent, nothing added by the schema.
+    const canonical =
+      '{"actor":"breakglass","details":{"error":"Okta said \\"no\\" — é","extension":false,"grant_id":3},"kind":"grant.failed","occurred_at":"2026-03-02T09:00:00.000Z","request_id":"7","resource":"prod-db","seq":1,"subject":"U0ALICE"}';
+    expect(canonicalContent(stored)).toBe(canonical);
+    expect(stored.hash).toBe(createHash('sha256').update(GENESIS_HASH + canonical, 'utf8').digest('hex'));
+    expect(stored.hash).toBe('e447707ff9b05ea0d36b0ee126efb6e76fde2028b3497815d69f6d9d6c5345f7');
+    const [row] = rowsOf<{ details: string }>(await ctx.database.db.execute(sql`select details::text as details from evidence_events where seq = 1`));
+    expect(row!.details).toBe('{"error": "Okta said \\"no\\" — é", "grant_id": 3, "extension": false}');
     expect(await verifyLedger(ctx.database.db)).toEqual({ ok: true, count: 1, headHash: stored.hash });
   });
 

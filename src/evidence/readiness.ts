@@ -384,7 +384,12 @@ export interface ReviewCampaign {
   events: StoredEvent[];
 }
 
-/** review.* events grouped by campaign (details.campaign_id, else review_id, else the request id). */
+/**
+ * review.* events grouped by campaign (details.campaign_id, else review_id, else the request id).
+ * Unlike the rest of the history this reads their details field by field, not through the
+ * catalogue: it also judges campaigns that name their reviewers (`reviewers` as a list), a shape
+ * breakglass itself does not write, and such events stay in `unreadable` all the same.
+ */
 export function reviewCampaigns(events: StoredEvent[]): ReviewCampaign[] {
   const campaigns = new Map<string, ReviewCampaign>();
   for (const event of events) {

@@ -232,6 +232,22 @@ describe('readiness finds each kind of gap, with the events behind it', () => {
     ]);
   });
 
+  it('names events it cannot read instead of guessing at them: the revoke it cannot read leaves the access unrevoked', () => {
+    let bad = 0;
+    let grant = 0;
+    const s = story((s) => {
+      const id = s.request(t('12:00:00'), { requester: 'U0DAN', resource: 'prod-db', durationMs: HOUR, reason: 'INC-9', approvers: ['U0BOB'] });
+      s.approve(t('12:01:00'), id, 'U0BOB');
+      grant = s.apply(t('12:01:01'), id);
+      bad = s.raw(t('13:01:02'), uncatalogued({ kind: 'grant.revoked', actor: 'breakglass', requestId: id, details: { grant_id: grant, reason: 'expired', revoked: 'yes' } }));
+    });
+    const report = assess(s);
+    expect(kinds(report)).toEqual(['not_revoked']);
+    expect(report.unreadable).toEqual([{ seq: bad, kind: 'grant.revoked', problem: expect.stringMatching(/^details do not match grant\.revoked \(/) }]);
+    expect(readinessToText(report)).toContain(`Not read: 1 event(s) of an unknown kind or with details not of their kind's shape, left out of the checks: event ${bad} (details do not match grant.revoked`);
+    expect(readinessToMarkdown(report)).toContain('Not read: 1 event(s)');
+  });
+
   it('offboarding completed past its SLA, and one never completed', () => {
     const s = new EvidenceStory();
     const deactivated = t('19:30:00', '2026-03-01');

@@ -1,7 +1,7 @@
 import { desc, eq } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { readDetails } from '../domain/events.ts';
 import { evidenceEvents } from '../db/schema.ts';
+import { readDetails } from '../domain/events.ts';
 import type { Ledger } from '../evidence/ledger.ts';
 
 /**

@@ -21,6 +21,8 @@ describe('the event catalogue', () => {
     accepts({ kind: 'grant.extended', actor: 'breakglass', details: { pending_until: '2026-03-02T09:00:00.000Z' } });
     // @ts-expect-error a kind that does not exist
     accepts({ kind: 'grant.stolen', actor: 'breakglass', details: {} });
+    // @ts-expect-error a misnamed field in a test story's event fails too
+    new EvidenceStory().review('2026-03-02T00:00:00Z', { kind: 'review.started', actor: 'U0SEC', details: { campain_id: 1 } });
     expect(EVENT_KINDS).toContain('ledger.checkpoint');
   });
 

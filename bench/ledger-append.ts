@@ -15,6 +15,7 @@ import type { Database } from '../src/db/client.ts';
 import { DATABASE_URL, figure, fmt, log, median, QUICK, report, RUNS, type Figure } from './lib/common.ts';
 import { createBenchDatabase, type BenchDbKind } from './lib/databases.ts';
 import { cpuSnapshot } from './lib/cpu.ts';
+import { uncatalogued } from '../test/support/uncatalogued.ts';
 
 const WRITERS = 20;
 const PER_WRITER = Number(process.env.BENCH_APPENDS_PER_WRITER ?? (QUICK ? 50 : 200));
@@ -38,7 +39,7 @@ async function appendRounds(kind: BenchDbKind, runs: number, options: { diagnost
         Array.from({ length: WRITERS }, async (_, w) => {
           for (let i = 0; i < PER_WRITER; i++) {
             await database.db.transaction((tx) =>
-              ledger.append(tx, { kind: 'request.created', actor: `U0W${w}`, subject: `U0W${w}`, resource: 'prod-db', requestId: run * 100_000 + w * 1_000 + i, details: { reason: 'INC-1234 replication lag on primary', duration: '2h', approvers: ['U0BOB'], n: i } }),
+              ledger.append(tx, uncatalogued({ kind: 'request.created', actor: `U0W${w}`, subject: `U0W${w}`, resource: 'prod-db', requestId: run * 100_000 + w * 1_000 + i, details: { reason: 'INC-1234 replication lag on primary', duration: '2h', approvers: ['U0BOB'], n: i } })),
             );
           }
         }),

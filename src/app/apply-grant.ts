@@ -81,7 +81,7 @@ async function applyGrantOnce(deps: AppDeps, grantId: number): Promise<ApplyResu
       subject: grant.person,
       resource: grant.resource,
       requestId: grant.requestId,
-      details: { grant_id: grant.id, provider: provider.name, target: grant.target, starts_at: now.toISOString(), ends_at: grant.endsAt.toISOString(), provider_expiry: spec.expiresAt.toISOString(), emergency: grant.emergency },
+      details: { grant_id: grant.id, provider: provider.name, target: { ...grant.target }, starts_at: now.toISOString(), ends_at: grant.endsAt.toISOString(), provider_expiry: spec.expiresAt.toISOString(), emergency: grant.emergency },
     });
     await enqueue(
       tx,

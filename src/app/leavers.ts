@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, or, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
 import { accessRequests, evidenceEvents, grants } from '../db/schema.ts';
+import { readDetails, type EventDetails } from '../domain/events.ts';
 import { LEFT_STATUSES } from '../domain/review.ts';
 import type { AppDeps } from './deps.ts';
 
@@ -57,7 +58,8 @@ export function offboardingsOf(person: PersonRef): SQL {
   return and(eq(evidenceEvents.kind, 'offboarding.detected'), matches.length > 0 ? or(...matches) : sql`false`)!;
 }
 
-type Offboarding = { seq: number; subject: string | null; details: Record<string, unknown> };
+/** An offboarding.detected event; details undefined when not of its catalogued shape (the person still counts as gone). */
+type Offboarding = { seq: number; subject: string | null; details: EventDetails<'offboarding.detected'> | undefined };
 
 async function latestOffboarding(db: Db | Tx, person: PersonRef): Promise<Offboarding | undefined> {
   const [found] = await db
@@ -66,7 +68,7 @@ async function latestOffboarding(db: Db | Tx, person: PersonRef): Promise<Offboa
     .where(offboardingsOf(person))
     .orderBy(desc(evidenceEvents.seq))
     .limit(1);
-  return found;
+  return found && { ...found, details: readDetails('offboarding.detected', found.details) };
 }
 
 /**
@@ -90,12 +92,12 @@ export async function offboardedSince(tx: Tx, person: PersonRef, seenSeq: number
 }
 
 function facts(found: Offboarding, now: string): LeftFacts {
-  const at = new Date(String(found.details.deactivated_at));
-  return { seq: found.seq, deactivatedAt: Number.isNaN(at.getTime()) ? new Date(0) : at, detail: String(found.details.detail ?? found.details.source ?? 'deactivated'), now };
+  const at = new Date(found.details?.deactivated_at ?? Number.NaN);
+  return { seq: found.seq, deactivatedAt: Number.isNaN(at.getTime()) ? new Date(0) : at, detail: found.details?.detail ?? found.details?.source ?? 'deactivated', now };
 }
 
 async function stillGone(deps: Pick<AppDeps, 'directory' | 'identities'>, person: PersonRef, offboarding: Offboarding): Promise<string | null> {
-  const slackUserId = person.slackUserId ?? (typeof offboarding.details.slack_user === 'string' ? offboarding.details.slack_user : undefined);
+  const slackUserId = person.slackUserId ?? offboarding.details?.slack_user ?? undefined;
   if (slackUserId) {
     try {
       const user = await deps.directory.user(slackUserId);
@@ -106,7 +108,7 @@ async function stillGone(deps: Pick<AppDeps, 'directory' | 'identities'>, person
   }
   if (!deps.identities) return null;
   // A Slack leaver with no visible email was recorded under a placeholder Okta cannot know.
-  const refs = emailsOf({ emails: [offboarding.details.login as string | undefined, offboarding.subject, ...person.emails] }).filter((ref) => !ref.endsWith('.invalid'));
+  const refs = emailsOf({ emails: [offboarding.details?.login, offboarding.subject, ...person.emails] }).filter((ref) => !ref.endsWith('.invalid'));
   try {
     for (const ref of refs) {
       const user = await deps.identities.lookupUser(ref);
@@ -116,7 +118,7 @@ async function stillGone(deps: Pick<AppDeps, 'directory' | 'identities'>, person
   } catch (error) {
     return `Okta could not be asked (${error instanceof Error ? error.message : String(error)})`;
   }
-  return offboarding.details.source === 'okta' ? 'not in Okta' : null;
+  return offboarding.details?.source === 'okta' ? 'not in Okta' : null;
 }
 
 /** `offboarded on 2026-03-02 10:00 UTC (Okta status DEPROVISIONED; now: Okta status DEPROVISIONED)`, for refusals. */

@@ -4,6 +4,7 @@ import { isHeld } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { accessRequests, evidenceEvents, grants, LIVE_GRANT_STATES } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
+import { readDetails } from '../domain/events.ts';
 import type { AccessEntry } from '../ports.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
@@ -167,14 +168,17 @@ async function openOffboardings(deps: AppDeps): Promise<OpenOffboarding[]> {
     )
     .orderBy(desc(evidenceEvents.seq))
     .limit(20);
-  return detected.map((event) => ({
-    seq: event.seq,
-    email: event.subject ?? '',
-    login: (event.details.login as string | null) ?? null,
-    slackUser: (event.details.slack_user as string | null) ?? null,
-    deactivatedAt: new Date(String(event.details.deactivated_at)),
-    source: String(event.details.source),
-  }));
+  return detected.map((event) => {
+    const details = readDetails('offboarding.detected', event.details);
+    return {
+      seq: event.seq,
+      email: event.subject ?? '',
+      login: details?.login ?? null,
+      slackUser: details?.slack_user ?? null,
+      deactivatedAt: new Date(details?.deactivated_at ?? Number.NaN),
+      source: details?.source ?? 'unknown',
+    };
+  });
 }
 
 /**

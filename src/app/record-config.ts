@@ -2,6 +2,7 @@ import { desc, eq } from 'drizzle-orm';
 import type { PolicySource } from '../config/policy-source.ts';
 import type { Db } from '../db/client.ts';
 import { evidenceEvents, policyVersions } from '../db/schema.ts';
+import { readDetails } from '../domain/events.ts';
 import type { Ledger } from '../evidence/ledger.ts';
 
 export interface PolicyLoaded {
@@ -31,12 +32,13 @@ export async function recordConfigLoaded(db: Db, ledger: Ledger, loaded: PolicyL
       .where(eq(evidenceEvents.kind, 'config.loaded'))
       .orderBy(desc(evidenceEvents.seq))
       .limit(1);
-    if (last?.details.config_hash === loaded.hash) return false;
+    const previousHash = last ? (readDetails('config.loaded', last.details)?.config_hash ?? null) : null;
+    if (previousHash === loaded.hash) return false;
     await ledger.append(tx, {
       kind: 'config.loaded',
       actor: 'breakglass',
       subject: loaded.path,
-      details: { config_hash: loaded.hash, previous_hash: last?.details.config_hash ?? null, resources: loaded.resources, source: loaded.source },
+      details: { config_hash: loaded.hash, previous_hash: previousHash, resources: loaded.resources, source: loaded.source },
     });
     return true;
   });

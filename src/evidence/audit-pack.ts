@@ -7,6 +7,7 @@ import { EMERGENCY_REVIEW_WITHIN_MS } from '../domain/emergency.ts';
 import type { LoadedAccessConfig } from '../config/access.ts';
 import type { Db } from '../db/client.ts';
 import { evidenceEvents } from '../db/schema.ts';
+import { readDetails } from '../domain/events.ts';
 import { checkpointFromDetails, checkpointSignatureValid, keyFingerprint, type CheckpointSigner } from './checkpoint.ts';
 import { CSV_CONVENTIONS, toSafeCsv } from './csv-safe.ts';
 import { GENESIS_HASH, type StoredEvent } from './event.ts';
@@ -307,23 +308,20 @@ export function offboardingRows(history: EvidenceHistory, period: Period): Row[]
   return offboardingRecords(history.offboardingEvents)
     .filter((r) => inPeriod(r.detected?.occurredAt, period) || inPeriod(r.completed?.occurredAt, period))
     .map((r) => {
-      const d = { ...(r.detected?.details ?? {}), ...(r.completed?.details ?? {}) };
-      const systems = Array.isArray(d.systems) ? (d.systems as Array<Record<string, unknown>>) : [];
+      const systems = r.completion?.systems ?? [];
       return {
         person: r.person,
-        slack_user: text(r.detected?.details.slack_user),
-        source: text(d.source),
+        slack_user: text(r.detection?.slack_user),
+        source: text(r.completion?.source ?? r.detection?.source),
         deactivated_at: iso(r.deactivatedAt),
         detected_at: iso(r.detected?.occurredAt),
         completed_at: iso(r.completed?.occurredAt),
-        access_ended_at: text(d.access_ended_at),
+        access_ended_at: text(r.completion?.access_ended_at),
         took: r.tookMs === null ? null : humanDuration(r.tookMs),
         sla: r.slaMs === null ? null : humanDuration(r.slaMs),
-        sla_met: typeof r.completed?.details.sla_met === 'boolean' ? r.completed.details.sla_met : null,
-        systems: systems
-          .map((x) => `${String(x.resource ?? '?')} (${String(x.provider ?? '?')}): ${String(x.outcome ?? '?')}${typeof x.ended_at === 'string' ? ` at ${x.ended_at}` : ''}`)
-          .join('; '),
-        unmanaged_access: Array.isArray(d.unmanaged_access) ? d.unmanaged_access.map(String).join(' ') : null,
+        sla_met: r.completion?.sla_met ?? null,
+        systems: systems.map((x) => `${x.resource} (${x.provider}): ${x.outcome}${x.ended_at !== null ? ` at ${x.ended_at}` : ''}`).join('; '),
+        unmanaged_access: r.completion ? r.completion.unmanaged_access.join(' ') : null,
         detected_seq: r.detected?.seq ?? null,
         completed_seq: r.completed?.seq ?? null,
       };
@@ -430,12 +428,12 @@ export function policyVersions(history: EvidenceHistory, period: Period): Array<
   const versions: Array<{ hash: string; since: string; seq: number }> = [];
   let before: StoredEvent | undefined;
   for (const event of history.configLoads) {
-    const hash = text(event.details.config_hash);
+    const hash = text(readDetails('config.loaded', event.details)?.config_hash);
     if (!hash) continue;
     if (event.occurredAt < period.from) before = event;
     else if (event.occurredAt < period.to) versions.push({ hash, since: event.occurredAt.toISOString(), seq: event.seq });
   }
-  if (before) versions.unshift({ hash: text(before.details.config_hash)!, since: before.occurredAt.toISOString(), seq: before.seq });
+  if (before) versions.unshift({ hash: readDetails('config.loaded', before.details)!.config_hash, since: before.occurredAt.toISOString(), seq: before.seq });
   return versions;
 }
 

@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import canonicalize from 'canonicalize';
+import type { EventDetails } from '../domain/events.ts';
 
 /**
  * Signed ledger checkpoints: "the ledger held `count` events and event #count's hash was `head`
@@ -153,7 +154,7 @@ function assertPayload(payload: CheckpointPayload): void {
 // ---- the evidence event ---------------------------------------------------------------------
 
 /** The `details` of a `ledger.checkpoint` event: everything needed to verify it, no secret. */
-export function checkpointDetails(checkpoint: SignedCheckpoint): Record<string, unknown> {
+export function checkpointDetails(checkpoint: SignedCheckpoint): EventDetails<'ledger.checkpoint'> {
   return { v: checkpoint.v, count: checkpoint.count, head: checkpoint.head, at: checkpoint.at, public_key: checkpoint.publicKey, signature: checkpoint.signature };
 }
 

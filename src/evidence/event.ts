@@ -1,48 +1,24 @@
 import * as nodeCrypto from 'node:crypto';
+import type { EvidenceEvent } from '../domain/events.ts';
 import { canonicalJson, canonicalString } from './canonical-json.ts';
 
-export const EVENT_KINDS = [
-  'config.loaded',
-  'request.created',
-  'request.approved',
-  'request.denied',
-  'request.expired',
-  'request.cancelled',
-  'grant.applied',
-  'grant.failed',
-  'grant.revoked',
-  'grant.revoke_failed',
-  'grant.extended',
-  'grant.end_requested',
-  'emergency.reviewed',
-  'emergency.escalated',
-  'review.started',
-  'review.decided',
-  'review.reminded',
-  'review.escalated',
-  'review.signed_off',
-  'review.closed',
-  'offboarding.detected',
-  'offboarding.completed',
-  'drift.detected',
-  'alert.raised',
-  'alert.acknowledged',
-  'ledger.checkpoint',
-] as const;
+export { EVENT_KINDS, type EventKind } from '../domain/events.ts';
 
-export type EventKind = (typeof EVENT_KINDS)[number];
-
-/** What a use case records. Time is the ledger's clock, never the caller's. */
-export interface EvidenceInput {
-  kind: EventKind;
+/** Who, whom, what and which request: the columns every event has besides its kind and details. */
+interface EvidenceColumns {
   /** Who did it: a Slack user id, `breakglass` for the bot's own work, or `cli:<user>`. */
   actor: string;
   /** Whom it is about (the person whose access changed), when that is not the actor. */
   subject?: string | null | undefined;
   resource?: string | null | undefined;
   requestId?: string | number | null | undefined;
-  details?: Record<string, unknown> | undefined;
 }
+
+/**
+ * What a use case records: one kind and details of exactly that kind's shape (src/domain/events.ts).
+ * Time is the ledger's clock, never the caller's.
+ */
+export type EvidenceInput = EvidenceColumns & EvidenceEvent;
 
 export interface StoredEvent {
   seq: number;

@@ -1,4 +1,5 @@
 import { CheckpointCoverage } from './checkpoint-coverage.ts';
+import { isOpaque, parseEvent, type EvidenceEvent } from '../domain/events.ts';
 import type { StoredEvent } from './event.ts';
 
 /**
@@ -112,6 +113,12 @@ export interface AlertRecord {
   ack: { by: string; at: Date; seq: number } | null;
 }
 
+export interface UnreadableEvent {
+  seq: number;
+  kind: string;
+  problem: string;
+}
+
 export interface DayActivity {
   count: number;
   firstSeq: number;
@@ -132,6 +139,11 @@ export class EvidenceHistory {
   readonly configLoads: StoredEvent[] = [];
   /** Events per UTC day (`2026-02-01`). */
   readonly days = new Map<string, DayActivity>();
+  /**
+   * Events the catalogue (src/domain/events.ts) cannot place: an unknown kind, or details not of
+   * their kind's shape. They are counted and listed, never guessed at, and never folded in.
+   */
+  readonly unreadable: UnreadableEvent[] = [];
   count = 0;
   first: StoredEvent | null = null;
   last: StoredEvent | null = null;
@@ -154,16 +166,29 @@ export class EvidenceHistory {
       activity.lastSeq = event.seq;
     } else this.days.set(day, { count: 1, firstSeq: event.seq, lastSeq: event.seq });
 
-    const d = event.details;
-    switch (event.kind) {
+    // Whole lists handed to readers of their own, whatever their details hold.
+    if (event.kind === 'ledger.checkpoint') this.checkpoints.push(event);
+    else if (event.kind === 'config.loaded') this.configLoads.push(event);
+    else if (event.kind.startsWith('review.')) this.reviewEvents.push(event);
+    else if (event.kind.startsWith('offboarding.')) this.offboardingEvents.push(event);
+
+    const parsed = parseEvent(event);
+    if (isOpaque(parsed)) this.unreadable.push({ seq: event.seq, kind: event.kind, problem: parsed.opaque });
+    else this.fold(event, parsed);
+  }
+
+  /** Requests, grants and alerts, from events whose details are of their kind's catalogued shape. */
+  private fold(event: StoredEvent, parsed: EvidenceEvent): void {
+    switch (parsed.kind) {
       case 'request.created': {
+        const d = parsed.details;
         const request = this.request(event.requestId, event);
         request.requester = event.actor;
         request.kind = text(d.request_kind);
         request.reason = text(d.reason);
         request.ticket = text(d.ticket);
         request.duration = text(d.duration);
-        request.approvers = Array.isArray(d.approvers) ? d.approvers.map(String) : [];
+        request.approvers = d.approvers;
         request.approvalsRequired = number(d.approvals_required);
         request.extendsGrantId = id(d.extends_grant_id);
         request.configHash = text(d.config_hash);
@@ -172,33 +197,37 @@ export class EvidenceHistory {
         return;
       }
       case 'request.approved': {
+        const d = parsed.details;
         const request = this.request(event.requestId, event);
+        const selfGrant = 'self_grant' in d;
         request.approvals.push({
           approver: event.actor,
           at: event.occurredAt,
           seq: event.seq,
-          final: d.final === true,
-          selfGrant: d.self_grant === true,
-          count: number(d.approvals),
+          final: d.final,
+          selfGrant,
+          count: selfGrant ? null : number(d.approvals),
           configHash: text(d.config_hash),
         });
-        request.approvalsRequired ??= number(d.approvals_required);
+        if (!selfGrant) request.approvalsRequired ??= number(d.approvals_required);
         return;
       }
       case 'request.denied':
-      case 'request.expired':
-      case 'request.cancelled': {
-        const request = this.request(event.requestId, event);
-        const kind = event.kind.slice('request.'.length) as RequestDecision['kind'];
-        request.decision = { kind, by: event.actor, at: event.occurredAt, seq: event.seq, reason: text(d.reason), configHash: text(d.config_hash) };
+        this.decide(event, 'denied', parsed.details.reason, parsed.details.config_hash);
         return;
-      }
+      case 'request.expired':
+        this.decide(event, 'expired', null, null);
+        return;
+      case 'request.cancelled':
+        this.decide(event, 'cancelled', parsed.details.reason, null);
+        return;
       case 'grant.applied': {
+        const d = parsed.details;
         const grant = this.grant(d.grant_id, event);
         if (!grant) return;
         grant.requestId = event.requestId ?? grant.requestId;
         grant.person = event.subject ?? grant.person;
-        grant.emergency = d.emergency === true;
+        grant.emergency = d.emergency;
         grant.applied = {
           at: event.occurredAt,
           seq: event.seq,
@@ -209,6 +238,7 @@ export class EvidenceHistory {
         return;
       }
       case 'grant.extended': {
+        const d = parsed.details;
         const grant = this.grant(d.grant_id, event, id(d.original_request_id));
         const endsAt = instant(d.ends_at);
         if (!grant || !endsAt) return;
@@ -216,33 +246,36 @@ export class EvidenceHistory {
         return;
       }
       case 'grant.end_requested': {
-        const grant = this.grant(d.grant_id, event);
+        const grant = this.grant(parsed.details.grant_id, event);
         if (grant) grant.endRequested = { by: event.actor, at: event.occurredAt, seq: event.seq };
         return;
       }
       case 'grant.revoked': {
+        const d = parsed.details;
         const grant = this.grant(d.grant_id, event);
         if (!grant) return;
         const at = instant(d.revoked_at) ?? event.occurredAt;
-        const scheduledEnd = instant(d.ends_at);
+        // A review's Revoke records no end of its own: the line had none.
+        const scheduledEnd = 'ends_at' in d ? instant(d.ends_at) : null;
         grant.revocation = {
           at,
           by: event.actor,
           reason: text(d.reason),
           scheduledEnd,
-          lateByMs: number(d.late_by_ms) ?? (scheduledEnd ? Math.max(0, at.getTime() - scheduledEnd.getTime()) : 0),
+          lateByMs: ('late_by_ms' in d ? number(d.late_by_ms) : null) ?? (scheduledEnd ? Math.max(0, at.getTime() - scheduledEnd.getTime()) : 0),
           seq: event.seq,
           providerCall: text(d.provider_call),
         };
         return;
       }
       case 'grant.revoke_failed': {
-        const grant = this.grant(d.grant_id, event);
+        const d = parsed.details;
+        const grant = 'grant_id' in d ? this.grant(d.grant_id, event) : undefined;
         grant?.revokeFailures.push({ at: event.occurredAt, seq: event.seq, error: text(d.error) });
         return;
       }
       case 'emergency.reviewed': {
-        const grant = this.grant(d.grant_id, event);
+        const grant = this.grant(parsed.details.grant_id, event);
         if (grant) {
           grant.emergency = true;
           grant.review ??= { by: event.actor, at: event.occurredAt, seq: event.seq };
@@ -250,7 +283,7 @@ export class EvidenceHistory {
         return;
       }
       case 'emergency.escalated': {
-        const grant = this.grant(d.grant_id, event);
+        const grant = this.grant(parsed.details.grant_id, event);
         if (grant) {
           grant.emergency = true;
           grant.escalation ??= { at: event.occurredAt, seq: event.seq };
@@ -258,6 +291,7 @@ export class EvidenceHistory {
         return;
       }
       case 'alert.raised': {
+        const d = parsed.details;
         const alert = this.alert(d.alert_id);
         if (!alert) return;
         alert.kind = text(d.alert_kind);
@@ -271,6 +305,7 @@ export class EvidenceHistory {
         return;
       }
       case 'alert.acknowledged': {
+        const d = parsed.details;
         const alert = this.alert(d.alert_id);
         if (!alert) return;
         alert.kind ??= text(d.alert_kind);
@@ -278,16 +313,14 @@ export class EvidenceHistory {
         alert.ack ??= { by: event.actor, at: event.occurredAt, seq: event.seq };
         return;
       }
-      case 'ledger.checkpoint':
-        this.checkpoints.push(event);
-        return;
-      case 'config.loaded':
-        this.configLoads.push(event);
-        return;
       default:
-        if (event.kind.startsWith('review.')) this.reviewEvents.push(event);
-        else if (event.kind.startsWith('offboarding.')) this.offboardingEvents.push(event);
+        return;
     }
+  }
+
+  private decide(event: StoredEvent, kind: RequestDecision['kind'], reason: string | null, configHash: string | null): void {
+    const request = this.request(event.requestId, event);
+    request.decision = { kind, by: event.actor, at: event.occurredAt, seq: event.seq, reason: text(reason), configHash: text(configHash) };
   }
 
   /** Grants that started (have a grant.applied), in the order they started. */

@@ -1,8 +1,9 @@
 import { EMERGENCY_REVIEW_WITHIN_MS } from '../domain/emergency.ts';
 import type { Db } from '../db/client.ts';
 import { parseDuration } from '../domain/duration.ts';
+import { readDetails, type EventDetails } from '../domain/events.ts';
 import type { StoredEvent } from './event.ts';
-import { EvidenceHistory, humanDuration, id, instant, number, scheduledEnd, text, utcDay, type GrantApplied, type GrantRecord, type RequestRecord } from './history.ts';
+import { EvidenceHistory, humanDuration, id, instant, number, scheduledEnd, text, utcDay, type GrantApplied, type GrantRecord, type RequestRecord, type UnreadableEvent } from './history.ts';
 import { checkLedgerAgainstCheckpoint, latestCheckpointEvent } from './checkpoint-check.ts';
 import { uncoveredDays } from './checkpoint-coverage.ts';
 import { readEvents } from './read.ts';
@@ -89,6 +90,11 @@ export interface ReadinessReport {
   gaps: Gap[];
   counts: Record<GapKind, number>;
   late_revoke_tolerance_ms: number;
+  /**
+   * Events whose details the catalogue cannot read (an unknown kind, or details not of their
+   * kind's shape): left out of the checks rather than guessed at, and named here.
+   */
+  unreadable: UnreadableEvent[];
 }
 
 export interface ReadinessOptions {
@@ -286,8 +292,8 @@ export function assessReadiness(history: EvidenceHistory, options: ReadinessOpti
     const { detected, completed } = record;
     if (completed && inPeriod(completed.occurredAt)) {
       checked.offboardings++;
-      if (completed.details.sla_met === false) {
-        const unmanaged = Array.isArray(completed.details.unmanaged_access) ? completed.details.unmanaged_access.map(String) : [];
+      if (record.completion?.sla_met === false) {
+        const unmanaged = record.completion.unmanaged_access;
         const facts = [
           ...(record.tookMs !== null ? [`access ended ${humanDuration(record.tookMs)} after deactivation`] : []),
           ...(record.slaMs !== null ? [`SLA ${humanDuration(record.slaMs)}`] : []),
@@ -328,6 +334,7 @@ export function assessReadiness(history: EvidenceHistory, options: ReadinessOpti
     gaps,
     counts,
     late_revoke_tolerance_ms: tolerance,
+    unreadable: history.unreadable,
   };
 }
 
@@ -378,7 +385,12 @@ export interface ReviewCampaign {
   events: StoredEvent[];
 }
 
-/** review.* events grouped by campaign (details.campaign_id, else review_id, else the request id). */
+/**
+ * review.* events grouped by campaign (details.campaign_id, else review_id, else the request id).
+ * Unlike the rest of the history this reads their details field by field, not through the
+ * catalogue: it also judges campaigns that name their reviewers (`reviewers` as a list), a shape
+ * breakglass itself does not write, and such events stay in `unreadable` all the same.
+ */
 export function reviewCampaigns(events: StoredEvent[]): ReviewCampaign[] {
   const campaigns = new Map<string, ReviewCampaign>();
   for (const event of events) {
@@ -443,6 +455,9 @@ export interface OffboardingRecord {
   person: string | null;
   detected: StoredEvent | null;
   completed: StoredEvent | null;
+  /** Their details as the catalogue reads them; null when absent or not of their kind's shape. */
+  detection: EventDetails<'offboarding.detected'> | null;
+  completion: EventDetails<'offboarding.completed'> | null;
   /** When the person was deactivated (details.deactivated_at), else when it was detected. */
   deactivatedAt: Date | null;
   slaMs: number | null;
@@ -461,32 +476,34 @@ export function offboardingRecords(events: StoredEvent[]): OffboardingRecord[] {
   for (const event of events) {
     const person = event.subject;
     if (event.kind === 'offboarding.detected') {
-      const record: OffboardingRecord = { person, detected: event, completed: null, deactivatedAt: instant(event.details.deactivated_at) ?? event.occurredAt, slaMs: slaOf(event), tookMs: null };
+      const d = readDetails('offboarding.detected', event.details) ?? null;
+      const record: OffboardingRecord = { person, detected: event, completed: null, detection: d, completion: null, deactivatedAt: instant(d?.deactivated_at) ?? event.occurredAt, slaMs: slaOf(d), tookMs: null };
       records.push(record);
       bySeq.set(event.seq, record);
       open.set(person ?? '', record);
     } else if (event.kind === 'offboarding.completed') {
-      const detectedSeq = number(event.details.detected_seq);
-      let record = (detectedSeq !== null ? bySeq.get(detectedSeq) : undefined) ?? open.get(person ?? '');
+      const d = readDetails('offboarding.completed', event.details) ?? null;
+      let record = (d ? bySeq.get(d.detected_seq) : undefined) ?? open.get(person ?? '');
       if (!record || record.completed) {
-        record = { person, detected: null, completed: null, deactivatedAt: instant(event.details.deactivated_at), slaMs: null, tookMs: null };
+        record = { person, detected: null, completed: null, detection: null, completion: null, deactivatedAt: instant(d?.deactivated_at), slaMs: null, tookMs: null };
         records.push(record);
       }
       record.completed = event;
-      record.slaMs = slaOf(event) ?? record.slaMs;
-      record.deactivatedAt = instant(event.details.deactivated_at) ?? record.deactivatedAt;
-      const ended = instant(event.details.access_ended_at);
-      record.tookMs = number(event.details.took_ms) ?? (ended && record.deactivatedAt ? ended.getTime() - record.deactivatedAt.getTime() : null);
+      record.completion = d;
+      record.slaMs = slaOf(d) ?? record.slaMs;
+      record.deactivatedAt = instant(d?.deactivated_at) ?? record.deactivatedAt;
+      const ended = instant(d?.access_ended_at);
+      record.tookMs = d?.took_ms ?? (ended && record.deactivatedAt ? ended.getTime() - record.deactivatedAt.getTime() : null);
       if (open.get(person ?? '') === record) open.delete(person ?? '');
     }
   }
   return records;
 }
 
-/** The SLA an offboarding event states: details.sla_ms, or details.sla as a duration (`24h`, `1d`). */
-function slaOf(event: StoredEvent): number | null {
-  const sla = text(event.details.sla);
-  return number(event.details.sla_ms) ?? (sla ? (parseDuration(sla) ?? null) : null);
+/** The SLA an offboarding event states, a duration such as `24h` or `1d`. */
+function slaOf(details: { sla: string } | null): number | null {
+  const sla = text(details?.sla);
+  return sla ? (parseDuration(sla) ?? null) : null;
 }
 
 function silentDays(history: EvidenceHistory, from: Date, to: Date, now: Date, checked: { days: number }): Gap[] {
@@ -555,6 +572,7 @@ export function readinessToText(report: ReadinessReport): string {
   lines.push(
     `Checked: ${c.grants} grant(s), ${c.extensions} extension(s), ${c.revocations} revocation(s), ${c.emergency_grants} emergency grant(s), ${c.alerts} alert(s), ${c.review_campaigns} review campaign(s), ${c.offboardings} offboarding(s), ${c.days} day(s)`,
   );
+  if (report.unreadable.length > 0) lines.push(unreadableLine(report.unreadable));
   lines.push('');
   if (report.ok) {
     lines.push('No gaps found.');
@@ -587,6 +605,7 @@ export function readinessToMarkdown(report: ReadinessReport): string {
   lines.push('| checked | count |', '| --- | --- |');
   for (const [name, value] of Object.entries(c)) lines.push(`| ${name.replace(/_/g, ' ')} | ${value} |`);
   lines.push('');
+  if (report.unreadable.length > 0) lines.push(escapeMarkdown(unreadableLine(report.unreadable)), '');
   if (report.ok) {
     lines.push('**No gaps found.**', '');
     return lines.join('\n');
@@ -600,6 +619,13 @@ export function readinessToMarkdown(report: ReadinessReport): string {
     lines.push('');
   }
   return lines.join('\n');
+}
+
+/** Names the events left out because the catalogue cannot read them (the first ten, and how many more). */
+function unreadableLine(unreadable: UnreadableEvent[]): string {
+  const named = unreadable.slice(0, 10).map((u) => `event ${u.seq} (${u.problem})`);
+  const more = unreadable.length > 10 ? `, and ${unreadable.length - 10} more` : '';
+  return `Not read: ${unreadable.length} event(s) of an unknown kind or with details not of their kind's shape, left out of the checks: ${named.join('; ')}${more}`;
 }
 
 export function escapeMarkdown(value: string): string {

@@ -2,6 +2,7 @@ import { stringify } from 'csv-stringify/sync';
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { evidenceEvents, reviewCampaigns, reviewCards, reviewItems } from '../db/schema.ts';
+import { readDetails } from '../domain/events.ts';
 import { comparePopulation, populationHash } from '../domain/review.ts';
 
 type Campaign = typeof reviewCampaigns.$inferSelect;
@@ -85,8 +86,9 @@ export async function loadReviewReport(db: Db, options: { campaignId?: number | 
   const recomputed = populationHash(
     items.map((i) => ({ resource: i.resource, principal: i.principal, email: i.email, grantId: i.grantId, requestId: i.requestId, route: i.route, reviewer: i.cardId !== null ? (byCard.get(i.cardId)?.recipient ?? null) : null })),
   );
-  const recorded = typeof started?.details['population_sha256'] === 'string' ? (started.details['population_sha256'] as string) : null;
-  const skipped = Array.isArray(started?.details['skipped_resources']) ? (started.details['skipped_resources'] as Array<{ resource: string; reason: string }>) : [];
+  const start = started && readDetails('review.started', started.details);
+  const recorded = start?.population_sha256 ?? null;
+  const skipped = start?.skipped_resources ?? [];
   const signOffs: ReviewSignOff[] = cards.map((card) => {
     const mine = items.filter((i) => i.cardId === card.id);
     return {

@@ -28,6 +28,7 @@ import { createLogger } from '../../src/logger.ts';
 import { FakeClock } from '../support/clock.ts';
 import { describeEachDatabase } from '../support/databases.ts';
 import { tamper, wipeLedger } from '../support/tamper.ts';
+import { uncatalogued } from '../support/uncatalogued.ts';
 
 const HOUR = 3_600_000;
 const access = {
@@ -58,7 +59,7 @@ describeEachDatabase('ledger checkpoints', (ctx) => {
 
   async function append(count: number, resource = 'prod-db', by = ledger) {
     for (let i = 0; i < count; i++) {
-      await ctx.database.db.transaction((tx) => by.append(tx, { kind: 'request.created', actor: 'U0ALICE', resource, requestId: i + 1, details: { reason: `reason ${i}` } }));
+      await ctx.database.db.transaction((tx) => by.append(tx, uncatalogued({ kind: 'request.created', actor: 'U0ALICE', resource, requestId: i + 1, details: { reason: `reason ${i}` } })));
     }
   }
   const events = () => ctx.database.db.select().from(evidenceEvents).orderBy(evidenceEvents.seq);

@@ -26,14 +26,14 @@ const SIGNER = KEY.signer;
 function buildStory(): EvidenceStory {
   const s = new EvidenceStory();
   s.config(t('00:05:00'), loadAccessConfig(ACCESS).hash);
-  s.raw(t('08:00:00'), { kind: 'review.started', actor: 'U0SEC', details: { campaign_id: 1, period: '2026-Q1', due_at: '2026-03-10T00:00:00.000Z', reviewers: 1, security_items: 0 } });
+  s.review(t('08:00:00'), { kind: 'review.started', actor: 'U0SEC', details: { campaign_id: 1, period: '2026-Q1', due_at: '2026-03-10T00:00:00.000Z', reviewers: 1, security_items: 0 } });
   const a = s.request(t('09:00:00'), { requester: 'U0ALICE', resource: 'prod-db', durationMs: 2 * HOUR, reason: TRICKY, ticket: 'INC-7', approvers: ['U0BOB', 'U0CAROL'], approvalsRequired: 2 });
   s.approve(t('09:01:00'), a, 'U0BOB');
   s.approve(t('09:02:00'), a, 'U0CAROL');
   const grantA = s.apply(t('09:02:00'), a);
   const d = s.request(t('09:10:00'), { requester: 'U0DAVE', resource: 'prod-db', durationMs: HOUR, reason: 'look around', approvers: ['U0BOB'] });
   s.deny(t('09:15:00'), d, 'U0BOB', 'not during the freeze, "really"');
-  s.raw(t('10:00:00'), { kind: 'review.decided', actor: 'U0MGR', subject: 'U0ALICE', resource: 'prod-db', details: { campaign_id: 1, period: '2026-Q1', item_id: 1, decision: 'keep' } });
+  s.review(t('10:00:00'), { kind: 'review.decided', actor: 'U0MGR', subject: 'U0ALICE', resource: 'prod-db', details: { campaign_id: 1, period: '2026-Q1', item_id: 1, decision: 'keep', reviewer: '' } });
   s.revoke(t('11:02:03'), grantA);
   const e = s.request(t('12:00:00'), { requester: 'U0SRE', resource: 'prod-logs', durationMs: HOUR / 2, reason: 'outage', approvers: ['U0LEAD'], kind: 'emergency' });
   s.selfGrant(t('12:00:00'), e);
@@ -42,8 +42,8 @@ function buildStory(): EvidenceStory {
   s.acknowledge(t('12:05:00'), alert, 'U0SEC', t('12:00:00'), 'emergency_grant', e);
   s.revoke(t('12:30:02'), grantE);
   s.reviewEmergency(t('13:00:00'), grantE, 'U0LEAD', t('12:00:01'));
-  s.raw(t('15:00:00'), { kind: 'review.signed_off', actor: 'U0MGR', subject: 'U0MGR', details: { campaign_id: 1, period: '2026-Q1', card_id: 1, audience: 'manager', reviewer: 'U0MGR', lines: 1, kept: 1, revoked: 0, overdue: false } });
-  const detected = s.raw(t('16:00:00'), { kind: 'offboarding.detected', actor: 'breakglass', subject: 'left@example.com', details: { source: 'okta', slack_user: 'U0LEFT', deactivated_at: t('15:59:00.000'), sla: '1d' } });
+  s.review(t('15:00:00'), { kind: 'review.signed_off', actor: 'U0MGR', subject: 'U0MGR', details: { campaign_id: 1, period: '2026-Q1', card_id: 1, audience: 'manager', reviewer: 'U0MGR', lines: 1, kept: 1, revoked: 0, overdue: false } });
+  const detected = s.raw(t('16:00:00'), { kind: 'offboarding.detected', actor: 'breakglass', subject: 'left@example.com', details: { source: 'okta', slack_user: 'U0LEFT', login: null, deactivated_at: t('15:59:00.000'), detail: null, sla: '1d' } });
   s.raw(t('16:10:00'), {
     kind: 'offboarding.completed',
     actor: 'breakglass',

@@ -11,6 +11,7 @@ import { Ledger } from '../../src/evidence/ledger.ts';
 import { runCli } from '../support/cli.ts';
 import { cliDatabaseVariants, type CliDatabase } from '../support/cli-databases.ts';
 import { tamper } from '../support/tamper.ts';
+import { uncatalogued } from '../support/uncatalogued.ts';
 
 const access = {
   config: parseAccessConfig(`security_channel: C0SEC
@@ -35,11 +36,11 @@ describe('npx breakglass evidence checkpoint verify', () => {
     const database = await openDatabase({ dataDir: dir, holder: 'test' });
     const ledger = new Ledger();
     for (let i = 1; i <= 5; i++) {
-      await database.db.transaction((tx) => ledger.append(tx, { kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: i }));
+      await database.db.transaction((tx) => ledger.append(tx, uncatalogued({ kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: i })));
     }
     const deps = { db: database.db, ledger, clock: { now: () => new Date() }, access, wake: { grants() {}, outbox() {} } };
     text = (await takeCheckpointIfDue(deps, signer, { force: true })).taken!.text;
-    await database.db.transaction((tx) => ledger.append(tx, { kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: 6 }));
+    await database.db.transaction((tx) => ledger.append(tx, uncatalogued({ kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: 6 })));
     await database.close();
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -85,7 +86,7 @@ for (const variant of cliDatabaseVariants) {
           const clock = { now: () => new Date(start + step.days * DAY) };
           const ledger = new Ledger(clock);
           if (step.checkpoint) texts.push((await takeCheckpointIfDue({ db: db.db, ledger, clock, access, wake: { grants() {}, outbox() {} } }, step.checkpoint, { force: true })).taken!.text);
-          else await db.db.transaction((tx) => ledger.append(tx, { kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: Math.round(step.days * 100) }));
+          else await db.db.transaction((tx) => ledger.append(tx, uncatalogued({ kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: Math.round(step.days * 100) })));
         }
       } finally {
         await db.close();

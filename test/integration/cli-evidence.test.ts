@@ -8,6 +8,7 @@ import { Ledger } from '../../src/evidence/ledger.ts';
 import { runCli } from '../support/cli.ts';
 import { createPostgresDatabase, postgresAvailable } from '../support/databases.ts';
 import { tamper } from '../support/tamper.ts';
+import { uncatalogued } from '../support/uncatalogued.ts';
 
 const TRICKY_REASON = 'INC-7, "urgent": replica lag\nsecond line, with comma';
 const times = ['2026-02-01T10:00:00.000Z', '2026-02-15T12:00:00.000Z', '2026-03-31T23:59:59.000Z', '2026-04-01T00:00:00.000Z'];
@@ -21,7 +22,7 @@ async function seed(database: Database) {
     { kind: 'request.created', actor: 'U0CAROL', resource: 'prod-admin', requestId: 2, details: { reason: 'deploy' } },
     { kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: 3, details: { reason: 'after the period' } },
   ] as const;
-  for (const event of events) await database.db.transaction((tx) => ledger.append(tx, event));
+  for (const event of events) await database.db.transaction((tx) => ledger.append(tx, uncatalogued(event)));
 }
 
 const variants: Array<{ kind: string; skip: boolean; setup(): Promise<{ env: Record<string, string>; database: () => Promise<Database>; cleanup(): Promise<void> }> }> = [

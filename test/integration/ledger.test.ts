@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { afterEach, expect, it } from 'vitest';
+import { rowsOf } from '../../src/db/client.ts';
 import { evidenceEvents } from '../../src/db/schema.ts';
 import { canonicalContent, chainHash, GENESIS_HASH, type StoredEvent } from '../../src/evidence/event.ts';
 import { readEvents } from '../../src/evidence/read.ts';
@@ -8,6 +10,7 @@ import { Ledger } from '../../src/evidence/ledger.ts';
 import { verifyLedger } from '../../src/evidence/verify.ts';
 import { describeEachDatabase } from '../support/databases.ts';
 import { tamper, wipeLedger } from '../support/tamper.ts';
+import { uncatalogued } from '../support/uncatalogued.ts';
 
 const ledger = new Ledger();
 
@@ -24,7 +27,7 @@ describeEachDatabase('evidence ledger', (ctx) => {
   async function appendMany(count: number) {
     for (let i = 1; i <= count; i++) {
       await ctx.database.db.transaction((tx) =>
-        ledger.append(tx, { kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: i, details: { reason: `reason ${i}`, n: i } }),
+        ledger.append(tx, uncatalogued({ kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: i, details: { reason: `reason ${i}`, n: i } })),
       );
     }
   }
@@ -42,7 +45,7 @@ describeEachDatabase('evidence ledger', (ctx) => {
     await appendMany(1);
     await expect(
       ctx.database.db.transaction(async (tx) => {
-        await ledger.append(tx, { kind: 'grant.applied', actor: 'breakglass' });
+        await ledger.append(tx, uncatalogued({ kind: 'grant.applied', actor: 'breakglass' }));
         throw new Error('state change failed');
       }),
     ).rejects.toThrow('state change failed');
@@ -103,7 +106,7 @@ describeEachDatabase('evidence ledger', (ctx) => {
       (async () => {
         for (let i = 0; i < 10; i++) {
           await ctx.database.db.transaction(async (tx) => {
-            await ledger.append(tx, { kind: 'request.created', actor: `U0W${w}`, details: { i } });
+            await ledger.append(tx, uncatalogued({ kind: 'request.created', actor: `U0W${w}`, details: { i } }));
             // Work after the append and before commit, as a use case's state change does: the
             // next writer must still wait for this commit, not only for the append statement.
             if (w % 2) await tx.execute(sql`select pg_sleep(0.002)`);
@@ -119,8 +122,32 @@ describeEachDatabase('evidence ledger', (ctx) => {
 
   it('hashes in the database exactly what verify hashes: quotes, control characters, non-ASCII and emoji', async () => {
     const awkward = { reason: 'a "quoted", back\\slash\nnew line\ttab \u0001 é ✓ 😀 \u2028', nested: { z: [1.5, -0, 1e21, null, true], a: 'Ω' } };
-    const stored = await ctx.database.db.transaction((tx) => ledger.append(tx, { kind: 'request.created', actor: 'U0ÉLODIE', subject: '😀', resource: 'prod "db"', requestId: 'r\n1', details: awkward }));
+    const stored = await ctx.database.db.transaction((tx) => ledger.append(tx, uncatalogued({ kind: 'request.created', actor: 'U0ÉLODIE', subject: '😀', resource: 'prod "db"', requestId: 'r\n1', details: awkward })));
     expect(stored.hash).toBe(chainHash(GENESIS_HASH, canonicalContent(stored)));
+    expect(await verifyLedger(ctx.database.db)).toEqual({ ok: true, count: 1, headHash: stored.hash });
+  });
+
+  it('stores and hashes an event appended through the typed catalogue exactly as the ledger always has', async () => {
+    const at = new Ledger({ now: () => new Date('2026-03-02T09:00:00.000Z') });
+    const stored = await ctx.database.db.transaction((tx) =>
+      at.append(tx, {
+        kind: 'grant.failed',
+        actor: 'breakglass',
+        subject: 'U0ALICE',
+        resource: 'prod-db',
+        requestId: 7,
+        // Written in this (unsorted) order, with an optional member left undefined: neither may show.
+        details: { grant_id: 3, error: 'Okta said "no" — é', extension: false, provider_cleanup: undefined },
+      }),
+    );
+    // RFC 8785 by hand: keys sorted, the undefined member absent, nothing added by the schema.
+    const canonical =
+      '{"actor":"breakglass","details":{"error":"Okta said \\"no\\" — é","extension":false,"grant_id":3},"kind":"grant.failed","occurred_at":"2026-03-02T09:00:00.000Z","request_id":"7","resource":"prod-db","seq":1,"subject":"U0ALICE"}';
+    expect(canonicalContent(stored)).toBe(canonical);
+    expect(stored.hash).toBe(createHash('sha256').update(GENESIS_HASH + canonical, 'utf8').digest('hex'));
+    expect(stored.hash).toBe('e447707ff9b05ea0d36b0ee126efb6e76fde2028b3497815d69f6d9d6c5345f7');
+    const [row] = rowsOf<{ details: string }>(await ctx.database.db.execute(sql`select details::text as details from evidence_events where seq = 1`));
+    expect(row!.details).toBe('{"error": "Okta said \\"no\\" — é", "grant_id": 3, "extension": false}');
     expect(await verifyLedger(ctx.database.db)).toEqual({ ok: true, count: 1, headHash: stored.hash });
   });
 
@@ -128,7 +155,7 @@ describeEachDatabase('evidence ledger', (ctx) => {
     await appendMany(2);
     await ctx.database.db.execute(sql`delete from ledger_head`);
     try {
-      await expect(ctx.database.db.transaction((tx) => ledger.append(tx, { kind: 'grant.applied', actor: 'breakglass' }))).rejects.toThrow(/no head row/);
+      await expect(ctx.database.db.transaction((tx) => ledger.append(tx, uncatalogued({ kind: 'grant.applied', actor: 'breakglass' })))).rejects.toThrow(/no head row/);
       expect((await verifyLedger(ctx.database.db)).count).toBe(2);
     } finally {
       await ctx.database.db.execute(sql`insert into ledger_head (single, seq, hash, prev_hash) values (true, 0, repeat('0', 64), '')`);
@@ -142,7 +169,7 @@ describeEachDatabase('evidence ledger', (ctx) => {
     await fc.assert(
       fc.asyncProperty(fc.record({ actor: text, subject: nullable, resource: nullable, requestId: nullable, reason: text, key: text }), async (input) => {
         const stored = await ctx.database.db.transaction((tx) =>
-          ledger.append(tx, { kind: 'request.created', actor: input.actor, subject: input.subject, resource: input.resource, requestId: input.requestId, details: { reason: input.reason, [input.key]: [input.reason, 1] } }),
+          ledger.append(tx, uncatalogued({ kind: 'request.created', actor: input.actor, subject: input.subject, resource: input.resource, requestId: input.requestId, details: { reason: input.reason, [input.key]: [input.reason, 1] } })),
         );
         const read: StoredEvent[] = [];
         for await (const event of readEvents(ctx.database.db, { from: stored.occurredAt })) if (event.seq === stored.seq) read.push(event);

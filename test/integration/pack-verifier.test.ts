@@ -36,7 +36,7 @@ function buildStory(): EvidenceStory {
   const b = s.request(t('12:00:00'), { requester: 'U0DAVE', resource: 'prod-db', durationMs: HOUR, reason: 'look around', approvers: ['U0BOB'] });
   s.deny(t('12:05:00'), b, 'U0BOB', 'not now');
   s.checkpoint(t('13:00:00'), KEY.signer);
-  s.raw(t('14:00:00'), { kind: 'review.decided', actor: 'U0MGR', subject: 'U0ALICE', resource: 'prod-db', details: { campaign_id: 1, period: '2026-Q1', item_id: 1, decision: 'keep' } });
+  s.review(t('14:00:00'), { kind: 'review.decided', actor: 'U0MGR', subject: 'U0ALICE', resource: 'prod-db', details: { campaign_id: 1, period: '2026-Q1', item_id: 1, decision: 'keep' } });
   s.alert(t('15:00:00'), { kind: 'revoke_failed', text: ':warning: Revoking <@U0ALICE>\'s access failed at <!date^1772456400^{time}|2026-03-02T13:00:00Z>', resource: 'prod-db', subject: 'U0ALICE' });
   return s;
 }

@@ -13,6 +13,7 @@ import { isDatabaseUnreachable } from '../../src/db/unreachable.ts';
 import { Ledger } from '../../src/evidence/ledger.ts';
 import { verifyLedger } from '../../src/evidence/verify.ts';
 import { openTestDatabase, postgresAvailable, TEST_DATABASE_URL } from '../support/databases.ts';
+import { uncatalogued } from '../support/uncatalogued.ts';
 
 const ledger = new Ledger();
 /** src/db/client.ts's pool size. */
@@ -66,13 +67,13 @@ describe.skipIf(!postgresAvailable)('a transaction whose PostgreSQL backend is e
       const whileWorking = ways[kill % ways.length]!;
       const failed = await database.db
         .transaction(async (tx) => {
-          await ledger.append(tx, { kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: `lost-${kill}`, details: { reason: 'never committed' } });
+          await ledger.append(tx, uncatalogued({ kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: `lost-${kill}`, details: { reason: 'never committed' } }));
           await whileWorking(await backendPid(tx), tx);
         })
         .then(() => undefined, (error: unknown) => error);
       expect(failed, `transaction ${kill} committed although its backend was ended`).toBeInstanceOf(Error);
       expect(isDatabaseUnreachable(failed), `not told to try again: ${String(failed)}`).toBe(true);
-      await database.db.transaction((tx) => ledger.append(tx, { kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: `kept-${kill}`, details: { reason: 'committed' } }));
+      await database.db.transaction((tx) => ledger.append(tx, uncatalogued({ kind: 'request.created', actor: 'U0ALICE', resource: 'prod-db', requestId: `kept-${kill}`, details: { reason: 'committed' } })));
     }
     await sleep(200); // a write the driver had queued for the dead socket runs on the next turns
     expect(uncaught).toEqual([]);

@@ -1,4 +1,5 @@
 import type { Db } from '../../src/db/client.ts';
+import type { EventDetails } from '../../src/domain/events.ts';
 import { checkpointDetails, signCheckpoint, type CheckpointSigner } from '../../src/evidence/checkpoint.ts';
 import { canonicalContent, chainHash, GENESIS_HASH, normaliseDetails, type EvidenceInput, type StoredEvent } from '../../src/evidence/event.ts';
 import { Ledger } from '../../src/evidence/ledger.ts';
@@ -22,6 +23,70 @@ interface GrantInfo {
 
 const iso = (at: string | Date) => new Date(at).toISOString();
 
+type ReviewKind = 'review.started' | 'review.decided' | 'review.escalated' | 'review.signed_off';
+
+/** A complete, plausible set of details for each review event, for a test to override only what it is about. */
+const REVIEW_DEFAULTS: { [K in ReviewKind]: EventDetails<K> } = {
+  'review.started': {
+    campaign_id: 1,
+    period: '2026-Q1',
+    trigger: 'manual',
+    scope: ['prod-db'],
+    requested_at: '2026-03-01T00:00:00.000Z',
+    due_at: '2026-03-10T00:00:00.000Z',
+    population_sha256: 'b'.repeat(64),
+    config_hash: 'a'.repeat(64),
+    items: 1,
+    people: 1,
+    reviewers: 1,
+    security_items: 0,
+    left_items: 0,
+    unmanaged_items: 0,
+    new_items: 0,
+    skipped_resources: [],
+  },
+  'review.decided': {
+    campaign_id: 1,
+    period: '2026-Q1',
+    item_id: 1,
+    decision: 'keep',
+    principal: 'alice@example.com',
+    email: 'alice@example.com',
+    granted_by: 'request #1',
+    new_since_last_review: false,
+    route: 'manager',
+    reviewer: 'U0MGR',
+    by_assigned_reviewer: true,
+    keep_all_remaining: false,
+  },
+  'review.escalated': {
+    campaign_id: 1,
+    period: '2026-Q1',
+    card_id: 1,
+    reviewer: 'U0MGR',
+    audience: 'manager',
+    undecided: 1,
+    lines: 1,
+    due_at: '2026-03-10T00:00:00.000Z',
+    overdue_by_ms: 0,
+    escalated_to: null,
+    security_channel: 'C0SEC',
+  },
+  'review.signed_off': {
+    campaign_id: 1,
+    period: '2026-Q1',
+    card_id: 1,
+    audience: 'manager',
+    reviewer: 'U0MGR',
+    by_assigned_reviewer: true,
+    lines: 1,
+    kept: 1,
+    revoked: 0,
+    due_at: '2026-03-10T00:00:00.000Z',
+    overdue: false,
+  },
+};
+
 /**
  * A ledger written the way the use cases write it (same kinds, actors and details), at instants
  * the test chooses. `events()` computes the chain in memory (for the pure functions); `writeTo`
@@ -40,6 +105,14 @@ export class EvidenceStory {
   raw(at: string | Date, input: EvidenceInput): number {
     this.entries.push({ at: new Date(at), input });
     return this.entries.length;
+  }
+
+  /**
+   * A review.* event with its details over REVIEW_DEFAULTS: the test states the fields it is
+   * about, and the rest are a complete, valid set (a misnamed field still fails tsc).
+   */
+  review<K extends ReviewKind>(at: string | Date, input: { kind: K; actor: string; subject?: string; resource?: string; requestId?: number; details: Partial<EventDetails<K>> }): number {
+    return this.raw(at, { ...input, details: { ...REVIEW_DEFAULTS[input.kind], ...input.details } } as EvidenceInput);
   }
 
   /** The seq the next event will get. */

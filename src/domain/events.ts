@@ -1,0 +1,294 @@
+import { z } from 'zod';
+
+/**
+ * The evidence catalogue: for every event kind, the shape of its `details` exactly as the use cases
+ * write them. Ledger.append is typed by it (a detail misnamed or missing fails tsc), and readers
+ * parse through it (readDetails), so writers and readers cannot drift apart unnoticed.
+ *
+ * These schemas describe; they never rewrite. Events are stored and hashed as the caller built
+ * them, so nothing here may add defaults, transform or reorder: the hash of every event already
+ * in a ledger depends on it. Times are ISO 8601 strings, ids numbers, as written today.
+ */
+
+const time = z.string();
+const nullableTime = time.nullable();
+const id = z.number();
+
+/** Details written with a spread of several shapes: each is one member, tried in order on read. */
+const requestApproved = z.union([
+  z.object({ approvals: z.number(), approvals_required: z.number(), final: z.boolean(), config_hash: z.string() }),
+  // An emergency self-grant: the requester approves themselves under the policy.
+  z.object({ self_grant: z.literal(true), policy: z.literal('emergency_self_grant'), approvals: z.array(z.string()), final: z.literal(true), config_hash: z.string() }),
+]);
+
+const requestCancelled = z.union([
+  // An extension whose access ended before it could be decided.
+  z.object({ reason: z.literal('grant_ended'), grant_id: id, original_request_id: id, grant_end_reason: z.string() }),
+  // A leaver's pending request.
+  z.object({ reason: z.literal('offboarding'), offboarding_seq: z.number(), detail: z.string().nullable() }),
+]);
+
+const grantFailed = z.union([
+  z.object({ grant_id: id, error: z.string(), extension: z.literal(false), provider_cleanup: z.enum(['revoked', 'failed']).optional() }),
+  z.object({ grant_id: id, original_request_id: id, error: z.string(), extension: z.literal(true), ends_at: time }),
+]);
+
+const grantRevoked = z.union([
+  // The revoke worker: the grant's end came (expired, ended early, offboarding, a review's Revoke of an extension in flight).
+  z.object({
+    grant_id: id,
+    reason: z.string(),
+    ends_at: time,
+    revoked_at: time,
+    late_by_ms: z.number(),
+    attempts: z.number(),
+    provider_call: z.string(),
+    access_continues_under_grants: z.array(id).optional(),
+  }),
+  // An access review's Revoke of a line, verified at the provider.
+  z.object({
+    reason: z.literal('review'),
+    campaign_id: id,
+    item_id: id,
+    principal: z.string(),
+    grant_id: id.nullable(),
+    grants_ended: z.array(id),
+    decided_at: nullableTime,
+    revoked_at: time,
+    attempts: z.number(),
+    provider_call: z.literal('revoked'),
+    verified: z.literal(true),
+  }),
+]);
+
+const grantRevokeFailed = z.union([
+  z.object({ grant_id: id, error: z.string(), attempts: z.number(), retrying: z.literal(true) }),
+  z.object({ reason: z.literal('review'), campaign_id: id, item_id: id, principal: z.string(), error: z.string(), attempts: z.number(), retrying: z.literal(true) }),
+]);
+
+const grantEndRequested = z.union([
+  z.object({ grant_id: id, scheduled_end: time, by_security: z.boolean() }),
+  z.object({ grant_id: id, scheduled_end: time, reason: z.literal('offboarding') }),
+]);
+
+const reviewDecided = z.union([
+  // A reviewer's Keep or Revoke on their card.
+  z.object({
+    campaign_id: id,
+    period: z.string(),
+    item_id: id,
+    decision: z.enum(['keep', 'revoke']).nullable(),
+    principal: z.string(),
+    email: z.string().nullable(),
+    granted_by: z.string(),
+    new_since_last_review: z.boolean().nullable(),
+    route: z.string(),
+    reviewer: z.string(),
+    by_assigned_reviewer: z.boolean(),
+    keep_all_remaining: z.boolean(),
+  }),
+  // A leaver's line, revoked by breakglass when the campaign is built.
+  z.object({
+    campaign_id: id,
+    item_id: id,
+    decision: z.literal('revoke'),
+    reason: z.literal('left'),
+    note: z.string().nullable().optional(),
+    principal: z.string(),
+    email: z.string().nullable().optional(),
+    granted_by: z.string(),
+  }),
+]);
+
+const reviewCard = { campaign_id: id, period: z.string(), card_id: id, reviewer: z.string(), audience: z.enum(['manager', 'security']) };
+
+export const EVENT_DETAILS = {
+  'config.loaded': z.object({
+    config_hash: z.string(),
+    previous_hash: z.string().nullable(),
+    resources: z.array(z.string()),
+    /** Where the version came from; absent on events recorded before sources were kept. */
+    source: z
+      .union([
+        z.object({ kind: z.literal('git'), path: z.string(), commit: z.string(), author: z.string(), committed_at: z.string(), modified_since_commit: z.boolean() }),
+        z.object({ kind: z.literal('file'), path: z.string(), host: z.string() }),
+      ])
+      .optional(),
+  }),
+  'request.created': z.object({
+    request_kind: z.string(),
+    duration: z.string(),
+    duration_ms: z.number(),
+    reason: z.string(),
+    ticket: z.string().nullable(),
+    extends_grant_id: id.nullable(),
+    approvers: z.array(z.string()),
+    approvals_required: z.number(),
+    config_hash: z.string(),
+    /** A person offboarded before and active again since: which offboarding they came back from. */
+    rejoined_after_offboarding_seq: z.number().optional(),
+  }),
+  'request.approved': requestApproved,
+  'request.denied': z.object({ reason: z.string(), config_hash: z.string() }),
+  'request.expired': z.object({ pending_until: time }),
+  'request.cancelled': requestCancelled,
+  'grant.applied': z.object({
+    grant_id: id,
+    provider: z.string(),
+    /** The provider module's own target shape (see providers/registry.ts); only its kind is common. */
+    target: z.custom<{ kind: string; [field: string]: unknown }>((value) => typeof value === 'object' && value !== null && typeof (value as { kind?: unknown }).kind === 'string'),
+    starts_at: time,
+    ends_at: time,
+    provider_expiry: time,
+    emergency: z.boolean(),
+  }),
+  'grant.failed': grantFailed,
+  'grant.revoked': grantRevoked,
+  'grant.revoke_failed': grantRevokeFailed,
+  'grant.extended': z.object({ grant_id: id, original_request_id: id, previous_ends_at: time, ends_at: time, extended_by: z.string() }),
+  'grant.end_requested': grantEndRequested,
+  'emergency.reviewed': z.object({ grant_id: id, granted_at: time, reviewed_after_ms: z.number() }),
+  'emergency.escalated': z.object({ grant_id: id, granted_at: time, unreviewed_for_ms: z.number() }),
+  'review.started': z.object({
+    campaign_id: id,
+    period: z.string(),
+    trigger: z.enum(['schedule', 'manual']),
+    scope: z.array(z.string()),
+    requested_at: time,
+    due_at: time,
+    population_sha256: z.string(),
+    config_hash: z.string(),
+    items: z.number(),
+    people: z.number(),
+    /** Managers' cards; a security card comes on top when security_items > 0. */
+    reviewers: z.number(),
+    security_items: z.number(),
+    left_items: z.number(),
+    unmanaged_items: z.number(),
+    new_items: z.number(),
+    skipped_resources: z.array(z.object({ resource: z.string(), reason: z.string() })),
+  }),
+  'review.decided': reviewDecided,
+  'review.reminded': z.object({ ...reviewCard, reminder: z.number(), undecided: z.number(), lines: z.number(), due_at: nullableTime, overdue: z.boolean() }),
+  'review.escalated': z.object({
+    ...reviewCard,
+    undecided: z.number(),
+    lines: z.number(),
+    due_at: nullableTime,
+    overdue_by_ms: z.number().nullable(),
+    escalated_to: z.string().nullable(),
+    security_channel: z.string(),
+  }),
+  'review.signed_off': z.object({ ...reviewCard, by_assigned_reviewer: z.boolean(), lines: z.number(), kept: z.number(), revoked: z.number(), due_at: nullableTime, overdue: z.boolean() }),
+  'review.closed': z.object({
+    campaign_id: id,
+    period: z.string(),
+    scope: z.array(z.string()),
+    opened_at: nullableTime,
+    due_at: nullableTime,
+    closed_at: time,
+    population_sha256: z.string().nullable(),
+    items: z.number(),
+    kept: z.number(),
+    revoked: z.number(),
+    verified: z.number(),
+    left: z.number(),
+    unmanaged: z.number(),
+    revoked_verified: z.number(),
+    reviewers: z.number(),
+    signed_off_late: z.number(),
+    escalated: z.number(),
+    reminders: z.number(),
+  }),
+  'offboarding.detected': z.object({
+    source: z.enum(['slack', 'okta']),
+    slack_user: z.string().nullable(),
+    /** The Okta login, when it differs from the email the event's subject holds. */
+    login: z.string().nullable(),
+    deactivated_at: time,
+    detail: z.string().nullable(),
+    sla: z.string(),
+  }),
+  'offboarding.completed': z.object({
+    detected_seq: z.number(),
+    source: z.string(),
+    deactivated_at: time,
+    access_ended_at: time,
+    completed_at: time,
+    sla: z.string(),
+    sla_met: z.boolean(),
+    took_ms: z.number(),
+    systems: z.array(
+      z.object({
+        resource: z.string(),
+        provider: z.string(),
+        outcome: z.enum(['no_access', 'revoked', 'unmanaged_reported']),
+        ended_at: nullableTime,
+        principals: z.array(z.string()).optional(),
+      }),
+    ),
+    unmanaged_access: z.array(z.string()),
+  }),
+  'drift.detected': z.object({
+    drift: z.enum(['unmanaged', 'revoke_ineffective']),
+    grant_id: id.nullable(),
+    /** For a review line whose Revoke did not take. */
+    campaign_id: id.optional(),
+    review_item_id: id.optional(),
+    action: z.string(),
+    removed: z.boolean(),
+  }),
+  'alert.raised': z.object({ alert_id: id, alert_kind: z.string(), text: z.string(), grant_id: id.nullable() }),
+  'alert.acknowledged': z.object({ alert_id: id, alert_kind: z.string(), raised_at: time, acknowledged_after_ms: z.number() }),
+  'ledger.checkpoint': z.object({ v: z.literal(1), count: z.number(), head: z.string(), at: time, public_key: z.string(), signature: z.string() }),
+} as const;
+
+export type EventKind = keyof typeof EVENT_DETAILS;
+
+export const EVENT_KINDS = Object.keys(EVENT_DETAILS) as EventKind[];
+
+export type EventDetails<K extends EventKind> = z.infer<(typeof EVENT_DETAILS)[K]>;
+
+/** An event's kind and its details, one member per kind: what is written and what is read back. */
+export type EvidenceEvent = { [K in EventKind]: { kind: K; details: EventDetails<K> } }[EventKind];
+
+/** An event a reader could not place in the catalogue: a kind it does not know, or details not of their kind's shape. */
+export interface OpaqueEvent {
+  kind: string;
+  details: unknown;
+  /** Why: for a report to say what it could not read. */
+  opaque: string;
+}
+
+export function isEventKind(kind: string): kind is EventKind {
+  return Object.hasOwn(EVENT_DETAILS, kind);
+}
+
+/**
+ * An event's details as its kind's catalogue entry describes them, or undefined when the kind is
+ * unknown or the details are not of that shape. The result is the parsed copy (for reading only).
+ */
+export function readDetails<K extends EventKind>(kind: K, details: unknown): EventDetails<K> | undefined;
+export function readDetails(kind: string, details: unknown): EvidenceEvent['details'] | undefined;
+export function readDetails(kind: string, details: unknown): EvidenceEvent['details'] | undefined {
+  if (!isEventKind(kind)) return undefined;
+  const parsed = EVENT_DETAILS[kind].safeParse(details);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/**
+ * A stored event's kind and details read through the catalogue. Anything it cannot place comes
+ * back as an OpaqueEvent (never an exception), so a report over an old or hand-edited ledger
+ * still runs and can say which events it could not read.
+ */
+export function parseEvent(event: { kind: string; details: unknown }): EvidenceEvent | OpaqueEvent {
+  if (!isEventKind(event.kind)) return { kind: event.kind, details: event.details, opaque: `unknown event kind ${event.kind}` };
+  const parsed = EVENT_DETAILS[event.kind].safeParse(event.details);
+  if (parsed.success) return { kind: event.kind, details: parsed.data } as EvidenceEvent;
+  const issue = parsed.error.issues[0];
+  return { kind: event.kind, details: event.details, opaque: `details do not match ${event.kind}${issue ? ` (${issue.path.join('.') || 'details'}: ${issue.message})` : ''}` };
+}
+
+export function isOpaque(event: EvidenceEvent | OpaqueEvent): event is OpaqueEvent {
+  return 'opaque' in event;
+}

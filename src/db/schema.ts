@@ -181,7 +181,6 @@ export type OutboxMessage =
   | { type: 'notify_security'; notification: Notification }
   | { type: 'security_alert'; alertId: number }
   | { type: 'emergency_review_cards'; requestId: number }
-  | { type: 'refresh_home'; user: string }
   /** An access-review card: posted the first time, updated in place after. */
   | { type: 'review_card'; cardId: number }
   /** A closed campaign's report, uploaded to the security channel. */

@@ -10,8 +10,6 @@ export type Command =
   | { kind: 'request'; resource: string; durationMs: number; durationText: string; reason: string; ticket?: string }
   | { kind: 'invalid'; message: string };
 
-export const USAGE = '/breakglass <resource> <duration> <reason…>  |  list  |  end <id>  |  extend <id> <duration>  |  help';
-
 /** Slack's own limit on a slash command's text is 4,000 characters; a reason has no use for more than this. */
 const MAX_REASON = 1_000;
 

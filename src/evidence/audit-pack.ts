@@ -13,7 +13,7 @@ import { CSV_CONVENTIONS, toSafeCsv } from './csv-safe.ts';
 import { GENESIS_HASH, type StoredEvent } from './event.ts';
 import { headRowProblem, readHeadRow, type HeadRow } from './head-row.ts';
 import { exportEvents } from './export.ts';
-import { approversOf, EvidenceHistory, humanDuration, number, scheduledEnd, text, type GrantApplied, type GrantRecord } from './history.ts';
+import { approversOf, EvidenceHistory, humanDuration, scheduledEnd, text, type GrantApplied, type GrantRecord } from './history.ts';
 import { detailsText, slackToText } from './human-text.ts';
 import { PROOF_FILES, SIGNATURE_FILE, signSums, writePackProof } from './pack-proof.ts';
 import { renderPolicy } from './policy-doc.ts';

@@ -129,8 +129,6 @@ export class OutboxSender {
         return this.emergencyCards(message.requestId, true);
       case 'security_alert':
         return this.alert(message.alertId);
-      case 'refresh_home':
-        return;
       case 'review_card':
         return deliverReviewCard(this.deps, this.client, message.cardId);
       case 'review_report':

@@ -128,20 +128,23 @@ describe('OktaProvider listAccess', () => {
 });
 
 describe('OktaProvider directory helpers', () => {
+  const statusOf = async (ref: string) => (await provider.lookupUser(ref))?.status ?? 'NOT_FOUND';
+  const attributeOf = async (ref: string, attr: string) => (await provider.lookupUser(ref))?.profile[attr];
+
   it('reads the status fresh every time (no SDK cache)', async () => {
-    expect(await provider.getUserStatus('alice@example.com')).toBe('ACTIVE');
+    expect(await statusOf('alice@example.com')).toBe('ACTIVE');
     okta.setStatus('alice@example.com', 'SUSPENDED');
-    expect(await provider.getUserStatus('alice@example.com')).toBe('SUSPENDED');
+    expect(await statusOf('alice@example.com')).toBe('SUSPENDED');
     okta.setStatus('alice@example.com', 'DEPROVISIONED');
-    expect(await provider.getUserStatus('alice@example.com')).toBe('DEPROVISIONED');
-    expect(await provider.getUserStatus('ghost@example.com')).toBe('NOT_FOUND');
+    expect(await statusOf('alice@example.com')).toBe('DEPROVISIONED');
+    expect(await statusOf('ghost@example.com')).toBe('NOT_FOUND');
   });
 
   it('reads standard and custom profile attributes', async () => {
-    expect(await provider.getProfileAttribute('alice@example.com', 'managerId')).toBe('00umanager');
-    expect(await provider.getProfileAttribute('alice@example.com', 'slackId')).toBe('U0ALICE');
-    expect(await provider.getProfileAttribute('alice@example.com', 'nothing')).toBeUndefined();
-    expect(await provider.getProfileAttribute('ghost@example.com', 'managerId')).toBeUndefined();
+    expect(await attributeOf('alice@example.com', 'managerId')).toBe('00umanager');
+    expect(await attributeOf('alice@example.com', 'slackId')).toBe('U0ALICE');
+    expect(await attributeOf('alice@example.com', 'nothing')).toBeUndefined();
+    expect(await attributeOf('ghost@example.com', 'managerId')).toBeUndefined();
   });
 
   it('looks a person up by Okta id too (how managerId points at a manager), never from a cache', async () => {
@@ -187,14 +190,14 @@ describe('OktaProvider failures', () => {
 
   it('surfaces a bad token as ProviderError(transient=false)', async () => {
     const wrong = new OktaProvider({ orgUrl: okta.url, token: 'wrong' }, fast);
-    await expect(wrong.getUserStatus('alice@example.com')).rejects.toMatchObject({ transient: false, status: 401 });
+    await expect(wrong.lookupUser('alice@example.com')).rejects.toMatchObject({ transient: false, status: 401 });
   });
 
   it('retries a refused connection and then reports it as transient', async () => {
     const url = okta.url;
     await okta.close();
     const gone = new OktaProvider({ orgUrl: url, token: 'x' }, fast);
-    await expect(gone.getUserStatus('alice@example.com')).rejects.toMatchObject({ transient: true });
+    await expect(gone.lookupUser('alice@example.com')).rejects.toMatchObject({ transient: true });
     okta = await startOktaServer(); // for afterEach
   });
 });

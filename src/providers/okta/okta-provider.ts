@@ -7,7 +7,6 @@ import { DEFAULT_RETRY, withRetry, type RetryOptions } from '../retry.ts';
 const oktaRefOf = (person: Person): string => person.principal ?? person.email;
 
 export type OktaUserStatus = UserStatus;
-export type OktaAttributeValue = string | number | boolean | null | Array<string | number | boolean>;
 
 /** The part of an Okta user the product reads. */
 export interface OktaUserSummary {
@@ -185,12 +184,6 @@ export class OktaProvider implements AccessProvider {
     );
   }
 
-  /** ACTIVE, SUSPENDED, DEPROVISIONED, … or NOT_FOUND; read fresh from Okta every time. */
-  async getUserStatus(email: string): Promise<OktaUserStatus | 'NOT_FOUND'> {
-    const user = await this.lookupUser(email);
-    return user?.status ?? 'NOT_FOUND';
-  }
-
   /**
    * People Okta deactivated (DEPROVISIONED) or suspended whose status changed at or after `since`.
    * Okta's search cannot combine that filter with the time, so the time is applied here.
@@ -206,13 +199,6 @@ export class OktaProvider implements AccessProvider {
       }
       return out;
     });
-  }
-
-  /** A profile attribute (e.g. managerId), or undefined when the person or the attribute is absent. */
-  async getProfileAttribute(email: string, attr: string): Promise<OktaAttributeValue | undefined> {
-    const user = await this.lookupUser(email);
-    const value = user?.profile[attr];
-    return value === undefined ? undefined : (value as OktaAttributeValue);
   }
 
   private groupOf(target: GrantTarget): string {

@@ -1,4 +1,3 @@
-import { USAGE } from '../../domain/command.ts';
 
 export interface HelpView {
   /** The resources this person may request, with their limits. */
@@ -30,4 +29,3 @@ export function helpText(view: HelpView): string {
   return lines.join('\n');
 }
 
-export { USAGE };

@@ -184,7 +184,7 @@ for (const variant of cliDatabaseVariants) {
         expect.objectContaining({ person: 'U0SRE', reviewed_by: 'U0LEAD', reviewed_after: '59m 59s', reviewed_within_24h: 'yes', alert_acknowledged_by: 'U0SEC' }),
       ]);
       // Details as readable text, not JSON.
-      expect(records(dir, 'reviews.csv')[1]!.details).toBe('campaign_id: 1; decision: keep; item_id: 1; period: 2026-Q1');
+      expect(records(dir, 'reviews.csv')[1]!.details).toBe('by_assigned_reviewer: true; campaign_id: 1; decision: keep; email: alice@example.com; granted_by: request #1; item_id: 1; keep_all_remaining: false; new_since_last_review: false; period: 2026-Q1; principal: alice@example.com; reviewer: ; route: manager');
       expect(records(dir, 'reviews.csv').map((r) => [r.kind, r.campaign_id, r.actor, r.reviewer, r.decision])).toEqual([
         ['review.started', '1', 'U0SEC', '', ''],
         ['review.decided', '1', 'U0MGR', '', 'keep'],

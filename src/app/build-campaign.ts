@@ -125,20 +125,53 @@ async function claimRequested(deps: AppDeps): Promise<{ campaign: Campaign; toke
 
 /** Everything the campaign will hold, worked out from the providers and directories; writes nothing. */
 export async function planCampaign(deps: AppDeps, campaign: Campaign): Promise<CampaignPlan> {
-  const config = deps.access.config;
-  const now = deps.clock.now();
+  const { targets, skipped } = scopeTargets(deps, campaign);
+  const listed = await listPopulation(deps, targets, skipped);
+  const resolver = new Resolver(deps);
+  const { items, people } = await planItems(deps, campaign, listed, resolver);
+  const cards = await planCards(deps, items, resolver);
+  items.sort(comparePopulation);
+  const hash = populationHash(
+    items.map((i) => ({ resource: i.resource, principal: i.principal, email: i.email ?? null, grantId: i.grantId ?? null, requestId: i.requestId ?? null, route: i.route, reviewer: i.recipient ?? null })),
+  );
+  return {
+    items,
+    cards,
+    targets,
+    populationHash: hash,
+    stats: {
+      items: items.length,
+      people: people.size,
+      reviewers: cards.filter((c) => c.audience === 'manager').length,
+      security_items: items.filter((i) => i.route === 'security').length,
+      left_items: items.filter((i) => i.route === 'left').length,
+      unmanaged_items: items.filter((i) => i.grantId === null).length,
+      new_items: items.filter((i) => i.isNew === true).length,
+      skipped_resources: skipped,
+    },
+  };
+}
+
+type Listing = { resource: string; entries: AccessEntry[] };
+
+function scopeTargets(deps: AppDeps, campaign: Campaign): { targets: Record<string, GrantTarget>; skipped: SkippedResource[] } {
   const targets: Record<string, GrantTarget> = {};
   const skipped: SkippedResource[] = [];
   for (const resource of campaign.scope) {
-    const target = config.resources[resource]?.grant;
+    const target = deps.access.config.resources[resource]?.grant;
     if (target) targets[resource] = target;
     else skipped.push({ resource, reason: 'no longer in access.yml' });
   }
+  return { targets, skipped };
+}
 
-  // 1. The population: current access at each provider, whoever granted it. A resource that cannot
-  // be listed for good (its group was deleted, no provider is configured for it) is skipped with
-  // the reason rather than holding up every other resource's review; a failure that may pass
-  // fails the build, which is retried.
+/**
+ * 1. The population: current access at each provider, whoever granted it. A resource that cannot
+ * be listed for good (its group was deleted, no provider is configured for it) is skipped with the
+ * reason rather than holding up every other resource's review (and leaves `targets`); a failure
+ * that may pass fails the build, which is retried.
+ */
+async function listPopulation(deps: AppDeps, targets: Record<string, GrantTarget>, skipped: SkippedResource[]): Promise<Listing[]> {
   const listings = await mapLimit(Object.keys(targets), LIST_CONCURRENCY, async (resource) => {
     const target = targets[resource]!;
     try {
@@ -155,16 +188,18 @@ export async function planCampaign(deps: AppDeps, campaign: Campaign): Promise<C
     throw new Error(`no resource in scope could be listed (${skipped.map((s) => `${s.resource}: ${s.reason}`).join('; ')})`);
   }
   skipped.sort((a, b) => a.resource.localeCompare(b.resource));
-  const resources = listed.map((l) => l.resource);
+  return listed;
+}
 
-  // 2. How each line was granted, and whether it is new since the last review of its resource.
+/**
+ * 2–3. One line per access found: how it was granted, whether it is new since the last review of
+ * its resource, who the person is, whether they are still here, and who reviews it.
+ */
+async function planItems(deps: AppDeps, campaign: Campaign, listed: Listing[], resolver: Resolver): Promise<{ items: PlannedItem[]; people: Set<string> }> {
+  const resources = listed.map((l) => l.resource);
   const granted = await grantIndex(deps, resources);
   const previous = await previousItems(deps, campaign, resources);
-
-  // 3. Who each person is, whether they are still here, and who reviews their access.
-  const resolver = new Resolver(deps);
   for (const { entries } of listed) for (const entry of entries) if (entry.person) entry.person = resolver.prime(entry.person);
-
   const items: PlannedItem[] = [];
   const seen = new Set<string>();
   const people = new Set<string>();
@@ -174,41 +209,59 @@ export async function planCampaign(deps: AppDeps, campaign: Campaign): Promise<C
     const key = `${resource}\n${entry.principal.toLowerCase()}`;
     if (seen.has(key)) return;
     seen.add(key);
-    // A grant found by its id (on an IAM inline policy) says whose the access is even when the IAM user's name does not.
-    const known = granted.match(resource, entry, undefined);
-    const who = await resolver.personOf(entry, known?.email);
-    const grant = known ?? granted.match(resource, entry, who.person);
-    const personSlack = grant?.person ?? who.slackId;
-    const route = who.person ? await resolver.route(who.person, personSlack) : { route: 'security' as const, note: who.note };
-    const prev = previous.get(resource);
-    const before = prev?.items.get(entry.principal.toLowerCase());
-    people.add(who.person?.id ?? who.email ?? entry.principal.toLowerCase());
-    items.push({
-      resource,
-      principal: entry.principal,
-      email: who.person?.email ?? who.email ?? entry.email ?? null,
-      personName: who.person ? displayName(who.person) : entry.principal,
-      personSlack: personSlack ?? null,
-      directoryId: who.person?.id ?? null,
-      grantId: grant?.id ?? null,
-      requestId: grant?.requestId ?? null,
-      since: grant ? (grant.startsAt ?? grant.createdAt) : (before?.since ?? now),
-      sinceSource: grant ? 'grant' : 'first_seen',
-      isNew: prev ? !before : null,
-      route: route.route,
-      routeNote: route.note ?? null,
-      recipient: route.route === 'left' ? undefined : (route.reviewer ?? config.security_channel),
-      ...(route.route === 'left' ? { decision: 'revoke' as const, decidedBy: 'breakglass', decidedAt: now, revokeState: 'pending' as const } : {}),
-    });
+    const item = await planItem(deps, resolver, { resource, entry, granted, previous: previous.get(resource) });
+    people.add(item.person);
+    items.push(item.planned);
   });
   // Where a person is also a reviewer, breakglass now knows their Slack id.
   for (const item of items) if (!item.personSlack && item.email) item.personSlack = resolver.knownSlackId(item.email) ?? null;
+  return { items, people };
+}
 
-  // 4. One card per reviewer; a manager's card escalates to their own manager when overdue.
+type GrantIndex = Awaited<ReturnType<typeof grantIndex>>;
+type PreviousReview = Awaited<ReturnType<typeof previousItems>> extends Map<string, infer V> ? V : never;
+
+async function planItem(
+  deps: AppDeps,
+  resolver: Resolver,
+  line: { resource: string; entry: AccessEntry; granted: GrantIndex; previous: PreviousReview | undefined },
+): Promise<{ planned: PlannedItem; person: string }> {
+  const { resource, entry, granted, previous } = line;
+  const now = deps.clock.now();
+  // A grant found by its id (on an IAM inline policy) says whose the access is even when the IAM user's name does not.
+  const known = granted.match(resource, entry, undefined);
+  const who = await resolver.personOf(entry, known?.email);
+  const grant = known ?? granted.match(resource, entry, who.person);
+  const personSlack = grant?.person ?? who.slackId;
+  const route = who.person ? await resolver.route(who.person, personSlack) : { route: 'security' as const, note: who.note };
+  const before = previous?.items.get(entry.principal.toLowerCase());
+  const planned: PlannedItem = {
+    resource,
+    principal: entry.principal,
+    email: who.person?.email ?? who.email ?? entry.email ?? null,
+    personName: who.person ? displayName(who.person) : entry.principal,
+    personSlack: personSlack ?? null,
+    directoryId: who.person?.id ?? null,
+    grantId: grant?.id ?? null,
+    requestId: grant?.requestId ?? null,
+    since: grant ? (grant.startsAt ?? grant.createdAt) : (before?.since ?? now),
+    sinceSource: grant ? 'grant' : 'first_seen',
+    isNew: previous ? !before : null,
+    route: route.route,
+    routeNote: route.note ?? null,
+    recipient: route.route === 'left' ? undefined : (route.reviewer ?? deps.access.config.security_channel),
+    ...(route.route === 'left' ? { decision: 'revoke' as const, decidedBy: 'breakglass', decidedAt: now, revokeState: 'pending' as const } : {}),
+  };
+  return { planned, person: who.person?.id ?? who.email ?? entry.principal.toLowerCase() };
+}
+
+/** 4. One card per reviewer; a manager's card escalates to their own manager when overdue. */
+async function planCards(deps: AppDeps, items: PlannedItem[], resolver: Resolver): Promise<PlannedCard[]> {
+  const securityChannel = deps.access.config.security_channel;
   const cards = new Map<string, PlannedCard>();
   for (const item of items) {
     if (!item.recipient || cards.has(item.recipient)) continue;
-    cards.set(item.recipient, { audience: item.recipient === config.security_channel ? 'security' : 'manager', recipient: item.recipient, escalateTo: undefined });
+    cards.set(item.recipient, { audience: item.recipient === securityChannel ? 'security' : 'manager', recipient: item.recipient, escalateTo: undefined });
   }
   await Promise.all(
     [...cards.values()].map(async (card) => {
@@ -219,27 +272,7 @@ export async function planCampaign(deps: AppDeps, campaign: Campaign): Promise<C
       if (above.reviewer && above.reviewer !== card.recipient) card.escalateTo = above.reviewer;
     }),
   );
-
-  items.sort(comparePopulation);
-  const hash = populationHash(
-    items.map((i) => ({ resource: i.resource, principal: i.principal, email: i.email ?? null, grantId: i.grantId ?? null, requestId: i.requestId ?? null, route: i.route, reviewer: i.recipient ?? null })),
-  );
-  return {
-    items,
-    cards: [...cards.values()],
-    targets,
-    populationHash: hash,
-    stats: {
-      items: items.length,
-      people: people.size,
-      reviewers: [...cards.values()].filter((c) => c.audience === 'manager').length,
-      security_items: items.filter((i) => i.route === 'security').length,
-      left_items: items.filter((i) => i.route === 'left').length,
-      unmanaged_items: items.filter((i) => i.grantId === null).length,
-      new_items: items.filter((i) => i.isNew === true).length,
-      skipped_resources: skipped,
-    },
-  };
+  return [...cards.values()];
 }
 
 /** Opens the campaign with everything in it, if this process still holds the build. */

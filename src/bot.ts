@@ -5,7 +5,6 @@ import type { LoadedAccessConfig } from './config/access.ts';
 import type { Env } from './config/env.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { BOT_HOLDER } from './db/data-dir-lock.ts';
-import { formatDuration } from './domain/duration.ts';
 import { Ledger } from './evidence/ledger.ts';
 import { resolveSigningKey, SIGNING_KEY_FILE } from './evidence/signing-key.ts';
 import { checkpointTicker } from './workers/checkpoints.ts';
@@ -26,6 +25,7 @@ import { OktaProvider } from './providers/okta.ts';
 import { reviewTicker } from './workers/reviews.ts';
 import type { AppDeps } from './app/deps.ts';
 import { expireRequests } from './app/expire-requests.ts';
+import { requestableBy } from './app/requestable.ts';
 import { recoverGrants } from './app/recover-grants.ts';
 import { msUntilNextExpiry, revokeDueGrants } from './app/revoke-due-grants.ts';
 import { escalateUnreviewedEmergencies } from './app/escalate-emergency.ts';
@@ -87,12 +87,6 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     },
   });
 
-  const resources = Object.entries(access?.config.resources ?? {}).map(([name, r]) => ({
-    name,
-    description: r.description,
-    maxDuration: formatDuration(r.max_duration),
-    emergency: r.emergency_self_grant,
-  }));
   const tickMs = options.tickMs ?? 1_000;
   const loops: WorkerLoop[] = [];
   let driftLoop: WorkerLoop | undefined;
@@ -130,12 +124,21 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     loops.push(driftLoop);
     if (feed) loops.push(new WorkerLoop('okta-deactivations', access.config.offboarding.poll_every, () => pollDeactivations(deps, feed), logger));
     const publishHome = homePublisher(deps, slack.client);
-    registerCommandListener(slack.app, { help: () => helpText({ resources }), handlers: commandHandlers(deps, slack.client), logger, track: inFlight.track });
+    // Help lists what this person may request, so it never offers what a request would refuse.
+    const help = async (body: { user_id: string }) =>
+      helpText({
+        configured: true,
+        resources: await requestableBy(deps, body.user_id).catch((error: unknown) => {
+          logger.warn({ err: error }, 'could not resolve who may request what for /breakglass help');
+          return undefined;
+        }),
+      });
+    registerCommandListener(slack.app, { help, handlers: commandHandlers(deps, slack.client), logger, track: inFlight.track });
     registerActionListeners(slack.app, deps, { track: inFlight.track, refreshHome: publishHome });
     registerHomeListener(slack.app, deps, publishHome);
     registerUserChangeListener(slack.app, deps, (user) => directory.forget(user));
   } else {
-    registerCommandListener(slack.app, { help: () => helpText({ resources }), handlers: {}, unconfigured: NOT_CONFIGURED, logger, track: inFlight.track });
+    registerCommandListener(slack.app, { help: async () => helpText({ resources: [] }), handlers: {}, unconfigured: NOT_CONFIGURED, logger, track: inFlight.track });
   }
   slack.app.error(async (error) => {
     logger.error({ err: error }, 'unhandled error in a Slack listener');

@@ -41,15 +41,15 @@ export function checkRequest(
   input: { user: string; resource: string; durationMs: number },
   usergroupMembers: (groupId: string) => readonly string[],
 ): RequestCheck {
-  const resource = config.resources[input.resource];
+  const resource = Object.hasOwn(config.resources, input.resource) ? config.resources[input.resource] : undefined;
   if (!resource || !mayRequest(resource, input.user, usergroupMembers)) {
     const options = requestableResources(config, input.user, input.resource, usergroupMembers);
+    const others = options.length > 0 ? ` You may request: ${options.map((n) => `\`${n}\``).join(', ')}.` : ' No resource is open to you; ask your security team.';
     return {
       ok: false,
-      message:
-        options.length === 0
-          ? `There is no resource \`${input.resource}\` you may request, and no other resource is open to you. Ask your security team.`
-          : `There is no resource \`${input.resource}\` you may request. You may request: ${options.map((n) => `\`${n}\``).join(', ')}.`,
+      message: resource
+        ? `\`${input.resource}\` exists, but you are not among its requesters in access.yml; ask your security team if you need it.${others}`
+        : `There is no resource \`${input.resource}\` you may request.${others}`,
     };
   }
   if (input.durationMs > resource.max_duration) {

@@ -4,7 +4,8 @@ const COMPACT = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$/i;
 
 /**
  * Parses the durations people type in Slack and in access.yml: `30m`, `2h`, `1h30m`, `1d`, and
- * ISO-8601 (`PT2H`, `P1D`). Returns milliseconds, or undefined when the text is not a duration.
+ * ISO-8601 (`PT2H`, `P1D`). Returns milliseconds, or undefined when the text is not a duration of
+ * whole minutes (at least one).
  */
 export function parseDuration(text: string): number | undefined {
   const trimmed = text.trim();
@@ -20,7 +21,8 @@ export function parseDuration(text: string): number | undefined {
     const iso = Duration.fromISO(trimmed.toUpperCase());
     if (!iso.isValid) return undefined;
     const ms = iso.as('milliseconds');
-    return ms > 0 && Number.isFinite(ms) ? Math.round(ms) : undefined;
+    // Whole minutes only, as the compact form: `PT0.5S` became a half-second grant shown as "0m".
+    return ms > 0 && Number.isFinite(ms) && ms % 60_000 === 0 ? ms : undefined;
   }
   return undefined;
 }

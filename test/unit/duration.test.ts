@@ -14,9 +14,10 @@ describe('parseDuration', () => {
     ['pt1h30m', 90 * MIN],
     ['P1D', 24 * HOUR],
     ['2H', 2 * HOUR],
+    ['PT120S', 2 * MIN],
   ])('reads %s', (text, ms) => expect(parseDuration(text)).toBe(ms));
 
-  it.each(['', '0m', 'soon', '2 hours', '-1h', 'h', 'PT', '1.5h', '2h30'])('refuses %j', (text) =>
+  it.each(['', '0m', 'soon', '2 hours', '-1h', 'h', 'PT', '1.5h', '2h30', 'PT0.5S', 'PT1M30.5S', 'PT90S', 'PT59S', 'PT0.5M'])('refuses %j', (text) =>
     expect(parseDuration(text)).toBeUndefined(),
   );
 });

@@ -7,6 +7,7 @@ import { Refusal, type AppDeps } from '../../app/deps.ts';
 import { endGrant } from '../../app/end-grant.ts';
 import { approvalCardView } from '../../app/read-models.ts';
 import { reviewEmergency } from '../../app/review-emergency.ts';
+import { controlCharacterProblem } from '../../domain/command.ts';
 import { reviewActionHandlers } from './review-actions.ts';
 import { denyModal } from '../blocks/deny-modal.ts';
 import { ACTIONS, DENY_MODAL, VIEWS } from '../blocks/view-models.ts';
@@ -123,8 +124,9 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
       await ack();
       return;
     }
-    if (reason === '') {
-      await ack({ response_action: 'errors', errors: { [DENY_MODAL.block]: 'Say why, so the requester knows what to do instead.' } });
+    const problem = reason === '' ? 'Say why, so the requester knows what to do instead.' : controlCharacterProblem(reason);
+    if (problem) {
+      await ack({ response_action: 'errors', errors: { [DENY_MODAL.block]: problem } });
       return;
     }
     try {

@@ -80,6 +80,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     appToken: env.SLACK_APP_TOKEN,
     slackApiUrl: env.SLACK_API_URL,
     port: env.PORT,
+    host: env.HOST,
     logger,
     healthCheck: async () => {
       await database.db.execute(sql`select 1`);

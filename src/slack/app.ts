@@ -12,6 +12,8 @@ export interface SlackAppOptions {
   /** Web API base, e.g. https://slack.com/api/ (GovSlack and tests point elsewhere). */
   slackApiUrl?: string | undefined;
   port: number;
+  /** The address to listen on; every interface when undefined. */
+  host?: string | undefined;
   logger: Logger;
   /** GET /healthz answers 200 when this resolves true within HEALTH_TIMEOUT_MS, 503 otherwise. */
   healthCheck: () => Promise<boolean>;
@@ -70,8 +72,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     outboxClient,
     async start() {
       identity.learnInBackground();
-      if (socket && connection) return { port: await connection.start() };
-      const started = (await app.start(options.port)) as unknown;
+      if (socket && connection) return { port: await connection.start(options.host) };
+      const started = (await app.start(options.host === undefined ? options.port : { port: options.port, host: options.host })) as unknown;
       const port = isServer(started) ? (started.address() as AddressInfo).port : options.port;
       return { port };
     },
@@ -100,12 +102,12 @@ class SocketConnection {
     private readonly logger: Logger,
   ) {}
 
-  async start(): Promise<number> {
+  async start(host: string | undefined): Promise<number> {
     const server = (this.receiver as unknown as { httpServer: Server }).httpServer;
     const port = (this.receiver as unknown as { httpServerPort: number }).httpServerPort;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, () => resolve());
+      server.listen({ port, host }, () => resolve());
     });
     this.connect();
     return (server.address() as AddressInfo).port;

@@ -80,3 +80,17 @@ describe('the bot before anyone wrote access.yml', () => {
     expect((await verifyLedger(harness.bot.database.db)).count).toBe(0);
   });
 });
+
+describe('HOST', () => {
+  let harness: Harness;
+  beforeAll(async () => {
+    harness = await startHarness({ database: 'pglite', providers: false, env: { HOST: '127.0.0.1' } });
+  });
+  afterAll(async () => harness?.stop());
+
+  it('listens only on the address it names', async () => {
+    expect((await fetch(`http://127.0.0.1:${harness.bot.port}/healthz`)).status).toBe(200);
+    // Every 127.x address reaches this machine; one the bot was not told to listen on is refused.
+    await expect(fetch(`http://127.0.0.2:${harness.bot.port}/healthz`)).rejects.toThrow();
+  });
+});

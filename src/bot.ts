@@ -58,6 +58,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const clock = options.clock ?? systemClock;
   const database = await openDatabase({
     databaseUrl: env.DATABASE_URL,
+    migrationUrl: env.DATABASE_MIGRATION_URL,
     dataDir: env.DATA_DIR,
     holder: BOT_HOLDER,
     onNotice: (message) => logger.debug({ notice: message }, 'postgres notice'),

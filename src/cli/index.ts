@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { AccessConfigError } from '../config/access.ts';
 import { EnvError } from '../config/env.ts';
+import { DatabaseSetupError } from '../db/client.ts';
 import { DataDirBusyError } from '../db/data-dir-lock.ts';
 import { evidenceCommand } from './evidence.ts';
 import { iamPolicyCommand } from './iam-policy.ts';
@@ -41,7 +42,7 @@ try {
   } else if (error instanceof CommanderError) {
     process.exitCode = error.exitCode;
   } else {
-    const known = error instanceof EnvError || error instanceof AccessConfigError || error instanceof DataDirBusyError;
+    const known = error instanceof EnvError || error instanceof AccessConfigError || error instanceof DataDirBusyError || error instanceof DatabaseSetupError;
     process.stderr.write(`breakglass: ${known || error instanceof Error ? (error as Error).message : String(error)}\n`);
     if (!known && process.env.LOG_LEVEL === 'debug') console.error(error);
     process.exitCode = 2;

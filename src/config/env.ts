@@ -115,6 +115,7 @@ function parseEnv<T extends z.ZodType>(schema: T, source: NodeJS.ProcessEnv, tog
 
 const cliEnvSchema = z.object({
   DATABASE_URL: envSchema.shape.DATABASE_URL,
+  DATABASE_MIGRATION_URL: envSchema.shape.DATABASE_MIGRATION_URL,
   DATA_DIR: envSchema.shape.DATA_DIR,
   ACCESS_CONFIG: z.string().min(1).default('./access.yml'),
   /** Only its public half is used: to pin checkpoints to the bot's own key. */

@@ -5,6 +5,7 @@ import type { LoadedAccessConfig } from './config/access.ts';
 import type { Env } from './config/env.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { BOT_HOLDER } from './db/data-dir-lock.ts';
+import { SlackDeliveries } from './db/slack-deliveries.ts';
 import { Ledger } from './evidence/ledger.ts';
 import { resolveSigningKey, SIGNING_KEY_FILE } from './evidence/signing-key.ts';
 import { checkpointTicker } from './workers/checkpoints.ts';
@@ -75,6 +76,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
 
   const providers = await providersFromEnv(env, access?.config, logger, clock.sleep?.bind(clock));
   const inFlight = new InFlight();
+  const deliveries = new SlackDeliveries(database.db);
   const slack = createSlackApp({
     botToken: env.SLACK_BOT_TOKEN,
     signingSecret: env.SLACK_SIGNING_SECRET,
@@ -87,6 +89,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
       await database.db.execute(sql`select 1`);
       return true;
     },
+    firstDelivery: (key) => deliveries.first(key),
   });
 
   const tickMs = options.tickMs ?? 1_000;

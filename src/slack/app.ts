@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { AddressInfo, Server } from 'node:net';
 import { App, defaultBodyLimit, HTTPModuleFunctions, HTTPReceiver, isRawBodyError, isValidSlackRequest, SocketModeReceiver, type Authorize, type CustomRoute, type Logger as BoltLogger, type ReceiverEvent } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
@@ -17,6 +18,8 @@ export interface SlackAppOptions {
   logger: Logger;
   /** GET /healthz answers 200 when this resolves true within HEALTH_TIMEOUT_MS, 503 otherwise. */
   healthCheck: () => Promise<boolean>;
+  /** The shared replay guard: true the first time a delivery (by its key) is seen. */
+  firstDelivery: (key: string) => Promise<boolean>;
 }
 
 export interface SlackApp {
@@ -63,7 +66,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   // few retries: SocketConnection keeps trying instead of one call waiting half an hour.
   const socket = options.appToken ? new SocketModeReceiver({ appToken: options.appToken, logger, customRoutes, installerOptions: { port: options.port, clientOptions: { ...clientOptions, retryConfig: { retries: 2 } } } }) : undefined;
   const app = new App({ receiver: socket ?? httpReceiver(options.signingSecret ?? '', customRoutes, logger), authorize, clientOptions, logger });
-  acknowledgeUnhandled(app, options.logger);
+  acknowledgeUnhandled(app, options.logger, options.firstDelivery);
   const connection = socket ? new SocketConnection(socket, options.logger) : undefined;
 
   return {
@@ -244,22 +247,6 @@ function httpReceiver(signingSecret: string, customRoutes: CustomRoute[], logger
 /** Carries a verified request's signature from the receiver to acknowledgeUnhandled (HTTP mode only). */
 const SIGNATURE_PROPERTY = 'slackRequestSignature';
 
-/** Signatures of the requests of the last few minutes: long enough to outlast Slack's timestamp window. */
-class RecentSignatures {
-  private readonly seenAt = new Map<string, number>();
-
-  /** True the first time a signature is seen. */
-  first(signature: string, now = Date.now()): boolean {
-    for (const [old, at] of this.seenAt) {
-      if (at > now - 2 * MAX_SKEW_SECONDS * 1000 && this.seenAt.size < 100_000) break;
-      this.seenAt.delete(old);
-    }
-    if (this.seenAt.has(signature)) return false;
-    this.seenAt.set(signature, now);
-    return true;
-  }
-}
-
 /** Whether Bolt would parse this body to `null` (JSON, or a form whose payload is JSON). */
 function parsesToNull(body: string, contentType: string | undefined): boolean {
   try {
@@ -276,11 +263,13 @@ function parsesToNull(body: string, contentType: string | undefined): boolean {
  * done, instead of Bolt's 404 three seconds later; one Bolt itself cannot read (e.g. a payload
  * without `user` or `team`) is logged and acknowledged, instead of answered with a 500.
  * The very same signed bytes arriving again (a captured request replayed inside the signature's
- * five-minute window) are acknowledged and ignored: a replayed slash command made a new request.
+ * five-minute window, to this replica or another, before or after a restart) are acknowledged and
+ * ignored: a replayed slash command made a new request. Known by the signature over HTTP; in Socket
+ * Mode (no signature, an authenticated connection) by the payload's digest, so a redelivered click
+ * counts once. Should the database not answer, the delivery is processed: it can change nothing then.
  */
-function acknowledgeUnhandled(app: App, logger: Logger): void {
+function acknowledgeUnhandled(app: App, logger: Logger, firstDelivery: (key: string) => Promise<boolean>): void {
   const processEvent = app.processEvent.bind(app);
-  const seen = new RecentSignatures();
   app.processEvent = async (event: ReceiverEvent) => {
     let acked = false;
     const ack: ReceiverEvent['ack'] = async (response) => {
@@ -288,7 +277,12 @@ function acknowledgeUnhandled(app: App, logger: Logger): void {
       await event.ack(response);
     };
     const signature: unknown = event.customProperties?.[SIGNATURE_PROPERTY];
-    if (typeof signature === 'string' && !seen.first(signature)) {
+    const key = typeof signature === 'string' ? signature : `sha256:${createHash('sha256').update(JSON.stringify(event.body)).digest('hex')}`;
+    const first = await firstDelivery(key).catch((error: unknown) => {
+      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not check a Slack request against the replay guard; processing it');
+      return true;
+    });
+    if (!first) {
       logger.warn('the same signed Slack request arrived again; ignored as a replay');
       await ack();
       return;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
 import { App, defaultBodyLimit, HTTPModuleFunctions, HTTPReceiver, isRawBodyError, isValidSlackRequest, SocketModeReceiver, type Authorize, type CustomRoute, type Logger as BoltLogger, type ReceiverEvent } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
@@ -222,6 +223,10 @@ function httpReceiver(signingSecret: string, customRoutes: CustomRoute[], logger
       verified(req, res);
       return;
     }
+    if (Number(req.headers['content-length']) > defaultBodyLimit) {
+      refuseBody(req, res, 413);
+      return;
+    }
     // Bolt reads a property of the parsed body outside any error handler: a signed body of JSON
     // `null` (or `payload=null`) threw an unhandled rejection there and took the process down.
     // The body is buffered here first (Bolt reuses the buffer) so that one case is answered here.
@@ -236,12 +241,25 @@ function httpReceiver(signingSecret: string, customRoutes: CustomRoute[], logger
         const valid = isValidSlackRequest({ signingSecret, body, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': stamp } });
         res.writeHead(valid ? 200 : 401).end();
       },
-      (error: unknown) => {
-        res.writeHead(isRawBodyError(error) && error.statusCode === 413 ? 413 : 400).end();
-      },
+      (error: unknown) => refuseBody(req, res, isRawBodyError(error) && error.statusCode === 413 ? 413 : 400),
     );
   };
   return receiver;
+}
+
+/** A refused body is still read (and dropped) for at most this long, so the sender sees the answer. */
+const DRAIN_MS = 10_000;
+
+/**
+ * Answers without reading the body, then reads and drops the rest of it: a body left unread made
+ * the sender stall until the keep-alive timeout reset the connection (6 s) instead of seeing 413.
+ */
+function refuseBody(req: IncomingMessage, res: ServerResponse, status: 400 | 413): void {
+  res.writeHead(status).end();
+  req.resume();
+  setTimeout(() => {
+    if (!req.complete) req.destroy();
+  }, DRAIN_MS).unref();
 }
 
 /** Carries a verified request's signature from the receiver to acknowledgeUnhandled (HTTP mode only). */

@@ -1,8 +1,9 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyLedger } from '../../src/evidence/verify.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
-import { post, slashCommand, type Signing } from '../support/slack-requests.ts';
+import { post, signedHeaders, slashCommand, type Signing } from '../support/slack-requests.ts';
 
 const ACCESS = `security_channel: C0SEC
 resources:
@@ -54,6 +55,26 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(response.status).toBe(401);
       expect(response.body).not.toContain('breakglass');
       expect(harness.slack.calls().length).toBe(callsBefore);
+      expect((await verifyLedger(harness.bot.database.db)).count).toBe(1);
+    });
+
+    it('answers 413 to a signed body over the size limit, to a sender that reads only after sending it all', async () => {
+      const body = `token=x&text=${'x'.repeat(20 * 1024 * 1024)}`;
+      const headers = { ...signedHeaders(body, 'application/x-www-form-urlencoded'), host: '127.0.0.1', 'content-length': String(Buffer.byteLength(body)) };
+      const started = Date.now();
+      // A raw socket: the whole body goes out before the answer is read, as many HTTP clients do.
+      const answer = await new Promise<{ statusLine: string; error?: string }>((resolve) => {
+        const socket = connect(harness.bot.port, '127.0.0.1');
+        let data = '';
+        socket.on('data', (chunk: Buffer) => (data += chunk.toString()));
+        socket.on('error', (error) => resolve({ statusLine: data.split('\r\n')[0] ?? '', error: error.message }));
+        socket.on('close', () => resolve({ statusLine: data.split('\r\n')[0] ?? '' }));
+        socket.write(`POST /slack/events HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
+        socket.write(body, () => socket.end());
+      });
+      expect(answer).toEqual({ statusLine: 'HTTP/1.1 413 Payload Too Large' });
+      expect(Date.now() - started).toBeLessThan(4_000);
+      expect((await fetch(`${harness.baseUrl}/healthz`)).status).toBe(200);
       expect((await verifyLedger(harness.bot.database.db)).count).toBe(1);
     });
 

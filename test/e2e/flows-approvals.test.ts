@@ -108,6 +108,10 @@ for (const database of ['pglite', 'postgres'] as const) {
         expect(await inherited.reply()).toMatch(new RegExp(`^There is no resource .${name}. you may request\\. You may request: .*prod-db`));
       }
 
+      // PostgreSQL cannot store NUL: refused with a clear answer, not a database error.
+      const nul = await slash(h, 'U0ALICE', 'prod-db 1h INC-6 lag\u0000 on primary');
+      expect(nul.ack).toMatch(/invisible control character \(U\+0000\).*nothing was changed/);
+
       const noReason = await slash(h, 'U0ALICE', 'prod-db 1h');
       expect(noReason.status).toBe(200);
       expect(noReason.ack).toMatch(/A reason is required/);

@@ -193,6 +193,9 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** The replay check waits at most this long for the database, within Slack's three seconds. */
+const REPLAY_CHECK_TIMEOUT_MS = 1_000;
+
 /** One Slack call from the outbox gives up after this; the message is retried later. */
 const OUTBOX_CALL_TIMEOUT_MS = 10_000;
 
@@ -284,7 +287,8 @@ function parsesToNull(body: string, contentType: string | undefined): boolean {
  * five-minute window, to this replica or another, before or after a restart) are acknowledged and
  * ignored: a replayed slash command made a new request. Known by the signature over HTTP; in Socket
  * Mode (no signature, an authenticated connection) by the payload's digest, so a redelivered click
- * counts once. Should the database not answer, the delivery is processed: it can change nothing then.
+ * counts once. Should the database not answer within a second, the delivery is processed (it can
+ * change nothing then), so Slack still gets its acknowledgement within three seconds.
  */
 function acknowledgeUnhandled(app: App, logger: Logger, firstDelivery: (key: string) => Promise<boolean>): void {
   const processEvent = app.processEvent.bind(app);
@@ -296,7 +300,7 @@ function acknowledgeUnhandled(app: App, logger: Logger, firstDelivery: (key: str
     };
     const signature: unknown = event.customProperties?.[SIGNATURE_PROPERTY];
     const key = typeof signature === 'string' ? signature : `sha256:${createHash('sha256').update(JSON.stringify(event.body)).digest('hex')}`;
-    const first = await firstDelivery(key).catch((error: unknown) => {
+    const first = await withTimeout(firstDelivery(key), REPLAY_CHECK_TIMEOUT_MS).catch((error: unknown) => {
       logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not check a Slack request against the replay guard; processing it');
       return true;
     });

@@ -45,7 +45,7 @@ export function parseCommand(raw: string): Command {
     const id = requestId(rest[0]);
     const durationMs = parseDuration(rest[1] ?? '');
     if (id === undefined || durationMs === undefined || rest.length !== 2) {
-      return invalid('Say which grant and by how long in whole minutes: `/breakglass extend <id> <duration>`, e.g. `/breakglass extend 42 1h`.');
+      return invalid('Say which grant and by how long: `/breakglass extend <id> <duration>`, e.g. `/breakglass extend 42 1h`.');
     }
     return { kind: 'extend', requestId: id, durationMs, durationText: rest[1]! };
   }
@@ -61,7 +61,7 @@ export function parseCommand(raw: string): Command {
     return invalid(
       durationText === ''
         ? `Say for how long: \`/breakglass ${first} 2h <reason>\`. Durations look like 30m, 2h, 1h30m, 1d or PT2H.`
-        : `"${durationText}" is not a duration. Write it in whole minutes like 30m, 2h, 1h30m, 1d or PT2H: \`/breakglass ${first} 2h <reason>\`.`,
+        : `"${durationText}" is not a duration. Write it like 30m, 2h, 1h30m, 1d or PT2H (no fractions): \`/breakglass ${first} 2h <reason>\`.`,
     );
   }
   const reason = reasonWords.join(' ');

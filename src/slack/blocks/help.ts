@@ -19,7 +19,7 @@ export function helpText(view: HelpView): string {
     '`/breakglass log [resource] [days]`: security only: the evidence log (default: all resources, 30 days) as a CSV file in your DMs',
     '`/breakglass help`: this message',
     '',
-    'Durations are whole minutes, like `30m`, `2h`, `1h30m`, `1d` or `PT2H`. A ticket reference such as `INC-1234` in the reason is recorded with the request.',
+    'Durations look like `30m`, `2h`, `1h30m`, `1d` or `PT2H`. A ticket reference such as `INC-1234` in the reason is recorded with the request.',
   ];
   if (view.resources === undefined) {
     lines.push('', '_Which resources you may request could not be checked just now (Slack did not answer); try `/breakglass help` again shortly._');

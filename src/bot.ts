@@ -35,6 +35,9 @@ import { pollDeactivations } from './app/poll-deactivations.ts';
 import { reconcileDrift } from './app/reconcile-drift.ts';
 import { registerUserChangeListener } from './slack/listeners/user-change.ts';
 
+/** How long /breakglass help waits for Slack's user groups; its answer goes in the 3-second ack. */
+const HELP_LOOKUP_MS = 1_500;
+
 const NOT_CONFIGURED = 'breakglass is running but has no access policy yet, so nothing can be requested and nothing was changed. An administrator creates access.yml (start from access.example.yml, see the README) and restarts the bot.';
 
 export interface BotOptions {
@@ -129,15 +132,16 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     loops.push(driftLoop);
     if (feed) loops.push(new WorkerLoop('okta-deactivations', access.config.offboarding.poll_every, () => pollDeactivations(deps, feed), logger));
     const publishHome = homePublisher(deps, slack.client);
-    // Help lists what this person may request, so it never offers what a request would refuse.
-    const help = async (body: { user_id: string }) =>
-      helpText({
-        configured: true,
-        resources: await requestableBy(deps, body.user_id).catch((error: unknown) => {
-          logger.warn({ err: error }, 'could not resolve who may request what for /breakglass help');
-          return undefined;
-        }),
+    // Help lists what this person may request, so it never offers what a request would refuse. It is
+    // answered in the ack: a Slack user-group lookup slower than HELP_LOOKUP_MS says so instead.
+    const help = async (body: { user_id: string }) => {
+      const lookup = requestableBy(deps, body.user_id).catch((error: unknown) => {
+        logger.warn({ err: error }, 'could not resolve who may request what for /breakglass help');
+        return undefined;
       });
+      const late = new Promise<undefined>((resolve) => setTimeout(resolve, HELP_LOOKUP_MS));
+      return helpText({ configured: true, resources: await Promise.race([lookup, late]) });
+    };
     registerCommandListener(slack.app, { help, handlers: commandHandlers(deps, slack.client), logger, track: inFlight.track });
     registerActionListeners(slack.app, deps, { track: inFlight.track, refreshHome: publishHome });
     registerHomeListener(slack.app, deps, publishHome);

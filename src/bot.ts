@@ -6,7 +6,7 @@ import type { LoadedAccessConfig } from './config/access.ts';
 import type { Env } from './config/env.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { BOT_HOLDER } from './db/data-dir-lock.ts';
-import { formatDuration } from './domain/duration.ts';
+import { SlackDeliveries } from './db/slack-deliveries.ts';
 import { Ledger } from './evidence/ledger.ts';
 import { resolveSigningKey, SIGNING_KEY_FILE } from './evidence/signing-key.ts';
 import { checkpointTicker } from './workers/checkpoints.ts';
@@ -28,6 +28,7 @@ import { providersFromEnv } from './providers/from-env.ts';
 import { reviewTicker } from './workers/reviews.ts';
 import type { AppDeps } from './app/deps.ts';
 import { expireRequests } from './app/expire-requests.ts';
+import { requestableBy } from './app/requestable.ts';
 import { recoverGrants } from './app/recover-grants.ts';
 import { msUntilNextExpiry, revokeDueGrants } from './app/revoke-due-grants.ts';
 import { escalateUnreviewedEmergencies } from './app/escalate-emergency.ts';
@@ -35,6 +36,9 @@ import { completeOffboardings } from './app/offboard-person.ts';
 import { pollDeactivations } from './app/poll-deactivations.ts';
 import { reconcileDrift } from './app/reconcile-drift.ts';
 import { registerUserChangeListener } from './slack/listeners/user-change.ts';
+
+/** How long /breakglass help waits for Slack's user groups; its answer goes in the 3-second ack. */
+const HELP_LOOKUP_MS = 1_500;
 
 const NOT_CONFIGURED = 'breakglass is running but has no access policy yet, so nothing can be requested and nothing was changed. An administrator creates access.yml (start from access.example.yml, see the README) and restarts the bot.';
 
@@ -60,6 +64,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const clock = options.clock ?? systemClock;
   const database = await openDatabase({
     databaseUrl: env.DATABASE_URL,
+    migrationUrl: env.DATABASE_MIGRATION_URL,
     dataDir: env.DATA_DIR,
     holder: BOT_HOLDER,
     onNotice: (message) => logger.debug({ notice: message }, 'postgres notice'),
@@ -78,26 +83,23 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const providers = await providersFromEnv(env, access?.config, logger, clock.sleep?.bind(clock));
   const metrics = new PrometheusMetrics(database.db, clock);
   const inFlight = new InFlight();
+  const deliveries = new SlackDeliveries(database.db);
   const slack = createSlackApp({
     botToken: env.SLACK_BOT_TOKEN,
     signingSecret: env.SLACK_SIGNING_SECRET,
     appToken: env.SLACK_APP_TOKEN,
     slackApiUrl: env.SLACK_API_URL,
     port: env.PORT,
+    host: env.HOST,
     logger,
     metrics,
     healthCheck: async () => {
       await database.db.execute(sql`select 1`);
       return true;
     },
+    firstDelivery: (key) => deliveries.first(key),
   });
 
-  const resources = Object.entries(access?.config.resources ?? {}).map(([name, r]) => ({
-    name,
-    description: r.description,
-    maxDuration: formatDuration(r.max_duration),
-    emergency: r.emergency_self_grant,
-  }));
   const tickMs = options.tickMs ?? 1_000;
   const loops: WorkerLoop[] = [];
   let driftLoop: WorkerLoop | undefined;
@@ -135,12 +137,22 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     loops.push(driftLoop);
     if (feed) loops.push(new WorkerLoop('okta-deactivations', access.config.offboarding.poll_every, () => pollDeactivations(deps, feed), logger));
     const publishHome = homePublisher(deps, slack.client);
-    registerCommandListener(slack.app, { help: () => helpText({ resources }), handlers: commandHandlers(deps, slack.client), logger, track: inFlight.track });
+    // Help lists what this person may request, so it never offers what a request would refuse. It is
+    // answered in the ack: a Slack user-group lookup slower than HELP_LOOKUP_MS says so instead.
+    const help = async (body: { user_id: string }) => {
+      const lookup = requestableBy(deps, body.user_id).catch((error: unknown) => {
+        logger.warn({ err: error }, 'could not resolve who may request what for /breakglass help');
+        return undefined;
+      });
+      const late = new Promise<undefined>((resolve) => setTimeout(resolve, HELP_LOOKUP_MS));
+      return helpText({ configured: true, resources: await Promise.race([lookup, late]) });
+    };
+    registerCommandListener(slack.app, { help, handlers: commandHandlers(deps, slack.client), logger, track: inFlight.track });
     registerActionListeners(slack.app, deps, { track: inFlight.track, refreshHome: publishHome });
     registerHomeListener(slack.app, deps, publishHome);
     registerUserChangeListener(slack.app, deps, (user) => directory.forget(user));
   } else {
-    registerCommandListener(slack.app, { help: () => helpText({ resources }), handlers: {}, unconfigured: NOT_CONFIGURED, logger, track: inFlight.track });
+    registerCommandListener(slack.app, { help: async () => helpText({ resources: [] }), handlers: {}, unconfigured: NOT_CONFIGURED, logger, track: inFlight.track });
   }
   slack.app.error(async (error) => {
     logger.error({ err: error }, 'unhandled error in a Slack listener');

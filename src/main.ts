@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { startBot } from './bot.ts';
 import { AccessConfigError, loadAccessConfig, type LoadedAccessConfig } from './config/access.ts';
 import { EnvError, readEnv } from './config/env.ts';
+import { DatabaseSetupError } from './db/client.ts';
 import { DataDirBusyError } from './db/data-dir-lock.ts';
 import { createLogger } from './logger.ts';
 import { SigningKeyError } from './evidence/signing-key.ts';
@@ -38,7 +39,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const known = error instanceof EnvError || error instanceof AccessConfigError || error instanceof DataDirBusyError || error instanceof ProviderSetupError || error instanceof SigningKeyError;
+  const known = error instanceof EnvError || error instanceof AccessConfigError || error instanceof DataDirBusyError || error instanceof DatabaseSetupError || error instanceof ProviderSetupError || error instanceof SigningKeyError;
   console.error(known ? `breakglass cannot start.\n${(error as Error).message}` : error);
   process.exit(1);
 });

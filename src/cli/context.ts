@@ -5,7 +5,7 @@ import { openDatabase, type Database } from '../db/client.ts';
 /** Opens the same database the bot uses; on the embedded one, a running bot is named clearly. */
 export async function withDatabase<T>(run: (database: Database, env: CliEnv) => Promise<T>): Promise<T> {
   const env = readCliEnv(process.env);
-  const database = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR, holder: 'the breakglass CLI', onNotice: () => {} });
+  const database = await openDatabase({ databaseUrl: env.DATABASE_URL, migrationUrl: env.DATABASE_MIGRATION_URL, dataDir: env.DATA_DIR, holder: 'the breakglass CLI', onNotice: () => {} });
   try {
     return await run(database, env);
   } finally {

@@ -1,6 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { AccessConfigError } from '../config/access.ts';
 import { EnvError } from '../config/env.ts';
+import { DatabaseSetupError } from '../db/client.ts';
 import { DataDirBusyError } from '../db/data-dir-lock.ts';
 import { evidenceCommand } from './evidence.ts';
 import { iamPolicyCommand } from './iam-policy.ts';
@@ -10,7 +12,17 @@ import { readinessCommand } from './readiness.ts';
 import { whoCommand } from './who.ts';
 import { reviewCommand } from './review.ts';
 
+// A reader that stops early (`| head -1`) closes the pipe: that ends the output, it is no failure.
+// Whatever exit code the command already set (verify's 1 for a broken chain) is kept.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit();
+});
+
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command('breakglass')
+  .version(version, '-V, --version', 'print the breakglass version')
   .description('breakglass: time-limited production access with SOC 2 evidence')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
@@ -25,10 +37,12 @@ const program = new Command('breakglass')
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof CommanderError) {
+  if ((error as NodeJS.ErrnoException).code === 'EPIPE') {
+    process.exit();
+  } else if (error instanceof CommanderError) {
     process.exitCode = error.exitCode;
   } else {
-    const known = error instanceof EnvError || error instanceof AccessConfigError || error instanceof DataDirBusyError;
+    const known = error instanceof EnvError || error instanceof AccessConfigError || error instanceof DataDirBusyError || error instanceof DatabaseSetupError;
     process.stderr.write(`breakglass: ${known || error instanceof Error ? (error as Error).message : String(error)}\n`);
     if (!known && process.env.LOG_LEVEL === 'debug') console.error(error);
     process.exitCode = 2;

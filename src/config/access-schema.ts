@@ -8,7 +8,7 @@ import { grantFields, grantTarget, personFields } from '../providers/registry.ts
 const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write it like 30m, 2h, 1h30m, 1d or PT2H` });
+    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write it like 30m, 2h, 1h30m, 1d or PT2H (no fractions)` });
     return z.NEVER;
   }
   return ms;
@@ -56,16 +56,28 @@ const resource = z
     }
   });
 
+/**
+ * A map keyed by names from access.yml, with a prototype-free result: a lookup by what someone
+ * typed (`constructor`, `toString`) finds only what the file defines. Zod drops a `__proto__` key
+ * without a word, so it is refused here instead of losing that entry silently.
+ */
+function ownRecord<K extends z.core.$ZodRecordKey, V extends z.ZodType>(key: K, value: V) {
+  return z.preprocess((input, ctx) => {
+    if (typeof input === 'object' && input !== null && Object.hasOwn(input, '__proto__')) {
+      ctx.addIssue({ code: 'custom', path: ['__proto__'], input, message: '"__proto__" cannot be used as a name here; choose another' });
+    }
+    return input;
+  }, z.record(key, value).transform((record) => Object.assign(Object.create(null) as typeof record, record)));
+}
+
 const resourceName = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'resource names are lower-case letters, digits, ".", "_" or "-"');
 
 export const accessSchema = z
   .strictObject({
     security_channel: slackChannelId,
     security: slackAudience.optional(),
-    resources: z.record(resourceName, resource).refine((r) => Object.keys(r).length > 0, 'define at least one resource'),
-    people: z
-      .record(slackUserId, z.strictObject({ ...personFields, email: z.email().optional() }))
-      .default({}),
+    resources: ownRecord(resourceName, resource).refine((r) => Object.keys(r).length > 0, 'define at least one resource'),
+    people: ownRecord(slackUserId, z.strictObject({ ...personFields, email: z.email().optional() })).default(() => Object.create(null) as Record<string, never>),
     reviews: z
       .strictObject({
         manager_attribute: z.string().min(1).default('managerId'),
@@ -92,7 +104,7 @@ export const accessSchema = z
   })
   .superRefine((cfg, ctx) => {
     for (const [index, name] of (cfg.reviews.scope ?? []).entries()) {
-      if (!(name in cfg.resources)) {
+      if (!Object.hasOwn(cfg.resources, name)) {
         ctx.addIssue({
           code: 'custom',
           path: ['reviews', 'scope', index],

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { closest } from 'fastest-levenshtein';
 import { isMap, isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
-import { ZodDefault, ZodObject, ZodOptional, ZodPipe, ZodRecord, type z } from 'zod';
+import { ZodDefault, ZodObject, ZodOptional, ZodPipe, ZodRecord, ZodTransform, type z } from 'zod';
 import { accessSchema, type AccessConfig } from './access-schema.ts';
 
 export interface LoadedAccessConfig {
@@ -109,7 +109,8 @@ function unwrap(schema: z.core.$ZodType | undefined): z.core.$ZodType | undefine
   let current = schema;
   for (;;) {
     if (current instanceof ZodDefault || current instanceof ZodOptional) current = current.unwrap() as z.core.$ZodType;
-    else if (current instanceof ZodPipe) current = current.in as z.core.$ZodType;
+    // A preprocess step is a pipe from a transform: its shape is on the other side.
+    else if (current instanceof ZodPipe) current = (current.in instanceof ZodTransform ? current.out : current.in) as z.core.$ZodType;
     else return current;
   }
 }

@@ -2,13 +2,27 @@ import { z } from 'zod';
 import { isValidSigningKey } from '../evidence/checkpoint.ts';
 import { providerEnv, providerEnvHints, providerEnvProblems } from '../providers/registry.ts';
 
+/**
+ * A Slack token as Slack issues it: the prefix, then ASCII letters, digits and dashes. A copied
+ * placeholder (`xoxb-…`, with the ellipsis character) used to pass and then read as "Slack is unreachable".
+ */
+const slackToken = (prefix: string, what: string) =>
+  z.string().superRefine((value, ctx) => {
+    if (!value.startsWith(prefix)) ctx.addIssue({ code: 'custom', message: `${what} starts with ${prefix}` });
+    else if (!/^[A-Za-z0-9-]+$/.test(value.slice(prefix.length))) {
+      ctx.addIssue({ code: 'custom', message: `${what} is ${prefix} followed by letters, digits and dashes; this looks like a placeholder (such as ${prefix}…) or a partial copy` });
+    }
+  });
+
 const envSchema = z.object({
-  SLACK_BOT_TOKEN: z.string().startsWith('xoxb-', 'a bot token starts with xoxb-'),
+  SLACK_BOT_TOKEN: slackToken('xoxb-', 'a bot token'),
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
-  SLACK_APP_TOKEN: z.string().startsWith('xapp-', 'an app-level token starts with xapp-').optional(),
+  SLACK_APP_TOKEN: slackToken('xapp-', 'an app-level token').optional(),
   SLACK_API_URL: z.url().optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATABASE_MIGRATION_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
   DATA_DIR: z.string().min(1).default('./.data'),
   ACCESS_CONFIG: z.string().min(1).optional(),
   ...providerEnv,
@@ -30,6 +44,9 @@ function pairingProblems(present: Record<string, string | undefined>): Array<{ n
   if (!present.SLACK_SIGNING_SECRET && !present.SLACK_APP_TOKEN) {
     problems.push({ name: 'SLACK_SIGNING_SECRET', message: 'set SLACK_SIGNING_SECRET (HTTP mode; Basic Information → Signing Secret) or SLACK_APP_TOKEN (Socket Mode)' });
   }
+  if (present.DATABASE_MIGRATION_URL && !present.DATABASE_URL) {
+    problems.push({ name: 'DATABASE_MIGRATION_URL', message: 'DATABASE_MIGRATION_URL needs DATABASE_URL (the role the bot runs as); unset it for the embedded database' });
+  }
   return [...problems, ...providerEnvProblems(present)];
 }
 
@@ -45,6 +62,8 @@ const WHERE_FROM: Record<string, string> = {
   SLACK_APP_TOKEN: "your Slack app's Basic Information → App-Level Tokens, with the connections:write scope (xapp-…)",
   SLACK_API_URL: 'leave it unset for Slack itself; e.g. https://slack-gov.com/api/ for GovSlack',
   PORT: 'a TCP port number such as 3000',
+  HOST: 'the address to listen on, e.g. 127.0.0.1 behind a reverse proxy; unset listens on every interface',
+  DATABASE_MIGRATION_URL: "a postgres:// URL for the role that owns breakglass's tables; DATABASE_URL then names the bot's own role",
   DATABASE_URL: 'e.g. postgres://breakglass@db.internal:5432/breakglass, or unset for the embedded database in DATA_DIR',
   ...providerEnvHints,
   LEDGER_SIGNING_KEY: 'openssl genpkey -algorithm ed25519 -outform DER | base64 -w0',
@@ -85,6 +104,7 @@ function parseEnv<T extends z.ZodType>(schema: T, source: NodeJS.ProcessEnv, tog
 
 const cliEnvSchema = z.object({
   DATABASE_URL: envSchema.shape.DATABASE_URL,
+  DATABASE_MIGRATION_URL: envSchema.shape.DATABASE_MIGRATION_URL,
   DATA_DIR: envSchema.shape.DATA_DIR,
   ACCESS_CONFIG: z.string().min(1).default('./access.yml'),
   /** Only its public half is used: to pin checkpoints to the bot's own key. */

@@ -27,6 +27,11 @@ export const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.me
 
 export interface OpenOptions {
   databaseUrl?: string | undefined;
+  /**
+   * The role that owns the tables, for migrations only (DATABASE_MIGRATION_URL). The bot then runs
+   * as DATABASE_URL's role, which is granted what it needs and cannot alter or rewrite the ledger.
+   */
+  migrationUrl?: string | undefined;
   dataDir: string;
   /** Who holds the embedded database, for the message another process gets. */
   holder: string;
@@ -35,7 +40,39 @@ export interface OpenOptions {
 
 /** Opens PostgreSQL when a URL is given, else the embedded PGlite in dataDir; migrates either way. */
 export async function openDatabase(options: OpenOptions): Promise<Database> {
-  return options.databaseUrl ? openPostgres(options.databaseUrl, options.onNotice) : openPglite(options.dataDir, options.holder);
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options.migrationUrl, options.onNotice) : openPglite(options.dataDir, options.holder);
+}
+
+/** PostgreSQL could not be opened or migrated at start: says which setting to look at, never a driver stack. */
+export class DatabaseSetupError extends Error {
+  constructor(variable: 'DATABASE_URL' | 'DATABASE_MIGRATION_URL', url: string, cause: unknown) {
+    const denied = variable === 'DATABASE_URL' && sqlState(cause) === '42501';
+    super(
+      `${variable}: PostgreSQL at ${redact(url)} could not be ${variable === 'DATABASE_URL' ? 'opened' : 'migrated'}: ${rootMessage(cause)}. ` +
+        (denied
+          ? "This role may not run breakglass's migrations: set DATABASE_MIGRATION_URL to the role that owns the tables (wherever DATABASE_URL is set, the CLI too)."
+          : "Check that the server runs and the URL's host, port, user, password and database" +
+            (variable === 'DATABASE_URL' ? ', or unset DATABASE_URL for the embedded database in DATA_DIR.' : ", and that this role owns breakglass's tables.")),
+      { cause },
+    );
+    this.name = 'DatabaseSetupError';
+  }
+}
+
+function sqlState(error: unknown): unknown {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; depth++, e = e.cause) {
+    if ((e as { code?: unknown }).code !== undefined) return (e as { code?: unknown }).code;
+  }
+  return undefined;
+}
+
+/** drizzle wraps the driver's error in "Failed query: …"; the driver's own message is the one a person can act on. */
+function rootMessage(error: unknown): string {
+  let message = error instanceof Error ? error.message : String(error);
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; depth++, e = e.cause) {
+    if (e.message) message = e.message;
+  }
+  return message;
 }
 
 /**
@@ -52,18 +89,55 @@ const CONNECT_TIMEOUT_S = 10;
  */
 const reconnectBackoffS = (failures: number) => Math.min(1, 0.05 * 2 ** failures) * (0.5 + Math.random() / 2);
 
-async function openPostgres(url: string, onNotice?: (message: string) => void): Promise<Database> {
+async function openPostgres(url: string, migrationUrl: string | undefined, onNotice?: (message: string) => void): Promise<Database> {
   // A lost connection is not fatal: postgres.js opens a new one for the next query by itself.
-  const client = postgres(url, {
-    max: 10,
+  const client = postgresClient(url, 10, onNotice);
+  const db = drizzlePostgres(client, { schema });
+  try {
+    if (migrationUrl) await migrateAsOwner(migrationUrl, client, onNotice);
+    else await migratePostgres(db, { migrationsFolder });
+  } catch (error) {
+    await client.end({ timeout: 1 }).catch(() => {});
+    throw error instanceof DatabaseSetupError ? error : new DatabaseSetupError('DATABASE_URL', url, error);
+  }
+  return { db: db as unknown as Db, kind: 'postgres', location: redact(url), close: () => client.end({ timeout: 5 }) };
+}
+
+function postgresClient(url: string, max: number, onNotice?: (message: string) => void): postgres.Sql {
+  return postgres(url, {
+    max,
     connect_timeout: CONNECT_TIMEOUT_S,
     backoff: reconnectBackoffS,
     onnotice: (notice) => onNotice?.(String(notice.message)),
     connection: { application_name: 'breakglass' },
   });
-  const db = drizzlePostgres(client, { schema });
-  await migratePostgres(db, { migrationsFolder });
-  return { db: db as unknown as Db, kind: 'postgres', location: redact(url), close: () => client.end({ timeout: 5 }) };
+}
+
+/**
+ * Migrates as the tables' owner, then grants the bot's role (DATABASE_URL) what it uses: every
+ * table, but on the ledger only SELECT and INSERT. Not owning the ledger, that role cannot
+ * ALTER TABLE … DISABLE TRIGGER either, so the append-only rule holds against it without exception.
+ */
+async function migrateAsOwner(migrationUrl: string, botClient: postgres.Sql, onNotice?: (message: string) => void): Promise<void> {
+  const role = (await botClient<Array<{ role: string }>>`select current_user as role`)[0]!.role;
+  const owner = postgresClient(migrationUrl, 1, onNotice);
+  try {
+    await migratePostgres(drizzlePostgres(owner, { schema }), { migrationsFolder });
+    const me = (await owner<Array<{ me: string }>>`select current_user as me`)[0]!.me;
+    if (me === role) throw new Error(`it connects as ${role}, the same role as DATABASE_URL; give the bot a role of its own`);
+    await owner.begin(async (tx) => {
+      await tx`grant usage on schema public to ${tx(role)}`;
+      await tx`grant select, insert, update, delete on all tables in schema public to ${tx(role)}`;
+      await tx`grant usage, select, update on all sequences in schema public to ${tx(role)}`;
+      await tx`revoke update, delete, truncate on evidence_events from ${tx(role)}`;
+      // A policy version's text is evidence too: the bot adds versions, never rewrites one.
+      await tx`revoke update, delete, truncate on policy_versions from ${tx(role)}`;
+    });
+  } catch (error) {
+    throw new DatabaseSetupError('DATABASE_MIGRATION_URL', migrationUrl, error);
+  } finally {
+    await owner.end({ timeout: 5 });
+  }
 }
 
 async function openPglite(dataDir: string, holder: string): Promise<Database> {

@@ -334,3 +334,17 @@ export const policyVersions = pgTable('policy_versions', {
   text: text('text').notNull(),
   firstLoadedAt: timestamp('first_loaded_at', { withTimezone: true, precision: 3 }).notNull(),
 });
+
+/**
+ * Slack deliveries already handled (a signature, or a Socket Mode payload's digest), so the same
+ * signed request replayed within Slack's five-minute window is ignored by every replica and after
+ * a restart. Rows older than that window are deleted as new ones arrive.
+ */
+export const slackDeliveries = pgTable(
+  'slack_deliveries',
+  {
+    key: text('key').primaryKey(),
+    seenAt: timestamp('seen_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [index('slack_deliveries_seen_at_idx').on(t.seenAt)],
+);

@@ -15,7 +15,21 @@ const MAX_REASON = 1_000;
 
 const TICKET = /\b([A-Z][A-Z0-9]{1,15}-\d{1,9})\b/;
 
+/**
+ * Control characters (NUL, escape, …) have no place in a command or a reason: PostgreSQL cannot
+ * store NUL at all, and the others would reach the evidence and audit files unseen. Refused, not
+ * stripped, so what is recorded is exactly what the person typed.
+ */
+export function controlCharacterProblem(text: string): string | undefined {
+  const found = /\p{Cc}/u.exec(text.replace(/\s/g, ' '))?.[0];
+  if (found === undefined) return undefined;
+  const code = `U+${found.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+  return `The text contains an invisible control character (${code}), which breakglass does not record. Retype it without and try again; nothing was changed.`;
+}
+
 export function parseCommand(raw: string): Command {
+  const control = controlCharacterProblem(raw);
+  if (control) return invalid(control);
   const text = raw.replace(/\s+/g, ' ').trim();
   const [first = '', ...rest] = text.split(' ');
   const word = first.toLowerCase();
@@ -45,7 +59,7 @@ export function parseCommand(raw: string): Command {
     return invalid(
       durationText === ''
         ? `Say for how long: \`/breakglass ${first} 2h <reason>\`. Durations look like 30m, 2h, 1h30m, 1d or PT2H.`
-        : `"${durationText}" is not a duration. Write it like 30m, 2h, 1h30m, 1d or PT2H: \`/breakglass ${first} 2h <reason>\`.`,
+        : `"${durationText}" is not a duration. Write it like 30m, 2h, 1h30m, 1d or PT2H (no fractions): \`/breakglass ${first} 2h <reason>\`.`,
     );
   }
   const reason = reasonWords.join(' ');

@@ -41,10 +41,10 @@ export function checkRequest(
   input: { user: string; resource: string; durationMs: number },
   usergroupMembers: (groupId: string) => readonly string[],
 ): RequestCheck {
-  const resource = config.resources[input.resource];
+  const resource = Object.hasOwn(config.resources, input.resource) ? config.resources[input.resource] : undefined;
   if (!resource || !mayRequest(resource, input.user, usergroupMembers)) {
     const options = requestableResources(config, input.user, input.resource, usergroupMembers);
-    return { ok: false, refusal: { code: 'not_requestable', resource: input.resource, options } };
+    return { ok: false, refusal: { code: 'not_requestable', resource: input.resource, options, exists: resource !== undefined } };
   }
   if (input.durationMs > resource.max_duration) {
     return { ok: false, refusal: { code: 'too_long', resource: input.resource, durationMs: input.durationMs, maxMs: resource.max_duration } };

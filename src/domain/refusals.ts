@@ -8,7 +8,7 @@ export type AccessRef = { requestId: number } | { grantId: number };
 export type RefusalReason =
   | { code: 'slack_account_deactivated' }
   | { code: 'no_email' }
-  | { code: 'not_requestable'; resource: string; options: string[] }
+  | { code: 'not_requestable'; resource: string; options: string[]; /** The resource is defined, but this person is not among its requesters. */ exists?: boolean }
   | { code: 'too_long'; resource: string; durationMs: number; maxMs: number }
   | { code: 'too_few_approvers'; resource: string; required: number; available: number }
   | { code: 'requester_left'; left: string }
@@ -73,6 +73,10 @@ export function refusalWords(r: RefusalReason): Message {
     case 'no_email':
       return msg`breakglass cannot see an email address on your Slack profile, and it needs one to find you in Okta and AWS. Ask your Slack admin, or add you under ${code('people:')} in access.yml.`;
     case 'not_requestable':
+      if (r.exists) {
+        const others = r.options.length === 0 ? msg`No other resource is open to you.` : msg`You may request: ${codes(r.options)}.`;
+        return msg`${code(r.resource)} exists, but you are not among its requesters in access.yml; ask your security team if you need it. ${others}`;
+      }
       return r.options.length === 0
         ? msg`There is no resource ${code(r.resource)} you may request, and no other resource is open to you. Ask your security team.`
         : msg`There is no resource ${code(r.resource)} you may request. You may request: ${codes(r.options)}.`;

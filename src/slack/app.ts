@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
 import { App, defaultBodyLimit, HTTPModuleFunctions, HTTPReceiver, isRawBodyError, isValidSlackRequest, SocketModeReceiver, type Authorize, type CustomRoute, type Logger as BoltLogger, type ReceiverEvent } from '@slack/bolt';
 import { WebClient } from '@slack/web-api';
@@ -12,11 +14,15 @@ export interface SlackAppOptions {
   /** Web API base, e.g. https://slack.com/api/ (GovSlack and tests point elsewhere). */
   slackApiUrl?: string | undefined;
   port: number;
+  /** The address to listen on; every interface when undefined. */
+  host?: string | undefined;
   logger: Logger;
   /** GET /healthz answers 200 when this resolves true within HEALTH_TIMEOUT_MS, 503 otherwise. */
   healthCheck: () => Promise<boolean>;
   /** GET /metrics (Prometheus text) and how long each Slack request waited for its answer. */
   metrics?: { text(): Promise<{ contentType: string; body: string }>; slackAck(seconds: number): void } | undefined;
+  /** The shared replay guard: true the first time a delivery (by its key) is seen. */
+  firstDelivery: (key: string) => Promise<boolean>;
 }
 
 export interface SlackApp {
@@ -64,7 +70,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   // few retries: SocketConnection keeps trying instead of one call waiting half an hour.
   const socket = options.appToken ? new SocketModeReceiver({ appToken: options.appToken, logger, customRoutes, installerOptions: { port: options.port, clientOptions: { ...clientOptions, retryConfig: { retries: 2 } } } }) : undefined;
   const app = new App({ receiver: socket ?? httpReceiver(options.signingSecret ?? '', customRoutes, logger, options.metrics?.slackAck.bind(options.metrics)), authorize, clientOptions, logger });
-  acknowledgeUnhandled(app, options.logger);
+  acknowledgeUnhandled(app, options.logger, options.firstDelivery);
   const connection = socket ? new SocketConnection(socket, options.logger) : undefined;
 
   return {
@@ -73,8 +79,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     outboxClient,
     async start() {
       identity.learnInBackground();
-      if (socket && connection) return { port: await connection.start() };
-      const started = (await app.start(options.port)) as unknown;
+      if (socket && connection) return { port: await connection.start(options.host) };
+      const started = (await app.start(options.host === undefined ? options.port : { port: options.port, host: options.host })) as unknown;
       const port = isServer(started) ? (started.address() as AddressInfo).port : options.port;
       return { port };
     },
@@ -103,12 +109,12 @@ class SocketConnection {
     private readonly logger: Logger,
   ) {}
 
-  async start(): Promise<number> {
+  async start(host: string | undefined): Promise<number> {
     const server = (this.receiver as unknown as { httpServer: Server }).httpServer;
     const port = (this.receiver as unknown as { httpServerPort: number }).httpServerPort;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(port, () => resolve());
+      server.listen({ port, host }, () => resolve());
     });
     this.connect();
     return (server.address() as AddressInfo).port;
@@ -190,6 +196,9 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** The replay check waits at most this long for the database, within Slack's three seconds. */
+const REPLAY_CHECK_TIMEOUT_MS = 1_000;
+
 /** One Slack call from the outbox gives up after this; the message is retried later. */
 const OUTBOX_CALL_TIMEOUT_MS = 10_000;
 
@@ -224,6 +233,10 @@ function httpReceiver(signingSecret: string, customRoutes: CustomRoute[], logger
       verified(req, res);
       return;
     }
+    if (Number(req.headers['content-length']) > defaultBodyLimit) {
+      refuseBody(req, res, 413);
+      return;
+    }
     // Bolt reads a property of the parsed body outside any error handler: a signed body of JSON
     // `null` (or `payload=null`) threw an unhandled rejection there and took the process down.
     // The body is buffered here first (Bolt reuses the buffer) so that one case is answered here.
@@ -238,32 +251,29 @@ function httpReceiver(signingSecret: string, customRoutes: CustomRoute[], logger
         const valid = isValidSlackRequest({ signingSecret, body, headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': stamp } });
         res.writeHead(valid ? 200 : 401).end();
       },
-      (error: unknown) => {
-        res.writeHead(isRawBodyError(error) && error.statusCode === 413 ? 413 : 400).end();
-      },
+      (error: unknown) => refuseBody(req, res, isRawBodyError(error) && error.statusCode === 413 ? 413 : 400),
     );
   };
   return receiver;
 }
 
+/** A refused body is still read (and dropped) for at most this long, so the sender sees the answer. */
+const DRAIN_MS = 10_000;
+
+/**
+ * Answers without reading the body, then reads and drops the rest of it: a body left unread made
+ * the sender stall until the keep-alive timeout reset the connection (6 s) instead of seeing 413.
+ */
+function refuseBody(req: IncomingMessage, res: ServerResponse, status: 400 | 413): void {
+  res.writeHead(status).end();
+  req.resume();
+  setTimeout(() => {
+    if (!req.complete) req.destroy();
+  }, DRAIN_MS).unref();
+}
+
 /** Carries a verified request's signature from the receiver to acknowledgeUnhandled (HTTP mode only). */
 const SIGNATURE_PROPERTY = 'slackRequestSignature';
-
-/** Signatures of the requests of the last few minutes: long enough to outlast Slack's timestamp window. */
-class RecentSignatures {
-  private readonly seenAt = new Map<string, number>();
-
-  /** True the first time a signature is seen. */
-  first(signature: string, now = Date.now()): boolean {
-    for (const [old, at] of this.seenAt) {
-      if (at > now - 2 * MAX_SKEW_SECONDS * 1000 && this.seenAt.size < 100_000) break;
-      this.seenAt.delete(old);
-    }
-    if (this.seenAt.has(signature)) return false;
-    this.seenAt.set(signature, now);
-    return true;
-  }
-}
 
 /** Whether Bolt would parse this body to `null` (JSON, or a form whose payload is JSON). */
 function parsesToNull(body: string, contentType: string | undefined): boolean {
@@ -281,11 +291,14 @@ function parsesToNull(body: string, contentType: string | undefined): boolean {
  * done, instead of Bolt's 404 three seconds later; one Bolt itself cannot read (e.g. a payload
  * without `user` or `team`) is logged and acknowledged, instead of answered with a 500.
  * The very same signed bytes arriving again (a captured request replayed inside the signature's
- * five-minute window) are acknowledged and ignored: a replayed slash command made a new request.
+ * five-minute window, to this replica or another, before or after a restart) are acknowledged and
+ * ignored: a replayed slash command made a new request. Known by the signature over HTTP; in Socket
+ * Mode (no signature, an authenticated connection) by the payload's digest, so a redelivered click
+ * counts once. Should the database not answer within a second, the delivery is processed (it can
+ * change nothing then), so Slack still gets its acknowledgement within three seconds.
  */
-function acknowledgeUnhandled(app: App, logger: Logger): void {
+function acknowledgeUnhandled(app: App, logger: Logger, firstDelivery: (key: string) => Promise<boolean>): void {
   const processEvent = app.processEvent.bind(app);
-  const seen = new RecentSignatures();
   app.processEvent = async (event: ReceiverEvent) => {
     let acked = false;
     const ack: ReceiverEvent['ack'] = async (response) => {
@@ -293,7 +306,12 @@ function acknowledgeUnhandled(app: App, logger: Logger): void {
       await event.ack(response);
     };
     const signature: unknown = event.customProperties?.[SIGNATURE_PROPERTY];
-    if (typeof signature === 'string' && !seen.first(signature)) {
+    const key = typeof signature === 'string' ? signature : `sha256:${createHash('sha256').update(JSON.stringify(event.body)).digest('hex')}`;
+    const first = await withTimeout(firstDelivery(key), REPLAY_CHECK_TIMEOUT_MS).catch((error: unknown) => {
+      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not check a Slack request against the replay guard; processing it');
+      return true;
+    });
+    if (!first) {
       logger.warn('the same signed Slack request arrived again; ignored as a replay');
       await ack();
       return;

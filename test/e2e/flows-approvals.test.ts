@@ -87,13 +87,30 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(unknownReply).not.toContain('prod-billing');
 
       const notAllowed = await slash(h, 'U0ALICE', 'prod-billing 1h INC-3 invoices');
-      expect(await notAllowed.reply()).toMatch(/There is no resource `prod-billing` you may request\. You may request: `prod-db`, `staging-db`\./);
+      // It exists, so the answer says so instead of claiming there is no such resource (help agrees: not listed).
+      expect(await notAllowed.reply()).toMatch(/`prod-billing` exists, but you are not among its requesters in access\.yml; .* You may request: `prod-db`, `staging-db`\./);
 
       // For a member of S0FIN prod-billing is requestable, and the closest to what was typed comes first.
       const closest = await slash(h, 'U0FRANK', 'billing 1h INC-4 invoices');
       expect(await closest.reply()).toMatch(/You may request: `prod-billing`, /);
       const closestDb = await slash(h, 'U0FRANK', 'staging 1h INC-4 invoices');
       expect(await closestDb.reply()).toMatch(/You may request: `staging-db`, /);
+
+      // help offers exactly what a request would accept.
+      const aliceHelp = await slash(h, 'U0ALICE', 'help');
+      expect(aliceHelp.ack).toContain('`prod-db` up to 4h');
+      expect(aliceHelp.ack).not.toContain('prod-billing');
+      expect((await slash(h, 'U0FRANK', 'help')).ack).toContain('`prod-billing` up to 1h');
+
+      // Names of what every JavaScript object inherits are no resources.
+      for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+        const inherited = await slash(h, 'U0ALICE', `${name} 1h INC-5 probing`);
+        expect(await inherited.reply()).toMatch(new RegExp(`^There is no resource .${name}. you may request\\. You may request: .*prod-db`));
+      }
+
+      // PostgreSQL cannot store NUL: refused with a clear answer, not a database error.
+      const nul = await slash(h, 'U0ALICE', 'prod-db 1h INC-6 lag\u0000 on primary');
+      expect(nul.ack).toMatch(/invisible control character \(U\+0000\).*nothing was changed/);
 
       const noReason = await slash(h, 'U0ALICE', 'prod-db 1h');
       expect(noReason.status).toBe(200);

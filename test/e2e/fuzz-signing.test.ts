@@ -19,6 +19,7 @@ import {
   appHomeOpenedEvent,
   blockAction,
   eventCallback,
+  post,
   signedHeaders,
   slashCommand,
   TEST_SIGNING_SECRET,
@@ -185,6 +186,25 @@ for (const database of ['pglite', 'postgres'] as const) {
 
       expect(await verifyLedger(h.bot.database.db)).toMatchObject({ ok: true });
       expect(await healthz(h)).toBe(200);
+    });
+
+    it('ignores the same signed command replayed to another replica or after a restart', async () => {
+      const created = await kindCount('request.created');
+      const command = slashCommand({ text: 'prod-db 1h INC-11 replayed elsewhere', userId: 'U0ALICE', responseUrl: h.slack.responseUrl(`replay-${++counter}`) });
+      expect((await send(h, command)).status).toBe(200);
+      await settle(h);
+      expect(await kindCount('request.created')).toBe(created + 1);
+      if (database === 'postgres') {
+        const replica = await h.replica();
+        expect((await post(`http://127.0.0.1:${replica.port}`, command)).status).toBe(200);
+        await settle(h);
+        expect(await kindCount('request.created')).toBe(created + 1);
+      }
+      await h.restart();
+      expect((await send(h, command)).status).toBe(200);
+      await settle(h);
+      expect(await kindCount('request.created')).toBe(created + 1);
+      expect(h.logs()).toMatch(/the same signed Slack request arrived again; ignored as a replay/);
     });
   });
 }

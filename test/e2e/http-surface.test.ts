@@ -1,8 +1,9 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyLedger } from '../../src/evidence/verify.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
-import { post, slashCommand, type Signing } from '../support/slack-requests.ts';
+import { post, signedHeaders, slashCommand, type Signing } from '../support/slack-requests.ts';
 
 const ACCESS = `security_channel: C0SEC
 resources:
@@ -57,6 +58,26 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect((await verifyLedger(harness.bot.database.db)).count).toBe(1);
     });
 
+    it('answers 413 to a signed body over the size limit, to a sender that reads only after sending it all', async () => {
+      const body = `token=x&text=${'x'.repeat(20 * 1024 * 1024)}`;
+      const headers = { ...signedHeaders(body, 'application/x-www-form-urlencoded'), host: '127.0.0.1', 'content-length': String(Buffer.byteLength(body)) };
+      const started = Date.now();
+      // A raw socket: the whole body goes out before the answer is read, as many HTTP clients do.
+      const answer = await new Promise<{ statusLine: string; error?: string }>((resolve) => {
+        const socket = connect(harness.bot.port, '127.0.0.1');
+        let data = '';
+        socket.on('data', (chunk: Buffer) => (data += chunk.toString()));
+        socket.on('error', (error) => resolve({ statusLine: data.split('\r\n')[0] ?? '', error: error.message }));
+        socket.on('close', () => resolve({ statusLine: data.split('\r\n')[0] ?? '' }));
+        socket.write(`POST /slack/events HTTP/1.1\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
+        socket.write(body, () => socket.end());
+      });
+      expect(answer).toEqual({ statusLine: 'HTTP/1.1 413 Payload Too Large' });
+      expect(Date.now() - started).toBeLessThan(4_000);
+      expect((await fetch(`${harness.baseUrl}/healthz`)).status).toBe(200);
+      expect((await verifyLedger(harness.bot.database.db)).count).toBe(1);
+    });
+
     it('made only calls that Slack’s own API specification allows', () => {
       expect(harness.slack.violations).toEqual([]);
     });
@@ -78,5 +99,19 @@ describe('the bot before anyone wrote access.yml', () => {
     const help = await post(harness.baseUrl, slashCommand({ text: 'help', userId: 'U0ALICE' }));
     expect((help.json as { text: string }).text).toContain('No resources are configured yet');
     expect((await verifyLedger(harness.bot.database.db)).count).toBe(0);
+  });
+});
+
+describe('HOST', () => {
+  let harness: Harness;
+  beforeAll(async () => {
+    harness = await startHarness({ database: 'pglite', providers: false, env: { HOST: '127.0.0.1' } });
+  });
+  afterAll(async () => harness?.stop());
+
+  it('listens only on the address it names', async () => {
+    expect((await fetch(`http://127.0.0.1:${harness.bot.port}/healthz`)).status).toBe(200);
+    // Every 127.x address reaches this machine; one the bot was not told to listen on is refused.
+    await expect(fetch(`http://127.0.0.2:${harness.bot.port}/healthz`)).rejects.toThrow();
   });
 });

@@ -79,9 +79,10 @@ describe.skipIf(!postgresAvailable)('three replicas on one database [postgres]',
   it('the same Approve click delivered to all three at once grants once: one provider call, one grant.applied, one DM', async () => {
     const { requestId } = await request(h, 'U0ALICE', 'prod-db 1h INC-70 replication lag');
     const card = await waitForCard(h, 'U0BOB', requestId);
-    // One delivery's signed bytes, sent to every replica (a load balancer or Slack retrying).
-    const click = blockAction({ userId: 'U0BOB', actionId: ACTIONS.approve, message: card, responseUrl: h.slack.responseUrl('same-click') });
-    const answers = await Promise.all(urls.map((url) => post(url, click)));
+    // Bob's click delivered once to each replica (a double click, a proxy retrying with fresh
+    // signatures): each delivery is its own signed request, so the guard against replays lets all three in.
+    const clicks = urls.map(() => blockAction({ userId: 'U0BOB', actionId: ACTIONS.approve, message: card, responseUrl: h.slack.responseUrl('same-click') }));
+    const answers = await Promise.all(urls.map((url, i) => post(url, clicks[i]!)));
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
 
     await h.slack.waitFor(() => dmsTo('U0ALICE', /is active until/)[0], WAIT, 'Alice told access is active');
@@ -94,6 +95,13 @@ describe.skipIf(!postgresAvailable)('three replicas on one database [postgres]',
     expect(events.map((e) => e.kind)).toEqual(['request.created', 'request.approved', 'grant.applied']);
     expect(dmsTo('U0ALICE', /is active until/)).toHaveLength(1);
     expect(h.slack.responses('same-click')).toHaveLength(2);
+
+    // The very same signed bytes sent again to every replica: a replay, ignored by all of them.
+    const again = await Promise.all(urls.map((url) => post(url, clicks[0]!)));
+    expect(again.map((a) => a.status)).toEqual([200, 200, 200]);
+    await sleep(500);
+    expect(h.slack.responses('same-click')).toHaveLength(2);
+    expect(membershipCalls('PUT', 'U0ALICE')).toHaveLength(1);
   });
 
   it('grants that expire together are each revoked once across the replicas, with one grant.revoked and one DM each', async () => {

@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { acquireDataDirLock } from '../../src/db/data-dir-lock.ts';
-import { runCli } from '../support/cli.ts';
+import { runCli, runCliWithClosedStdout } from '../support/cli.ts';
 
 const folder = mkdtempSync(join(tmpdir(), 'breakglass-cli-misc-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
@@ -45,6 +45,29 @@ describe('the CLI on the embedded database while the bot runs', () => {
       expect(result.stderr).toMatch(/set DATABASE_URL/);
     } finally {
       lock.release();
+    }
+  });
+});
+
+describe('the CLI writing to a reader that stops early (| head)', () => {
+  it.each([
+    ['evidence verify', ['evidence', 'verify']],
+    ['policy', ['policy']],
+    ['evidence export', ['evidence', 'export', '--from', '2020-01-01', '--to', '2030-01-01']],
+  ])('%s ends quietly, with its own exit code, instead of crashing on EPIPE', async (_name, args) => {
+    const dataDir = join(folder, `epipe-${args.join('-')}`);
+    const result = await runCliWithClosedStdout(args, { DATA_DIR: dataDir, ACCESS_CONFIG: 'access.example.yml' });
+    expect(result.stderr).not.toMatch(/EPIPE|Error|at /);
+    expect(result.code).toBe(0);
+  });
+});
+
+describe('npx breakglass --version', () => {
+  it('prints the version from package.json', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const result = await runCli([flag], {});
+      expect(result).toMatchObject({ code: 0, stdout: `${version}\n` });
     }
   });
 });

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const BIN = fileURLToPath(new URL('../../bin/breakglass.js', import.meta.url));
@@ -20,5 +20,16 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
         resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
       },
     );
+  });
+}
+
+/** Runs the CLI with its stdout closed by the reader at once, as `npx breakglass … | head -0` does. */
+export function runCliWithClosedStdout(args: string[], env: Record<string, string>): Promise<Omit<CliResult, 'stdout'>> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => resolve({ code: code ?? 1, stderr }));
   });
 }

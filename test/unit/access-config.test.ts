@@ -67,6 +67,25 @@ describe('access.yml', () => {
     expect(problem!.message).toMatch(/"prod-dbb", which is not a resource; known resources: prod-db/);
   });
 
+  it('refuses a review scope naming what every object inherits (constructor, toString, __proto__)', () => {
+    const problems = problemsOf(`${valid}reviews:\n  scope: [constructor, toString, __proto__]\n`);
+    expect(problems.map((p) => p.path)).toEqual(['reviews.scope.0', 'reviews.scope.1', 'reviews.scope.2']);
+  });
+
+  it('refuses a resource named __proto__ instead of dropping it, on its line', () => {
+    const [problem] = problemsOf(`${valid}  __proto__:\n    grant: { okta_group: 00g2 }\n    max_duration: 1h\n    approvers: { slack_users: [U0DBA1] }\n`);
+    expect(problem).toMatchObject({ path: 'resources.__proto__', line: 7 });
+    expect(problem!.message).toMatch(/cannot be used as a name/);
+  });
+
+  it('looks resources up by what access.yml defines, never by what objects inherit', () => {
+    const config = parseAccessConfig(`${valid}  constructor:\n    grant: { okta_group: 00g2 }\n    max_duration: 1h\n    approvers: { slack_users: [U0DBA1] }\n`);
+    expect(Object.keys(config.resources)).toEqual(['prod-db', 'constructor']);
+    expect(config.resources['toString']).toBeUndefined();
+    expect('hasOwnProperty' in config.resources).toBe(false);
+    expect(config.people['constructor']).toBeUndefined();
+  });
+
   it('reports YAML syntax errors with their line', () => {
     const [problem] = problemsOf(`${valid}  bad: [unclosed\n`);
     expect(problem!.message).toMatch(/^YAML syntax/);

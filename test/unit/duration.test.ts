@@ -14,9 +14,12 @@ describe('parseDuration', () => {
     ['pt1h30m', 90 * MIN],
     ['P1D', 24 * HOUR],
     ['2H', 2 * HOUR],
+    ['PT120S', 2 * MIN],
+    ['PT40S', 40_000],
+    ['PT0.5M', 30_000],
   ])('reads %s', (text, ms) => expect(parseDuration(text)).toBe(ms));
 
-  it.each(['', '0m', 'soon', '2 hours', '-1h', 'h', 'PT', '1.5h', '2h30'])('refuses %j', (text) =>
+  it.each(['', '0m', 'soon', '2 hours', '-1h', 'h', 'PT', '1.5h', '2h30', 'PT0.5S', 'PT1M30.5S', 'PT0.0001H'])('refuses %j', (text) =>
     expect(parseDuration(text)).toBeUndefined(),
   );
 });
@@ -24,5 +27,10 @@ describe('parseDuration', () => {
 describe('formatDuration', () => {
   it('round-trips what people type', () => {
     for (const text of ['30m', '2h', '1h30m', '1d', '1d2h5m']) expect(formatDuration(parseDuration(text)!)).toBe(text);
+  });
+
+  it('shows seconds as they are, never rounded to a minute', () => {
+    expect(formatDuration(parseDuration('PT40S')!)).toBe('40s');
+    expect(formatDuration(parseDuration('PT1M30S')!)).toBe('1m30s');
   });
 });

@@ -40,6 +40,24 @@ describe('environment', () => {
     expect(found.join('\n')).not.toMatch(/xoxp-user-token-secret|app-secret|mysql/);
   });
 
+  it('refuses the placeholder tokens from the docs, naming the variable', () => {
+    expect(problems({ SLACK_BOT_TOKEN: 'xoxb-…', SLACK_APP_TOKEN: 'xapp-1-…' })).toEqual([
+      expect.stringMatching(/^SLACK_BOT_TOKEN: a bot token is xoxb- followed by letters, digits and dashes; this looks like a placeholder/),
+      expect.stringMatching(/^SLACK_APP_TOKEN: an app-level token is xapp- followed by letters, digits and dashes; this looks like a placeholder/),
+    ]);
+  });
+
+  it('takes HOST as the address to listen on, unset by default', () => {
+    expect(readEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's' }).HOST).toBeUndefined();
+    expect(readEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', HOST: '127.0.0.1' }).HOST).toBe('127.0.0.1');
+  });
+
+  it('takes DATABASE_MIGRATION_URL only beside DATABASE_URL', () => {
+    expect(problems({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', DATABASE_MIGRATION_URL: 'postgres://owner@db/bg' })).toEqual([
+      expect.stringMatching(/^DATABASE_MIGRATION_URL: DATABASE_MIGRATION_URL needs DATABASE_URL/),
+    ]);
+  });
+
   it('accepts plain http for Okta only on a loopback address', () => {
     expect(readEnv({ SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 's', OKTA_ORG_URL: 'http://127.0.0.1:8080', OKTA_API_TOKEN: 't' }).OKTA_ORG_URL).toBe('http://127.0.0.1:8080');
   });

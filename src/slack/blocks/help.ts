@@ -1,7 +1,9 @@
 
 export interface HelpView {
-  /** The resources this person may request, with their limits. */
-  resources: Array<{ name: string; description?: string | undefined; maxDuration: string; emergency: boolean }>;
+  /** The resources this person may request, with their limits; undefined when that could not be checked. */
+  resources: Array<{ name: string; description?: string | undefined; maxDuration: string; emergency: boolean }> | undefined;
+  /** Whether access.yml defines any resource at all. */
+  configured?: boolean;
 }
 
 /** The answer to `/breakglass help`: plain mrkdwn, so it reads the same in a notification. */
@@ -18,8 +20,10 @@ export function helpText(view: HelpView): string {
     '',
     'Durations look like `30m`, `2h`, `1h30m`, `1d` or `PT2H`. A ticket reference such as `INC-1234` in the reason is recorded with the request.',
   ];
-  if (view.resources.length === 0) {
-    lines.push('', '_No resources are configured yet: an administrator adds them to access.yml._');
+  if (view.resources === undefined) {
+    lines.push('', '_Which resources you may request could not be checked just now (Slack did not answer); try `/breakglass help` again shortly._');
+  } else if (view.resources.length === 0) {
+    lines.push('', view.configured ? '_No resource is open to you; ask your security team._' : '_No resources are configured yet: an administrator adds them to access.yml._');
   } else {
     lines.push('', '*You may request:*');
     for (const r of view.resources) {

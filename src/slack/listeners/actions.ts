@@ -7,6 +7,7 @@ import { Refusal, type AppDeps } from '../../app/deps.ts';
 import { endGrant } from '../../app/end-grant.ts';
 import { approvalCardView } from '../../app/read-models.ts';
 import { reviewEmergency } from '../../app/review-emergency.ts';
+import { controlCharacterProblem } from '../../domain/command.ts';
 import { reviewActionHandlers } from './review-actions.ts';
 import { denyModal } from '../blocks/deny-modal.ts';
 import { ACTIONS, DENY_MODAL, VIEWS } from '../blocks/view-models.ts';
@@ -17,26 +18,6 @@ import { failureReply, GRANT_FINISHES_LATER } from './failure-reply.ts';
 const idValue = z.string().regex(/^\d{1,9}$/).transform(Number);
 
 type ActionHandler = (id: number, user: string, body: BlockAction, client: WebClient) => Promise<string | undefined>;
-
-/**
- * Deliveries already handled, by the click's identity (user, trigger_id, action_ts). Slack sends
- * each click once; the same signed bytes arriving again are a replay (or a proxy retrying), and
- * are acknowledged and ignored: the decision is safe anyway (the database re-checks every click),
- * but answering each copy would use the click's response_url more often than Slack allows (5).
- * Bounded by count, not time: the signature window (5 minutes) limits how long a replay can come.
- */
-class SeenClicks {
-  private readonly keys = new Set<string>();
-  constructor(private readonly max = 10_000) {}
-
-  /** True the first time a key is seen. */
-  first(key: string): boolean {
-    if (this.keys.has(key)) return false;
-    this.keys.add(key);
-    if (this.keys.size > this.max) this.keys.delete(this.keys.values().next().value as string);
-    return true;
-  }
-}
 
 /**
  * Every button: acknowledged first, then the id is parsed, and the use case decides with the
@@ -75,13 +56,8 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
     ...reviewActionHandlers(deps),
   };
 
-  const seen = new SeenClicks();
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions' }, async ({ ack, body, action, client, respond }) => {
     await ack();
-    if (!seen.first(`${body.user.id}|${body.trigger_id}|${action.action_id}|${action.action_ts}`)) {
-      deps.logger.warn({ user: body.user.id, action: action.action_id }, 'the same click delivered again; ignored');
-      return;
-    }
     // Own keys only: an action id such as "constructor" or "__proto__" must not reach Object.prototype.
     const handler = Object.hasOwn(handlers, action.action_id) ? handlers[action.action_id] : undefined;
     if (!handler || typeof body.user.id !== 'string') return;
@@ -124,8 +100,9 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
       await ack();
       return;
     }
-    if (reason === '') {
-      await ack({ response_action: 'errors', errors: { [DENY_MODAL.block]: 'Say why, so the requester knows what to do instead.' } });
+    const problem = reason === '' ? 'Say why, so the requester knows what to do instead.' : controlCharacterProblem(reason);
+    if (problem) {
+      await ack({ response_action: 'errors', errors: { [DENY_MODAL.block]: problem } });
       return;
     }
     try {

@@ -20,7 +20,7 @@ export type CommandHandlers = {
 export function registerCommandListener(
   app: App,
   deps: {
-    help: (body: SlashCommand) => string;
+    help: (body: SlashCommand) => Promise<string>;
     handlers: CommandHandlers;
     /** The answer to any command but help when there is no access policy to act on. */
     unconfigured?: string;
@@ -33,7 +33,7 @@ export function registerCommandListener(
     const command = parseCommand(body.text ?? '');
     // Answers that need no I/O go back in the ack itself: they work even when Slack's response_url does not.
     if (command.kind === 'invalid' || command.kind === 'help') {
-      await ack({ response_type: 'ephemeral', text: command.kind === 'help' ? deps.help(body) : command.message });
+      await ack({ response_type: 'ephemeral', text: command.kind === 'help' ? await deps.help(body) : command.message });
       return;
     }
     const handler = handlers[command.kind] as ((c: Command, b: SlashCommand) => Promise<CommandReply>) | undefined;

@@ -89,46 +89,52 @@ export async function loadReviewReport(db: Db, options: { campaignId?: number | 
   const start = started && readDetails('review.started', started.details);
   const recorded = start?.population_sha256 ?? null;
   const skipped = start?.skipped_resources ?? [];
-  const signOffs: ReviewSignOff[] = cards.map((card) => {
-    const mine = items.filter((i) => i.cardId === card.id);
-    return {
-      cardId: card.id,
-      audience: card.audience,
-      reviewer: card.recipient,
-      lines: mine.length,
-      kept: mine.filter((i) => i.decision === 'keep').length,
-      revoked: mine.filter((i) => i.decision === 'revoke').length,
-      undecided: mine.filter((i) => i.decision === null).length,
-      signedOffBy: card.signedOffBy,
-      signedOffAt: card.signedOffAt,
-      overdue: overdue(card),
-      reminders: card.reminders,
-      escalatedAt: card.escalatedAt,
-      escalatedTo: card.escalatedAt ? card.escalateTo : null,
-    };
-  });
+  const signOffs = cards.map((card) => signOffOf(card, items, overdue));
   return {
     generatedAt: now,
     campaign,
     population: { recorded, recomputed, matches: recorded === recomputed },
     skipped,
-    totals: {
-      lines: items.length,
-      people: new Set(items.map((i) => i.directoryId ?? (i.email ?? i.principal).toLowerCase())).size,
-      kept: items.filter((i) => i.decision === 'keep').length,
-      revoked: items.filter((i) => i.decision === 'revoke').length,
-      undecided: items.filter((i) => i.decision === null).length,
-      revokedVerified: items.filter((i) => i.revokeState === 'revoked' && i.revokeVerified).length,
-      revokePending: items.filter((i) => i.revokeState === 'pending').length,
-      left: items.filter((i) => i.route === 'left').length,
-      unmanaged: items.filter((i) => i.grantId === null).length,
-      newSinceLastReview: items.filter((i) => i.isNew === true).length,
-      signOffs: cards.filter((c) => c.signedOffAt !== null).length,
-      cards: cards.length,
-      overdueCards: signOffs.filter((s) => s.overdue).length,
-    },
+    totals: totalsOf(items, cards, signOffs),
     signOffs,
     lines,
+  };
+}
+
+function signOffOf(card: Card, items: Item[], overdue: (card: Card | undefined) => boolean): ReviewSignOff {
+  const mine = items.filter((i) => i.cardId === card.id);
+  return {
+    cardId: card.id,
+    audience: card.audience,
+    reviewer: card.recipient,
+    lines: mine.length,
+    kept: mine.filter((i) => i.decision === 'keep').length,
+    revoked: mine.filter((i) => i.decision === 'revoke').length,
+    undecided: mine.filter((i) => i.decision === null).length,
+    signedOffBy: card.signedOffBy,
+    signedOffAt: card.signedOffAt,
+    overdue: overdue(card),
+    reminders: card.reminders,
+    escalatedAt: card.escalatedAt,
+    escalatedTo: card.escalatedAt ? card.escalateTo : null,
+  };
+}
+
+function totalsOf(items: Item[], cards: Card[], signOffs: ReviewSignOff[]): ReviewReport['totals'] {
+  return {
+    lines: items.length,
+    people: new Set(items.map((i) => i.directoryId ?? (i.email ?? i.principal).toLowerCase())).size,
+    kept: items.filter((i) => i.decision === 'keep').length,
+    revoked: items.filter((i) => i.decision === 'revoke').length,
+    undecided: items.filter((i) => i.decision === null).length,
+    revokedVerified: items.filter((i) => i.revokeState === 'revoked' && i.revokeVerified).length,
+    revokePending: items.filter((i) => i.revokeState === 'pending').length,
+    left: items.filter((i) => i.route === 'left').length,
+    unmanaged: items.filter((i) => i.grantId === null).length,
+    newSinceLastReview: items.filter((i) => i.isNew === true).length,
+    signOffs: cards.filter((c) => c.signedOffAt !== null).length,
+    cards: cards.length,
+    overdueCards: signOffs.filter((s) => s.overdue).length,
   };
 }
 

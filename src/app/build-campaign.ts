@@ -8,6 +8,7 @@ import { ProviderError, type AccessEntry, type DirectoryPerson, type GrantTarget
 import type { Notification } from '../domain/notifications.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
+import type { Tx } from '../db/client.ts';
 import { principalOverrides } from '../providers/registry.ts';
 import { targetsOf } from './people.ts';
 import { limiter, mapLimit } from './limit.ts';
@@ -298,23 +299,7 @@ async function openCampaign(deps: AppDeps, campaign: Campaign, token: string, pl
       .returning();
     if (!opened) return false;
 
-    const cardIds = new Map<string, number>();
-    for (let i = 0; i < plan.cards.length; i += INSERT_BATCH) {
-      const rows = await tx
-        .insert(reviewCards)
-        .values(plan.cards.slice(i, i + INSERT_BATCH).map((c) => ({ campaignId: campaign.id, audience: c.audience, recipient: c.recipient, escalateTo: c.escalateTo ?? null })))
-        .returning({ id: reviewCards.id, recipient: reviewCards.recipient });
-      for (const row of rows) cardIds.set(row.recipient, row.id);
-    }
-    const row = ({ recipient, ...item }: PlannedItem) => ({ ...item, campaignId: campaign.id, cardId: recipient ? (cardIds.get(recipient) ?? null) : null });
-    for (let i = 0; i < plan.items.length; i += INSERT_BATCH) {
-      await insertReviewItems(tx, plan.items.slice(i, i + INSERT_BATCH).filter((item) => item.route !== 'left').map(row));
-    }
-    // Leavers' lines are decided already; their ids go into the evidence.
-    const leavers = plan.items.filter((item) => item.route === 'left');
-    const leaverIds = await insertReviewItems(tx, leavers.map(row), { returnIds: true });
-    const left = leavers.map((item) => ({ ...item, id: leaverIds.get(`${item.resource}\n${item.principal}`)! }));
-
+    const { cardIds, left } = await insertPopulation(tx, campaign, plan);
     await deps.ledger.append(tx, {
       kind: 'review.started',
       actor: campaign.requestedBy,
@@ -345,6 +330,25 @@ async function openCampaign(deps: AppDeps, campaign: Campaign, token: string, pl
     await enqueue(tx, now, ...messages);
     return true;
   });
+}
+
+/** The campaign's cards and lines; leavers' lines are decided already, and come back with their ids for the evidence. */
+async function insertPopulation(tx: Tx, campaign: Campaign, plan: CampaignPlan): Promise<{ cardIds: Map<string, number>; left: Array<PlannedItem & { id: number }> }> {
+  const cardIds = new Map<string, number>();
+  for (let i = 0; i < plan.cards.length; i += INSERT_BATCH) {
+    const rows = await tx
+      .insert(reviewCards)
+      .values(plan.cards.slice(i, i + INSERT_BATCH).map((c) => ({ campaignId: campaign.id, audience: c.audience, recipient: c.recipient, escalateTo: c.escalateTo ?? null })))
+      .returning({ id: reviewCards.id, recipient: reviewCards.recipient });
+    for (const row of rows) cardIds.set(row.recipient, row.id);
+  }
+  const row = ({ recipient, ...item }: PlannedItem) => ({ ...item, campaignId: campaign.id, cardId: recipient ? (cardIds.get(recipient) ?? null) : null });
+  for (let i = 0; i < plan.items.length; i += INSERT_BATCH) {
+    await insertReviewItems(tx, plan.items.slice(i, i + INSERT_BATCH).filter((item) => item.route !== 'left').map(row));
+  }
+  const leavers = plan.items.filter((item) => item.route === 'left');
+  const leaverIds = await insertReviewItems(tx, leavers.map(row), { returnIds: true });
+  return { cardIds, left: leavers.map((item) => ({ ...item, id: leaverIds.get(`${item.resource}\n${item.principal}`)! })) };
 }
 
 function startedNotice(campaign: Campaign, plan: CampaignPlan, dueAt: Date): Notification {

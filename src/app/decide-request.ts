@@ -1,4 +1,3 @@
-import { underOnePolicy } from './policy-in-force.ts';
 import { and, eq, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { beginExtension, insertGrant, isRunning } from '../db/grants-repo.ts';
@@ -10,6 +9,7 @@ import { cancelPendingExtensions } from './cancel-extensions.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { extendGrant } from './extend-grant.ts';
 import { describeLeft, leaverStatus, offboardedSince, type LeftFacts, type PersonRef } from './leavers.ts';
+import { underOnePolicy } from './policy-in-force.ts';
 import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';
 

@@ -1,4 +1,3 @@
-import { underOnePolicy } from './policy-in-force.ts';
 import { and, eq, gt, inArray } from 'drizzle-orm';
 import type { ResourceConfig } from '../config/access-schema.ts';
 import { beginExtension, insertGrant, isRunning } from '../db/grants-repo.ts';
@@ -12,6 +11,7 @@ import { Refusal, type AppDeps } from './deps.ts';
 import { extendGrant } from './extend-grant.ts';
 import { describeLeft, leaverStatus, offboardedSince } from './leavers.ts';
 import { personFor } from './people.ts';
+import { underOnePolicy } from './policy-in-force.ts';
 import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';
 

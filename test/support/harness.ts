@@ -118,7 +118,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     restart: async (whileStopped, restartOptions = {}) => {
       await harness.bot.stop();
       await whileStopped?.();
-      if (restartOptions.accessYml !== undefined) access = writeAccess(restartOptions.accessYml);
+      // A new process reads access.yml as it is now, including edits made while the bot ran.
+      access = restartOptions.accessYml !== undefined ? writeAccess(restartOptions.accessYml) : access && loadAccessConfig(accessPath);
       harness.bot = await boot();
       harness.baseUrl = `http://127.0.0.1:${harness.bot.port}`;
     },

@@ -102,8 +102,8 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
 
   const policy = access ? new PolicyInForce(access) : undefined;
   // Read at every `help`, so it lists the resources of the policy in force.
-  const resources = (config: AccessConfig | undefined) =>
-    Object.entries(config?.resources ?? {}).map(([name, r]) => ({
+  const resources = (config: AccessConfig) =>
+    Object.entries(config.resources).map(([name, r]) => ({
       name,
       description: r.description,
       maxDuration: formatDuration(r.max_duration),
@@ -114,7 +114,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const tickMs = options.tickMs ?? 1_000;
   const loops: WorkerLoop[] = [];
   let driftLoop: WorkerLoop | undefined;
-  if (access && policy) {
+  if (policy) {
     const wake = { grants: () => grantLoop.wake(), outbox: () => outboxLoop.wake() };
     const directory = new SlackDirectory(slack.client);
     // The identity directory (Okta) access reviews ask for people's status and managers.
@@ -147,10 +147,10 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     driftLoop = new WorkerLoop('drift', () => policy.config.drift.every, () => reconcileDrift(deps), logger);
     loops.push(driftLoop);
     if (feed) loops.push(new WorkerLoop('okta-deactivations', () => policy.config.offboarding.poll_every, () => pollDeactivations(deps, feed), logger));
-    const policyReloader = new PolicyReloader(deps, policy, { path: access.path, problemsRunning: (config) => resourcesWithoutProvider(config, providers.registry) });
+    const policyReloader = new PolicyReloader(deps, policy, { path: policy.path, problemsRunning: (config) => resourcesWithoutProvider(config, providers.registry) });
     reloader = policyReloader;
     loops.push(new WorkerLoop('policy', options.policyPollMs ?? 30_000, () => policyReloader.adoptRecorded(), logger));
-    stopWatching = watchFile(access.path, 300, () => void policyReloader.reloadFile('file changed').catch((error: unknown) => logger.error({ err: error }, 'reloading access.yml failed; the policy in force stays')), logger);
+    stopWatching = watchFile(policy.path, 300, () => void policyReloader.reloadFile('file changed').catch((error: unknown) => logger.error({ err: error }, 'reloading access.yml failed; the policy in force stays')), logger);
     const publishHome = homePublisher(deps, slack.client);
     registerCommandListener(slack.app, { help: () => helpText({ resources: resources(policy.config) }), handlers: commandHandlers(deps, slack.client), logger, track: inFlight.track });
     registerActionListeners(slack.app, deps, { track: inFlight.track, refreshHome: publishHome });

@@ -3,6 +3,9 @@ import { sql } from 'drizzle-orm';
 import { recordConfigLoaded } from './app/record-config.ts';
 import { describePolicySource } from './config/policy-source.ts';
 import type { LoadedAccessConfig } from './config/access.ts';
+import { watchFile } from './config/watch-file.ts';
+import { PolicyInForce } from './app/policy-in-force.ts';
+import { PolicyReloader, resourcesWithoutProvider, type ReloadOutcome } from './app/reload-policy.ts';
 import type { Env } from './config/env.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { BOT_HOLDER } from './db/data-dir-lock.ts';
@@ -50,11 +53,15 @@ export interface BotOptions {
   access: LoadedAccessConfig | undefined;
   logger: Logger;
   clock?: Clock;
+  /** How often a replica looks for a policy version another replica recorded (default 30 s). */
+  policyPollMs?: number;
 }
 
 export interface RunningBot {
   port: number;
   database: Database;
+  /** Loads access.yml again if it changed (what SIGHUP does); an invalid version is refused. */
+  reloadPolicy(trigger?: string): Promise<ReloadOutcome>;
   stop(): Promise<void>;
 }
 
@@ -100,15 +107,18 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     firstDelivery: (key) => deliveries.first(key),
   });
 
+  const policy = access ? new PolicyInForce(access) : undefined;
+  let reloader: PolicyReloader | undefined;
+  let stopWatching = (): void => undefined;
   const tickMs = options.tickMs ?? 1_000;
   const loops: WorkerLoop[] = [];
   let driftLoop: WorkerLoop | undefined;
-  if (access) {
+  if (policy) {
     const wake = { grants: () => grantLoop.wake(), outbox: () => outboxLoop.wake() };
     const directory = new SlackDirectory(slack.client);
     // The identity directory (Okta) access reviews ask for people's status and managers.
     const identities = providers.identities;
-    const deps: AppDeps = { db: database.db, ledger, clock, access, providers: guardedProviders(countedProviders(providers.registry, metrics), () => clock.now()), directory, identities, logger, metrics, wake };
+    const deps: AppDeps = { db: database.db, ledger, clock, access: policy, providers: guardedProviders(countedProviders(providers.registry, metrics), () => clock.now()), directory, identities, logger, metrics, wake };
     const sender = new OutboxSender(deps, slack.outboxClient);
     const outboxLoop = new WorkerLoop('outbox', tickMs, async () => {
       while ((await sender.sendDue()) > 0);
@@ -133,9 +143,13 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     const signer = resolveSigningKey({ configured: env.LEDGER_SIGNING_KEY, keyFile: join(database.kind === 'pglite' ? database.location : resolve(env.DATA_DIR), SIGNING_KEY_FILE), logger });
     loops.push(new WorkerLoop('checkpoints', tickMs, checkpointTicker(deps, signer), logger));
     const feed = providers.deactivations;
-    driftLoop = new WorkerLoop('drift', access.config.drift.every, () => reconcileDrift(deps), logger);
+    driftLoop = new WorkerLoop('drift', () => policy.config.drift.every, () => reconcileDrift(deps), logger);
     loops.push(driftLoop);
-    if (feed) loops.push(new WorkerLoop('okta-deactivations', access.config.offboarding.poll_every, () => pollDeactivations(deps, feed), logger));
+    if (feed) loops.push(new WorkerLoop('okta-deactivations', () => policy.config.offboarding.poll_every, () => pollDeactivations(deps, feed), logger));
+    const policyReloader = new PolicyReloader(deps, policy, { path: policy.path, problemsRunning: (config) => resourcesWithoutProvider(config, providers.registry) });
+    reloader = policyReloader;
+    loops.push(new WorkerLoop('policy', options.policyPollMs ?? 30_000, () => policyReloader.adoptRecorded(), logger));
+    stopWatching = watchFile(policy.path, 300, () => void policyReloader.reloadFile('file changed').catch((error: unknown) => logger.error({ err: error }, 'reloading access.yml failed; the policy in force stays')), logger);
     const publishHome = homePublisher(deps, slack.client);
     // Help lists what this person may request, so it never offers what a request would refuse. It is
     // answered in the ack: a Slack user-group lookup slower than HELP_LOOKUP_MS says so instead.
@@ -165,10 +179,17 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   return {
     port,
     database,
+    async reloadPolicy(trigger = 'SIGHUP') {
+      if (reloader) return reloader.reloadFile(trigger);
+      logger.warn({ trigger }, 'breakglass started without access.yml; restart it to load one');
+      return { kind: 'unchanged' };
+    },
     async stop() {
+      stopWatching();
       await slack.stop();
       await inFlight.drain(10_000);
       await Promise.all(loops.map((loop) => loop.stop()));
+      await reloader?.idle();
       providers.close();
       await database.close();
     },

@@ -36,6 +36,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  // Reload access.yml now (it is also watched); an invalid one is refused and the old policy stays.
+  process.on('SIGHUP', () => {
+    bot.reloadPolicy('SIGHUP').catch((error: unknown) => logger.error({ err: error }, 'reloading access.yml failed; the policy in force stays'));
+  });
 }
 
 main().catch((error: unknown) => {

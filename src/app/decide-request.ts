@@ -9,6 +9,7 @@ import { cancelPendingExtensions } from './cancel-extensions.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { extendGrant } from './extend-grant.ts';
 import { describeLeft, leaverStatus, offboardedSince, type LeftFacts, type PersonRef } from './leavers.ts';
+import { underOnePolicy } from './policy-in-force.ts';
 import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';
 
@@ -27,7 +28,9 @@ type Grant = typeof grants.$inferSelect;
  * final approval moves the grant to `extending`, so one extension is applied at a time and never
  * beside a revoke.
  */
-export async function approveRequest(deps: AppDeps, input: { requestId: number; approver: string }): Promise<DecisionOutcome> {
+export async function approveRequest(depsInForce: AppDeps, input: { requestId: number; approver: string }): Promise<DecisionOutcome> {
+  // One policy version decides it, and its hash is the one recorded, however a reload lands meanwhile.
+  const deps = underOnePolicy(depsInForce);
   const approvers = await currentApprovers(deps);
   const leaver = await requesterStatus(deps, input.requestId);
   const now = deps.clock.now();
@@ -99,7 +102,9 @@ async function requesterStatus(deps: AppDeps, requestId: number): Promise<{ seen
 }
 
 /** A Deny, with the reason the approver gave in the modal. */
-export async function denyRequest(deps: AppDeps, input: { requestId: number; approver: string; reason: string }): Promise<DecisionOutcome> {
+export async function denyRequest(depsInForce: AppDeps, input: { requestId: number; approver: string; reason: string }): Promise<DecisionOutcome> {
+  // One policy version decides it, and its hash is the one recorded, however a reload lands meanwhile.
+  const deps = underOnePolicy(depsInForce);
   const reason = input.reason.trim();
   if (reason === '') throw new Refusal({ code: 'denial_needs_reason' });
   const approvers = await currentApprovers(deps);

@@ -11,6 +11,7 @@ import { Refusal, type AppDeps } from './deps.ts';
 import { extendGrant } from './extend-grant.ts';
 import { describeLeft, leaverStatus, offboardedSince } from './leavers.ts';
 import { personFor } from './people.ts';
+import { underOnePolicy } from './policy-in-force.ts';
 import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';
 
@@ -27,7 +28,9 @@ export interface AccessAsk {
 }
 
 /** `/breakglass <resource> <duration> <reason>`: a pending request with cards, or an emergency grant. */
-export async function requestAccess(deps: AppDeps, ask: AccessAsk): Promise<RequestOutcome> {
+export async function requestAccess(depsInForce: AppDeps, ask: AccessAsk): Promise<RequestOutcome> {
+  // One policy version decides it, and its hash is the one recorded, however a reload lands meanwhile.
+  const deps = underOnePolicy(depsInForce);
   const members = await usergroupLookup(deps.access.config, deps.directory);
   const check = checkRequest(deps.access.config, { user: ask.requester, resource: ask.resource, durationMs: ask.durationMs }, members);
   if (!check.ok) throw new Refusal(check.refusal);
@@ -37,7 +40,9 @@ export async function requestAccess(deps: AppDeps, ask: AccessAsk): Promise<Requ
 }
 
 /** `/breakglass extend <id> <duration>`: more time on one's own active grant, approved like a request. */
-export async function requestExtension(deps: AppDeps, ask: { requester: string; requestId: number; durationMs: number }): Promise<RequestOutcome> {
+export async function requestExtension(depsInForce: AppDeps, ask: { requester: string; requestId: number; durationMs: number }): Promise<RequestOutcome> {
+  // One policy version decides it, and its hash is the one recorded, however a reload lands meanwhile.
+  const deps = underOnePolicy(depsInForce);
   const now = deps.clock.now();
   const [grant] = await deps.db
     .select()

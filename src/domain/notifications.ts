@@ -33,6 +33,7 @@ export type Notification =
   | { kind: 'review_build_failed'; campaignId: number; period: string; error: string }
   | { kind: 'offboarding_unmanaged'; email: string; resources: string[] }
   | { kind: 'offboarding_sla_missed'; email: string; slaMs: number }
+  | { kind: 'policy_refused'; path: string; hash: string; problems: string[]; inForce: string }
   | { kind: 'drift'; principal: string; resource: string; removed: boolean; cause: { unmanaged: true } | { campaignId: number } | { grantId: number | null } };
 
 const codes = (names: readonly string[]): Message => joined(names.map((n) => [code(n)]), ', ');
@@ -91,6 +92,8 @@ export function notificationWords(n: Notification): Message {
       return msg`${emoji('warning')} ${n.email} left, but still has access breakglass did not grant: ${codes(n.resources)}. Remove it at the provider.`;
     case 'offboarding_sla_missed':
       return msg`${emoji('warning')} Offboarding of ${n.email} missed the ${formatDuration(n.slaMs)} SLA.`;
+    case 'policy_refused':
+      return msg`${emoji('warning')} A new version of ${code(n.path)} (${code(n.hash.slice(0, 12))}) was refused, so the policy in force stays ${code(n.inForce.slice(0, 12))}:\n${pre(n.problems.join('\n'))}\nFix the file; breakglass loads it as soon as it changes.`;
     case 'drift':
       return msg`${emoji('mag')} Drift: ${n.principal} ${driftCause(n)}.${n.removed ? msg` breakglass removed it (drift: remove).` : msg` Remove it at the provider, or set ${code('drift: remove')}.`}`;
   }

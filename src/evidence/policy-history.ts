@@ -22,6 +22,12 @@ export async function policyInForce(db: Db, at: Date): Promise<PolicyVersion | u
   return event ? withText(db, event) : undefined;
 }
 
+/** The version recorded last (by any replica): the one every replica runs under. */
+export async function newestPolicyVersion(db: Db): Promise<PolicyVersion | undefined> {
+  const [event] = await loadedEvents(db).where(eq(evidenceEvents.kind, 'config.loaded')).orderBy(desc(evidenceEvents.seq)).limit(1);
+  return event ? withText(db, event) : undefined;
+}
+
 /**
  * A version named by a hash (or a unique prefix of at least 8 hex digits) or by an instant (the
  * version in force then). Throws a message a person can act on when it names none or several.

@@ -15,7 +15,8 @@ export class WorkerLoop {
 
   constructor(
     private readonly name: string,
-    private readonly intervalMs: number,
+    /** A function when it follows a setting that can change while running (access.yml's). */
+    private readonly interval: number | (() => number),
     private readonly tick: () => Promise<unknown>,
     private readonly logger: Logger,
   ) {}
@@ -63,7 +64,8 @@ export class WorkerLoop {
       .catch((error: unknown) => this.logger.error({ err: error, worker: this.name }, 'worker tick failed; retrying at the next tick'));
     await this.running;
     this.running = undefined;
-    const dueIn = this.dueBy === undefined ? this.intervalMs : Math.max(0, Math.min(this.intervalMs, this.dueBy - Date.now()));
+    const intervalMs = typeof this.interval === 'function' ? this.interval() : this.interval;
+    const dueIn = this.dueBy === undefined ? intervalMs : Math.max(0, Math.min(intervalMs, this.dueBy - Date.now()));
     this.dueBy = undefined;
     if (!this.stopped) this.schedule(this.again ? 0 : dueIn);
   }

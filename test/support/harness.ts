@@ -30,6 +30,8 @@ export interface HarnessOptions {
   socketMode?: boolean;
   /** The bot's DATABASE_URL, given the test database's: e.g. routed through a proxy a test can cut. */
   routeDatabase?: (url: string) => string;
+  /** How often each bot looks for a policy version another replica recorded (the bot's default is 30 s). */
+  policyPollMs?: number;
 }
 
 export interface Harness {
@@ -42,6 +44,8 @@ export interface Harness {
   baseUrl: string;
   /** The bot's DATA_DIR (the embedded database, and a generated ledger signing key). */
   dataDir: string;
+  /** The access.yml the bot watches: rewrite it to change the policy while the bot runs. */
+  accessPath: string;
   /** Everything the bot logged, for assertions (secrets must never appear here). */
   logs(): string;
   /**
@@ -50,8 +54,11 @@ export interface Harness {
    * `accessYml` replaces access.yml for the new process, as an operator editing it would.
    */
   restart(whileStopped?: () => unknown, options?: { accessYml?: string }): Promise<void>;
-  /** A second bot process on the same database (Postgres only): a replica. Stopped with the harness. */
-  replica(): Promise<RunningBot>;
+  /**
+   * A second bot process on the same database (Postgres only): a replica. Stopped with the harness.
+   * With `ownAccessFile`, it reads a copy of access.yml in its own folder (returned as accessPath), as on another host.
+   */
+  replica(options?: { ownAccessFile?: boolean }): Promise<RunningBot & { accessPath: string }>;
   stop(): Promise<void>;
 }
 
@@ -78,9 +85,9 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     ...(socket ? { SLACK_APP_TOKEN: socket.appToken } : {}),
     ...options.env,
   });
-  const writeAccess = (yml: string | undefined): LoadedAccessConfig | undefined => {
+  const accessPath = join(folder, 'access.yml');
+  const writeAccess = (yml: string | undefined, path = accessPath): LoadedAccessConfig | undefined => {
     if (yml === undefined) return undefined;
-    const path = join(folder, 'access.yml');
     writeFileSync(path, yml);
     return loadAccessConfig(path);
   };
@@ -88,8 +95,15 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const logStream = new PassThrough();
   let logText = '';
   logStream.on('data', (chunk: Buffer) => (logText += chunk.toString()));
-  const boot = (envOverride: Partial<typeof env> = {}) =>
-    startBot({ env: { ...env, ...envOverride }, access, logger: createLogger(options.logLevel ?? 'debug', logStream), tickMs: options.tickMs ?? 100, ...(options.clock ? { clock: options.clock } : {}) });
+  const boot = (envOverride: Partial<typeof env> = {}, accessOverride = access) =>
+    startBot({
+      env: { ...env, ...envOverride },
+      access: accessOverride,
+      logger: createLogger(options.logLevel ?? 'debug', logStream),
+      tickMs: options.tickMs ?? 100,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.policyPollMs ? { policyPollMs: options.policyPollMs } : {}),
+    });
   const replicas: RunningBot[] = [];
   const harness: Harness = {
     bot: await boot(),
@@ -99,19 +113,23 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     socket,
     baseUrl: '',
     dataDir: env.DATA_DIR,
+    accessPath,
     logs: () => logText,
     restart: async (whileStopped, restartOptions = {}) => {
       await harness.bot.stop();
       await whileStopped?.();
-      if (restartOptions.accessYml !== undefined) access = writeAccess(restartOptions.accessYml);
+      // A new process reads access.yml as it is now, including edits made while the bot ran.
+      access = restartOptions.accessYml !== undefined ? writeAccess(restartOptions.accessYml) : access && loadAccessConfig(accessPath);
       harness.bot = await boot();
       harness.baseUrl = `http://127.0.0.1:${harness.bot.port}`;
     },
-    replica: async () => {
+    replica: async (replicaOptions = {}) => {
       if (!postgres) throw new Error('replicas need PostgreSQL: PGlite allows one process');
-      const replica = await boot({ PORT: 0 });
+      const ownPath = join(mkdtempSync(join(tmpdir(), 'breakglass-replica-')), 'access.yml');
+      const replicaAccess = replicaOptions.ownAccessFile && access ? writeAccess(access.text, ownPath) : access;
+      const replica = await boot({ PORT: 0 }, replicaAccess);
       replicas.push(replica);
-      return replica;
+      return Object.assign(replica, { accessPath: replicaAccess?.path ?? accessPath });
     },
     stop: async () => {
       for (const replica of replicas) await replica.stop();

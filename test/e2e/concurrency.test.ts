@@ -80,7 +80,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(grantRows.map((g) => g.state)).toEqual(['active']);
 
       const events = await db.select().from(evidenceEvents).orderBy(evidenceEvents.seq);
-      expect(events.map((e) => e.kind)).toEqual(['config.loaded', 'request.created', 'request.approved', 'request.approved', 'grant.applied']);
+      expect(events.map((e) => e.kind)).toEqual(['config.loaded', 'bot.started', 'request.created', 'request.approved', 'request.approved', 'grant.applied']);
       const approved = events.filter((e) => e.kind === 'request.approved');
       expect(approved.map((e) => e.details)).toEqual([
         expect.objectContaining({ approvals: 1, final: false }),

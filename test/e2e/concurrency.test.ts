@@ -95,7 +95,7 @@ for (const database of ['pglite', 'postgres'] as const) {
           return card && /access is active/i.test(textOf(card)) && !JSON.stringify(card.blocks).includes(ACTIONS.approve) ? card : undefined;
         }, WAIT, `${approver}'s card updated`);
       }
-      expect(await verifyLedger(db)).toMatchObject({ ok: true, count: 5 });
+      expect(await verifyLedger(db)).toMatchObject({ ok: true, count: 6 }); // with bot.started at boot
       expect(h.slack.violations).toEqual([]);
     });
   });

@@ -29,7 +29,7 @@ for (const database of ['pglite', 'postgres'] as const) {
 
     it('records the policy in force once, not at every start', async () => {
       const result = await verifyLedger(harness.bot.database.db);
-      expect(result).toMatchObject({ ok: true, count: 1 });
+      expect(result).toMatchObject({ ok: true, count: 2 }); // config.loaded and bot.started
     });
 
     it('answers /breakglass help in the ack, listing what may be requested', async () => {

@@ -13,6 +13,8 @@ import { SlackDeliveries } from './db/slack-deliveries.ts';
 import { Ledger } from './evidence/ledger.ts';
 import { resolveSigningKey, SIGNING_KEY_FILE } from './evidence/signing-key.ts';
 import { checkpointTicker } from './workers/checkpoints.ts';
+import { heartbeatTicker } from './workers/heartbeat.ts';
+import { botIdentity, recordBotStarted, recordBotStopping } from './app/lifecycle.ts';
 import { InFlight } from './in-flight.ts';
 import { countedProviders, PrometheusMetrics } from './metrics.ts';
 import { guardedProviders } from './providers/circuit.ts';
@@ -86,6 +88,8 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   } else {
     logger.warn('no access.yml found: nothing can be requested until one exists (copy access.example.yml to access.yml)');
   }
+  const identity = botIdentity();
+  const startedAt = await recordBotStarted({ db: database.db, ledger, clock }, identity, { database: database.kind, configHash: access?.hash ?? null });
 
   const providers = await providersFromEnv(env, access?.config, logger, clock.sleep?.bind(clock));
   const metrics = new PrometheusMetrics(database.db, clock);
@@ -111,7 +115,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   let reloader: PolicyReloader | undefined;
   let stopWatching = (): void => undefined;
   const tickMs = options.tickMs ?? 1_000;
-  const loops: WorkerLoop[] = [];
+  const loops: WorkerLoop[] = [new WorkerLoop('heartbeat', tickMs, heartbeatTicker({ db: database.db, ledger, clock }, identity.host), logger)];
   let driftLoop: WorkerLoop | undefined;
   if (policy) {
     const wake = { grants: () => grantLoop.wake(), outbox: () => outboxLoop.wake() };
@@ -190,6 +194,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
       await inFlight.drain(10_000);
       await Promise.all(loops.map((loop) => loop.stop()));
       await reloader?.idle();
+      await recordBotStopping({ db: database.db, ledger, clock }, identity, startedAt).catch((error: unknown) => logger.error({ err: error }, 'could not record bot.stopping'));
       providers.close();
       await database.close();
     },

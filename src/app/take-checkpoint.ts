@@ -1,4 +1,4 @@
-import { asc, desc, eq, max } from 'drizzle-orm';
+import { asc, desc, eq, max, ne } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
 import { enqueue } from '../db/outbox.ts';
 import { evidenceEvents } from '../db/schema.ts';
@@ -21,6 +21,8 @@ export interface CheckpointOutcome {
 
 interface LedgerState {
   count: number;
+  /** The newest event other than a heartbeat: heartbeats alone do not make a checkpoint due before the daily one. */
+  newestActivitySeq: number;
   last?: { seq: number; at: Date } | undefined;
   first?: Date | undefined;
 }
@@ -63,9 +65,11 @@ async function readState(db: Db | Tx): Promise<LedgerState> {
     .limit(1);
   const [newest] = await db.select({ seq: max(evidenceEvents.seq) }).from(evidenceEvents);
   const count = Number(newest?.seq ?? 0);
-  if (last) return { count, last };
+  const [activity] = await db.select({ seq: max(evidenceEvents.seq) }).from(evidenceEvents).where(ne(evidenceEvents.kind, 'bot.heartbeat'));
+  const newestActivitySeq = Number(activity?.seq ?? 0);
+  if (last) return { count, newestActivitySeq, last };
   const [first] = await db.select({ at: evidenceEvents.occurredAt }).from(evidenceEvents).orderBy(asc(evidenceEvents.seq)).limit(1);
-  return { count, first: first?.at };
+  return { count, newestActivitySeq, first: first?.at };
 }
 
 function decide(state: LedgerState, now: Date, every: number, force = false): { due: true } | { due: false; nextCheckAt: Date } {
@@ -73,7 +77,7 @@ function decide(state: LedgerState, now: Date, every: number, force = false): { 
   if (force) return { due: true };
   // Before the first checkpoint, the ledger's first event starts the clock.
   const base = (state.last?.at ?? state.first ?? now).getTime();
-  const grown = !state.last || state.count > state.last.seq;
+  const grown = !state.last || state.newestActivitySeq > state.last.seq;
   if (now.getTime() >= base + DAY_MS) return { due: true };
   if (now.getTime() >= base + every) {
     return grown ? { due: true } : { due: false, nextCheckAt: new Date(Math.min(base + DAY_MS, now.getTime() + RECHECK_MS)) };

@@ -241,6 +241,10 @@ export const EVENT_DETAILS = {
   'alert.raised': z.object({ alert_id: id, alert_kind: z.string(), text: z.string(), grant_id: id.nullable() }),
   'alert.acknowledged': z.object({ alert_id: id, alert_kind: z.string(), raised_at: time, acknowledged_after_ms: z.number() }),
   'ledger.checkpoint': z.object({ v: z.literal(1), count: z.number(), head: z.string(), at: time, public_key: z.string(), signature: z.string() }),
+  /** The control's own uptime: a start, a clean stop, and proof of life while nothing else is recorded. */
+  'bot.started': z.object({ version: z.string(), host: z.string(), database: z.enum(['pglite', 'postgres']), config_hash: z.string().nullable() }),
+  'bot.stopping': z.object({ version: z.string(), host: z.string(), started_at: time }),
+  'bot.heartbeat': z.object({ host: z.string(), idle_since: time }),
 } as const;
 
 export type EventKind = keyof typeof EVENT_DETAILS;

@@ -1,4 +1,5 @@
 import { CheckpointCoverage } from './checkpoint-coverage.ts';
+import { UptimeWatch } from './uptime.ts';
 import { isOpaque, parseEvent, type EvidenceEvent } from '../domain/events.ts';
 import type { StoredEvent } from './event.ts';
 
@@ -136,6 +137,8 @@ export class EvidenceHistory {
   readonly checkpoints: StoredEvent[] = [];
   /** How long events waited for a signed checkpoint (any key whose signature verifies). */
   readonly coverage = new CheckpointCoverage();
+  /** When the bot was not running, from its lifecycle events (recorded since its first `bot.started`). */
+  readonly uptime = new UptimeWatch();
   readonly configLoads: StoredEvent[] = [];
   /** Events per UTC day (`2026-02-01`). */
   readonly days = new Map<string, DayActivity>();
@@ -157,6 +160,7 @@ export class EvidenceHistory {
   add(event: StoredEvent): void {
     this.count++;
     this.coverage.add(event);
+    this.uptime.add(event);
     this.first ??= event;
     this.last = event;
     const day = utcDay(event.occurredAt);

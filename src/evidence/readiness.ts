@@ -9,6 +9,7 @@ import { uncoveredDays } from './checkpoint-coverage.ts';
 import { readEvents } from './read.ts';
 import { verifyLedger, type VerifyResult } from './verify.ts';
 import { slackToText } from './human-text.ts';
+import { uptimeFindings, uptimeLine, type UptimeSummary } from './uptime-findings.ts';
 
 /**
  * The gaps an auditor would find in a period, each with the evidence (seq numbers) behind it.
@@ -32,11 +33,17 @@ import { slackToText } from './human-text.ts';
  * - ledger_tampered: the chain does not verify.
  * - checkpoint_missing: events that waited more than a day for a signed checkpoint (see
  *   CheckpointCoverage), where that wait overlaps the period.
+ * - checkpoint_overdue: more than 24 h (and 15 min of grace) from one signed checkpoint to the
+ *   next, or to now, overlapping the period; counted from the first `bot.started` on.
+ * - bot_down / bot_stopped: more than 2 h with no event at all, overlapping the period, from the
+ *   first `bot.started` on: bot_stopped when `bot.stopping` comes before and `bot.started` after
+ *   (a planned stop), bot_down otherwise (a crash or the host down).
  */
 
 export const GAP_KINDS = [
   'ledger_tampered',
   'checkpoint_missing',
+  'checkpoint_overdue',
   'unapproved_grant',
   'late_revoke',
   'not_revoked',
@@ -45,6 +52,8 @@ export const GAP_KINDS = [
   'review_overdue',
   'offboarding_past_sla',
   'silent_days',
+  'bot_down',
+  'bot_stopped',
 ] as const;
 
 export type GapKind = (typeof GAP_KINDS)[number];
@@ -52,6 +61,7 @@ export type GapKind = (typeof GAP_KINDS)[number];
 export const GAP_TITLES: Record<GapKind, string> = {
   ledger_tampered: 'The evidence ledger does not verify',
   checkpoint_missing: 'Evidence not covered by a signed checkpoint for more than a day',
+  checkpoint_overdue: 'More than 24 hours without a signed checkpoint',
   unapproved_grant: 'Access without a recorded final approval',
   late_revoke: 'Access revoked later than its end',
   not_revoked: 'Access past its end with no revocation recorded',
@@ -60,6 +70,8 @@ export const GAP_TITLES: Record<GapKind, string> = {
   review_overdue: 'Access reviews overdue or not signed off',
   offboarding_past_sla: 'Offboarding past its SLA',
   silent_days: 'Days with no evidence at all',
+  bot_down: 'The bot was not running, with no clean stop recorded (crash or host down)',
+  bot_stopped: 'The bot was stopped cleanly (planned stop)',
 };
 
 /** A revocation up to this long after the grant's end counts as on time. */
@@ -79,6 +91,10 @@ export interface Gap {
   grantId?: string | null;
   /** When it happened (ISO-8601 UTC): the grant's start, the revocation, the alert, the day… */
   at: string;
+  /** For a stretch of time (bot_down, bot_stopped, checkpoint_overdue): its start, its end (now, if it goes on) and length. */
+  start?: string;
+  end?: string;
+  duration_ms?: number;
 }
 
 export interface ReadinessReport {
@@ -90,6 +106,8 @@ export interface ReadinessReport {
   gaps: Gap[];
   counts: Record<GapKind, number>;
   late_revoke_tolerance_ms: number;
+  /** Whether the bot's uptime is recorded for the period, and how long it was not running in it. */
+  uptime: UptimeSummary;
   /**
    * Events whose details the catalogue cannot read (an unknown kind, or details not of their
    * kind's shape): left out of the checks rather than guessed at, and named here.
@@ -322,6 +340,8 @@ export function assessReadiness(history: EvidenceHistory, options: ReadinessOpti
   }
 
   gaps.push(...silentDays(history, from, to, now, checked));
+  const uptime = uptimeFindings(history.uptime, { from, to, now });
+  gaps.push(...uptime.gaps);
 
   const order = new Map(GAP_KINDS.map((k, i) => [k, i]));
   gaps.sort((a, b) => order.get(a.kind)! - order.get(b.kind)! || a.at.localeCompare(b.at) || (a.seqs[0] ?? 0) - (b.seqs[0] ?? 0));
@@ -334,6 +354,7 @@ export function assessReadiness(history: EvidenceHistory, options: ReadinessOpti
     gaps,
     counts,
     late_revoke_tolerance_ms: tolerance,
+    uptime: uptime.summary,
     unreadable: history.unreadable,
   };
 }
@@ -572,6 +593,7 @@ export function readinessToText(report: ReadinessReport): string {
   lines.push(
     `Checked: ${c.grants} grant(s), ${c.extensions} extension(s), ${c.revocations} revocation(s), ${c.emergency_grants} emergency grant(s), ${c.alerts} alert(s), ${c.review_campaigns} review campaign(s), ${c.offboardings} offboarding(s), ${c.days} day(s)`,
   );
+  lines.push(uptimeLine(report.uptime, report.period));
   if (report.unreadable.length > 0) lines.push(unreadableLine(report.unreadable));
   lines.push('');
   if (report.ok) {
@@ -605,6 +627,7 @@ export function readinessToMarkdown(report: ReadinessReport): string {
   lines.push('| checked | count |', '| --- | --- |');
   for (const [name, value] of Object.entries(c)) lines.push(`| ${name.replace(/_/g, ' ')} | ${value} |`);
   lines.push('');
+  lines.push(escapeMarkdown(uptimeLine(report.uptime, report.period)), '');
   if (report.unreadable.length > 0) lines.push(escapeMarkdown(unreadableLine(report.unreadable)), '');
   if (report.ok) {
     lines.push('**No gaps found.**', '');

@@ -80,7 +80,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(grantRows.map((g) => g.state)).toEqual(['active']);
 
       const events = await db.select().from(evidenceEvents).orderBy(evidenceEvents.seq);
-      expect(events.map((e) => e.kind)).toEqual(['config.loaded', 'request.created', 'request.approved', 'request.approved', 'grant.applied']);
+      expect(events.map((e) => e.kind)).toEqual(['config.loaded', 'bot.started', 'request.created', 'request.approved', 'request.approved', 'grant.applied']);
       const approved = events.filter((e) => e.kind === 'request.approved');
       expect(approved.map((e) => e.details)).toEqual([
         expect.objectContaining({ approvals: 1, final: false }),
@@ -95,7 +95,7 @@ for (const database of ['pglite', 'postgres'] as const) {
           return card && /access is active/i.test(textOf(card)) && !JSON.stringify(card.blocks).includes(ACTIONS.approve) ? card : undefined;
         }, WAIT, `${approver}'s card updated`);
       }
-      expect(await verifyLedger(db)).toMatchObject({ ok: true, count: 5 });
+      expect(await verifyLedger(db)).toMatchObject({ ok: true, count: 6 }); // with bot.started at boot
       expect(h.slack.violations).toEqual([]);
     });
   });

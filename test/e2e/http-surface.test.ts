@@ -30,7 +30,7 @@ for (const database of ['pglite', 'postgres'] as const) {
 
     it('records the policy in force once, not at every start', async () => {
       const result = await verifyLedger(harness.bot.database.db);
-      expect(result).toMatchObject({ ok: true, count: 1 });
+      expect(result).toMatchObject({ ok: true, count: 2 }); // config.loaded and bot.started
     });
 
     it('answers /breakglass help in the ack, listing what may be requested', async () => {
@@ -46,7 +46,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       const response = await post(harness.baseUrl, slashCommand({ text: 'prod-db soon', userId: 'U0ALICE' }));
       expect(response.status).toBe(200);
       expect((response.json as { text: string }).text).toMatch(/"soon" is not a duration/);
-      expect((await verifyLedger(harness.bot.database.db)).count).toBe(1);
+      expect((await verifyLedger(harness.bot.database.db)).count).toBe(2); // config.loaded and bot.started, from boot
     });
 
     it.each<Signing>(['wrong-secret', 'stale', 'future', 'missing', 'tampered'])('refuses a %s request with 401 and changes nothing', async (signing) => {
@@ -55,7 +55,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(response.status).toBe(401);
       expect(response.body).not.toContain('breakglass');
       expect(harness.slack.calls().length).toBe(callsBefore);
-      expect((await verifyLedger(harness.bot.database.db)).count).toBe(1);
+      expect((await verifyLedger(harness.bot.database.db)).count).toBe(2); // config.loaded and bot.started, from boot
     });
 
     it('answers 413 to a signed body over the size limit, to a sender that reads only after sending it all', async () => {
@@ -98,7 +98,7 @@ describe('the bot before anyone wrote access.yml', () => {
     expect((request.json as { text: string }).text).toMatch(/no access policy yet.*nothing was changed.*access\.yml/);
     const help = await post(harness.baseUrl, slashCommand({ text: 'help', userId: 'U0ALICE' }));
     expect((help.json as { text: string }).text).toContain('No resources are configured yet');
-    expect((await verifyLedger(harness.bot.database.db)).count).toBe(0);
+    expect((await verifyLedger(harness.bot.database.db)).count).toBe(1); // bot.started, from boot
   });
 });
 

@@ -60,7 +60,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       await h.slack.waitFor(() => h.slack.messagesTo('U0ALICE').find((m) => textOf(m).includes('has ended')));
 
       const events = await h.bot.database.db.select().from(evidenceEvents).orderBy(evidenceEvents.seq);
-      expect(events.map((e) => e.kind)).toEqual(['config.loaded', 'request.created', 'request.approved', 'grant.applied', 'grant.end_requested', 'grant.revoked']);
+      expect(events.map((e) => e.kind)).toEqual(['config.loaded', 'bot.started', 'request.created', 'request.approved', 'grant.applied', 'grant.end_requested', 'grant.revoked']);
       expect(events.find((e) => e.kind === 'request.approved')).toMatchObject({ actor: 'U0BOB', subject: 'U0ALICE', resource: 'prod-db', requestId: '1' });
       expect(events.find((e) => e.kind === 'grant.revoked')?.details).toMatchObject({ reason: 'ended', provider_call: 'revoked' });
       expect(await verifyLedger(h.bot.database.db)).toMatchObject({ ok: true });

@@ -92,7 +92,7 @@ describe.skipIf(!postgresAvailable)('break-glass through a PostgreSQL role', () 
         }
 
         const events = await h.bot.database.db.select().from(evidenceEvents).orderBy(evidenceEvents.seq);
-        expect(events.map((e) => e.kind)).toEqual(['config.loaded', 'request.created', 'request.approved', 'grant.applied', 'grant.end_requested', 'grant.revoked']);
+        expect(events.map((e) => e.kind)).toEqual(['config.loaded', 'bot.started', 'request.created', 'request.approved', 'grant.applied', 'grant.end_requested', 'grant.revoked']);
         expect(events.find((e) => e.kind === 'grant.revoked')?.details).toMatchObject({ reason: 'ended', provider_call: 'revoked' });
         expect(await verifyLedger(h.bot.database.db)).toMatchObject({ ok: true });
         expect(h.logs()).not.toContain(urlAs(admin));

@@ -316,6 +316,17 @@ export class EvidenceStory {
   }
 
   /** A signed ledger.checkpoint of the events so far, as the checkpoint worker records it. */
+  /** The bot's lifecycle: a start, a clean stop, a heartbeat while idle. */
+  started(at: string, configHash: string | null = 'a'.repeat(64)): number {
+    return this.raw(at, { kind: 'bot.started', actor: 'breakglass', details: { version: '0.1.0', host: 'bot-1', database: 'postgres', config_hash: configHash } });
+  }
+  stopping(at: string, startedAt: string): number {
+    return this.raw(at, { kind: 'bot.stopping', actor: 'breakglass', details: { version: '0.1.0', host: 'bot-1', started_at: iso(startedAt) } });
+  }
+  heartbeat(at: string | Date, idleSince: string | Date): number {
+    return this.raw(at, { kind: 'bot.heartbeat', actor: 'breakglass', details: { host: 'bot-1', idle_since: iso(idleSince) } });
+  }
+
   checkpoint(at: string, signer: CheckpointSigner): number {
     const events = this.events();
     const head = events.at(-1)?.hash ?? GENESIS_HASH;

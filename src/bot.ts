@@ -20,6 +20,7 @@ import { helpText } from './slack/blocks/help.ts';
 import { registerCommandListener } from './slack/listeners/command.ts';
 import { registerActionListeners } from './slack/listeners/actions.ts';
 import { commandHandlers } from './slack/listeners/command-handlers.ts';
+import { registerRequestFormListeners } from './slack/listeners/request-form.ts';
 import { homePublisher, registerHomeListener } from './slack/listeners/home.ts';
 import { OutboxSender } from './slack/outbox-sender.ts';
 import { SlackDirectory } from './slack/directory.ts';
@@ -137,6 +138,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     const publishHome = homePublisher(deps, slack.client);
     registerCommandListener(slack.app, { help: () => helpText({ resources }), handlers: commandHandlers(deps, slack.client), logger, track: inFlight.track });
     registerActionListeners(slack.app, deps, { track: inFlight.track, refreshHome: publishHome });
+    registerRequestFormListeners(slack.app, deps, { track: inFlight.track });
     registerHomeListener(slack.app, deps, publishHome);
     registerUserChangeListener(slack.app, deps, (user) => directory.forget(user));
   } else {

@@ -19,6 +19,18 @@ export const ACTIONS = {
 
 export const VIEWS = {
   denyReason: 'bg_deny_reason',
+  requestForm: 'bg_request_form',
+} as const;
+
+/** The global shortcut's callback id, as manifest.yml declares it. */
+export const SHORTCUTS = { requestAccess: 'bg_request_access' } as const;
+
+/** Block and action ids inside the request form: a field error names the block. */
+export const REQUEST_FORM = {
+  resource: { block: 'resource', action: 'resource_select' },
+  duration: { block: 'duration', action: 'duration_select' },
+  reason: { block: 'reason', action: 'reason_input' },
+  ticket: { block: 'ticket', action: 'ticket_input' },
 } as const;
 
 /** Block and action ids inside the deny modal. */

@@ -8,6 +8,7 @@ import { endGrant } from '../../app/end-grant.ts';
 import { approvalCardView } from '../../app/read-models.ts';
 import { reviewEmergency } from '../../app/review-emergency.ts';
 import { reviewActionHandlers } from './review-actions.ts';
+import { extendActionHandlers } from './extend-form.ts';
 import { denyModal } from '../blocks/deny-modal.ts';
 import { ACTIONS, DENY_MODAL, VIEWS } from '../blocks/view-models.ts';
 import { refusalMrkdwn } from '../render.ts';
@@ -73,6 +74,7 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
       return undefined;
     },
     ...reviewActionHandlers(deps),
+    ...extendActionHandlers(deps),
   };
 
   const seen = new SeenClicks();

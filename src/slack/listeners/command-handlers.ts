@@ -13,10 +13,7 @@ import { openRequestForm } from './request-form.ts';
 /** The slash-command handlers; Refusals thrown by the use cases become the person's answer. */
 export function commandHandlers(deps: AppDeps, client: WebClient): CommandHandlers {
   return {
-    form: async (_command, body) => {
-      await openRequestForm(deps, client, body.user_id, body.trigger_id);
-      return undefined;
-    },
+    form: async (_command, body) => openRequestForm(deps, client, body.user_id, body.trigger_id),
     request: async (command, body) =>
       requestReply(
         await requestAccess(deps, { requester: body.user_id, resource: command.resource, durationMs: command.durationMs, reason: command.reason, ticket: command.ticket }),

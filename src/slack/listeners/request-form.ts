@@ -1,5 +1,5 @@
 import type { App } from '@slack/bolt';
-import type { WebClient } from '@slack/web-api';
+import { ErrorCode, type WebClient } from '@slack/web-api';
 import { z } from 'zod';
 import { Refusal, type AppDeps } from '../../app/deps.ts';
 import { requestAccess } from '../../app/request-access.ts';
@@ -13,9 +13,24 @@ import { refusalMrkdwn } from '../render.ts';
 import { requestReply } from './command-handlers.ts';
 import { failureReply } from './failure-reply.ts';
 
-/** `/breakglass` with nothing typed and the global shortcut: the form, opened with the trigger Slack just sent. */
-export async function openRequestForm(deps: AppDeps, client: WebClient, user: string, triggerId: string): Promise<void> {
-  await client.views.open({ trigger_id: triggerId, view: requestFormModal(await requestFormView(deps, user)) });
+/**
+ * `/breakglass` with nothing typed and the global shortcut: the form, opened with the trigger Slack
+ * just sent. A trigger Slack refuses (expired after 3 seconds, already used, malformed) is the
+ * person's to retry, not a bot failure: they are told so, and it is logged as a warning.
+ */
+export async function openRequestForm(deps: AppDeps, client: WebClient, user: string, triggerId: string): Promise<{ text: string } | undefined> {
+  const retry = (why: string) => ({ text: `The form could not be opened (${why}). Try again, or type \`/breakglass <resource> <duration> <reason>\`.` });
+  if (typeof triggerId !== 'string' || triggerId === '') return retry('Slack sent no trigger for it');
+  const view = requestFormModal(await requestFormView(deps, user));
+  try {
+    await client.views.open({ trigger_id: triggerId, view });
+    return undefined;
+  } catch (error) {
+    const code = (error as { code?: unknown; data?: { error?: unknown } }).code === ErrorCode.PlatformError ? (error as { data?: { error?: unknown } }).data?.error : undefined;
+    if (typeof code !== 'string') throw error;
+    deps.logger.warn({ user, err: code }, 'Slack did not open the request form');
+    return retry(`Slack said \`${code}\``);
+  }
 }
 
 /** One field's value in view.state.values, whichever element holds it. */

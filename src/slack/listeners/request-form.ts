@@ -86,6 +86,8 @@ export function registerRequestFormListeners(app: App, deps: AppDeps, options: {
     }
     const ask = { requester: user, ...reading.ask };
     accepted.add(view.id);
+    // Bounded: Slack resends nothing after the ack, so only recent forms can come again (a replay, a double click).
+    if (accepted.size > 10_000) accepted.delete(accepted.values().next().value as string);
     const refusal = await checkFormAsk(deps, { user, resource: ask.resource, durationMs: ask.durationMs }).catch((error: unknown) => {
       accepted.delete(view.id);
       throw error;

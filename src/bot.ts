@@ -25,6 +25,8 @@ import { helpText } from './slack/blocks/help.ts';
 import { registerCommandListener } from './slack/listeners/command.ts';
 import { registerActionListeners } from './slack/listeners/actions.ts';
 import { commandHandlers } from './slack/listeners/command-handlers.ts';
+import { registerRequestFormListeners } from './slack/listeners/request-form.ts';
+import { registerExtendFormListener } from './slack/listeners/extend-form.ts';
 import { homePublisher, registerHomeListener } from './slack/listeners/home.ts';
 import { OutboxSender } from './slack/outbox-sender.ts';
 import { SlackDirectory } from './slack/directory.ts';
@@ -34,6 +36,7 @@ import { reviewTicker } from './workers/reviews.ts';
 import type { AppDeps } from './app/deps.ts';
 import { expireRequests } from './app/expire-requests.ts';
 import { requestableBy } from './app/requestable.ts';
+import { remindEndingAccess, remindPendingApprovers } from './app/remind-due.ts';
 import { recoverGrants } from './app/recover-grants.ts';
 import { msUntilNextExpiry, revokeDueGrants } from './app/revoke-due-grants.ts';
 import { escalateUnreviewedEmergencies } from './app/escalate-emergency.ts';
@@ -129,6 +132,8 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     }, logger);
     const grantLoop = new WorkerLoop('grants', tickMs, async () => {
       await expireRequests(deps);
+      await remindPendingApprovers(deps);
+      await remindEndingAccess(deps);
       await recoverGrants(deps);
       while ((await revokeDueGrants(deps)) > 0);
       await escalateUnreviewedEmergencies(deps);
@@ -167,6 +172,8 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     };
     registerCommandListener(slack.app, { help, handlers: commandHandlers(deps, slack.client), logger, track: inFlight.track });
     registerActionListeners(slack.app, deps, { track: inFlight.track, refreshHome: publishHome });
+    registerRequestFormListeners(slack.app, deps, { track: inFlight.track });
+    registerExtendFormListener(slack.app, deps, { track: inFlight.track });
     registerHomeListener(slack.app, deps, publishHome);
     registerUserChangeListener(slack.app, deps, (user) => directory.forget(user));
   } else {

@@ -44,6 +44,8 @@ const resource = z
     emergency_self_grant: z.boolean().default(false),
     requesters: slackAudience.optional(),
     request_ttl: duration.default(() => parseDuration('1h')!),
+    /** How long before the end the holder is reminded; the top-level remind_before when absent. */
+    remind_before: duration.optional(),
   })
   .superRefine((r, ctx) => {
     const listed = r.approvers.slack_users?.length ?? 0;
@@ -98,6 +100,8 @@ export const accessSchema = z
       .strictObject({ sla: duration.default(() => parseDuration('24h')!), poll_every: duration.default(() => parseDuration('5m')!) })
       .default({ sla: parseDuration('24h')!, poll_every: parseDuration('5m')! }),
     checkpoint_every: duration.default(() => parseDuration('1h')!),
+    /** How long before access ends its holder gets a reminder with Extend and End now. */
+    remind_before: duration.default(() => parseDuration('10m')!),
     drift: z
       .strictObject({ every: duration.default(() => parseDuration('1h')!), action: z.enum(['report', 'remove']).default('report') })
       .default({ every: parseDuration('1h')!, action: 'report' }),

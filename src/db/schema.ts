@@ -78,6 +78,8 @@ export const accessRequests = pgTable(
     denyReason: text('deny_reason'),
     /** Why the request came to nothing: what cancelled it, or why its approved access could not be granted or extended. */
     outcomeReason: text('outcome_reason'),
+    /** When the approvers who had not decided were reminded (once, at half its request_ttl). */
+    approversRemindedAt: timestamp('approvers_reminded_at', { withTimezone: true, precision: 3 }),
   },
   (t) => [index('access_requests_state_idx').on(t.state, t.pendingUntil), index('access_requests_requester_idx').on(t.requester, t.createdAt)],
 );
@@ -131,6 +133,8 @@ export const grants = pgTable(
     revokedAt: timestamp('revoked_at', { withTimezone: true, precision: 3 }),
     reviewedBy: text('reviewed_by'),
     reviewedAt: timestamp('reviewed_at', { withTimezone: true, precision: 3 }),
+    /** The end the holder was last reminded of (remind_before): an extension moves ends_at, and earns a new reminder. */
+    endRemindedFor: timestamp('end_reminded_for', { withTimezone: true, precision: 3 }),
     escalatedAt: timestamp('escalated_at', { withTimezone: true, precision: 3 }),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
   },

@@ -3,6 +3,8 @@ import { parseDuration } from './duration.ts';
 /** What `/breakglass …` asked for, before any policy or database is consulted. */
 export type Command =
   | { kind: 'help' }
+  /** Nothing typed: the request form opens. */
+  | { kind: 'form' }
   | { kind: 'list' }
   | { kind: 'end'; requestId: number }
   | { kind: 'extend'; requestId: number; durationMs: number; durationText: string }
@@ -11,9 +13,9 @@ export type Command =
   | { kind: 'invalid'; message: string };
 
 /** Slack's own limit on a slash command's text is 4,000 characters; a reason has no use for more than this. */
-const MAX_REASON = 1_000;
+export const MAX_REASON = 1_000;
 
-const TICKET = /\b([A-Z][A-Z0-9]{1,15}-\d{1,9})\b/;
+export const TICKET = /\b([A-Z][A-Z0-9]{1,15}-\d{1,9})\b/;
 
 /**
  * Control characters (NUL, escape, …) have no place in a command or a reason: PostgreSQL cannot
@@ -33,7 +35,8 @@ export function parseCommand(raw: string): Command {
   const text = raw.replace(/\s+/g, ' ').trim();
   const [first = '', ...rest] = text.split(' ');
   const word = first.toLowerCase();
-  if (word === '' || word === 'help') return { kind: 'help' };
+  if (word === '') return { kind: 'form' };
+  if (word === 'help') return { kind: 'help' };
   if (word === 'list') return rest.length === 0 ? { kind: 'list' } : invalid('`list` takes nothing after it.');
   if (word === 'end') {
     const id = requestId(rest[0]);

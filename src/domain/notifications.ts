@@ -17,6 +17,9 @@ export type Notification =
   | { kind: 'request_expired'; requestId: number; resource: string }
   | { kind: 'request_denied'; requestId: number; resource: string; approver: string; reason: string }
   | { kind: 'extension_cancelled'; requestId: number; resource: string; extendedRequestId: number }
+  | { kind: 'access_ending'; requestId: number; grantId: number; resource: string; endsAt: string }
+  // To approvers.
+  | { kind: 'approval_reminder'; requestId: number; requester: string; resource: string; pendingUntil: string }
   | { kind: 'review_access_removed'; campaignId: number; resource: string; decidedBy: string | null }
   // To reviewers and the security channel.
   | { kind: 'review_reminder'; campaignId: number; period: string; audience: 'manager' | 'security'; dueAt: string | null; overdue: boolean; undecided: number; lines: number }
@@ -51,6 +54,10 @@ export function notificationWords(n: Notification): Message {
       const still = n.stillEndsAt ? msg` It still ends ${date(n.stillEndsAt)}; try again, or tell your security team if it persists.` : [];
       return msg`${emoji('x')} Your access to ${code(n.resource)} (request #${n.requestId}) could not be extended (request #${n.extensionRequestId}): ${n.error}.${still}`;
     }
+    case 'access_ending':
+      return msg`${emoji('hourglass_flowing_sand')} Your access to ${code(n.resource)} ends at ${date(n.endsAt)} (request #${n.requestId}). ${code(`/breakglass extend ${n.requestId} <duration>`)} asks for more time; ${code(`/breakglass end ${n.requestId}`)} ends it now.`;
+    case 'approval_reminder':
+      return msg`${emoji('bell')} ${mention(n.requester)}'s request #${n.requestId} for ${code(n.resource)} is still waiting for your decision; it expires at ${date(n.pendingUntil)}. The card with Approve and Deny is above.`;
     case 'grant_ended':
       return msg`${emoji('lock')} Your access to ${code(n.resource)} has ended (request #${n.requestId}${n.reason === 'expired' ? [] : msg`, ${n.reason}`}).`;
     case 'grant_ended_access_continues':

@@ -46,6 +46,7 @@ export function renderPolicy(loaded: Pick<LoadedAccessConfig, 'config' | 'hash' 
     line(`| Approvals required | ${resource.approvals_required} distinct approver${resource.approvals_required === 1 ? '' : 's'}, never the requester |`);
     line(`| Maximum duration | ${words(resource.max_duration)}; longer requests are refused |`);
     line(`| Request expiry | an undecided request expires after ${words(resource.request_ttl)} |`);
+    line(`| Reminders | the holder is reminded ${words(resource.remind_before ?? config.remind_before)} before access ends; approvers are reminded once of a request still undecided halfway to its expiry |`);
     line(
       `| Emergency self-grant | ${
         resource.emergency_self_grant

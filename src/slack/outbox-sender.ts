@@ -9,7 +9,7 @@ import { emergencyReviewCard } from './blocks/emergency-review-card.ts';
 import { securityAlert } from './blocks/security-alert.ts';
 import { deliverReviewCard, uploadReviewReport } from './review-delivery.ts';
 import { mapLimit } from '../app/limit.ts';
-import { notificationMrkdwn } from './render.ts';
+import { notificationMessage, notificationMrkdwn } from './render.ts';
 import { classifySlackFailure } from './slack-failure.ts';
 import { backoffMs } from '../domain/backoff.ts';
 import { claimDue } from '../db/claim-due.ts';
@@ -117,7 +117,7 @@ export class OutboxSender {
   private async deliver(message: OutboxMessage): Promise<void> {
     switch (message.type) {
       case 'notify_user':
-        await this.dm(message.user, { text: 'notification' in message ? notificationMrkdwn(message.notification) : message.text });
+        await this.dm(message.user, 'notification' in message ? notificationMessage(message.notification) : { text: message.text });
         return;
       case 'notify_security':
         await this.client.chat.postMessage({ channel: this.deps.access.config.security_channel, text: notificationMrkdwn(message.notification) });

@@ -1,3 +1,5 @@
+import type { KnownBlock } from '@slack/types';
+import { accessEndingBlocks } from './blocks/access-ending.ts';
 import type { Message } from '../domain/message.ts';
 import { notificationWords, type Notification } from '../domain/notifications.ts';
 import { refusalWords, type RefusalReason } from '../domain/refusals.ts';
@@ -25,6 +27,13 @@ export function mrkdwn(message: Message): string {
 }
 
 export const notificationMrkdwn = (notification: Notification): string => mrkdwn(notificationWords(notification));
+
+/** A notification as a Slack message: its words, and the buttons that act on it where there are any. */
+export function notificationMessage(notification: Notification): { text: string; blocks?: KnownBlock[] } {
+  const text = notificationMrkdwn(notification);
+  if (notification.kind === 'access_ending') return { text, blocks: accessEndingBlocks(text, notification) };
+  return { text };
+}
 
 /** A refusal as the person reads it in Slack. */
 export const refusalMrkdwn = (reason: RefusalReason): string => mrkdwn(refusalWords(reason));

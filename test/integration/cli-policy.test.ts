@@ -40,10 +40,12 @@ describe('the policy document rendered from access.yml', () => {
     expect(db).toContain('| Approvals required | 1 distinct approver, never the requester |');
     expect(db).toContain('| Maximum duration | 4 hours; longer requests are refused |');
     expect(db).toContain('| Request expiry | an undecided request expires after 1 hour |');
+    expect(db).toContain('| Reminders | the holder is reminded 15 minutes before access ends; approvers are reminded once of a request still undecided halfway to its expiry |');
     expect(db).toContain('| Emergency self-grant | not allowed: access needs approval first |');
     const admin = section(doc, '### `prod-admin`');
     expect(admin).toContain('| How access is granted | membership of AWS IAM group `ProdAdmins` |');
     expect(admin).toContain('| Who may request it | everyone in the Slack workspace |');
+    expect(admin).toContain('| Reminders | the holder is reminded 10 minutes before access ends;');
     expect(admin).toContain('| Approvals required | 2 distinct approvers, never the requester |');
     const logs = section(doc, '### `prod-logs`');
     expect(logs).toMatch(/inline AWS IAM user policy for `logs:GetLogEvents`, `logs:FilterLogEvents`, `logs:DescribeLogGroups` \(in the account of role `arn:aws:iam::123456789012:role\/breakglass-granter`\)/);

@@ -334,6 +334,37 @@ export function viewSubmission(opts: ViewSubmissionOptions): SlackRequest {
   return finish(form({ payload: JSON.stringify(payload) }), FORM, payload, opts);
 }
 
+export interface GlobalShortcutOptions extends SignOptions {
+  userId: string;
+  callbackId: string;
+  triggerId?: string;
+  teamId?: string;
+}
+
+/**
+ * A global shortcut (the ⚡ menu) as Slack posts it. No peer fixture holds one; the fields are
+ * the ones Slack documents for `type: shortcut` (token, action_ts, team, user, callback_id,
+ * trigger_id), with team, token and app id taken from the view_submission fixture.
+ */
+export function globalShortcut(opts: GlobalShortcutOptions): SlackRequest {
+  const base = jsonFixture('view_submission.bolt-python.json');
+  const teamId = opts.teamId ?? 'T111';
+  const userName = opts.userId.toLowerCase();
+  const payload: Record<string, unknown> = {
+    type: 'shortcut',
+    token: base.token,
+    action_ts: actionTs(),
+    team: { ...(base.team as object), id: teamId },
+    user: { id: opts.userId, username: userName, team_id: teamId },
+    is_enterprise_install: false,
+    enterprise: null,
+    api_app_id: base.api_app_id,
+    callback_id: opts.callbackId,
+    trigger_id: opts.triggerId ?? uniqueTriggerId(),
+  };
+  return finish(form({ payload: JSON.stringify(payload) }), FORM, payload, opts);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Events API
 

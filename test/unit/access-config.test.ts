@@ -37,6 +37,12 @@ describe('access.yml', () => {
     expect(config.offboarding.sla).toBe(24 * 3_600_000);
   });
 
+  it('reads remind_before: 10m unless said otherwise, per resource or for all; a wrong one is named', () => {
+    expect(parseAccessConfig(valid).remind_before).toBe(10 * 60_000);
+    expect(parseAccessConfig(`remind_before: 5m\n${valid}    remind_before: 30m\n`)).toMatchObject({ remind_before: 5 * 60_000, resources: { 'prod-db': { remind_before: 30 * 60_000 } } });
+    expect(problemsOf(`${valid}    remind_before: soon\n`)).toEqual([expect.objectContaining({ path: 'resources.prod-db.remind_before', line: 7, message: expect.stringMatching(/"soon" is not a duration/) })]);
+  });
+
   it('names an unknown key with its line and the key it probably meant', () => {
     const problems = problemsOf(valid.replace('    max_duration: 4h', '    max_duraton: 4h'));
     expect(problems).toContainEqual(

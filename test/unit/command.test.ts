@@ -14,7 +14,8 @@ describe('parseCommand', () => {
   });
 
   it.each([
-    ['', { kind: 'help' }],
+    ['', { kind: 'form' }],
+    ['   ', { kind: 'form' }],
     ['help', { kind: 'help' }],
     ['HELP', { kind: 'help' }],
     ['list', { kind: 'list' }],

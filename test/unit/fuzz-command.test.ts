@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseCommand, type Command } from '../../src/domain/command.ts';
 
-const KINDS = new Set(['help', 'list', 'end', 'extend', 'log', 'request', 'invalid']);
+const KINDS = new Set(['help', 'form', 'list', 'end', 'extend', 'log', 'request', 'invalid']);
 
 /** The shape every consumer of a Command relies on. */
 function assertValidCommand(command: Command, raw: string): void {
@@ -15,6 +15,7 @@ function assertValidCommand(command: Command, raw: string): void {
   const positiveFinite = (n: number) => Number.isFinite(n) && n > 0;
   switch (command.kind) {
     case 'help':
+    case 'form':
     case 'list':
       expect(Object.keys(command)).toEqual(['kind']);
       break;

@@ -11,6 +11,7 @@ export function helpText(view: HelpView): string {
   const lines = [
     '*breakglass*: time-limited production access, approved in Slack and recorded as audit evidence.',
     '',
+    '`/breakglass` (or the *Request access* shortcut): a form to ask for access',
     '`/breakglass <resource> <duration> <reason…>`: ask for access, e.g. `/breakglass prod-db 2h INC-1234 replication lag`',
     '`/breakglass list`: your active grants and pending requests',
     '`/breakglass end <id>`: end your access early',

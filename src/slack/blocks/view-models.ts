@@ -8,6 +8,8 @@ export const ACTIONS = {
   endGrant: 'bg_end_grant',
   reviewEmergency: 'bg_review_emergency',
   acknowledgeAlert: 'bg_ack_alert',
+  /** On the reminder before access ends: opens the extension form; carries the request id. */
+  extendAccess: 'bg_extend_access',
   /** Access-review cards: Keep / Revoke carry a line id; the rest carry the card id. */
   reviewKeep: 'bg_review_keep',
   reviewRevoke: 'bg_review_revoke',
@@ -19,6 +21,22 @@ export const ACTIONS = {
 
 export const VIEWS = {
   denyReason: 'bg_deny_reason',
+  requestForm: 'bg_request_form',
+  extendForm: 'bg_extend_form',
+} as const;
+
+/** Block and action ids inside the extension form. */
+export const EXTEND_FORM = { block: 'duration', action: 'duration_select' } as const;
+
+/** The global shortcut's callback id, as manifest.yml declares it. */
+export const SHORTCUTS = { requestAccess: 'bg_request_access' } as const;
+
+/** Block and action ids inside the request form: a field error names the block. */
+export const REQUEST_FORM = {
+  resource: { block: 'resource', action: 'resource_select' },
+  duration: { block: 'duration', action: 'duration_select' },
+  reason: { block: 'reason', action: 'reason_input' },
+  ticket: { block: 'ticket', action: 'ticket_input' },
 } as const;
 
 /** Block and action ids inside the deny modal. */

@@ -9,6 +9,7 @@ import { approvalCardView } from '../../app/read-models.ts';
 import { reviewEmergency } from '../../app/review-emergency.ts';
 import { controlCharacterProblem } from '../../domain/command.ts';
 import { reviewActionHandlers } from './review-actions.ts';
+import { extendActionHandlers } from './extend-form.ts';
 import { denyModal } from '../blocks/deny-modal.ts';
 import { ACTIONS, DENY_MODAL, VIEWS } from '../blocks/view-models.ts';
 import { refusalMrkdwn } from '../render.ts';
@@ -54,6 +55,7 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
       return undefined;
     },
     ...reviewActionHandlers(deps),
+    ...extendActionHandlers(deps),
   };
 
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions' }, async ({ ack, body, action, client, respond }) => {

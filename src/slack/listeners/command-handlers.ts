@@ -8,19 +8,21 @@ import { listText } from '../blocks/list.ts';
 import { uploadLog } from '../upload-log.ts';
 import type { CommandHandlers } from './command.ts';
 import { GRANT_FINISHES_LATER } from './failure-reply.ts';
+import { openRequestForm } from './request-form.ts';
 
 /** The slash-command handlers; Refusals thrown by the use cases become the person's answer. */
 export function commandHandlers(deps: AppDeps, client: WebClient): CommandHandlers {
   return {
+    form: async (_command, body) => openRequestForm(deps, client, body.user_id, body.trigger_id),
     request: async (command, body) =>
-      reply(
+      requestReply(
         await requestAccess(deps, { requester: body.user_id, resource: command.resource, durationMs: command.durationMs, reason: command.reason, ticket: command.ticket }),
         command.resource,
         formatDuration(command.durationMs),
       ),
     extend: async (command, body) => {
       const outcome = await requestExtension(deps, { requester: body.user_id, requestId: command.requestId, durationMs: command.durationMs });
-      return reply(outcome, `request #${command.requestId}`, `${formatDuration(command.durationMs)} more`);
+      return requestReply(outcome, `request #${command.requestId}`, `${formatDuration(command.durationMs)} more`);
     },
     end: async (command, body) => {
       const ended = await endGrant(deps, { requestId: command.requestId, user: body.user_id });
@@ -34,7 +36,8 @@ export function commandHandlers(deps: AppDeps, client: WebClient): CommandHandle
   };
 }
 
-function reply(outcome: RequestOutcome, what: string, howLong: string): { text: string } {
+/** What the person is told about their request, whether it came from the command or the form. */
+export function requestReply(outcome: RequestOutcome, what: string, howLong: string): { text: string } {
   if (outcome.kind === 'pending') {
     const who = outcome.approvers.map((u) => `<@${u}>`).join(', ');
     return { text: `Request #${outcome.requestId} for \`${what}\` (${howLong}) is waiting for ${outcome.approvalsRequired} approval(s) from ${who}. You will get a message when it is decided.` };

@@ -1,0 +1,72 @@
+import { and, eq, inArray, isNull, lte, ne, or, sql } from 'drizzle-orm';
+import { claimDue } from '../db/claim-due.ts';
+import { enqueue } from '../db/outbox.ts';
+import { accessRequests, grants, requestApprovals, type OutboxMessage } from '../db/schema.ts';
+import type { AppDeps } from './deps.ts';
+
+/**
+ * Holders of access ending within their resource's remind_before get one reminder for that end,
+ * claimed with the lease pattern, so replicas never send it twice; an extension moves the end and
+ * earns a new one. Access shorter than remind_before is not reminded: its grant notice said when.
+ */
+export async function remindEndingAccess(deps: AppDeps): Promise<number> {
+  const now = deps.clock.now();
+  const config = deps.access.config;
+  const endsSoon = Object.entries(config.resources).map(([name, resource]) => {
+    const remindAt = new Date(now.getTime() + (resource.remind_before ?? config.remind_before));
+    return and(eq(grants.resource, name), lte(grants.endsAt, remindAt), sql`${grants.startsAt} < ${grants.endsAt} - ${`${resource.remind_before ?? config.remind_before} milliseconds`}::interval`);
+  });
+  const reminded = await claimDue(deps.db, {
+    table: grants,
+    id: grants.id,
+    isDue: and(eq(grants.state, 'active'), or(isNull(grants.endRemindedFor), ne(grants.endRemindedFor, grants.endsAt)), or(...endsSoon)),
+    limit: 50,
+    claim: async (tx, ids) => {
+      const due = await tx.update(grants).set({ endRemindedFor: sql`${grants.endsAt}` }).where(inArray(grants.id, ids)).returning();
+      const messages = due.map((grant): OutboxMessage => ({
+        type: 'notify_user',
+        user: grant.person,
+        notification: { kind: 'access_ending', requestId: grant.requestId, grantId: grant.id, resource: grant.resource, endsAt: grant.endsAt.toISOString() },
+      }));
+      await enqueue(tx, now, ...messages);
+      return due;
+    },
+  });
+  if (reminded.length > 0) deps.wake.outbox();
+  return reminded.length;
+}
+
+/** Approvers who have not decided a request still pending halfway to its request_ttl get one reminder. */
+export async function remindPendingApprovers(deps: AppDeps): Promise<number> {
+  const now = deps.clock.now();
+  const reminded = await claimDue(deps.db, {
+    table: accessRequests,
+    id: accessRequests.id,
+    isDue: and(
+      eq(accessRequests.state, 'pending'),
+      isNull(accessRequests.approversRemindedAt),
+      sql`${accessRequests.createdAt} + (${accessRequests.pendingUntil} - ${accessRequests.createdAt}) / 2 <= ${now.toISOString()}::timestamptz`,
+    ),
+    limit: 50,
+    claim: async (tx, ids) => {
+      const due = await tx.update(accessRequests).set({ approversRemindedAt: now }).where(inArray(accessRequests.id, ids)).returning();
+      const approved = await tx.select().from(requestApprovals).where(inArray(requestApprovals.requestId, ids));
+      for (const request of due) {
+        const decided = new Set(approved.filter((a) => a.requestId === request.id).map((a) => a.approver));
+        const waiting = request.approvers.filter((approver) => !decided.has(approver));
+        await enqueue(
+          tx,
+          now,
+          ...waiting.map((approver): OutboxMessage => ({
+            type: 'notify_user',
+            user: approver,
+            notification: { kind: 'approval_reminder', requestId: request.id, requester: request.requester, resource: request.resource, pendingUntil: request.pendingUntil.toISOString() },
+          })),
+        );
+      }
+      return due;
+    },
+  });
+  if (reminded.length > 0) deps.wake.outbox();
+  return reminded.length;
+}

@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Db } from './db/client.ts';
-import type { AccessProvider, Clock, Metrics, Providers } from './ports.ts';
+import type { Clock, Metrics, Providers } from './ports.ts';
+import { aroundOperations } from './providers/around-operations.ts';
 
 /** A grant is overdue once it has outlived its end by this much (the product's revoke target). */
 const OVERDUE_AFTER_MS = 60_000;
@@ -122,31 +123,14 @@ async function querySnapshot(db: Db, now: Date): Promise<Snapshot> {
 
 /** The same providers, each operation counted (and its failures) by provider and operation. */
 export function countedProviders(providers: Providers, metrics: Metrics): Providers {
-  const counted = new Map<AccessProvider, AccessProvider>();
-  const wrap = (provider: AccessProvider): AccessProvider => {
-    const count = <A extends unknown[], R>(operation: string, call: (...args: A) => Promise<R>) =>
-      async (...args: A): Promise<R> => {
-        try {
-          const result = await call(...args);
-          metrics.providerCall(provider.name, operation, false);
-          return result;
-        } catch (error) {
-          metrics.providerCall(provider.name, operation, true);
-          throw error;
-        }
-      };
-    return Object.assign(Object.create(provider) as AccessProvider, {
-      grant: count('grant', provider.grant.bind(provider)),
-      revoke: count('revoke', provider.revoke.bind(provider)),
-      listAccess: count('listAccess', provider.listAccess.bind(provider)),
-    });
-  };
-  return Object.assign(Object.create(providers) as Providers, {
-    forTarget(target: Parameters<Providers['forTarget']>[0]) {
-      const provider = providers.forTarget(target);
-      let wrapped = counted.get(provider);
-      if (!wrapped) counted.set(provider, (wrapped = wrap(provider)));
-      return wrapped;
-    },
+  return aroundOperations(providers, async (provider, operation, call) => {
+    try {
+      const result = await call();
+      metrics.providerCall(provider.name, operation, false);
+      return result;
+    } catch (error) {
+      metrics.providerCall(provider.name, operation, true);
+      throw error;
+    }
   });
 }

@@ -1,42 +1,47 @@
-import { and, eq, isNull, lte } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lte } from 'drizzle-orm';
+import type { Tx } from '../db/client.ts';
+import { claimDue } from '../db/claim-due.ts';
 import { grants } from '../db/schema.ts';
 import { EMERGENCY_REVIEW_WITHIN_MS } from '../domain/emergency.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
 
+type Grant = typeof grants.$inferSelect;
+
+/** Emergency self-grants no approver reviewed within the window are escalated to security, once each. */
 export async function escalateUnreviewedEmergencies(deps: AppDeps): Promise<number> {
   const now = deps.clock.now();
   const cutoff = new Date(now.getTime() - EMERGENCY_REVIEW_WITHIN_MS);
-  const isDue = and(eq(grants.emergency, true), isNull(grants.reviewedAt), isNull(grants.escalatedAt), lte(grants.createdAt, cutoff));
-  if ((await deps.db.select({ id: grants.id }).from(grants).where(isDue).limit(1)).length === 0) return 0;
-  const escalated = await deps.db.transaction(async (tx) => {
-    const due = await tx
-      .select()
-      .from(grants)
-      .where(isDue)
-      .limit(20)
-      .for('update', { skipLocked: true });
-    for (const grant of due) {
-      await tx.update(grants).set({ escalatedAt: now }).where(eq(grants.id, grant.id));
-      await deps.ledger.append(tx, {
-        kind: 'emergency.escalated',
-        actor: 'breakglass',
-        subject: grant.person,
-        resource: grant.resource,
-        requestId: grant.requestId,
-        details: { grant_id: grant.id, granted_at: grant.createdAt.toISOString(), unreviewed_for_ms: now.getTime() - grant.createdAt.getTime() },
-      });
-      await raiseAlert(tx, deps, {
-        kind: 'emergency_unreviewed',
-        notification: { kind: 'emergency_unreviewed', requestId: grant.requestId, person: grant.person, resource: grant.resource },
-        requestId: grant.requestId,
-        grantId: grant.id,
-        subject: grant.person,
-        resource: grant.resource,
-      });
-    }
-    return due.length;
+  const escalated = await claimDue(deps.db, {
+    table: grants,
+    id: grants.id,
+    isDue: and(eq(grants.emergency, true), isNull(grants.reviewedAt), isNull(grants.escalatedAt), lte(grants.createdAt, cutoff)),
+    limit: 20,
+    claim: async (tx, ids) => {
+      const due = (await tx.update(grants).set({ escalatedAt: now }).where(inArray(grants.id, ids)).returning()).sort((a, b) => a.id - b.id);
+      for (const grant of due) await escalate(tx, deps, grant, now);
+      return due;
+    },
   });
-  if (escalated > 0) deps.wake.outbox();
-  return escalated;
+  if (escalated.length > 0) deps.wake.outbox();
+  return escalated.length;
+}
+
+async function escalate(tx: Tx, deps: AppDeps, grant: Grant, now: Date): Promise<void> {
+  await deps.ledger.append(tx, {
+    kind: 'emergency.escalated',
+    actor: 'breakglass',
+    subject: grant.person,
+    resource: grant.resource,
+    requestId: grant.requestId,
+    details: { grant_id: grant.id, granted_at: grant.createdAt.toISOString(), unreviewed_for_ms: now.getTime() - grant.createdAt.getTime() },
+  });
+  await raiseAlert(tx, deps, {
+    kind: 'emergency_unreviewed',
+    notification: { kind: 'emergency_unreviewed', requestId: grant.requestId, person: grant.person, resource: grant.resource },
+    requestId: grant.requestId,
+    grantId: grant.id,
+    subject: grant.person,
+    resource: grant.resource,
+  });
 }

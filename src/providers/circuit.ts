@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { CircuitOpenError, ProviderError, type AccessProvider, type Providers } from '../ports.ts';
+import { CircuitOpenError, ProviderError, type Providers } from '../ports.ts';
+import { aroundOperations } from './around-operations.ts';
 
 /** While an operation fails at a provider, one call of it (the probe) goes through at most this often. */
 export const PROBE_EVERY_MS = 10_000;
@@ -109,24 +110,10 @@ export function reportTransientFailure(message: string, retryAfterMs: number | u
 /** The same providers, each operation of each going through its circuit. */
 export function guardedProviders(providers: Providers, now: () => Date): Providers {
   const circuits = new Map<string, Circuit>();
-  const guarded = new Map<AccessProvider, AccessProvider>();
-  const circuit = (name: string) => {
-    let found = circuits.get(name);
-    if (!found) circuits.set(name, (found = new Circuit(name, now)));
-    return found;
-  };
-  const guard = (provider: AccessProvider): AccessProvider =>
-    Object.assign(Object.create(provider) as AccessProvider, {
-      grant: (spec: Parameters<AccessProvider['grant']>[0]) => circuit(`${provider.name} grant`).run(() => provider.grant(spec)),
-      revoke: (spec: Parameters<AccessProvider['revoke']>[0]) => circuit(`${provider.name} revoke`).run(() => provider.revoke(spec)),
-      listAccess: (...args: Parameters<AccessProvider['listAccess']>) => circuit(`${provider.name} listAccess`).run(() => provider.listAccess(...args)),
-    });
-  return Object.assign(Object.create(providers) as Providers, {
-    forTarget(target: Parameters<Providers['forTarget']>[0]) {
-      const provider = providers.forTarget(target);
-      let found = guarded.get(provider);
-      if (!found) guarded.set(provider, (found = guard(provider)));
-      return found;
-    },
+  return aroundOperations(providers, (provider, operation, call) => {
+    const name = `${provider.name} ${operation}`;
+    let circuit = circuits.get(name);
+    if (!circuit) circuits.set(name, (circuit = new Circuit(name, now)));
+    return circuit.run(call);
   });
 }

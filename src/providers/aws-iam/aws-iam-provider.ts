@@ -175,7 +175,12 @@ export class AwsIamProvider implements AccessProvider {
   /** After a NoSuchEntity on revoke: the listing must no longer show the user, nor (inline policies) this grant's policy. */
   private async confirmGone(spec: GrantSpec, userName: string): Promise<void> {
     const lower = userName.toLowerCase();
-    const still = (await this.listAccess(spec.resource, spec.target)).find((e) => e.principal.toLowerCase() === lower || e.grantId === spec.grantId);
+    // A group that no longer exists holds nobody.
+    const listed = await this.listAccess(spec.resource, spec.target).catch((err: unknown) => {
+      if (isNoSuchEntity(err)) return [];
+      throw err;
+    });
+    const still = listed.find((e) => e.principal.toLowerCase() === lower || e.grantId === spec.grantId);
     if (still) {
       throw new RevokeIneffectiveError(`IAM answered NoSuchEntity to removing ${userName}'s access to ${spec.resource}, but still lists ${still.principal} holding it`, still.principal);
     }

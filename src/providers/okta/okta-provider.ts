@@ -145,7 +145,12 @@ export class OktaProvider implements AccessProvider {
   /** "Not found" is not "gone" (a login changed, say): the group's members must no longer include the person. */
   private async confirmGone(spec: GrantSpec): Promise<void> {
     const names = new Set([oktaRefOf(spec.person), spec.person.email].map((n) => n.toLowerCase()));
-    const still = (await this.listAccess(spec.resource, spec.target)).find((e) => names.has(e.principal.toLowerCase()) || (e.email !== undefined && names.has(e.email.toLowerCase())));
+    // A group that no longer exists holds nobody.
+    const members = await this.listAccess(spec.resource, spec.target).catch((err: unknown) => {
+      if (err instanceof ProviderError && err.status === 404) return [];
+      throw err;
+    });
+    const still = members.find((e) => names.has(e.principal.toLowerCase()) || (e.email !== undefined && names.has(e.email.toLowerCase())));
     if (still) throw new RevokeIneffectiveError(`Okta answered "not found" to removing ${oktaRefOf(spec.person)} from the group of ${spec.resource}, but still lists ${still.principal} as a member`, still.principal);
   }
 

@@ -94,6 +94,20 @@ export class CircuitOpenError extends ProviderError {
   }
 }
 
+/**
+ * A revoke the provider answered "not found" (or acted on) while its listing still shows the
+ * person holding the access, e.g. an IAM user renamed while in the group: not revoked, retried.
+ */
+export class RevokeIneffectiveError extends ProviderError {
+  constructor(
+    message: string,
+    readonly principal: string,
+  ) {
+    super(message, false);
+    this.name = 'RevokeIneffectiveError';
+  }
+}
+
 /** Time comes from here so tests control it. Always UTC. */
 export interface Clock {
   now(): Date;

@@ -48,7 +48,7 @@ export function cardStatus(request: Request, approvals: string[], grant: Grant |
       if (!grant) return { state: 'approved', approvals };
       if (grant.state === 'failed') return { state: 'failed', error: grant.lastError ?? 'the provider refused' };
       if (grant.state === 'revoked') return { state: 'ended', approvals, endedAt: grant.revokedAt ?? grant.endsAt };
-      if (grant.state === 'granting' || grant.extensionRequestId === request.id) return { state: 'approved', approvals };
+      if (grant.state === 'granting' || grant.state === 'checking' || grant.extensionRequestId === request.id) return { state: 'approved', approvals };
       return { state: 'active', approvals, endsAt: grant.endsAt };
   }
 }
@@ -104,6 +104,8 @@ export async function securityAlertView(db: Db, alertId: number): Promise<(Secur
 function shownState(grant: typeof grants.$inferSelect, now: Date): HomeView['activeGrants'][number]['state'] {
   if (grant.state === 'revoking' && grant.failureAlertedAt) return 'revoke_retrying';
   if (grant.state === 'active' && grant.endsAt <= now) return 'revoking';
+  // Whether the provider applied it is not known yet: still being set up, as far as anyone can say.
+  if (grant.state === 'checking') return 'granting';
   return grant.state as 'active' | 'granting' | 'extending' | 'revoking';
 }
 

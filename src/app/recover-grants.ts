@@ -9,11 +9,12 @@ import { claimDue } from '../db/claim-due.ts';
 /**
  * Grants left in `granting` or `extending` by a process that died between committing the
  * approval and recording the provider's answer: their lease has run out, so the grant or the
- * extension is applied again (providers are idempotent) and recorded once.
+ * extension is applied again (providers are idempotent) and recorded once. Grants in `checking`
+ * (the provider's answer was lost) are due when their backoff ends: the provider is listed again.
  */
 export async function recoverGrants(deps: AppDeps): Promise<number> {
   const now = deps.clock.now();
-  const isDue = and(inArray(grants.state, ['granting', 'extending']), lte(grants.nextAttemptAt, now));
+  const isDue = and(inArray(grants.state, ['granting', 'checking', 'extending']), lte(grants.nextAttemptAt, now));
   const stranded = await claimDue(deps.db, {
     table: grants,
     id: grants.id,

@@ -3,7 +3,7 @@ import { overlappingGrants, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { alerts, grants } from '../db/schema.ts';
 import type { Tx } from '../db/client.ts';
-import { CircuitOpenError } from '../ports.ts';
+import { CircuitOpenError, RevokeIneffectiveError } from '../ports.ts';
 import { raiseAlert } from './alerts.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
 import type { AppDeps } from './deps.ts';
@@ -146,6 +146,7 @@ async function recordRevokeFailure(deps: AppDeps, grant: Grant, error: unknown):
     // The first failure is evidence and an alert; later retries only update the row, so an outage
     // produces one alert, not one per retry.
     if (!updated || grant.failureAlertedAt) return;
+    if (error instanceof RevokeIneffectiveError) return recordIneffective(tx, deps, grant, error);
     await deps.ledger.append(tx, {
       kind: 'grant.revoke_failed',
       actor: 'breakglass',
@@ -165,6 +166,29 @@ async function recordRevokeFailure(deps: AppDeps, grant: Grant, error: unknown):
     });
   });
   deps.wake.outbox();
+}
+
+/**
+ * The provider said the access was gone, yet its listing still shows it held: never recorded as
+ * revoked; this grant's own alert (it is no outage), and the worker keeps retrying.
+ */
+async function recordIneffective(tx: Tx, deps: AppDeps, grant: Grant, error: RevokeIneffectiveError): Promise<void> {
+  await deps.ledger.append(tx, {
+    kind: 'grant.revoke_ineffective',
+    actor: 'breakglass',
+    subject: grant.person,
+    resource: grant.resource,
+    requestId: grant.requestId,
+    details: { grant_id: grant.id, principal: error.principal, error: error.message, attempts: grant.attempts, retrying: true },
+  });
+  await raiseAlert(tx, deps, {
+    kind: 'revoke_ineffective',
+    notification: { kind: 'revoke_ineffective', requestId: grant.requestId, person: grant.person, resource: grant.resource, principal: error.principal },
+    requestId: grant.requestId,
+    grantId: grant.id,
+    subject: grant.person,
+    resource: grant.resource,
+  });
 }
 
 /** An outage fails many revokes at one provider: while one alert about it is open, that one speaks for all. */

@@ -89,7 +89,7 @@ export async function beginExtension(tx: Tx, grantId: number, requestId: number,
 export async function whileLeased<T>(
   db: Db,
   clock: Clock,
-  lease: { grantId: number; state: 'granting' | 'extending' | 'revoking'; until: Date | null; leaseMs: number },
+  lease: { grantId: number; state: 'granting' | 'checking' | 'extending' | 'revoking'; until: Date | null; leaseMs: number },
   work: () => Promise<T>,
 ): Promise<T> {
   let held = lease.until;

@@ -29,7 +29,16 @@ const requestCancelled = z.union([
 ]);
 
 const grantFailed = z.union([
-  z.object({ grant_id: id, error: z.string(), extension: z.literal(false), provider_cleanup: z.enum(['revoked', 'failed']).optional() }),
+  z.object({
+    grant_id: id,
+    error: z.string(),
+    extension: z.literal(false),
+    /** `failed` only on events from before in-doubt grants were checked at the provider. */
+    provider_cleanup: z.enum(['revoked', 'failed']).optional(),
+    /** The provider's answer was lost; its listing then showed the access absent. */
+    provider_check: z.literal('absent').optional(),
+    in_doubt_since: time.optional(),
+  }),
   z.object({ grant_id: id, original_request_id: id, error: z.string(), extension: z.literal(true), ends_at: time }),
 ]);
 
@@ -141,10 +150,18 @@ export const EVENT_DETAILS = {
     ends_at: time,
     provider_expiry: time,
     emergency: z.boolean(),
+    /** The provider's answer was lost (`unanswered_error`); its listing showed the access held. */
+    confirmed_by: z.literal('listing').optional(),
+    unanswered_error: z.string().optional(),
+    in_doubt_since: time.optional(),
   }),
   'grant.failed': grantFailed,
+  /** The grant call's outcome is unknown and the provider could not be listed yet: breakglass keeps checking. */
+  'grant.in_doubt': z.object({ grant_id: id, error: z.string(), check_error: z.string(), in_doubt_since: time, checking: z.literal(true) }),
   'grant.revoked': grantRevoked,
   'grant.revoke_failed': grantRevokeFailed,
+  /** The provider said the access was gone (or removed it) but still lists the person holding it: not revoked, retried. */
+  'grant.revoke_ineffective': z.object({ grant_id: id, principal: z.string(), error: z.string(), attempts: z.number(), retrying: z.literal(true) }),
   'grant.extended': z.object({ grant_id: id, original_request_id: id, previous_ends_at: time, ends_at: time, extended_by: z.string() }),
   'grant.end_requested': grantEndRequested,
   'emergency.reviewed': z.object({ grant_id: id, granted_at: time, reviewed_after_ms: z.number() }),

@@ -10,6 +10,7 @@ export type Notification =
   // To the person whose access it is.
   | { kind: 'grant_active'; requestId: number; resource: string; endsAt: string }
   | { kind: 'grant_failed'; requestId: number; resource: string; error: string }
+  | { kind: 'grant_checking'; requestId: number; resource: string }
   | { kind: 'grant_extended'; requestId: number; resource: string; endsAt: string }
   | { kind: 'extension_failed'; requestId: number; extensionRequestId: number; resource: string; error: string; stillEndsAt: string | null }
   | { kind: 'grant_ended'; requestId: number; resource: string; reason: string }
@@ -31,6 +32,8 @@ export type Notification =
   | { kind: 'emergency_grant'; requestId: number; requester: string; resource: string; durationMs: number; reason: string }
   | { kind: 'emergency_unreviewed'; requestId: number; person: string; resource: string }
   | { kind: 'revoke_failed'; requestId: number; person: string; resource: string; error: string }
+  | { kind: 'grant_in_doubt'; requestId: number; person: string; resource: string; error: string }
+  | { kind: 'revoke_ineffective'; requestId: number; person: string; resource: string; principal: string }
   | { kind: 'review_revoke_failed'; campaignId: number; person: string; resource: string; error: string }
   | { kind: 'review_overdue'; campaignId: number; period: string; reviewer: string | null; dueAt: string | null; undecided: number; lines: number; escalatedTo: string | null }
   | { kind: 'review_build_failed'; campaignId: number; period: string; error: string }
@@ -48,6 +51,8 @@ export function notificationWords(n: Notification): Message {
       return msg`${emoji('unlock')} Your access to ${code(n.resource)} is active until ${date(n.endsAt)} (request #${n.requestId}). ${code(`/breakglass end ${n.requestId}`)} ends it early.`;
     case 'grant_failed':
       return msg`${emoji('x')} Your access to ${code(n.resource)} could not be granted (request #${n.requestId}): ${n.error}. Nothing was changed; try again, or tell your security team if it persists.`;
+    case 'grant_checking':
+      return msg`${emoji('hourglass')} The provider did not answer when breakglass granted your access to ${code(n.resource)} (request #${n.requestId}); breakglass is checking whether access was granted and tells you the outcome.`;
     case 'grant_extended':
       return msg`Your access to ${code(n.resource)} (request #${n.requestId}) is extended until ${date(n.endsAt)}.`;
     case 'extension_failed': {
@@ -86,6 +91,10 @@ export function notificationWords(n: Notification): Message {
       return msg`${emoji('rotating_light')} ${mention(n.person)}'s emergency access to ${code(n.resource)} (request #${n.requestId}) has not been reviewed by an approver after 24 hours.`;
     case 'revoke_failed':
       return msg`${emoji('warning')} Revoking ${mention(n.person)}'s access to ${code(n.resource)} (request #${n.requestId}) failed: ${n.error}. breakglass keeps retrying until it succeeds.`;
+    case 'grant_in_doubt':
+      return msg`${emoji('warning')} Granting ${mention(n.person)} access to ${code(n.resource)} (request #${n.requestId}) got no answer from the provider (${n.error}), and the provider cannot be listed yet: whether the access was granted is unknown. breakglass keeps checking and records the outcome.`;
+    case 'revoke_ineffective':
+      return msg`${emoji('warning')} Revoking ${mention(n.person)}'s access to ${code(n.resource)} (request #${n.requestId}) did not remove it: the provider reported the access gone, but still lists ${n.principal} holding it (a renamed user?). breakglass keeps retrying; remove it at the provider if it persists.`;
     case 'review_revoke_failed':
       return msg`${emoji('warning')} Revoking ${n.person}'s access to ${code(n.resource)} (access review #${n.campaignId}) failed: ${n.error}. breakglass keeps retrying until it succeeds.`;
     case 'review_overdue': {

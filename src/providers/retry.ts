@@ -86,6 +86,28 @@ export function isTransientError(err: unknown): boolean {
   return false;
 }
 
+/** The request may have reached the provider, and no answer came back: the connection dropped, or the wait ran out. */
+const UNANSWERED_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'UND_ERR_SOCKET', 'TimeoutError', 'RequestTimeout', 'AbortError']);
+
+/**
+ * Whether a failed call's outcome is unknown: the request may have been carried out and its answer
+ * lost. Any HTTP answer (a 4xx refusal, even a 5xx) is an answer; a connection refused never sent
+ * the request. Such a change is checked at the provider, never assumed either way.
+ */
+export function isOutcomeUnknown(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const rec = e as Record<string, unknown>;
+    if (httpStatusOf(e) !== undefined && !(e instanceof ProviderError)) return false;
+    for (const key of ['name', 'code']) {
+      const v = rec[key];
+      if (typeof v === 'string' && UNANSWERED_CODES.has(v)) return true;
+    }
+    if (rec['type'] === 'request-timeout' || (typeof rec['message'] === 'string' && /socket hang up/i.test(rec['message']))) return true;
+    e = rec['cause'];
+  }
+  return false;
+}
+
 const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**

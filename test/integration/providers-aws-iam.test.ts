@@ -1,9 +1,10 @@
 import { AddUserToGroupCommand, IAMClient } from '@aws-sdk/client-iam';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProviderError, type GrantSpec, type GrantTarget, type IamPolicyDocument } from '../../src/ports.ts';
+import { ProviderError, RevokeIneffectiveError, type GrantSpec, type GrantTarget, type IamPolicyDocument } from '../../src/ports.ts';
 import { AwsIamProvider, type AwsIamProviderOptions } from '../../src/providers/aws-iam/aws-iam-provider.ts';
 import { OktaProvider } from '../../src/providers/okta/okta-provider.ts';
 import { NoProviderError, ProviderRegistry } from '../../src/providers/registry.ts';
+import { isOutcomeUnknown } from '../../src/providers/retry.ts';
 import { startIamServer, loadIamModel, type IamRecordedRequest, type IamTestServer } from '../support/iam-server.ts';
 
 const fast = { attempts: 3, baseMs: 1, maxMs: 20 };
@@ -205,6 +206,44 @@ describe('retries', () => {
     const gone = makeProvider({ iamEndpoint: url, stsEndpoint: url });
     await expect(gone.grant(spec(groupTarget()))).rejects.toMatchObject({ transient: true, message: expect.stringMatching(/ECONNREFUSED/) });
     iam = await startIamServer(); // for afterEach
+  });
+});
+
+describe('unknown outcomes and revokes not found', () => {
+  it('a change made with its answer lost is an unknown outcome; an answer, even a 500, and a refused connection are not', async () => {
+    iam.dropWhen(action('AddUserToGroup'), { apply: true });
+    const lost = await provider.grant(spec(groupTarget())).catch((e) => e);
+    expect(lost).toBeInstanceOf(ProviderError);
+    expect(isOutcomeUnknown(lost)).toBe(true);
+    expect(iam.calls('AddUserToGroup').map((r) => [r.status, r.errorCode])).toEqual(Array(fast.attempts).fill([undefined, 'ConnectionDropped']));
+    expect(iam.account().isMember('ProdDB', 'alice@example.com')).toBe(true);
+
+    iam.clearFailures();
+    iam.failWhen(action('AddUserToGroup'), 500);
+    expect(isOutcomeUnknown(await provider.grant(spec(groupTarget())).catch((e) => e))).toBe(false);
+    iam.clearFailures();
+    iam.failWhen(action('AddUserToGroup'), 403);
+    expect(isOutcomeUnknown(await provider.grant(spec(groupTarget())).catch((e) => e))).toBe(false);
+    const refused = makeProvider({ iamEndpoint: 'http://127.0.0.1:1' });
+    expect(isOutcomeUnknown(await refused.grant(spec(groupTarget())).catch((e) => e))).toBe(false);
+  });
+
+  it('a revoke answered NoSuchEntity while the group still lists the user is not done', async () => {
+    await provider.grant(spec(groupTarget()));
+    iam.failWhen(action('RemoveUserFromGroup'), { status: 404, code: 'NoSuchEntity', message: 'The user with name alice@example.com cannot be found.' });
+    const err = await provider.revoke(spec(groupTarget())).catch((e) => e);
+    expect(err).toBeInstanceOf(RevokeIneffectiveError);
+    expect(err).toMatchObject({ principal: 'alice@example.com', message: expect.stringMatching(/NoSuchEntity.*still lists alice@example.com/) });
+    expect(iam.calls('GetGroup')).toHaveLength(1);
+  });
+
+  it("a user renamed while holding an inline policy: the revoke's NoSuchEntity is not taken as done (the listing finds the grant's policy)", async () => {
+    await provider.grant(spec(policyTarget()));
+    iam.account().renameUser('alice@example.com', 'alice.smith@example.com');
+    const err = await provider.revoke(spec(policyTarget())).catch((e) => e);
+    expect(err).toBeInstanceOf(RevokeIneffectiveError);
+    expect(err).toMatchObject({ principal: 'alice.smith@example.com' });
+    expect(iam.account().userPolicyNames('alice.smith@example.com')).toEqual(['breakglass-prod-logs']);
   });
 });
 

@@ -139,6 +139,15 @@ export class IamAccount {
     if (!group.members.includes(userName)) group.members.push(userName);
   }
 
+  /** IAM UpdateUser with NewUserName: the user keeps its id, its group memberships and its inline policies under the new name. */
+  renameUser(from: string, to: string): void {
+    const user = this.users.get(from);
+    if (!user) throw new Error(`no IAM user ${from}`);
+    this.users.delete(from);
+    this.users.set(to, { ...user, UserName: to, Arn: user.Arn.replace(/[^/]+$/, to) });
+    for (const g of this.groups.values()) g.members = g.members.map((m) => (m === from ? to : m));
+  }
+
   isMember(groupName: string, userName: string): boolean {
     return this.groups.get(groupName)?.members.includes(userName) ?? false;
   }
@@ -361,6 +370,13 @@ export interface IamTestServer {
    * flight for as long as a test needs. `reached` resolves with the first one held.
    */
   holdWhen(predicate: (r: IamRecordedRequest) => boolean): { reached: Promise<IamRecordedRequest>; release(): void };
+  /**
+   * Every matching request loses its answer until the returned function is called: the connection
+   * is destroyed without a response. With `apply`, IAM carries the call out first (a change made
+   * and its answer lost); without, the request is dropped unread (IAM unreachable mid-call).
+   * Such requests are recorded with `errorCode: 'ConnectionDropped'` and no status.
+   */
+  dropWhen(predicate: (r: IamRecordedRequest) => boolean, opts: { apply: boolean }): () => void;
   clearFailures(): void;
   maxPageSize: number;
 }
@@ -390,6 +406,7 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
   const requests: IamRecordedRequest[] = [];
   const oneShot: Array<{ left: number; failure: FailureSpec; filter?: (r: IamRecordedRequest) => boolean }> = [];
   const standing = new Set<{ predicate: (r: IamRecordedRequest) => boolean; failure: FailureSpec }>();
+  const drops = new Set<{ predicate: (r: IamRecordedRequest) => boolean; apply: boolean }>();
   const holds = new Set<{ predicate: (r: IamRecordedRequest) => boolean; held: (r: IamRecordedRequest) => void; released: Promise<void> }>();
 
   const account = (id = defaultAccount) => {
@@ -625,6 +642,20 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
         if (!action) throw new AwsError(400, 'MissingAction', 'Missing Action');
         const expected = service === 'sts' ? STS_VERSION : IAM_VERSION;
         if (version !== expected) throw new AwsError(400, 'InvalidParameterValue', `Invalid Version ${version ?? '(none)'}; expected ${expected}`);
+        const drop = [...drops].find((d) => d.predicate(rec));
+        if (drop) {
+          rec.errorCode = 'ConnectionDropped';
+          if (drop.apply) {
+            try {
+              if (service === 'sts') sts(action, rest, caller);
+              else iam(action, rest, caller);
+            } catch {
+              // Refused or not: the client hears nothing either way.
+            }
+          }
+          req.socket.destroy();
+          return;
+        }
         const failure = injected(rec);
         if (failure) return sendError(res, ns, failure, rec);
         const result = service === 'sts' ? sts(action, rest, caller) : iam(action, rest, caller);
@@ -681,9 +712,15 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
         },
       };
     },
+    dropWhen(predicate, opts) {
+      const entry = { predicate, apply: opts.apply };
+      drops.add(entry);
+      return () => drops.delete(entry);
+    },
     clearFailures() {
       oneShot.length = 0;
       standing.clear();
+      drops.clear();
     },
     get maxPageSize() {
       return state.maxPageSize;

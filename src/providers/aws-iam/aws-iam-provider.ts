@@ -11,7 +11,7 @@ import {
   type IAMClientConfig,
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { ProviderError, systemClock, type AccessEntry, type AccessProvider, type Clock, type GrantSpec, type GrantTarget, type Person } from '../../ports.ts';
+import { ProviderError, RevokeIneffectiveError, systemClock, type AccessEntry, type AccessProvider, type Clock, type GrantSpec, type GrantTarget, type Person } from '../../ports.ts';
 import { isAwsIamTarget, type AwsIamTarget } from './target.ts';
 import { grantPolicyDocument, grantPolicyName, INLINE_USER_POLICY_LIMIT, policySize, readGrantPolicy } from './iam-policy.ts';
 import { DEFAULT_RETRY, withRetry, type RetryOptions } from '../retry.ts';
@@ -166,8 +166,23 @@ export class AwsIamProvider implements AccessProvider {
         );
       }
     } catch (err) {
-      if (isNoSuchEntity(err)) return;
+      if (!isNoSuchEntity(err)) throw err;
+      // "Not found" is not "gone": a user renamed while holding the access keeps it under the new name.
+      await this.confirmGone(spec, userName);
+    }
+  }
+
+  /** After a NoSuchEntity on revoke: the listing must no longer show the user, nor (inline policies) this grant's policy. */
+  private async confirmGone(spec: GrantSpec, userName: string): Promise<void> {
+    const lower = userName.toLowerCase();
+    // A group that no longer exists holds nobody.
+    const listed = await this.listAccess(spec.resource, spec.target).catch((err: unknown) => {
+      if (isNoSuchEntity(err)) return [];
       throw err;
+    });
+    const still = listed.find((e) => e.principal.toLowerCase() === lower || e.grantId === spec.grantId);
+    if (still) {
+      throw new RevokeIneffectiveError(`IAM answered NoSuchEntity to removing ${userName}'s access to ${spec.resource}, but still lists ${still.principal} holding it`, still.principal);
     }
   }
 

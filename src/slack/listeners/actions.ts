@@ -13,7 +13,7 @@ import { extendActionHandlers } from './extend-form.ts';
 import { denyModal } from '../blocks/deny-modal.ts';
 import { ACTIONS, DENY_MODAL, VIEWS } from '../blocks/view-models.ts';
 import { refusalMrkdwn } from '../render.ts';
-import { failureReply, GRANT_FINISHES_LATER } from './failure-reply.ts';
+import { failureReply, GRANT_BEING_CHECKED, GRANT_FINISHES_LATER } from './failure-reply.ts';
 
 /** Button values carry only a database id; anything else is not ours. */
 const idValue = z.string().regex(/^\d{1,9}$/).transform(Number);
@@ -31,6 +31,7 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
       if (outcome.kind !== 'approved') return undefined;
       if (!outcome.final) return `Approved. Request #${id} has ${outcome.approvals} of ${outcome.required} approvals.`;
       if (outcome.grant?.state === 'failed') return `Approved, but the ${outcome.extension ? 'extension' : 'grant'} failed: ${outcome.grant.error}`;
+      if (outcome.grant?.state === 'checking') return `Approved request #${id}, but ${GRANT_BEING_CHECKED}`;
       return outcome.grant?.state === 'granting' ? `Approved request #${id}, but ${GRANT_FINISHES_LATER} The requester is told then.` : undefined;
     },
     [ACTIONS.deny]: async (id, user, body, client) => {

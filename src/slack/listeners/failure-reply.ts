@@ -13,3 +13,6 @@ export function failureReply(error: unknown): string {
 /** A grant whose decision was recorded before the database went away: the recovery worker finishes it. */
 export const GRANT_FINISHES_LATER =
   'breakglass lost its database while granting, so it finishes the grant and records it as soon as the database is back.';
+
+/** A grant whose provider call got no answer: breakglass lists the provider until it knows. */
+export const GRANT_BEING_CHECKED = 'the provider did not answer; breakglass is checking whether access was granted, and the requester is told the outcome.';

@@ -1,0 +1,201 @@
+/**
+ * Provider outcomes that cannot be known are not guessed: a grant whose answer was lost is checked
+ * by listing IAM and recorded as what IAM holds; while IAM cannot be listed the grant is in doubt,
+ * alerted once and checked again by the worker; a revoke answered NoSuchEntity while IAM still lists
+ * the membership is not recorded as revoked.
+ */
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { alerts } from '../../src/db/schema.ts';
+import { PROBE_EVERY_MS } from '../../src/providers/circuit.ts';
+import { DEFAULT_RETRY } from '../../src/providers/retry.ts';
+import { verifyLedger } from '../../src/evidence/verify.ts';
+import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
+import type { FakeClock } from '../support/clock.ts';
+import { postgresAvailable } from '../support/databases.ts';
+import { click, clockAtNow, eventsOf, grantOf, request, requestAndApprove, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
+import { startHarness, type Harness } from '../support/harness.ts';
+import type { IamRecordedRequest } from '../support/iam-server.ts';
+import { textOf } from '../support/slack-server.ts';
+
+vi.setConfig({ testTimeout: 60_000 });
+const WAIT = 15_000;
+const HOUR = 60 * 60_000;
+
+const ACCESS = `security_channel: C0SEC
+resources:
+  prod-admin:
+    description: AWS production admin group
+    grant: { aws_iam_group: ProdAdmins }
+    max_duration: 4h
+    approvers: { slack_users: [U0BOB] }
+`;
+
+const PEOPLE = ['bob', 'carol', 'dave', 'erin', 'frank'];
+const emailOf = (name: string) => `${name}@example.com`;
+
+for (const database of ['pglite', 'postgres'] as const) {
+  describe.skipIf(database === 'postgres' && !postgresAvailable)(`grants in doubt [${database}]`, () => {
+    let h: Harness;
+    let clock: FakeClock;
+    const iam = () => h.iam.account();
+    const about = (action: string, user: string) => (r: IamRecordedRequest) => r.action === action && r.params['UserName'] === emailOf(user);
+    const listing = (r: IamRecordedRequest) => r.action === 'GetGroup' && r.params['GroupName'] === 'ProdAdmins';
+    const securityAlerts = (pattern: RegExp) => h.slack.messagesTo('C0SEC').filter((m) => pattern.test(textOf(m)));
+
+    beforeAll(async () => {
+      clock = clockAtNow();
+      h = await startHarness({
+        database,
+        accessYml: ACCESS,
+        clock,
+        tickMs: 50,
+        slack: { users: PEOPLE.map((name) => ({ id: `U0${name.toUpperCase()}`, name, email: emailOf(name) })) },
+      });
+      iam().addGroup('ProdAdmins');
+      for (const name of PEOPLE) iam().addUser(emailOf(name));
+    });
+    afterAll(async () => h?.stop());
+
+    /** The worker's retries, each as soon as its backoff (and the circuit's probe spacing) allows, until `kind` is recorded. */
+    const retriedUntil = (requestId: number, kind: string) =>
+      h.slack.waitFor(async () => {
+        const found = (await eventsOf(h, requestId)).find((e) => e.kind === kind);
+        const next = (await grantOf(h, requestId))!.nextAttemptAt;
+        if (!found && next && next > clock.now()) clock.set(new Date(next.getTime() + 1));
+        return found;
+      }, WAIT, `${kind} for request #${requestId} after retries`);
+
+    async function approve(requester: string, text: string) {
+      // Each case starts with IAM's circuits ready to probe again after the last case's failures.
+      clock.advance(PROBE_EVERY_MS + 1);
+      const { requestId } = await request(h, requester, text);
+      const card = await waitForCard(h, 'U0BOB', requestId);
+      const clicked = await click(h, 'U0BOB', ACTIONS.approve, { message: card });
+      expect(clicked.status).toBe(200);
+      return { requestId, clicked };
+    }
+
+    it('IAM applied AddUserToGroup but the answer was lost: confirmed by listing, recorded as applied, revoked at its end', async () => {
+      const stop = h.iam.dropWhen(about('AddUserToGroup', 'carol'), { apply: true });
+      let requestId: number;
+      try {
+        ({ requestId } = await approve('U0CAROL', 'prod-admin 1h INC-90 rotate keys'));
+        const applied = await waitForEvent(h, requestId, 'grant.applied', WAIT);
+        expect(applied).toMatchObject({
+          actor: 'breakglass',
+          subject: 'U0CAROL',
+          resource: 'prod-admin',
+          details: { confirmed_by: 'listing', unanswered_error: expect.stringMatching(/AddUserToGroup/), provider: 'aws-iam' },
+        });
+      } finally {
+        stop();
+      }
+      expect(h.iam.calls('AddUserToGroup').filter(about('AddUserToGroup', 'carol')).every((r) => r.errorCode === 'ConnectionDropped')).toBe(true);
+      expect(h.iam.calls('RemoveUserFromGroup').filter(about('RemoveUserFromGroup', 'carol'))).toEqual([]);
+      expect(iam().isMember('ProdAdmins', emailOf('carol'))).toBe(true);
+      expect(await grantOf(h, requestId)).toMatchObject({ state: 'active' });
+      await waitForDm(h, 'U0CAROL', new RegExp(`\`prod-admin\` is active until.*request #${requestId}`));
+      expect(h.slack.messagesTo('U0CAROL').some((m) => /could not be granted|Nothing was changed/.test(textOf(m)))).toBe(false);
+
+      clock.advance(HOUR + 1_000);
+      await waitForEvent(h, requestId, 'grant.revoked', WAIT);
+      expect(iam().isMember('ProdAdmins', emailOf('carol'))).toBe(false);
+      expect((await eventsOf(h, requestId)).map((e) => e.kind)).toEqual(['request.created', 'request.approved', 'grant.applied', 'grant.revoked']);
+      await waitForDm(h, 'U0CAROL', new RegExp(`\`prod-admin\` has ended \\(request #${requestId}\\)`));
+    });
+
+    it('IAM did not apply it and the connection dropped: listed absent, recorded failed, the requester told nothing changed', async () => {
+      const stop = h.iam.dropWhen(about('AddUserToGroup', 'dave'), { apply: false });
+      try {
+        const { requestId, clicked } = await approve('U0DAVE', 'prod-admin 1h INC-91 check alarms');
+        expect(await clicked.reply(WAIT)).toMatch(/^Approved, but the grant failed: .*AddUserToGroup/);
+        const failed = await waitForEvent(h, requestId, 'grant.failed', WAIT);
+        expect(failed).toMatchObject({ subject: 'U0DAVE', details: { provider_check: 'absent', extension: false, error: expect.stringMatching(/AddUserToGroup/) } });
+        expect(failed.details).not.toHaveProperty('provider_cleanup');
+        await waitForDm(h, 'U0DAVE', new RegExp(`\`prod-admin\` could not be granted \\(request #${requestId}\\).*Nothing was changed`));
+        expect(iam().isMember('ProdAdmins', emailOf('dave'))).toBe(false);
+        expect(await grantOf(h, requestId)).toMatchObject({ state: 'failed' });
+        expect((await eventsOf(h, requestId)).map((e) => e.kind)).toEqual(['request.created', 'request.approved', 'grant.failed']);
+      } finally {
+        stop();
+      }
+    });
+
+    it('IAM unreachable for a while: in doubt, alerted once, the requester told breakglass is checking, retried by the worker until known', async () => {
+      // The grant is applied and its answer lost, and IAM cannot be listed either.
+      const stopGrant = h.iam.dropWhen(about('AddUserToGroup', 'erin'), { apply: true });
+      const stopList = h.iam.dropWhen(listing, { apply: false });
+      const alertText = /Granting <@U0ERIN> access to `prod-admin` \(request #\d+\) got no answer/;
+      let requestId: number;
+      try {
+        const approved = await approve('U0ERIN', 'prod-admin 2h INC-92 failover');
+        requestId = approved.requestId;
+        expect(await approved.clicked.reply(WAIT)).toMatch(/the provider did not answer; breakglass is checking whether access was granted/);
+        const inDoubt = await waitForEvent(h, requestId, 'grant.in_doubt', WAIT);
+        expect(inDoubt).toMatchObject({ actor: 'breakglass', subject: 'U0ERIN', details: { checking: true, error: expect.stringMatching(/AddUserToGroup/), check_error: expect.stringMatching(/GetGroup/) } });
+        await waitForDm(h, 'U0ERIN', /The provider did not answer .*`prod-admin`.*breakglass is checking whether access was granted/);
+        await h.slack.waitFor(() => securityAlerts(alertText)[0], WAIT, 'the security alert');
+        expect(await grantOf(h, requestId)).toMatchObject({ state: 'checking' });
+
+        // The worker lists IAM again after each backoff; every try fails, nothing more is recorded.
+        for (let attempt = 2; attempt <= 5; attempt++) {
+          const grant = (await grantOf(h, requestId))!;
+          clock.set(new Date(grant.nextAttemptAt!.getTime() + 1));
+          await h.slack.waitFor(async () => ((await grantOf(h, requestId))!.attempts >= attempt ? true : undefined), WAIT, `check ${attempt} failed`);
+        }
+        expect(await grantOf(h, requestId)).toMatchObject({ state: 'checking' });
+        // Tried at IAM, not only refused by the circuit that spaces calls to a failing IAM.
+        expect(h.iam.calls('GetGroup').filter((r) => r.errorCode === 'ConnectionDropped').length).toBeGreaterThanOrEqual(DEFAULT_RETRY.attempts);
+      } finally {
+        stopGrant();
+        stopList();
+      }
+      // IAM answers again: a later check (as soon as the backoff, and the circuit's probe spacing, allow) finds the membership.
+      const applied = await retriedUntil(requestId, 'grant.applied');
+      expect(applied.details).toMatchObject({ confirmed_by: 'listing', in_doubt_since: expect.any(String) });
+      await waitForDm(h, 'U0ERIN', new RegExp(`\`prod-admin\` is active until.*request #${requestId}`));
+      expect(await grantOf(h, requestId)).toMatchObject({ state: 'active', failureAlertedAt: null });
+      expect(securityAlerts(alertText)).toHaveLength(1);
+      const grantId = (await grantOf(h, requestId))!.id;
+      expect(await h.bot.database.db.select().from(alerts).where(eq(alerts.grantId, grantId))).toHaveLength(1);
+      expect((await eventsOf(h, requestId)).map((e) => e.kind)).toEqual(['request.created', 'request.approved', 'grant.in_doubt', 'alert.raised', 'grant.applied']);
+
+      clock.advance(2 * HOUR + 1_000);
+      await waitForEvent(h, requestId, 'grant.revoked', WAIT);
+      expect(iam().isMember('ProdAdmins', emailOf('erin'))).toBe(false);
+    });
+
+    it('a revoke answered NoSuchEntity while IAM still lists the membership: revoke_ineffective, alerted, not recorded revoked, retried', async () => {
+      clock.advance(PROBE_EVERY_MS + 1);
+      const { requestId } = await requestAndApprove(h, 'U0FRANK', 'prod-admin 1h INC-93 debug', ['U0BOB']);
+      const stop = h.iam.failWhen(about('RemoveUserFromGroup', 'frank'), { status: 404, code: 'NoSuchEntity', message: `The user with name ${emailOf('frank')} cannot be found.` });
+      const alertText = /Revoking <@U0FRANK>'s access to `prod-admin` \(request #\d+\) did not remove it/;
+      try {
+        clock.advance(HOUR + 1_000);
+        const ineffective = await waitForEvent(h, requestId, 'grant.revoke_ineffective', WAIT);
+        expect(ineffective).toMatchObject({ actor: 'breakglass', subject: 'U0FRANK', resource: 'prod-admin', details: { principal: emailOf('frank'), retrying: true, error: expect.stringMatching(/NoSuchEntity.*still lists/) } });
+        await h.slack.waitFor(() => securityAlerts(alertText)[0], WAIT, 'the security alert');
+        expect(await grantOf(h, requestId)).toMatchObject({ state: 'revoking' });
+        expect(iam().isMember('ProdAdmins', emailOf('frank'))).toBe(true);
+        // Retried: still not removed, still not recorded as revoked, no second alert.
+        const first = (await grantOf(h, requestId))!;
+        clock.set(new Date(first.nextAttemptAt!.getTime() + 1));
+        await h.slack.waitFor(async () => ((await grantOf(h, requestId))!.attempts > first.attempts ? true : undefined), WAIT, 'the revoke retried');
+        expect((await eventsOf(h, requestId)).map((e) => e.kind)).toEqual(['request.created', 'request.approved', 'grant.applied', 'grant.revoke_ineffective', 'alert.raised']);
+        expect(h.slack.messagesTo('U0FRANK').some((m) => /has ended/.test(textOf(m)))).toBe(false);
+      } finally {
+        stop();
+      }
+      await retriedUntil(requestId, 'grant.revoked');
+      expect(iam().isMember('ProdAdmins', emailOf('frank'))).toBe(false);
+      expect(securityAlerts(alertText)).toHaveLength(1);
+      await waitForDm(h, 'U0FRANK', new RegExp(`\`prod-admin\` has ended \\(request #${requestId}\\)`));
+    });
+
+    it('leaves an intact ledger and made only calls Slack accepts', async () => {
+      expect(await verifyLedger(h.bot.database.db)).toMatchObject({ ok: true });
+      expect(h.slack.violations).toEqual([]);
+    });
+  });
+}

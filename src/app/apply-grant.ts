@@ -3,7 +3,9 @@ import { GRANT_LEASE_MS, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { grants } from '../db/schema.ts';
 import { isDatabaseUnreachable } from '../db/unreachable.ts';
+import type { HumanTask } from '../ports.ts';
 import type { AppDeps } from './deps.ts';
+import { awaitHuman } from './human-tasks.ts';
 import { describeLeft, leaverStatus } from './leavers.ts';
 import { grantSpecUntil } from './people.ts';
 
@@ -43,11 +45,12 @@ async function applyGrantOnce(deps: AppDeps, grantId: number): Promise<ApplyResu
   const provider = deps.providers.forTarget(grant.target);
   // The grant stays leased to this process while the provider is called, however long that takes.
   const leased = <T>(work: () => Promise<T>) => whileLeased(deps.db, deps.clock, { grantId, state: 'granting', until: grant.nextAttemptAt, leaseMs: GRANT_LEASE_MS }, work);
+  let humanTask: HumanTask | void;
   try {
     // Checked again here: the grant may have been approved (or left by a crash) before the person's deactivation arrived.
     const { left } = await leaverStatus(deps, { emails: [grant.email], slackUserId: grant.person });
     if (left) throw new Error(`${grant.email} was ${describeLeft(left)}; breakglass gives a leaver no access`);
-    await leased(() => provider.grant(spec));
+    humanTask = await leased(() => provider.grant(spec));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     deps.logger.warn({ grantId, resource: grant.resource, err: message }, 'grant failed at the provider');
@@ -65,6 +68,11 @@ async function applyGrantOnce(deps: AppDeps, grantId: number): Promise<ApplyResu
     }
     await recordFailure(deps, grant, message, cleanup);
     return { state: 'failed', error: message };
+  }
+  // A person makes the change: the grant turns active when an owner confirms it (human-tasks.ts).
+  if (humanTask) {
+    await awaitHuman(deps, grant, humanTask);
+    return { state: 'granting' };
   }
 
   const now = deps.clock.now();

@@ -29,6 +29,7 @@ import { reviewTicker } from './workers/reviews.ts';
 import type { AppDeps } from './app/deps.ts';
 import { expireRequests } from './app/expire-requests.ts';
 import { recoverGrants } from './app/recover-grants.ts';
+import { remindHumanTasks } from './app/remind-human-tasks.ts';
 import { msUntilNextExpiry, revokeDueGrants } from './app/revoke-due-grants.ts';
 import { escalateUnreviewedEmergencies } from './app/escalate-emergency.ts';
 import { completeOffboardings } from './app/offboard-person.ts';
@@ -116,6 +117,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
       await recoverGrants(deps);
       while ((await revokeDueGrants(deps)) > 0);
       await escalateUnreviewedEmergencies(deps);
+      await remindHumanTasks(deps);
       await completeOffboardings(deps);
       // Be there when the next grant ends, not up to a tick later (a few ms after, never before;
       // at least 25 ms apart, so a clock standing still cannot spin the loop).

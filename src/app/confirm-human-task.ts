@@ -3,6 +3,15 @@ import { enqueue } from '../db/outbox.ts';
 import { grants, humanTasks } from '../db/schema.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 
+/** The open task, when this user may press its Done: before the note modal opens, and again on submit. */
+export async function checkMayConfirm(deps: Pick<AppDeps, 'db'>, input: { taskId: number; user: string }) {
+  const [task] = await deps.db.select().from(humanTasks).where(eq(humanTasks.id, input.taskId));
+  if (!task) throw new Refusal({ code: 'no_task', taskId: input.taskId });
+  if (!task.owners.includes(input.user)) throw new Refusal({ code: 'not_task_owner', system: task.system });
+  if (task.doneAt) throw new Refusal({ code: 'task_already_done', system: task.system, by: task.doneBy });
+  return task;
+}
+
 /** Changes nothing: the grant moved on (ended, failed) while the card waited. */
 class StaleTask extends Error {}
 
@@ -12,10 +21,7 @@ class StaleTask extends Error {}
  * note. Only an owner's click counts, and only the first: a repeated or stale click changes nothing.
  */
 export async function confirmHumanTask(deps: AppDeps, input: { taskId: number; user: string; note: string | null }): Promise<{ action: 'grant' | 'remove'; system: string }> {
-  const [task] = await deps.db.select().from(humanTasks).where(eq(humanTasks.id, input.taskId));
-  if (!task) throw new Refusal({ code: 'no_task', taskId: input.taskId });
-  if (!task.owners.includes(input.user)) throw new Refusal({ code: 'not_task_owner', system: task.system });
-  if (task.doneAt) throw new Refusal({ code: 'task_already_done', system: task.system, by: task.doneBy });
+  const task = await checkMayConfirm(deps, input);
   const now = deps.clock.now();
   try {
     await deps.db.transaction(async (tx) => {

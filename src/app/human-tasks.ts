@@ -1,7 +1,8 @@
-import { and, eq, inArray, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
 import { enqueue } from '../db/outbox.ts';
 import { grants, humanTasks } from '../db/schema.ts';
 import type { HumanTask } from '../ports.ts';
+import type { HumanTaskView } from '../slack/blocks/view-models.ts';
 import type { AppDeps } from './deps.ts';
 
 type Grant = typeof grants.$inferSelect;
@@ -72,4 +73,31 @@ export async function openTasks(deps: AppDeps) {
     .from(humanTasks)
     .innerJoin(grants, eq(grants.id, humanTasks.grantId))
     .where(and(isNull(humanTasks.doneAt), inArray(grants.state, ['granting', 'revoking'])));
+}
+
+/** A task as its card shows it, read when the card is sent so it shows the state at that time. */
+export async function humanTaskView(deps: Pick<AppDeps, 'db'>, taskId: number): Promise<HumanTaskView | undefined> {
+  const [row] = await deps.db.select({ task: humanTasks, grant: grants }).from(humanTasks).innerJoin(grants, eq(grants.id, humanTasks.grantId)).where(eq(humanTasks.id, taskId));
+  if (!row) return undefined;
+  const { task, grant } = row;
+  return {
+    taskId: task.id,
+    action: task.action,
+    system: task.system,
+    person: grant.person,
+    email: grant.email,
+    resource: grant.resource,
+    endsAt: grant.endsAt,
+    dueAt: task.dueAt,
+    ...(task.doneBy && task.doneAt ? { done: { by: task.doneBy, at: task.doneAt, note: task.note } } : {}),
+    withdrawn: !task.doneAt && grant.state !== (task.action === 'grant' ? 'granting' : 'revoking'),
+  };
+}
+
+/** Remembers where an owner's card was posted, so it is updated in place once done. */
+export async function rememberTaskCard(deps: Pick<AppDeps, 'db'>, taskId: number, owner: string, card: { channel: string; ts: string }): Promise<void> {
+  await deps.db
+    .update(humanTasks)
+    .set({ cards: sql`${humanTasks.cards} || ${JSON.stringify({ [owner]: card })}::jsonb` })
+    .where(eq(humanTasks.id, taskId));
 }

@@ -8,6 +8,7 @@ import { endGrant } from '../../app/end-grant.ts';
 import { approvalCardView } from '../../app/read-models.ts';
 import { reviewEmergency } from '../../app/review-emergency.ts';
 import { reviewActionHandlers } from './review-actions.ts';
+import { humanTaskActionHandlers, registerHumanTaskView } from './human-task-actions.ts';
 import { denyModal } from '../blocks/deny-modal.ts';
 import { ACTIONS, DENY_MODAL, VIEWS } from '../blocks/view-models.ts';
 import { refusalMrkdwn } from '../render.ts';
@@ -73,6 +74,7 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
       return undefined;
     },
     ...reviewActionHandlers(deps),
+    ...humanTaskActionHandlers(deps),
   };
 
   const seen = new SeenClicks();
@@ -115,6 +117,8 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
         }),
     );
   });
+
+  registerHumanTaskView(app, deps);
 
   app.view(VIEWS.denyReason, async ({ ack, body, view }) => {
     const requestId = idValue.safeParse(view.private_metadata);

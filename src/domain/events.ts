@@ -233,6 +233,8 @@ export const EVENT_DETAILS = {
         outcome: z.enum(['no_access', 'revoked', 'unmanaged_reported']),
         ended_at: nullableTime,
         principals: z.array(z.string()).optional(),
+        /** A system granted by hand (cannot be listed): each of the person's grants, and the owner who confirmed its removal. */
+        removals_confirmed: z.array(z.object({ grant_id: id, system: z.string(), confirmed_by: z.string().nullable(), confirmed_at: nullableTime })).optional(),
       }),
     ),
     unmanaged_access: z.array(z.string()),

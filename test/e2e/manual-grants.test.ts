@@ -1,13 +1,13 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grants } from '../../src/db/schema.ts';
+import { evidenceEvents, grants } from '../../src/db/schema.ts';
 import { verifyLedger } from '../../src/evidence/verify.ts';
 import { ACTIONS, HUMAN_TASK_MODAL, VIEWS } from '../../src/slack/blocks/view-models.ts';
 import type { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { click, clockAtNow, eventsOf, hasButton, request, slash, waitForCard, waitForEvent } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
-import { post, viewSubmission } from '../support/slack-requests.ts';
+import { eventCallback, post, userChangeEvent, viewSubmission } from '../support/slack-requests.ts';
 import { textOf } from '../support/slack-server.ts';
 
 const ACCESS = `security_channel: C0SEC
@@ -52,6 +52,7 @@ for (const database of ['pglite', 'postgres'] as const) {
             { id: 'U0BOB', name: 'bob', email: 'bob@example.com' },
             { id: 'U0CAROL', name: 'carol', email: 'carol@example.com' },
             { id: 'U0DAN', name: 'dan', email: 'dan@example.com' },
+            { id: 'U0ERIN', name: 'erin', email: 'erin@example.com' },
           ],
           usergroups: { S0DESIGNOPS: ['U0DAN'] },
         },
@@ -132,6 +133,31 @@ for (const database of ['pglite', 'postgres'] as const) {
 
       await confirm(h, 'U0CAROL', removalCards.at(-1)!, 'late, sorry');
       await waitForEvent(h, requestId, 'grant.revoked');
+    });
+  
+
+    it('offboarding waits for the owners to remove it by hand, and its record names who confirmed each removal', async () => {
+      const { requestId } = await request(h, 'U0ERIN', 'figma 2h DES-14 review the tokens');
+      await click(h, 'U0BOB', ACTIONS.approve, { message: await waitForCard(h, 'U0BOB', requestId) });
+      const grantCard = await h.slack.waitFor(() => h.slack.messagesTo('U0CAROL').find((m) => (m.text ?? '').startsWith('Grant Figma admin to erin@')), 5_000, 'erin’s grant card');
+      await confirm(h, 'U0CAROL', grantCard, '');
+      await waitForEvent(h, requestId, 'grant.applied');
+
+      await post(h.baseUrl, eventCallback(userChangeEvent({ ...h.slack.userObject('U0ERIN'), deleted: true })));
+      const removal = await h.slack.waitFor(() => h.slack.messagesTo('U0DAN').find((m) => (m.text ?? '').startsWith('Remove Figma admin from erin@')), 5_000, 'erin’s removal card');
+      const opened = (await eventsOf(h, requestId)).filter((e) => e.kind === 'manual.task_opened').at(-1)!;
+      // A leaver's removal is due within offboarding.sla (24h by default), not the hour after a grant's end.
+      expect(new Date(String(opened.details.due_at)).getTime() - clock.now().getTime()).toBe(24 * HOUR);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const completedTooSoon = await h.bot.database.db.select().from(evidenceEvents).where(eq(evidenceEvents.kind, 'offboarding.completed'));
+      expect(completedTooSoon).toEqual([]);
+
+      await confirm(h, 'U0DAN', removal, 'account removed');
+      const done = await h.slack.waitFor(async () => (await h.bot.database.db.select().from(evidenceEvents).where(eq(evidenceEvents.kind, 'offboarding.completed')))[0], 5_000, 'offboarding.completed');
+      const [grant] = await h.bot.database.db.select().from(grants).where(eq(grants.requestId, requestId));
+      expect(done.details).toMatchObject({
+        systems: [{ resource: 'figma', provider: 'manual', outcome: 'revoked', removals_confirmed: [{ grant_id: grant!.id, system: 'Figma admin', confirmed_by: 'U0DAN', confirmed_at: expect.any(String) }] }],
+      });
     });
   });
 }

@@ -13,8 +13,9 @@ import { grantSpecUntil } from './people.ts';
  * `granting`: the database went away before the outcome was recorded. The grant stays `granting`
  * (or `extending`) under its lease, and the recovery worker applies it again (idempotently) and
  * records it once the database is back, so the provider never keeps a change without its evidence.
+ * `awaiting_owners`: a system granted by hand; it turns active when one of its owners confirms.
  */
-export type ApplyResult = { state: 'active' } | { state: 'failed'; error: string } | { state: 'granting' };
+export type ApplyResult = { state: 'active' } | { state: 'failed'; error: string } | { state: 'granting' } | { state: 'awaiting_owners'; system: string };
 
 /** Runs a grant or an extension; a database outage mid-way leaves it to the recovery worker. */
 export async function finishedLaterIfDatabaseDown(deps: AppDeps, grantId: number, work: () => Promise<ApplyResult>): Promise<ApplyResult> {
@@ -72,7 +73,7 @@ async function applyGrantOnce(deps: AppDeps, grantId: number): Promise<ApplyResu
   // A person makes the change: the grant turns active when an owner confirms it (human-tasks.ts).
   if (humanTask) {
     await awaitHuman(deps, grant, humanTask);
-    return { state: 'granting' };
+    return { state: 'awaiting_owners', system: humanTask.system };
   }
 
   const now = deps.clock.now();

@@ -62,7 +62,8 @@ for (const database of ['pglite', 'postgres'] as const) {
 
     it('grant and removal each wait for an owner’s Done, which is the evidence; others’ and repeated clicks change nothing', async () => {
       const { requestId } = await request(h, 'U0ALICE', 'figma 2h DES-12 fix the shared library');
-      await click(h, 'U0BOB', ACTIONS.approve, { message: await waitForCard(h, 'U0BOB', requestId) });
+      const approved = await click(h, 'U0BOB', ACTIONS.approve, { message: await waitForCard(h, 'U0BOB', requestId) });
+      expect(await approved.reply()).toMatch(/The owners of \*Figma admin\* are asked to grant it by hand/);
 
       const card = await taskCard(h, 'U0CAROL', 'Grant');
       expect(textOf(card)).toContain('alice@example.com');

@@ -49,6 +49,7 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
       const outcome = await approveRequest(deps, { requestId: id, approver: user });
       if (outcome.kind !== 'approved') return undefined;
       if (!outcome.final) return `Approved. Request #${id} has ${outcome.approvals} of ${outcome.required} approvals.`;
+      if (outcome.grant?.state === 'awaiting_owners') return `Approved request #${id}. The owners of *${outcome.grant.system}* are asked to grant it by hand; the requester is told once one of them confirms.`;
       if (outcome.grant?.state === 'failed') return `Approved, but the ${outcome.extension ? 'extension' : 'grant'} failed: ${outcome.grant.error}`;
       return outcome.grant?.state === 'granting' ? `Approved request #${id}, but ${GRANT_FINISHES_LATER} The requester is told then.` : undefined;
     },

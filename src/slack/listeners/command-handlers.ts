@@ -40,6 +40,7 @@ function reply(outcome: RequestOutcome, what: string, howLong: string): { text: 
     return { text: `Request #${outcome.requestId} for \`${what}\` (${howLong}) is waiting for ${outcome.approvalsRequired} approval(s) from ${who}. You will get a message when it is decided.` };
   }
   if (outcome.grant.state === 'failed') return { text: `:x: Emergency access for \`${what}\` could not be granted (request #${outcome.requestId}): ${outcome.grant.error}. Nothing was changed.` };
+  if (outcome.grant.state === 'awaiting_owners') return { text: `:rotating_light: Emergency request #${outcome.requestId} for \`${what}\` is recorded; the owners of *${outcome.grant.system}* are asked to grant it by hand. You get a message once one of them confirms.` };
   if (outcome.grant.state === 'granting') return { text: `:rotating_light: Emergency request #${outcome.requestId} for \`${what}\` is recorded, but ${GRANT_FINISHES_LATER} You get a message then.` };
   return { text: `:rotating_light: Emergency access for \`${what}\` (${howLong}) granted under request #${outcome.requestId}. The security channel has been notified and an approver will review it.` };
 }

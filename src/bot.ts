@@ -112,12 +112,17 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     const outboxLoop = new WorkerLoop('outbox', tickMs, async () => {
       while ((await sender.sendDue()) > 0);
     }, logger);
+    let lastTaskCheck = Number.NEGATIVE_INFINITY;
     const grantLoop = new WorkerLoop('grants', tickMs, async () => {
       await expireRequests(deps);
       await recoverGrants(deps);
       while ((await revokeDueGrants(deps)) > 0);
       await escalateUnreviewedEmergencies(deps);
-      await remindHumanTasks(deps);
+      // Reminders are due in minutes or hours: checked every 15 s of the clock, not every tick.
+      if (clock.now().getTime() - lastTaskCheck >= 15_000) {
+        lastTaskCheck = clock.now().getTime();
+        await remindHumanTasks(deps);
+      }
       await completeOffboardings(deps);
       // Be there when the next grant ends, not up to a tick later (a few ms after, never before;
       // at least 25 ms apart, so a clock standing still cannot spin the loop).

@@ -38,6 +38,7 @@ import { expireRequests } from './app/expire-requests.ts';
 import { requestableBy } from './app/requestable.ts';
 import { remindEndingAccess, remindPendingApprovers } from './app/remind-due.ts';
 import { recoverGrants } from './app/recover-grants.ts';
+import { remindHumanTasks } from './app/remind-human-tasks.ts';
 import { msUntilNextExpiry, revokeDueGrants } from './app/revoke-due-grants.ts';
 import { escalateUnreviewedEmergencies } from './app/escalate-emergency.ts';
 import { completeOffboardings } from './app/offboard-person.ts';
@@ -130,6 +131,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     const outboxLoop = new WorkerLoop('outbox', tickMs, async () => {
       while ((await sender.sendDue()) > 0);
     }, logger);
+    let lastTaskCheck = Number.NEGATIVE_INFINITY;
     const grantLoop = new WorkerLoop('grants', tickMs, async () => {
       await expireRequests(deps);
       await remindPendingApprovers(deps);
@@ -137,6 +139,11 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
       await recoverGrants(deps);
       while ((await revokeDueGrants(deps)) > 0);
       await escalateUnreviewedEmergencies(deps);
+      // Reminders are due in minutes or hours: checked every 15 s of the clock, not every tick.
+      if (clock.now().getTime() - lastTaskCheck >= 15_000) {
+        lastTaskCheck = clock.now().getTime();
+        await remindHumanTasks(deps);
+      }
       await completeOffboardings(deps);
       // Be there when the next grant ends, not up to a tick later (a few ms after, never before;
       // at least 25 ms apart, so a clock standing still cannot spin the loop).

@@ -60,11 +60,24 @@ export interface AccessEntry {
 export interface AccessProvider {
   readonly name: string;
   supports(target: GrantTarget): boolean;
-  grant(spec: GrantSpec): Promise<void>;
-  revoke(spec: GrantSpec): Promise<void>;
+  /** Done when it returns, or a HumanTask: the change waits for a person to make it and confirm it. */
+  grant(spec: GrantSpec): Promise<void | HumanTask>;
+  revoke(spec: GrantSpec): Promise<void | HumanTask>;
   listAccess(resource: string, target: GrantTarget): Promise<AccessEntry[]>;
+  /** False when the provider cannot list who has access (granted by hand): drift checks skip it. */
+  readonly canList?: boolean;
   /** Ends the person's open sessions, where the provider can (a revoke alone leaves them open); returns how many. */
   endSessions?(spec: GrantSpec): Promise<number>;
+}
+
+/**
+ * A provider's answer when a person, not an API, makes the change (access.yml `grant: { manual }`):
+ * the grant stays granting (or revoking) until one of the owners confirms it in Slack.
+ */
+export interface HumanTask {
+  awaitingHuman: 'grant' | 'remove';
+  system: string;
+  owners: { slackUsers: string[]; slackUsergroup?: string };
 }
 
 export class ProviderError extends Error {

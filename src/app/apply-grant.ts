@@ -3,9 +3,11 @@ import { GRANT_LEASE_MS, whileLeased } from '../db/grants-repo.ts';
 import { grants } from '../db/schema.ts';
 import { isDatabaseUnreachable } from '../db/unreachable.ts';
 import { isOutcomeUnknown } from '../providers/retry.ts';
+import type { HumanTask } from '../ports.ts';
 import type { AppDeps } from './deps.ts';
 import { checkGrantInDoubt, settleByListing } from './grant-in-doubt.ts';
 import { recordApplied, recordFailure } from './grant-outcome.ts';
+import { awaitHuman } from './human-tasks.ts';
 import { describeLeft, leaverStatus } from './leavers.ts';
 import { grantSpecUntil } from './people.ts';
 
@@ -14,8 +16,9 @@ import { grantSpecUntil } from './people.ts';
  * (or `extending`) under its lease, and the recovery worker applies it again (idempotently) and
  * records it once the database is back, so the provider never keeps a change without its evidence.
  * `checking`: the provider did not answer and cannot be listed yet; the worker keeps checking.
+ * `awaiting_owners`: a system granted by hand; it turns active when one of its owners confirms.
  */
-export type ApplyResult = { state: 'active' } | { state: 'failed'; error: string } | { state: 'granting' } | { state: 'checking' };
+export type ApplyResult = { state: 'active' } | { state: 'failed'; error: string } | { state: 'granting' } | { state: 'checking' } | { state: 'awaiting_owners'; system: string };
 
 /** Runs a grant or an extension; a database outage mid-way leaves it to the recovery worker. */
 export async function finishedLaterIfDatabaseDown(deps: AppDeps, grantId: number, work: () => Promise<ApplyResult>): Promise<ApplyResult> {
@@ -48,11 +51,12 @@ async function applyGrantOnce(deps: AppDeps, grantId: number): Promise<ApplyResu
   // The grant stays leased to this process while the provider is called, however long that takes.
   const leased = <T>(work: () => Promise<T>) => whileLeased(deps.db, deps.clock, { grantId, state: 'granting', until: grant.nextAttemptAt, leaseMs: GRANT_LEASE_MS }, work);
   const sentAt = deps.clock.now();
+  let humanTask: HumanTask | void;
   try {
     // Checked again here: the grant may have been approved (or left by a crash) before the person's deactivation arrived.
     const { left } = await leaverStatus(deps, { emails: [grant.email], slackUserId: grant.person });
     if (left) throw new Error(`${grant.email} was ${describeLeft(left)}; breakglass gives a leaver no access`);
-    await leased(() => provider.grant(spec));
+    humanTask = await leased(() => provider.grant(spec));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     deps.logger.warn({ grantId, resource: grant.resource, err: message }, 'grant failed at the provider');
@@ -69,6 +73,11 @@ async function applyGrantOnce(deps: AppDeps, grantId: number): Promise<ApplyResu
       return settleByListing(deps, grant, { error: message, since: sentAt, from: 'granting' });
     }
     return recordedFailure(deps, grant, message, { cleanup: 'revoked' });
+  }
+  // A person makes the change: the grant turns active when an owner confirms it (human-tasks.ts).
+  if (humanTask) {
+    await awaitHuman(deps, grant, humanTask);
+    return { state: 'awaiting_owners', system: humanTask.system };
   }
   await recordApplied(deps, grant, { provider: provider.name, providerExpiry: spec.expiresAt, from: 'granting' });
   return { state: 'active' };

@@ -2,7 +2,7 @@ import { and, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { isHeld } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
-import { accessRequests, evidenceEvents, grants, LIVE_GRANT_STATES } from '../db/schema.ts';
+import { accessRequests, evidenceEvents, grants, humanTasks, LIVE_GRANT_STATES } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
 import { readDetails } from '../domain/events.ts';
 import type { AccessEntry } from '../ports.ts';
@@ -198,7 +198,14 @@ function principalsOf(deps: AppDeps, emails: string[], slackIds: Set<string | nu
   return names;
 }
 
-type SystemRecord = { resource: string; provider: string; outcome: 'no_access' | 'revoked' | 'unmanaged_reported'; ended_at: string | null; principals?: string[] };
+type SystemRecord = {
+  resource: string;
+  provider: string;
+  outcome: 'no_access' | 'revoked' | 'unmanaged_reported';
+  ended_at: string | null;
+  principals?: string[];
+  removals_confirmed?: Array<{ grant_id: number; system: string; confirmed_by: string | null; confirmed_at: string | null }>;
+};
 
 async function completeOne(deps: AppDeps, open: OpenOffboarding): Promise<boolean> {
   const emails = emailsOf({ emails: [open.email, open.login] });
@@ -212,6 +219,11 @@ async function completeOne(deps: AppDeps, open: OpenOffboarding): Promise<boolea
   for (const [resource, config] of Object.entries(deps.access.config.resources)) {
     const provider = deps.providers.forTarget(config.grant);
     const revokedByGrant = personGrants.filter((g) => g.resource === resource && g.revokeReason === 'offboarding' && g.revokedAt).map((g) => g.revokedAt!.getTime());
+    // Granted by hand: nothing to list; the record names who confirmed each removal, and when.
+    if (provider.canList === false) {
+      systems.push(await confirmedRemovals(deps, resource, provider.name, personGrants));
+      continue;
+    }
     let remaining: AccessEntry[];
     try {
       remaining = (await provider.listAccess(resource, config.grant)).filter(matches);
@@ -280,4 +292,20 @@ async function completeOne(deps: AppDeps, open: OpenOffboarding): Promise<boolea
   });
   deps.wake.outbox();
   return true;
+}
+
+/** A system granted by hand: every grant the person had of it, each with the owner who confirmed its removal. */
+async function confirmedRemovals(deps: AppDeps, resource: string, provider: string, personGrants: Array<typeof grants.$inferSelect>): Promise<SystemRecord> {
+  const theirs = personGrants.filter((g) => g.resource === resource && g.startsAt);
+  if (theirs.length === 0) return { resource, provider, outcome: 'no_access', ended_at: null };
+  const tasks = await deps.db
+    .select()
+    .from(humanTasks)
+    .where(and(inArray(humanTasks.grantId, theirs.map((g) => g.id)), eq(humanTasks.action, 'remove')));
+  const removals = theirs.map((g) => {
+    const task = tasks.find((t) => t.grantId === g.id);
+    return { grant_id: g.id, system: task?.system ?? resource, confirmed_by: task?.doneBy ?? null, confirmed_at: task?.doneAt?.toISOString() ?? null };
+  });
+  const ended = theirs.map((g) => g.revokedAt?.getTime() ?? 0);
+  return { resource, provider, outcome: 'revoked', ended_at: new Date(Math.max(...ended)).toISOString(), removals_confirmed: removals };
 }

@@ -37,6 +37,8 @@ export async function reconcileDrift(deps: AppDeps): Promise<DriftFinding[]> {
   const campaigns = await reviewedCampaigns(deps.db);
   for (const [resource, config] of Object.entries(deps.access.config.resources)) {
     const provider = deps.providers.forTarget(config.grant);
+    // Access granted by hand cannot be listed; each grant and removal is confirmed by its owners instead.
+    if (provider.canList === false) continue;
     let entries: AccessEntry[];
     try {
       entries = await provider.listAccess(resource, config.grant);

@@ -3,7 +3,8 @@ import { overlappingGrants, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { alerts, grants } from '../db/schema.ts';
 import type { Tx } from '../db/client.ts';
-import { CircuitOpenError, RevokeIneffectiveError } from '../ports.ts';
+import { CircuitOpenError, RevokeIneffectiveError, type HumanTask } from '../ports.ts';
+import { awaitHuman } from './human-tasks.ts';
 import { raiseAlert } from './alerts.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
 import type { AppDeps } from './deps.ts';
@@ -77,12 +78,18 @@ async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
     // Another live grant covers the same access: it lasts until the last one ends.
     providerCall = 'skipped';
   } else {
+    let humanTask: HumanTask | void;
     try {
-      await whileLeased(deps.db, deps.clock, { grantId: grant.id, state: 'revoking', until: grant.nextAttemptAt, leaseMs: REVOKE_LEASE_MS }, () =>
+      humanTask = await whileLeased(deps.db, deps.clock, { grantId: grant.id, state: 'revoking', until: grant.nextAttemptAt, leaseMs: REVOKE_LEASE_MS }, () =>
         deps.providers.forTarget(grant.target).revoke(grantSpec(grant)),
       );
     } catch (error) {
       await recordRevokeFailure(deps, grant, error);
+      return false;
+    }
+    // A person removes it: the grant is revoked when an owner confirms the removal (human-tasks.ts).
+    if (humanTask) {
+      await awaitHuman(deps, grant, humanTask);
       return false;
     }
   }

@@ -111,3 +111,18 @@ export interface ReviewCardView {
   /** The lines on this page. */
   lines: ReviewLineView[];
 }
+
+/** A task for the owners of a system granted by hand, as its card shows it. */
+export interface HumanTaskView {
+  taskId: number;
+  action: 'grant' | 'remove';
+  system: string;
+  person: string;
+  email: string;
+  resource: string;
+  endsAt: Date;
+  dueAt: Date;
+  done?: { by: string; at: Date; note: string | null };
+  /** The grant moved on before anyone pressed Done (it failed or ended): nothing left to do. */
+  withdrawn: boolean;
+}

@@ -190,9 +190,40 @@ export type OutboxMessage =
   /** A closed campaign's report, uploaded to the security channel. */
   | { type: 'review_report'; campaignId: number }
   /** Queued before notifications were data (finished Slack text); still sent as it is. */
-  | { type: 'security_text'; text: string };
+  | { type: 'security_text'; text: string }
+  /** A human task's card to one of the system's owners (posted, or updated in place once done). */
+  | { type: 'human_task_card'; taskId: number; owner: string };
 
 /** Security-channel alerts; who acknowledged and when is evidence. */
+/**
+ * A change a person makes by hand (access.yml `grant: { manual }`): granting or removing a grant's
+ * access. Opened once per grant and action (the unique index), so a provider asked again never
+ * sends a second card; done when an owner presses Done, which is the evidence.
+ */
+export const humanTasks = pgTable(
+  'human_tasks',
+  {
+    id: serial('id').primaryKey(),
+    grantId: integer('grant_id').notNull(),
+    action: text('action').$type<'grant' | 'remove'>().notNull(),
+    system: text('system').notNull(),
+    /** The owners' Slack user ids at the time the task opened (the user group expanded). */
+    owners: jsonb('owners').$type<string[]>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    /** When it is overdue: a reminder to the owners half-way, the security channel at this time. */
+    dueAt: timestamp('due_at', { withTimezone: true, precision: 3 }).notNull(),
+    remindedAt: timestamp('reminded_at', { withTimezone: true, precision: 3 }),
+    escalatedAt: timestamp('escalated_at', { withTimezone: true, precision: 3 }),
+    doneBy: text('done_by'),
+    doneAt: timestamp('done_at', { withTimezone: true, precision: 3 }),
+    /** The owner's note or link, as proof. */
+    note: text('note'),
+    /** Each owner's card, to update it once done: { [owner]: { channel, ts } }. */
+    cards: jsonb('cards').$type<Record<string, { channel: string; ts: string }>>().notNull().default({}),
+  },
+  (t) => [uniqueIndex('human_tasks_grant_action_idx').on(t.grantId, t.action), index('human_tasks_open_idx').on(t.doneAt)],
+);
+
 export const alerts = pgTable('alerts', {
   id: serial('id').primaryKey(),
   kind: text('kind').notNull(),

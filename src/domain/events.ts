@@ -164,6 +164,14 @@ export const EVENT_DETAILS = {
   'grant.revoke_ineffective': z.object({ grant_id: id, principal: z.string(), error: z.string(), attempts: z.number(), retrying: z.literal(true) }),
   'grant.extended': z.object({ grant_id: id, original_request_id: id, previous_ends_at: time, ends_at: time, extended_by: z.string() }),
   'grant.end_requested': grantEndRequested,
+  // Access granted and removed by hand (access.yml `grant: { manual }`): the owners' cards and their Done.
+  'manual.task_opened': z.object({ task_id: id, grant_id: id, action: z.enum(['grant', 'remove']), system: z.string(), owners: z.array(z.string()), due_at: time }),
+  /** Actor: the owner who pressed Done; the grant turns active in the same transaction. */
+  'manual.grant_confirmed': z.object({ task_id: id, grant_id: id, system: z.string(), note: z.string().nullable(), opened_at: time, confirmed_at: time }),
+  /** Actor: the owner who pressed Done; the grant is revoked in the same transaction. */
+  'manual.removal_confirmed': z.object({ task_id: id, grant_id: id, system: z.string(), note: z.string().nullable(), opened_at: time, confirmed_at: time }),
+  'manual.reminded': z.object({ task_id: id, grant_id: id, action: z.enum(['grant', 'remove']), owners: z.array(z.string()), due_at: time }),
+  'manual.escalated': z.object({ task_id: id, grant_id: id, action: z.enum(['grant', 'remove']), due_at: time, alert_id: id }),
   'emergency.reviewed': z.object({ grant_id: id, granted_at: time, reviewed_after_ms: z.number() }),
   'emergency.escalated': z.object({ grant_id: id, granted_at: time, unreviewed_for_ms: z.number() }),
   'review.started': z.object({
@@ -242,6 +250,8 @@ export const EVENT_DETAILS = {
         outcome: z.enum(['no_access', 'revoked', 'unmanaged_reported']),
         ended_at: nullableTime,
         principals: z.array(z.string()).optional(),
+        /** A system granted by hand (cannot be listed): each of the person's grants, and the owner who confirmed its removal. */
+        removals_confirmed: z.array(z.object({ grant_id: id, system: z.string(), confirmed_by: z.string().nullable(), confirmed_at: nullableTime })).optional(),
       }),
     ),
     unmanaged_access: z.array(z.string()),

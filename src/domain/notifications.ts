@@ -28,7 +28,10 @@ export type Notification =
   | { kind: 'review_started'; campaignId: number; period: string; items: number; people: number; resources: number; reviewers: number; dueAt: string; securityItems: number; leftItems: number; unmanagedItems: number; skipped: Array<{ resource: string; reason: string }> }
   | { kind: 'review_closed'; campaignId: number; period: string; items: number; kept: number; revoked: number; verified: number; signOffs: number; late: number; closedAt: string }
   | { kind: 'ledger_checkpoint'; count: number; head: string; at: string; fingerprint: string; line: string }
+  // To the owners of a system granted by hand.
+  | { kind: 'human_task_reminder'; taskId: number; action: 'grant' | 'remove'; system: string; person: string; email: string; dueAt: string }
   // Security alerts.
+  | { kind: 'human_task_overdue'; taskId: number; action: 'grant' | 'remove'; system: string; person: string; email: string; owners: string[]; dueAt: string }
   | { kind: 'emergency_grant'; requestId: number; requester: string; resource: string; durationMs: number; reason: string }
   | { kind: 'emergency_unreviewed'; requestId: number; person: string; resource: string }
   | { kind: 'revoke_failed'; requestId: number; person: string; resource: string; error: string }
@@ -77,6 +80,10 @@ export function notificationWords(n: Notification): Message {
       return msg`${emoji('lock')} Your access to ${code(n.resource)} was removed in access review #${n.campaignId}${n.decidedBy ? msg` by ${mention(n.decidedBy)}` : []}. Ask with ${code(`/breakglass ${n.resource} …`)} if you need it again.`;
     case 'review_reminder':
       return reminder(n);
+    case 'human_task_reminder':
+      return msg`${emoji('bell')} Reminder: ${n.action === 'grant' ? msg`grant ${bold(n.system)} to ${n.email}` : msg`remove ${bold(n.system)} from ${n.email}`} (${mention(n.person)}) and press ${bold('Done')} on the card; due ${date(n.dueAt)}.`;
+    case 'human_task_overdue':
+      return msg`${emoji('rotating_light')} Nobody has confirmed ${n.action === 'grant' ? msg`granting ${bold(n.system)} to` : msg`removing ${bold(n.system)} from`} ${n.email} (${mention(n.person)}); it was due ${date(n.dueAt)}. Owners: ${joined(n.owners.map((o) => [mention(o)]), ', ')}.`;
     case 'review_overdue_report':
       return msg`${emoji('rotating_light')} Access review #${n.campaignId} (${n.period}) is overdue: ${mention(n.reviewer)}, who reports to you, has not signed off their review (${n.undecided} of ${n.lines} line(s) undecided; due ${n.dueAt ? [date(n.dueAt)] : msg`its due date`}). Please follow up with them.`;
     case 'review_started':

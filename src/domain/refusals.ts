@@ -31,6 +31,9 @@ export type RefusalReason =
   | { code: 'not_approver'; resource: string }
   | { code: 'emergency_already_reviewed'; by: string }
   | { code: 'emergency_reviewed_meanwhile' }
+  | { code: 'not_task_owner'; system: string }
+  | { code: 'task_already_done'; system: string; by: string | null }
+  | { code: 'no_task'; taskId: number }
   | { code: 'ack_not_security' }
   | { code: 'alert_already_acknowledged' }
   | { code: 'log_no_security_team' }
@@ -64,10 +67,17 @@ const accessLabel = (access: AccessRef): Message => ('grantId' in access ? msg`g
 const codes = (names: readonly string[]): Message => joined(names.map((n) => [code(n)]), ', ');
 const who = (user: string | null): Message => (user ? [mention(user)] : msg`someone`);
 const NOTHING_CHANGED = '; nothing changed.';
+const n = (system: string): Message => [bold(system)];
 
 /** What a refusal says, for every channel; each formats the marked parts its own way. */
 export function refusalWords(r: RefusalReason): Message {
   switch (r.code) {
+    case 'not_task_owner':
+      return msg`Only the owners of ${n(r.system)} may confirm this${NOTHING_CHANGED}`;
+    case 'task_already_done':
+      return msg`${who(r.by)} already confirmed this for ${n(r.system)}${NOTHING_CHANGED}`;
+    case 'no_task':
+      return msg`There is no such task (${r.taskId})${NOTHING_CHANGED}`;
     case 'slack_account_deactivated':
       return msg`Your Slack account is deactivated.`;
     case 'no_email':

@@ -3,8 +3,10 @@ import type { WebClient } from '@slack/web-api';
 import { and, eq, isNull, lte, sql } from 'drizzle-orm';
 import { approvalCardView, emergencyReviewView, securityAlertView } from '../app/read-models.ts';
 import type { AppDeps } from '../app/deps.ts';
-import { accessRequests, alerts, outbox, reviewCards, slackMessages, type OutboxMessage } from '../db/schema.ts';
+import { accessRequests, alerts, humanTasks, outbox, reviewCards, slackMessages, type OutboxMessage } from '../db/schema.ts';
 import { approvalCard } from './blocks/approval-card.ts';
+import { humanTaskCard } from './blocks/human-task-card.ts';
+import { humanTaskView, rememberTaskCard } from '../app/human-tasks.ts';
 import { emergencyReviewCard } from './blocks/emergency-review-card.ts';
 import { securityAlert } from './blocks/security-alert.ts';
 import { deliverReviewCard, uploadReviewReport } from './review-delivery.ts';
@@ -133,6 +135,8 @@ export class OutboxSender {
         return deliverReviewCard(this.deps, this.client, message.cardId);
       case 'review_report':
         return uploadReviewReport(this.deps, this.client, message.campaignId);
+      case 'human_task_card':
+        return this.humanTaskCard(message.taskId, message.owner);
       case 'security_text':
         await this.client.chat.postMessage({ channel: this.deps.access.config.security_channel, text: message.text });
         return;
@@ -168,6 +172,21 @@ export class OutboxSender {
     for (const approver of request?.approvers ?? []) {
       if (!done.has(approver)) await this.postAndRemember(requestId, 'emergency_review', approver, rendered);
     }
+  }
+
+  /** Posts an owner's task card once, then updates it in place (done, or nothing left to do). */
+  private async humanTaskCard(taskId: number, owner: string): Promise<void> {
+    const view = await humanTaskView(this.deps, taskId);
+    if (!view) return;
+    const rendered = humanTaskCard(view);
+    const [task] = await this.deps.db.select({ cards: humanTasks.cards }).from(humanTasks).where(eq(humanTasks.id, taskId));
+    const posted = task?.cards[owner];
+    if (posted) {
+      await this.client.chat.update({ channel: posted.channel, ts: posted.ts, text: rendered.text, blocks: rendered.blocks });
+      return;
+    }
+    const card = await this.dm(owner, rendered);
+    if (card.channel && card.ts) await rememberTaskCard(this.deps, taskId, owner, { channel: card.channel, ts: card.ts });
   }
 
   private async alert(alertId: number): Promise<void> {

@@ -21,9 +21,17 @@ function problemsOf(text: string) {
 }
 
 describe('access.yml', () => {
-  it('accepts the shipped example, which covers every option', () => {
+  it('accepts the shipped example as it is: only the resource granted by hand, which needs no provider credentials', () => {
     const config = parseAccessConfig(readFileSync(new URL('../../access.example.yml', import.meta.url), 'utf8'));
-    expect(Object.keys(config.resources)).toEqual(['prod-db', 'prod-admin', 'prod-logs']);
+    expect(Object.keys(config.resources)).toEqual(['figma-admin']);
+    expect(config.resources['figma-admin']!.grant).toEqual({ kind: 'manual', system: 'Figma admin', owners: { slackUsers: ['U0DESIGNLEAD'], slackUsergroup: 'S0DESIGNOPS' } });
+  });
+
+  it('accepts the shipped example with its commented-out resources restored, which covers every option', () => {
+    const text = readFileSync(new URL('../../access.example.yml', import.meta.url), 'utf8').replace(/^#(\s{2}.*)$/gm, '$1');
+    const config = parseAccessConfig(text);
+    expect(Object.keys(config.resources)).toEqual(['figma-admin', 'prod-db', 'prod-admin', 'prod-logs']);
+    expect(config.reviews.scope).toEqual(['prod-db', 'prod-admin']);
     expect(config.resources['prod-logs']!.grant).toMatchObject({ kind: 'aws_iam_policy', accountRoleArn: expect.stringContaining(':role/') });
     expect(config.resources['prod-admin']!.approvals_required).toBe(2);
   });

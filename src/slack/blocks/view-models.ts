@@ -1,5 +1,5 @@
 /** The views are the app's (src/app/views.ts); the Block Kit builders take them from here. */
-export type { RequestSummary, CardStatus, HistoryItem, ApprovalCardView, EmergencyReviewCardView, SecurityAlertView, HomeView, ReviewLineView, ReviewCardView } from '../../app/views.ts';
+export type { RequestSummary, CardStatus, HistoryItem, ApprovalCardView, EmergencyReviewCardView, SecurityAlertView, HomeView, ReviewLineView, ReviewCardView, HumanTaskView } from '../../app/views.ts';
 
 /** Action ids: the single place the listeners and builders agree on. Buttons carry only an id. */
 export const ACTIONS = {
@@ -10,6 +10,8 @@ export const ACTIONS = {
   acknowledgeAlert: 'bg_ack_alert',
   /** On the reminder before access ends: opens the extension form; carries the request id. */
   extendAccess: 'bg_extend_access',
+  /** A human task card's Done: carries the task id, opens the note modal. */
+  humanTaskDone: 'bg_human_task_done',
   /** Access-review cards: Keep / Revoke carry a line id; the rest carry the card id. */
   reviewKeep: 'bg_review_keep',
   reviewRevoke: 'bg_review_revoke',
@@ -23,6 +25,7 @@ export const VIEWS = {
   denyReason: 'bg_deny_reason',
   requestForm: 'bg_request_form',
   extendForm: 'bg_extend_form',
+  humanTaskDone: 'bg_human_task_done_note',
 } as const;
 
 /** Block and action ids inside the extension form. */
@@ -41,3 +44,7 @@ export const REQUEST_FORM = {
 
 /** Block and action ids inside the deny modal. */
 export const DENY_MODAL = { block: 'reason', action: 'reason_input' } as const;
+
+/** Block and action ids inside the Done modal of a human task. */
+export const HUMAN_TASK_MODAL = { block: 'proof', action: 'proof_input' } as const;
+

@@ -10,6 +10,7 @@ import { reviewEmergency } from '../../app/review-emergency.ts';
 import { controlCharacterProblem } from '../../domain/command.ts';
 import { reviewActionHandlers } from './review-actions.ts';
 import { extendActionHandlers } from './extend-form.ts';
+import { humanTaskActionHandlers, registerHumanTaskView } from './human-task-actions.ts';
 import { denyModal } from '../blocks/deny-modal.ts';
 import { ACTIONS, DENY_MODAL, VIEWS } from '../blocks/view-models.ts';
 import { refusalMrkdwn } from '../render.ts';
@@ -30,6 +31,7 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
       const outcome = await approveRequest(deps, { requestId: id, approver: user });
       if (outcome.kind !== 'approved') return undefined;
       if (!outcome.final) return `Approved. Request #${id} has ${outcome.approvals} of ${outcome.required} approvals.`;
+      if (outcome.grant?.state === 'awaiting_owners') return `Approved request #${id}. The owners of *${outcome.grant.system}* are asked to grant it by hand; the requester is told once one of them confirms.`;
       if (outcome.grant?.state === 'failed') return `Approved, but the ${outcome.extension ? 'extension' : 'grant'} failed: ${outcome.grant.error}`;
       if (outcome.grant?.state === 'checking') return `Approved request #${id}, but ${GRANT_BEING_CHECKED}`;
       return outcome.grant?.state === 'granting' ? `Approved request #${id}, but ${GRANT_FINISHES_LATER} The requester is told then.` : undefined;
@@ -57,6 +59,7 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
     },
     ...reviewActionHandlers(deps),
     ...extendActionHandlers(deps),
+    ...humanTaskActionHandlers(deps),
   };
 
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions' }, async ({ ack, body, action, client, respond }) => {
@@ -94,6 +97,8 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
         }),
     );
   });
+
+  registerHumanTaskView(app, deps);
 
   app.view(VIEWS.denyReason, async ({ ack, body, view }) => {
     const requestId = idValue.safeParse(view.private_metadata);

@@ -44,6 +44,7 @@ export function requestReply(outcome: RequestOutcome, what: string, howLong: str
   }
   if (outcome.grant.state === 'failed') return { text: `:x: Emergency access for \`${what}\` could not be granted (request #${outcome.requestId}): ${outcome.grant.error}. Nothing was changed.` };
   if (outcome.grant.state === 'checking') return { text: `:hourglass: Emergency request #${outcome.requestId} for \`${what}\` is recorded, but the provider did not answer; breakglass is checking whether access was granted. You get a message then.` };
+  if (outcome.grant.state === 'awaiting_owners') return { text: `:rotating_light: Emergency request #${outcome.requestId} for \`${what}\` is recorded; the owners of *${outcome.grant.system}* are asked to grant it by hand. You get a message once one of them confirms.` };
   if (outcome.grant.state === 'granting') return { text: `:rotating_light: Emergency request #${outcome.requestId} for \`${what}\` is recorded, but ${GRANT_FINISHES_LATER} You get a message then.` };
   return { text: `:rotating_light: Emergency access for \`${what}\` (${howLong}) granted under request #${outcome.requestId}. The security channel has been notified and an approver will review it.` };
 }

@@ -100,7 +100,9 @@ for (const database of ['pglite', 'postgres'] as const) {
       h.iam.failNext(6, 500, (r) => r.action === 'RemoveUserFromGroup');
 
       h.okta.setStatus('dave@example.com', 'DEPROVISIONED');
-      const done = await completion(h, 'dave@example.com', 15_000);
+      // The first revoke attempt's four tries fail and open IAM's revoke circuit; the next try is its
+      // probe, PROBE_EVERY_MS (10 s) later, which fails twice more and then succeeds.
+      const done = await completion(h, 'dave@example.com', 40_000);
 
       expect(h.iam.account().isMember('ProdAdmins', 'dave@example.com')).toBe(false);
       expect(done.details).toMatchObject({ source: 'okta', sla_met: false, unmanaged_access: ['prod-db'] });

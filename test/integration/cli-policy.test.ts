@@ -10,7 +10,9 @@ import { runCli } from '../support/cli.ts';
 const folder = mkdtempSync(join(tmpdir(), 'breakglass-policy-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
 
-const EXAMPLE = resolve('access.example.yml');
+/** The shipped example with its commented-out Okta and AWS resources restored: it covers every option. */
+const EXAMPLE = join(folder, 'access.yml');
+writeFileSync(EXAMPLE, readFileSync(resolve('access.example.yml'), 'utf8').replace(/^#(\s{2}.*)$/gm, '$1'));
 const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 /** The lines of one resource's section, up to the next heading. */
@@ -32,7 +34,7 @@ describe('the policy document rendered from access.yml', () => {
   });
 
   it('renders every resource: grant, requesters, approvers, N-of-M, duration, expiry, emergency', () => {
-    expect(Object.keys(loaded.config.resources)).toEqual(['prod-db', 'prod-admin', 'prod-logs']);
+    expect(Object.keys(loaded.config.resources)).toEqual(['figma-admin', 'prod-db', 'prod-admin', 'prod-logs']);
     const db = section(doc, '### `prod-db` — Production Postgres, read/write');
     expect(db).toContain('| How access is granted | membership of Okta group `00g1abcdEFGH2345ijk7` |');
     expect(db).toContain('| Who may request it | members of Slack user group `S0ENG` |');

@@ -75,7 +75,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(answer).toEqual({ statusLine: 'HTTP/1.1 413 Payload Too Large' });
       expect(Date.now() - started).toBeLessThan(4_000);
       expect((await fetch(`${harness.baseUrl}/healthz`)).status).toBe(200);
-      expect((await verifyLedger(harness.bot.database.db)).count).toBe(1);
+      expect((await verifyLedger(harness.bot.database.db)).count).toBe(2); // config.loaded and bot.started, from boot: nothing from the refused body
     });
 
     it('made only calls that Slack’s own API specification allows', () => {

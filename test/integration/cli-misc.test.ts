@@ -7,10 +7,13 @@ import { runCli, runCliWithClosedStdout } from '../support/cli.ts';
 
 const folder = mkdtempSync(join(tmpdir(), 'breakglass-cli-misc-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
+/** The shipped example with its commented-out AWS and Okta resources restored, under its own name. */
+const EXAMPLE = join(mkdtempSync(join(folder, 'example-')), 'access.example.yml');
+writeFileSync(EXAMPLE, readFileSync('access.example.yml', 'utf8').replace(/^#(\s{2}.*)$/gm, '$1'));
 
 describe('npx breakglass iam-policy', () => {
   it('prints the least privilege for the configured AWS resources', async () => {
-    const result = await runCli(['iam-policy'], { ACCESS_CONFIG: 'access.example.yml' });
+    const result = await runCli(['iam-policy'], { ACCESS_CONFIG: EXAMPLE });
     expect(result.code).toBe(0);
     const policy = JSON.parse(result.stdout) as { Statement: Array<{ Action: string | string[]; Resource: string | string[] }> };
     expect(policy.Statement).toContainEqual(expect.objectContaining({ Action: ['iam:AddUserToGroup', 'iam:GetGroup', 'iam:RemoveUserFromGroup'], Resource: ['arn:aws:iam::*:group/ProdAdmins'] }));
@@ -19,9 +22,9 @@ describe('npx breakglass iam-policy', () => {
   });
 
   it('names an unknown account role', async () => {
-    const result = await runCli(['iam-policy', '--for-role', 'arn:aws:iam::999999999999:role/nope'], { ACCESS_CONFIG: 'access.example.yml' });
+    const result = await runCli(['iam-policy', '--for-role', 'arn:aws:iam::999999999999:role/nope'], { ACCESS_CONFIG: EXAMPLE });
     expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/no resource in access\.example\.yml uses account_role_arn arn:aws:iam::999999999999:role\/nope; known: arn:aws:iam::123456789012:role\/breakglass-granter/);
+    expect(result.stderr).toMatch(/no resource in \S*access\.example\.yml uses account_role_arn arn:aws:iam::999999999999:role\/nope; known: arn:aws:iam::123456789012:role\/breakglass-granter/);
   });
 
   it('reports a broken access.yml with file, line and fix', async () => {

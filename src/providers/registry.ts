@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { ProviderError, type AccessProvider } from '../ports.ts';
 import { awsIam } from './aws-iam/index.ts';
+import { awsSso } from './aws-sso/index.ts';
 import type { ProviderModule } from './module.ts';
 import { manual } from './manual/index.ts';
 import { okta } from './okta/index.ts';
 import { postgresRole } from './postgres/index.ts';
 
 /** Every provider breakglass can grant through; the only place that lists them. Order: setup and messages. */
-export const PROVIDER_MODULES = [okta, awsIam, postgresRole, manual] as const;
+export const PROVIDER_MODULES = [okta, awsIam, postgresRole, manual, awsSso] as const;
 
 /** Where a resource's access lives: one module's target. Exactly one provider understands each kind. */
 export type GrantTarget = ReturnType<(typeof PROVIDER_MODULES)[number]['toTarget']>;

@@ -7,9 +7,10 @@ import { isAwsSsoTarget, type AwsSsoTarget } from './target.ts';
 const permissionSetArn = z
   .string()
   .regex(/^arn:aws(-[a-z]{1,5}){0,3}:sso:::permissionSet\/(sso)?ins-[a-zA-Z0-9-.]{16}\/ps-[a-zA-Z0-9-./]{16}$/, 'a permission set ARN looks like arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/ps-0123456789abcdef');
-const accountId = z
-  .string({ error: 'quote the account id, e.g. account_id: "123456789012" (unquoted, YAML reads it as a number)' })
-  .regex(/^\d{12}$/, 'an AWS account id is 12 digits');
+// A custom check, not z.string(): an unquoted id reaches here as a number, and deserves this message.
+const accountId = z.custom<string>((v) => typeof v === 'string' && /^\d{12}$/.test(v), {
+  error: 'an AWS account id is 12 digits, quoted: account_id: "123456789012" (unquoted, YAML reads it as a number)',
+});
 const instanceArn = z.string().regex(/^arn:aws(-[a-z]{1,5}){0,3}:sso:::instance\/(sso)?ins-[a-zA-Z0-9-.]{16}$/, 'an Identity Center instance ARN looks like arn:aws:sso:::instance/ssoins-0123456789abcdef');
 const identityStoreId = z.string().regex(/^(d-[0-9a-f]{10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/, 'an identity store id looks like d-0123456789');
 

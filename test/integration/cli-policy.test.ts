@@ -34,7 +34,7 @@ describe('the policy document rendered from access.yml', () => {
   });
 
   it('renders every resource: grant, requesters, approvers, N-of-M, duration, expiry, emergency', () => {
-    expect(Object.keys(loaded.config.resources)).toEqual(['figma-admin', 'prod-db', 'prod-admin', 'prod-logs']);
+    expect(Object.keys(loaded.config.resources)).toEqual(['figma-admin', 'prod-db', 'prod-admin', 'prod-logs', 'prod-sso-admin']);
     const db = section(doc, '### `prod-db` — Production Postgres, read/write');
     expect(db).toContain('| How access is granted | membership of Okta group `00g1abcdEFGH2345ijk7` |');
     expect(db).toContain('| Who may request it | members of Slack user group `S0ENG` |');

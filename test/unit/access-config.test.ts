@@ -30,7 +30,7 @@ describe('access.yml', () => {
   it('accepts the shipped example with its commented-out resources restored, which covers every option', () => {
     const text = readFileSync(new URL('../../access.example.yml', import.meta.url), 'utf8').replace(/^#(\s{2}.*)$/gm, '$1');
     const config = parseAccessConfig(text);
-    expect(Object.keys(config.resources)).toEqual(['figma-admin', 'prod-db', 'prod-admin', 'prod-logs']);
+    expect(Object.keys(config.resources)).toEqual(['figma-admin', 'prod-db', 'prod-admin', 'prod-logs', 'prod-sso-admin']);
     expect(config.reviews.scope).toEqual(['prod-db', 'prod-admin']);
     expect(config.resources['prod-logs']!.grant).toMatchObject({ kind: 'aws_iam_policy', accountRoleArn: expect.stringContaining(':role/') });
     expect(config.resources['prod-admin']!.approvals_required).toBe(2);

@@ -66,8 +66,8 @@ export interface AccessProvider {
   listAccess(resource: string, target: GrantTarget): Promise<AccessEntry[]>;
   /** False when the provider cannot list who has access (granted by hand): drift checks skip it. */
   readonly canList?: boolean;
-  /** Ends the person's open sessions, where the provider can (a revoke alone leaves them open); returns how many. */
-  endSessions?(spec: GrantSpec): Promise<number>;
+  /** Ends the person's open sessions, where the provider can (a revoke alone leaves them open); returns how many, null when the provider cannot count them. */
+  endSessions?(spec: GrantSpec): Promise<number | null>;
 }
 
 /**

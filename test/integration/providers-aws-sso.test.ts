@@ -9,6 +9,7 @@ import { ProviderError, RevokeIneffectiveError, type GrantSpec, type GrantTarget
 import { AwsSsoProvider, type AwsSsoProviderOptions } from '../../src/providers/aws-sso/aws-sso-provider.ts';
 import { awsSso } from '../../src/providers/aws-sso/index.ts';
 import type { AwsSsoTarget } from '../../src/providers/aws-sso/target.ts';
+import { sessionDenySid, sessionDenyStatement } from '../../src/providers/aws-sso/session-deny.ts';
 import { ProviderSetupError } from '../../src/providers/module.ts';
 import { describeGrant } from '../../src/providers/registry.ts';
 import { isOutcomeUnknown } from '../../src/providers/retry.ts';
@@ -29,7 +30,7 @@ function makeProvider(opts: AwsSsoProviderOptions = {}): AwsSsoProvider {
   return p;
 }
 
-const target = (permissionSetArn = permissionSet): AwsSsoTarget => ({ kind: 'aws_sso_assignment', permissionSetArn, accountId: ACCOUNT });
+const target = (permissionSetArn = permissionSet, endSessions = false): AwsSsoTarget => ({ kind: 'aws_sso_assignment', permissionSetArn, accountId: ACCOUNT, endSessions });
 
 function spec(overrides: Partial<GrantSpec> = {}): GrantSpec {
   return {
@@ -333,6 +334,79 @@ describe('the instance and the setup check', () => {
   });
 });
 
+describe('ending sessions (end_sessions)', () => {
+  const ending = (permissionSetArn = permissionSet) => target(permissionSetArn, true);
+  const HOUR = 3_600_000;
+  const refused = (issuedAt: Date, o: { at?: Date; userId?: string; accountId?: string } = {}) =>
+    sso.refusesSession({ accountId: o.accountId ?? ACCOUNT, permissionSetArn: permissionSet, userId: o.userId ?? aliceId, issuedAt, at: o.at ?? new Date() });
+  const sids = () => (JSON.parse(sso.permissionSets.get(permissionSet)!.inlinePolicy!) as { Statement: Array<{ Sid: string }> }).Statement.map((s) => s.Sid);
+
+  it('a revoke refuses the sessions the person opened before it, in that account, until the session duration has passed', async () => {
+    const provider = makeProvider();
+    await provider.grant(spec({ target: ending() }));
+    const opened = new Date(Date.now() - 60_000);
+    expect(refused(opened)).toBe(false);
+    await provider.revoke(spec({ target: ending() }));
+    expect(sso.holders(ACCOUNT, permissionSet)).toEqual([]);
+    expect(refused(opened)).toBe(true);
+    // A session begun after the revoke (a new grant) works; so does everyone else's.
+    expect(refused(new Date(Date.now() + 1_000))).toBe(false);
+    expect(refused(opened, { userId: sso.addUser('bob', { email: 'bob@example.com' }) })).toBe(false);
+    // The permission set's sessions last 8 hours: then no session from before the revoke is valid, and the deny stops applying.
+    expect(refused(opened, { at: new Date(Date.now() + 8 * HOUR) })).toBe(true);
+    expect(refused(opened, { at: new Date(Date.now() + 8 * HOUR + 6 * 60_000) })).toBe(false);
+    expect(sso.calls('ProvisionPermissionSet')[0]?.input).toEqual({ InstanceArn: sso.instanceArn, PermissionSetArn: permissionSet, TargetType: 'AWS_ACCOUNT', TargetId: ACCOUNT });
+    expect(sso.calls('DescribePermissionSetProvisioningStatus').map((r) => r.status)).toEqual([200, 200]);
+
+    // The same permission set provisioned to another account does not refuse her sessions there.
+    const other: AwsSsoTarget = { ...ending(), accountId: '333333333333' };
+    const carol = sso.addUser('carol', { email: 'carol@example.com' });
+    sso.assign('333333333333', permissionSet, carol);
+    await provider.revoke(spec({ target: other, person: { email: 'carol@example.com' } }));
+    expect(refused(opened, { accountId: '333333333333' })).toBe(false);
+    expect(refused(opened, { accountId: '333333333333', userId: carol })).toBe(true);
+  });
+
+  it("keeps the administrator's own statements, replaces the person's earlier deny and drops denies past their deadline", async () => {
+    const stale = sessionDenyStatement({ userId: sso.addUser('dave'), accountId: ACCOUNT, issuedBefore: new Date(Date.now() - 10 * HOUR), sessionSeconds: 3_600 }).statement;
+    const own = { Sid: 'AdminOwn', Effect: 'Deny', Action: 's3:DeleteBucket', Resource: '*' };
+    sso.permissionSets.get(permissionSet)!.inlinePolicy = JSON.stringify({ Version: '2012-10-17', Statement: [own, stale] });
+    const provider = makeProvider();
+    await expect(provider.endSessions(spec({ target: ending() }))).resolves.toBeNull();
+    await provider.endSessions(spec({ target: ending() }));
+    expect(sids()).toEqual(['AdminOwn', sessionDenySid(aliceId, ACCOUNT)]);
+    expect(JSON.parse(sso.permissionSets.get(permissionSet)!.inlinePolicy!).Statement[0]).toEqual(own);
+  });
+
+  it('two revokes on one permission set at once both keep their deny', async () => {
+    const bob = sso.addUser('bob', { email: 'bob@example.com' });
+    sso.assign(ACCOUNT, permissionSet, aliceId);
+    sso.assign(ACCOUNT, permissionSet, bob);
+    const provider = makeProvider();
+    await Promise.all([provider.revoke(spec({ target: ending() })), provider.revoke(spec({ target: ending(), person: { email: 'bob@example.com' } }))]);
+    expect(sids().sort()).toEqual([sessionDenySid(aliceId, ACCOUNT), sessionDenySid(bob, ACCOUNT)].sort());
+  });
+
+  it('end_sessions: false leaves the inline policy alone; the policy document says which applies', async () => {
+    sso.assign(ACCOUNT, permissionSet, aliceId);
+    await makeProvider().revoke(spec());
+    expect(sso.calls('PutInlinePolicyToPermissionSet')).toHaveLength(0);
+    expect(describeGrant(ending() as GrantTarget)).toMatch(/at revoke the person's sessions already open are ended too: .*Deny for their Identity Center user id in that account on sessions issued before the revoke/);
+    expect(describeGrant(target() as GrantTarget)).toMatch(/keeps working until it expires, .* since end_sessions is off/);
+  });
+
+  it('a provisioning that fails fails the revoke, to be tried again', async () => {
+    sso.assign(ACCOUNT, permissionSet, aliceId);
+    sso.failWhen((r) => r.operation === 'ProvisionPermissionSet', 500);
+    const err = await makeProvider().revoke(spec({ target: ending() })).catch((e) => e);
+    expect(err).toMatchObject({ transient: true, message: expect.stringMatching(/ProvisionPermissionSet/) });
+    expect(sso.holders(ACCOUNT, permissionSet)).toEqual([]);
+    sso.clearFailures();
+    await makeProvider().revoke(spec({ target: ending() }));
+    expect(refused(new Date(Date.now() - 60_000))).toBe(true);
+  });
+});
+
 describe('access.yml and the policy document', () => {
   const yml = (grant: string) => `security_channel: C0SEC\nresources:\n  prod-admin:\n    description: d\n    grant: ${grant}\n    max_duration: 4h\n    approvers: { slack_users: [U0BOB] }\n`;
 
@@ -340,7 +414,7 @@ describe('access.yml and the policy document', () => {
     const config = parseAccessConfig(
       `${yml(`{ aws_sso: { permission_set_arn: '${permissionSet}', account_id: '222222222222' } }`)}people:\n  U0ALICE: { aws_sso_user: alice.smith }\n`,
     );
-    expect(config.resources['prod-admin']?.grant).toEqual({ kind: 'aws_sso_assignment', permissionSetArn: permissionSet, accountId: '222222222222' });
+    expect(config.resources['prod-admin']?.grant).toEqual({ kind: 'aws_sso_assignment', permissionSetArn: permissionSet, accountId: '222222222222', endSessions: true });
     expect(awsSso.principalOf('alice@example.com', config.people['U0ALICE'])).toBe('alice.smith');
   });
 

@@ -62,6 +62,15 @@ export interface AssignmentRequest {
   createdDate: Date;
 }
 
+export interface ProvisioningRequest {
+  requestId: string;
+  permissionSetArn: string;
+  accountId: string;
+  status: 'IN_PROGRESS' | 'SUCCEEDED' | 'FAILED';
+  pollsLeft: number;
+  createdDate: Date;
+}
+
 const keyOf = (a: Assignment) => [a.instanceArn, a.accountId, a.permissionSetArn, a.principalType, a.principalId].join('|');
 
 /** The Identity Center of one organization, with helpers for tests to arrange and inspect it. */
@@ -72,6 +81,9 @@ export class SsoState {
   readonly groups = new Set<string>();
   private readonly assigned = new Map<string, Assignment>();
   readonly assignmentRequests = new Map<string, AssignmentRequest>();
+  readonly provisioningRequests = new Map<string, ProvisioningRequest>();
+  /** The inline policy each account has, as last provisioned there: `<permission set ARN>|<account>`. */
+  readonly provisioned = new Map<string, string | undefined>();
   private readonly provisioningFailures = new Set<{ predicate: (r: AssignmentRequest) => boolean; reason: string }>();
   maxPageSize: number;
   pollsBeforeDone: number;
@@ -161,6 +173,32 @@ export class SsoState {
     r.status = 'SUCCEEDED';
   }
 
+  /** Completes a permission set's provisioning to an account: the account's role gets the inline policy as it is now. */
+  completeProvisioning(r: ProvisioningRequest): void {
+    if (r.status !== 'IN_PROGRESS') return;
+    this.provisioned.set(`${r.permissionSetArn}|${r.accountId}`, this.permissionSets.get(r.permissionSetArn)?.inlinePolicy);
+    r.status = 'SUCCEEDED';
+  }
+
+  /**
+   * Whether AWS would refuse a call made `at` with a role session of the permission set in the
+   * account, issued to the user at `issuedAt`: a Deny in the inline policy provisioned there
+   * whose conditions all hold (StringEquals and DateLessThan on the keys such a session carries).
+   */
+  refusesSession(args: { accountId: string; permissionSetArn: string; userId: string; issuedAt: Date; at: Date }): boolean {
+    const text = this.provisioned.get(`${args.permissionSetArn}|${args.accountId}`);
+    if (!text) return false;
+    const keys: Record<string, string | number> = {
+      'identitystore:userid': args.userId,
+      'aws:principalaccount': args.accountId,
+      'aws:tokenissuetime': args.issuedAt.getTime(),
+      'aws:currenttime': args.at.getTime(),
+    };
+    const doc = JSON.parse(text) as { Statement: unknown };
+    const statements = (Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement]) as Array<{ Effect?: string; Condition?: Record<string, Record<string, unknown>> }>;
+    return statements.some((s) => s.Effect === 'Deny' && Object.entries(s.Condition ?? {}).every(([op, block]) => Object.entries(block).every(([key, want]) => holds(op, keys[key.toLowerCase()], want))));
+  }
+
   has(a: Assignment): boolean {
     return this.assigned.has(keyOf(a));
   }
@@ -184,6 +222,28 @@ export class SsoState {
 }
 
 type Input = Record<string, unknown>;
+
+/** One condition of a policy statement, for the operators breakglass writes; any other holds never. */
+function holds(op: string, actual: string | number | undefined, want: unknown): boolean {
+  if (actual === undefined) return false;
+  const values = ([] as unknown[]).concat(want);
+  if (op === 'StringEquals') return values.some((v) => v === actual);
+  if (op === 'DateLessThan') return values.some((v) => typeof actual === 'number' && actual < Date.parse(String(v)));
+  return false;
+}
+
+function startProvisioning(state: SsoState, input: Input): ProvisioningRequest {
+  const instance = state.instance(input['InstanceArn']);
+  const ps = state.permissionSet(instance.instanceArn, input['PermissionSetArn']);
+  if (input['TargetType'] !== 'AWS_ACCOUNT' || typeof input['TargetId'] !== 'string') {
+    throw new AwsJsonError(400, 'ValidationException', 'The test server provisions to one AWS_ACCOUNT at a time');
+  }
+  const r: ProvisioningRequest = { requestId: randomUUID(), permissionSetArn: ps.arn, accountId: input['TargetId'], status: 'IN_PROGRESS', pollsLeft: state.pollsBeforeDone, createdDate: new Date() };
+  state.provisioningRequests.set(r.requestId, r);
+  return r;
+}
+
+const provisioningOut = (r: ProvisioningRequest) => ({ Status: r.status, RequestId: r.requestId, AccountId: r.accountId, PermissionSetArn: r.permissionSetArn, CreatedDate: epoch(r.createdDate) });
 
 function page<T>(items: T[], input: Input, cap: number): { items: T[]; NextToken?: string } {
   const token = input['NextToken'];
@@ -268,6 +328,32 @@ export function ssoAdmin(state: SsoState, operation: string, input: Input): unkn
         AccountAssignments: items.map((a) => ({ AccountId: a.accountId, PermissionSetArn: a.permissionSetArn, PrincipalType: a.principalType, PrincipalId: a.principalId })),
         ...(NextToken ? { NextToken } : {}),
       };
+    }
+    case 'GetInlinePolicyForPermissionSet': {
+      const ps = state.permissionSet(state.instance(input['InstanceArn']).instanceArn, input['PermissionSetArn']);
+      return ps.inlinePolicy ? { InlinePolicy: ps.inlinePolicy } : {};
+    }
+    case 'PutInlinePolicyToPermissionSet': {
+      const ps = state.permissionSet(state.instance(input['InstanceArn']).instanceArn, input['PermissionSetArn']);
+      const text = String(input['InlinePolicy']);
+      try {
+        const doc = JSON.parse(text) as { Statement?: unknown };
+        if (!doc.Statement) throw new Error('no Statement');
+      } catch {
+        throw new AwsJsonError(400, 'ValidationException', 'The inline policy is not a valid policy document');
+      }
+      ps.inlinePolicy = text;
+      return {};
+    }
+    case 'ProvisionPermissionSet':
+      return { PermissionSetProvisioningStatus: provisioningOut(startProvisioning(state, input)) };
+    case 'DescribePermissionSetProvisioningStatus': {
+      state.instance(input['InstanceArn']);
+      const r = state.provisioningRequests.get(String(input['ProvisionPermissionSetRequestId']));
+      if (!r) throw notFound(`Request ${String(input['ProvisionPermissionSetRequestId'])} does not exist`);
+      if (r.pollsLeft > 0) r.pollsLeft--;
+      else state.completeProvisioning(r);
+      return { PermissionSetProvisioningStatus: provisioningOut(r) };
     }
     default:
       throw new AwsJsonError(400, 'ValidationException', `${operation} is valid SSO Admin but not implemented by the test server`);

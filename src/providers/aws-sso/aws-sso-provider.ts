@@ -10,8 +10,9 @@ import {
   type AccountAssignmentOperationStatus,
   type SSOAdminClientConfig,
 } from '@aws-sdk/client-sso-admin';
-import { ProviderError, RevokeIneffectiveError, type AccessEntry, type AccessProvider, type GrantSpec, type GrantTarget, type Person } from '../../ports.ts';
+import { ProviderError, RevokeIneffectiveError, systemClock, type AccessEntry, type AccessProvider, type Clock, type GrantSpec, type GrantTarget, type Person } from '../../ports.ts';
 import { DEFAULT_RETRY, isTransientError, withRetry, type RetryOptions } from '../retry.ts';
+import { endSsoSessions, type SessionsEnded } from './end-sessions.ts';
 import { awsCode, describeUser, findInstance, findUserId, isNotFound, type SsoInstance } from './identity-center.ts';
 import { instanceOfPermissionSet, isAwsSsoTarget, type AwsSsoTarget } from './target.ts';
 
@@ -32,6 +33,8 @@ export interface AwsSsoProviderOptions {
   requestTimeoutMs?: number;
   /** Parallel DescribeUser calls while listing. */
   listConcurrency?: number;
+  /** The instant sessions are ended from: AWS compares it with its own clock, so real time unless a test says otherwise. */
+  clock?: Clock;
 }
 
 /** One assignment of the permission set in the account, to a user. */
@@ -64,6 +67,8 @@ export class AwsSsoProvider implements AccessProvider {
   private readonly admin: SSOAdminClient;
   private readonly store: IdentitystoreClient;
   private instancePromise: Promise<SsoInstance> | undefined;
+  /** One inline-policy edit at a time per permission set: two revokes at once would each overwrite the other's deny. */
+  private readonly policyEdits = new Map<string, Promise<unknown>>();
 
   constructor(private readonly opts: AwsSsoProviderOptions = {}) {
     const base = {
@@ -103,18 +108,44 @@ export class AwsSsoProvider implements AccessProvider {
     const userId = await findUserId(this.store, this.call, instance.identityStoreId, spec.person);
     if (!userId) return this.confirmGone(spec, undefined, 'the identity store has no such user');
     const label = `${spec.resource} (permission set ${target.permissionSetArn} in account ${target.accountId}) from ${spec.person.principal ?? spec.person.email}`;
-    let failure: string;
+    let failure: string | undefined;
     try {
       const out = await this.call(`SSO DeleteAccountAssignment ${label}`, () => this.admin.send(new DeleteAccountAssignmentCommand(this.assignment(instance, target, userId))));
       const status = await this.waitFor('deletion', instance, out.AccountAssignmentDeletionStatus);
-      if (status.Status !== 'FAILED') return;
-      failure = `the deletion failed: ${status.FailureReason ?? 'no reason given'}`;
+      if (status.Status === 'FAILED') failure = `the deletion failed: ${status.FailureReason ?? 'no reason given'}`;
     } catch (err) {
       if (!isNotFound(err)) throw err;
       failure = `AWS answered ResourceNotFoundException (${(err as Error).message})`;
     }
     // Neither answer says the access is gone: the listing does.
-    await this.confirmGone(spec, userId, failure);
+    if (failure) await this.confirmGone(spec, userId, failure);
+    // The assignment is gone, but a role session opened before keeps working until it expires.
+    if (target.endSessions) await this.endSessionsOf(instance, target, userId);
+  }
+
+  /**
+   * Ends the person's open sessions of this access (see session-deny.ts). Identity Center cannot
+   * say how many there were: null. Throws when the person is not in the identity store.
+   */
+  async endSessions(spec: GrantSpec): Promise<null> {
+    const target = this.target(spec.target);
+    const instance = await this.instance();
+    const userId = await findUserId(this.store, this.call, instance.identityStoreId, spec.person);
+    if (!userId) throw new ProviderError(this.unknownUser(spec.person, instance), false);
+    await this.endSessionsOf(instance, target, userId);
+    return null;
+  }
+
+  private async endSessionsOf(instance: SsoInstance, target: AwsSsoTarget, userId: string): Promise<SessionsEnded> {
+    const key = target.permissionSetArn;
+    const deps = { admin: this.admin, call: this.call, now: () => (this.opts.clock ?? systemClock).now(), sleep: this.opts.retry?.sleep ?? realSleep, statusWaitMs: this.opts.statusWaitMs ?? 60_000 };
+    const edit = (this.policyEdits.get(key) ?? Promise.resolve()).catch(() => undefined).then(() => endSsoSessions(deps, instance, target, userId));
+    this.policyEdits.set(key, edit);
+    try {
+      return await edit;
+    } finally {
+      if (this.policyEdits.get(key) === edit) this.policyEdits.delete(key);
+    }
   }
 
   async listAccess(resource: string, target: GrantTarget): Promise<AccessEntry[]> {

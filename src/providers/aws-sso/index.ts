@@ -17,8 +17,8 @@ const identityStoreId = z.string().regex(/^(d-[0-9a-f]{10}|[0-9a-f]{8}-[0-9a-f]{
 /** IAM Identity Center: a permission set assigned to the person's Identity Center user in one AWS account. */
 export const awsSso = defineProvider({
   grantKeys: ['aws_sso'],
-  grantFields: { aws_sso: z.strictObject({ permission_set_arn: permissionSetArn, account_id: accountId }).optional() },
-  toTarget: ({ aws_sso }): AwsSsoTarget => ({ kind: 'aws_sso_assignment', permissionSetArn: aws_sso!.permission_set_arn, accountId: aws_sso!.account_id }),
+  grantFields: { aws_sso: z.strictObject({ permission_set_arn: permissionSetArn, account_id: accountId, end_sessions: z.boolean().default(true) }).optional() },
+  toTarget: ({ aws_sso }): AwsSsoTarget => ({ kind: 'aws_sso_assignment', permissionSetArn: aws_sso!.permission_set_arn, accountId: aws_sso!.account_id, endSessions: aws_sso!.end_sessions }),
   owns: isAwsSsoTarget,
 
   personFields: { aws_sso_user: z.string().min(1).max(128).optional() },
@@ -73,5 +73,7 @@ export const awsSso = defineProvider({
   describe: (target) =>
     `assignment of IAM Identity Center permission set \`${target.permissionSetArn}\` in AWS account \`${target.accountId}\` to the person's Identity Center user ` +
     '(granted with CreateAccountAssignment, revoked with DeleteAccountAssignment, each waited for until AWS reports it done); ' +
-    "a session started from the AWS access portal before the revoke keeps working until it expires, up to the permission set's session duration (1 to 12 hours)",
+    (target.endSessions
+      ? "at revoke the person's sessions already open are ended too: the permission set's inline policy gets a Deny for their Identity Center user id in that account on sessions issued before the revoke, provisioned to the account, which stops applying once the permission set's session duration has passed"
+      : "a session started from the AWS access portal before the revoke keeps working until it expires, up to the permission set's session duration (1 to 12 hours), since end_sessions is off"),
 });

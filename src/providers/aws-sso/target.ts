@@ -6,6 +6,8 @@ export interface AwsSsoTarget {
   kind: 'aws_sso_assignment';
   permissionSetArn: string;
   accountId: string;
+  /** End the person's open sessions at revoke (default on): see session-deny.ts. */
+  endSessions: boolean;
 }
 
 export const isAwsSsoTarget = (target: { kind: string }): target is AwsSsoTarget => target.kind === 'aws_sso_assignment';

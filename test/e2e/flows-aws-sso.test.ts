@@ -61,10 +61,15 @@ people:
       expect(grant).toMatchObject({ state: 'active', principal: null });
       expect(holders()).toEqual([users['carol']]);
       await waitForDm(h, 'U0CAROL', new RegExp(`prod-sso\` is active until.*request #${requestId}`));
+      // Carol signs in to the AWS access portal: a role session, open at the moment of the revoke.
+      const session = { accountId: ACCOUNT, permissionSetArn: permissionSet, userId: users['carol']!, issuedAt: new Date() };
+      expect(sso.refusesSession({ ...session, at: new Date() })).toBe(false);
 
       await (await slash(h, 'U0CAROL', `end ${requestId}`)).reply();
       await waitForEvent(h, requestId, 'grant.revoked');
       expect(holders()).toEqual([]);
+      // Removing the assignment alone would leave that session working for up to 4 hours (PT4H): it is refused now.
+      expect(sso.refusesSession({ ...session, at: new Date() })).toBe(true);
       const events = await eventsOf(h, requestId);
       expect(events.map((e) => e.kind)).toEqual(['request.created', 'request.approved', 'grant.applied', 'grant.end_requested', 'grant.revoked']);
       expect(events[2]).toMatchObject({
@@ -108,6 +113,8 @@ people:
         expect(applied.details).toMatchObject({ provider: 'aws-sso', confirmed_by: 'listing', unanswered_error: expect.stringMatching(/CreateAccountAssignment/) });
         expect(await grantOf(h, requestId)).toMatchObject({ state: 'active' });
         expect(holders()).toEqual([users['carol']]);
+        // Carol's earlier sessions stay refused; one begun with this grant works.
+        expect(sso.refusesSession({ accountId: ACCOUNT, permissionSetArn: permissionSet, userId: users['carol']!, issuedAt: new Date(), at: new Date() })).toBe(false);
       } finally {
         restore();
       }

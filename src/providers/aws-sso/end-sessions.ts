@@ -39,8 +39,7 @@ const WRITE_ATTEMPTS = 3;
 export async function endSsoSessions(deps: EndSessionsDeps, instance: SsoInstance, target: AwsSsoTarget, userId: string): Promise<SessionsEnded> {
   const ids = { InstanceArn: instance.instanceArn, PermissionSetArn: target.permissionSetArn };
   const described = await deps.call(`SSO DescribePermissionSet ${target.permissionSetArn}`, () => deps.admin.send(new DescribePermissionSetCommand(ids)));
-  const issuedBefore = deps.now();
-  const { statement, until } = sessionDenyStatement({ userId, accountId: target.accountId, issuedBefore, sessionSeconds: sessionSeconds(described.PermissionSet?.SessionDuration) });
+  const { statement, issuedBefore, until } = sessionDenyStatement({ userId, accountId: target.accountId, issuedBefore: deps.now(), sessionSeconds: sessionSeconds(described.PermissionSet?.SessionDuration) });
   const sid = String(statement['Sid']);
   for (let attempt = 1; ; attempt++) {
     const current = await deps.call(`SSO GetInlinePolicyForPermissionSet ${target.permissionSetArn}`, () => deps.admin.send(new GetInlinePolicyForPermissionSetCommand(ids)));

@@ -29,9 +29,12 @@ export function sessionDenySid(userId: string, accountId: string): string {
   return SESSION_DENY_SID_PREFIX + createHash('sha256').update(`${userId}|${accountId}`).digest('hex').slice(0, 16);
 }
 
-export function sessionDenyStatement(args: { userId: string; accountId: string; issuedBefore: Date; sessionSeconds: number }): { statement: Statement; until: Date } {
-  const until = new Date(args.issuedBefore.getTime() + args.sessionSeconds * 1000 + MARGIN_MS);
+export function sessionDenyStatement(args: { userId: string; accountId: string; issuedBefore: Date; sessionSeconds: number }): { statement: Statement; issuedBefore: Date; until: Date } {
+  // Policy times are whole seconds: rounded up, so a session issued earlier in the revoke's own second is refused too.
+  const issuedBefore = new Date(Math.ceil(args.issuedBefore.getTime() / 1000) * 1000);
+  const until = new Date(issuedBefore.getTime() + args.sessionSeconds * 1000 + MARGIN_MS);
   return {
+    issuedBefore,
     until,
     statement: {
       Sid: sessionDenySid(args.userId, args.accountId),
@@ -40,7 +43,7 @@ export function sessionDenyStatement(args: { userId: string; accountId: string; 
       Resource: '*',
       Condition: {
         StringEquals: { 'identitystore:userId': args.userId, 'aws:PrincipalAccount': args.accountId },
-        DateLessThan: { 'aws:TokenIssueTime': iso(args.issuedBefore), 'aws:CurrentTime': iso(until) },
+        DateLessThan: { 'aws:TokenIssueTime': iso(issuedBefore), 'aws:CurrentTime': iso(until) },
       },
     },
   };

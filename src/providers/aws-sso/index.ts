@@ -57,16 +57,18 @@ export const awsSso = defineProvider({
     try {
       problems = await provider.setupProblems(resources);
     } catch (error) {
-      if (!(error instanceof ProviderError && error.transient)) throw error;
+      if (!(error instanceof ProviderError && error.transient)) {
+        provider.destroy();
+        throw error;
+      }
       logger.error({ err: error.message }, 'IAM Identity Center is unreachable; its grants will fail until it answers');
-      problems = [];
+      return { provider, close: () => provider.destroy() };
     }
     if (problems.length > 0) {
       provider.destroy();
       throw new ProviderSetupError(`${problems.join('; ')}. The bot's AWS credentials need the policy in the README's IAM Identity Center section.`);
     }
-    const instance = await provider.instance().catch(() => undefined);
-    if (instance) logger.info(instance, 'IAM Identity Center instance found');
+    logger.info(await provider.instance(), 'IAM Identity Center instance found');
     return { provider, close: () => provider.destroy() };
   },
 

@@ -182,6 +182,13 @@ describe('failures', () => {
     expect(sso.holders(ACCOUNT, permissionSet)).toEqual([aliceId]);
   });
 
+  it('retries a ConflictException (another operation on the same assignment still running), as AWS advises', async () => {
+    sso.failNext(1, { status: 400, code: 'ConflictException', message: 'An operation on this assignment is in progress' }, op('CreateAccountAssignment'));
+    await makeProvider().grant(spec());
+    expect(sso.calls('CreateAccountAssignment').map((r) => r.errorCode ?? r.status)).toEqual(['ConflictException', 200]);
+    expect(sso.holders(ACCOUNT, permissionSet)).toEqual([aliceId]);
+  });
+
   it('a persistent 500 fails the call as transient after the retry budget', async () => {
     sso.failWhen(op('DeleteAccountAssignment'), 500);
     sso.assign(ACCOUNT, permissionSet, aliceId);

@@ -31,6 +31,7 @@ import { homePublisher, registerHomeListener } from './slack/listeners/home.ts';
 import { OutboxSender } from './slack/outbox-sender.ts';
 import { SlackDirectory } from './slack/directory.ts';
 import { WorkerLoop } from './workers/loop.ts';
+import { watchSuspiciousPatterns } from './app/monitors/watch-patterns.ts';
 import { providersFromEnv } from './providers/from-env.ts';
 import { reviewTicker } from './workers/reviews.ts';
 import type { AppDeps } from './app/deps.ts';
@@ -158,6 +159,10 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     // Signed ledger checkpoints to the security channel; a generated key is kept in DATA_DIR on the embedded database.
     const signer = resolveSigningKey({ configured: env.LEDGER_SIGNING_KEY, keyFile: join(database.kind === 'pglite' ? database.location : resolve(env.DATA_DIR), SIGNING_KEY_FILE), logger });
     loops.push(new WorkerLoop('checkpoints', tickMs, checkpointTicker(deps, signer), logger));
+    // Suspicious patterns are found after the fact; a few seconds late is soon enough.
+    loops.push(new WorkerLoop('monitors', tickMs * 5, async () => {
+      while ((await watchSuspiciousPatterns(deps)) > 0);
+    }, logger));
     const feed = providers.deactivations;
     driftLoop = new WorkerLoop('drift', () => policy.config.drift.every, () => reconcileDrift(deps), logger);
     loops.push(driftLoop);

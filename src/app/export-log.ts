@@ -26,9 +26,10 @@ export async function assertMayExportLog(deps: AppDeps, user: string): Promise<v
 
 /**
  * The evidence ledger's CSV export (the same columns as `npx breakglass evidence export`) for the
- * last `days` days up to now, for one resource or all, held in memory for an upload.
+ * last `days` days up to now, for one resource or all, held in memory for an upload. The export is
+ * recorded (`log.exported`) once it is read.
  */
-export async function exportLog(deps: AppDeps, input: { resource?: string | undefined; days: number }): Promise<LogExport> {
+export async function exportLog(deps: AppDeps, input: { user: string; resource?: string | undefined; days: number }): Promise<LogExport> {
   const to = deps.clock.now();
   const from = new Date(to.getTime() - input.days * DAY_MS);
   const chunks: Buffer[] = [];
@@ -40,6 +41,10 @@ export async function exportLog(deps: AppDeps, input: { resource?: string | unde
   });
   // `to` is exclusive in the filter; a millisecond later includes an event written this instant.
   const count = await exportEvents(deps.db, { from, to: new Date(to.getTime() + 1), resource: input.resource }, 'csv', sink, undefined, { bom: true });
+  // Who pulled the evidence out, and how much, is evidence too (and what the large-export monitor reads).
+  await deps.db.transaction((tx) =>
+    deps.ledger.append(tx, { kind: 'log.exported', actor: input.user, resource: input.resource, details: { events: count, from: from.toISOString(), to: to.toISOString() } }),
+  );
   const day = (d: Date) => d.toISOString().slice(0, 10);
   return {
     csv: Buffer.concat(chunks),

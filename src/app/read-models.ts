@@ -1,3 +1,4 @@
+import { alertResponses } from './respond-to-exception.ts';
 import { and, desc, eq, gt, inArray, ne } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
 import { accessRequests, alerts, grants, HELD_GRANT_STATES, requestApprovals } from '../db/schema.ts';
@@ -92,6 +93,7 @@ export async function securityAlertView(db: Db, alertId: number): Promise<(Secur
     text: alert.text,
     notification: alert.notification,
     acknowledged: alert.acknowledgedBy && alert.acknowledgedAt ? { by: alert.acknowledgedBy, at: alert.acknowledgedAt } : undefined,
+    responses: await alertResponses(db, alert.id),
     channel: alert.channel,
     ts: alert.ts,
   };

@@ -61,6 +61,8 @@ export interface SecurityAlertView {
   /** What the alert is about, as facts: each channel words it. Null on alerts raised before. */
   notification?: Notification | null | undefined;
   acknowledged?: { by: string; at: Date } | undefined;
+  /** Management's responses, oldest first. */
+  responses?: Array<{ by: string; at: Date; text: string }> | undefined;
 }
 
 export interface HomeView {

@@ -1,6 +1,16 @@
+import { userInfo } from 'node:os';
 import { InvalidArgumentError } from 'commander';
 import { readCliEnv, type CliEnv } from '../config/env.ts';
 import { openDatabase, type Database } from '../db/client.ts';
+
+/** Who a CLI command's evidence names as its actor: the operating-system user running it. */
+export function cliUser(): string {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli:unknown';
+  }
+}
 
 /** Opens the same database the bot uses; on the embedded one, a running bot is named clearly. */
 export async function withDatabase<T>(run: (database: Database, env: CliEnv) => Promise<T>): Promise<T> {

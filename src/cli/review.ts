@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { startReview, type StartedReview } from '../app/start-review.ts';
@@ -8,15 +7,7 @@ import { BOT_HOLDER, DataDirBusyError } from '../db/data-dir-lock.ts';
 import { askRunningBot, type ReviewStartRequest } from '../db/review-mailbox.ts';
 import { loadReviewReport, reviewReportCsv, reviewReportMarkdown } from '../evidence/review-report.ts';
 import { systemClock } from '../ports.ts';
-import { withDatabase } from './context.ts';
-
-function cliUser(): string {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli:unknown';
-  }
-}
+import { cliUser, withDatabase } from './context.ts';
 
 const campaignId = (text: string) => {
   if (!/^\d{1,9}$/.test(text)) throw new InvalidArgumentError(`"${text}" is not a campaign number`);

@@ -1,18 +1,10 @@
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.ts';
+import { duration } from './duration-field.ts';
 import { scheduleProblem } from '../domain/review.ts';
+import { monitorsSchema } from './monitors-schema.ts';
 import type { GrantTarget } from '../ports.ts';
 import { grantFields, grantTarget, personFields } from '../providers/registry.ts';
-
-/** A duration as people write it (`2h`, `1h30m`, `PT2H`), kept as milliseconds. */
-const duration = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; write it like 30m, 2h, 1h30m, 1d or PT2H (no fractions)` });
-    return z.NEVER;
-  }
-  return ms;
-});
 
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user id looks like U012ABCDEF');
 const slackUsergroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'a Slack user group id looks like S012ABCDEF');
@@ -105,6 +97,7 @@ export const accessSchema = z
     drift: z
       .strictObject({ every: duration.default(() => parseDuration('1h')!), action: z.enum(['report', 'remove']).default('report') })
       .default({ every: parseDuration('1h')!, action: 'report' }),
+    monitors: monitorsSchema,
   })
   .superRefine((cfg, ctx) => {
     for (const [index, name] of (cfg.reviews.scope ?? []).entries()) {

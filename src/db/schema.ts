@@ -383,3 +383,17 @@ export const slackDeliveries = pgTable(
   },
   (t) => [index('slack_deliveries_seen_at_idx').on(t.seenAt)],
 );
+
+/**
+ * How far the suspicious-pattern monitors have read the ledger: one row, locked by the replica
+ * that reads on. It starts at the ledger's head when the table is made, so turning monitors on
+ * does not raise alerts about years of history at once.
+ */
+export const monitorCursor = pgTable(
+  'monitor_cursor',
+  {
+    single: boolean('single').primaryKey().default(true),
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+  },
+  (t) => [check('monitor_cursor_single_row', sql`${t.single}`)],
+);

@@ -270,6 +270,13 @@ export const EVENT_DETAILS = {
     action: z.string(),
     removed: z.boolean(),
   }),
+  /** Actor: who pulled the evidence log into Slack (`/breakglass log`); the event's resource is its filter. */
+  'log.exported': z.object({ events: z.number(), from: time, to: time }),
+  /**
+   * Management's response to an exception (a readiness gap, by its id) or to a security alert
+   * (`alert:<id>`, with `alert_id`). Actor: who responded (a Slack id, or `cli:<user>`).
+   */
+  'exception.responded': z.object({ exception_id: z.string(), response: z.string(), alert_id: id.nullable() }),
   'alert.raised': z.object({ alert_id: id, alert_kind: z.string(), text: z.string(), grant_id: id.nullable() }),
   'alert.acknowledged': z.object({ alert_id: id, alert_kind: z.string(), raised_at: time, acknowledged_after_ms: z.number() }),
   'ledger.checkpoint': z.object({ v: z.literal(1), count: z.number(), head: z.string(), at: time, public_key: z.string(), signature: z.string() }),

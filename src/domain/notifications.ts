@@ -43,7 +43,14 @@ export type Notification =
   | { kind: 'offboarding_unmanaged'; email: string; resources: string[] }
   | { kind: 'offboarding_sla_missed'; email: string; slaMs: number }
   | { kind: 'policy_refused'; path: string; hash: string; problems: string[]; inForce: string }
-  | { kind: 'drift'; principal: string; resource: string; removed: boolean; cause: { unmanaged: true } | { campaignId: number } | { grantId: number | null } };
+  | { kind: 'drift'; principal: string; resource: string; removed: boolean; cause: { unmanaged: true } | { campaignId: number } | { grantId: number | null } }
+  // Suspicious patterns (access.yml `monitors`), found in the ledger after the fact.
+  | { kind: 'repeated_emergency'; person: string; resource: string; requestId: number | null; count: number; withinMs: number }
+  | { kind: 'grant_outside_hours'; person: string; resource: string; requestId: number | null; startsAt: string; timeZone: string }
+  | { kind: 'reasked_after_denial'; person: string; resource: string; requestId: number | null; deniedRequestId: number | null; deniedBy: string; approver: string }
+  | { kind: 'hasty_sign_off'; campaignId: number; reviewer: string; lines: number; elapsedMs: number }
+  | { kind: 'repeated_approver'; approver: string; person: string; count: number; withinMs: number }
+  | { kind: 'large_log_export'; user: string; events: number; resource: string | null };
 
 const codes = (names: readonly string[]): Message => joined(names.map((n) => [code(n)]), ', ');
 
@@ -117,6 +124,13 @@ export function notificationWords(n: Notification): Message {
       return msg`${emoji('warning')} Offboarding of ${n.email} missed the ${formatDuration(n.slaMs)} SLA.`;
     case 'policy_refused':
       return msg`${emoji('warning')} A new version of ${code(n.path)} (${code(n.hash.slice(0, 12))}) was refused, so the policy in force stays ${code(n.inForce.slice(0, 12))}:\n${pre(n.problems.join('\n'))}\nFix the file; breakglass loads it as soon as it changes.`;
+    case 'repeated_emergency':
+    case 'grant_outside_hours':
+    case 'reasked_after_denial':
+    case 'hasty_sign_off':
+    case 'repeated_approver':
+    case 'large_log_export':
+      return suspiciousPattern(n);
     case 'drift':
       return msg`${emoji('mag')} Drift: ${n.principal} ${driftCause(n)}.${n.removed ? msg` breakglass removed it (drift: remove).` : msg` Remove it at the provider, or set ${code('drift: remove')}.`}`;
   }
@@ -139,6 +153,28 @@ function reviewStarted(n: Extract<Notification, { kind: 'review_started' }>): Me
   if (n.unmanagedItems > 0) parts.push(msg`${n.unmanagedItems} line(s) were not granted through breakglass.`);
   if (n.skipped.length > 0) parts.push(msg`${emoji('warning')} Not reviewed: ${joined(n.skipped.map((s) => msg`${code(s.resource)} (${s.reason})`), '; ')}.`);
   return joined(parts, ' ');
+}
+
+type SuspiciousPattern = Extract<Notification, { kind: 'repeated_emergency' | 'grant_outside_hours' | 'reasked_after_denial' | 'hasty_sign_off' | 'repeated_approver' | 'large_log_export' }>;
+
+const request = (id: number | null): Message => (id === null ? [] : msg` (request #${id})`);
+
+function suspiciousPattern(n: SuspiciousPattern): Message {
+  const flag = msg`${emoji('eyes')} ${bold('Suspicious pattern')}:`;
+  switch (n.kind) {
+    case 'repeated_emergency':
+      return msg`${flag} ${mention(n.person)} self-granted emergency access ${n.count} times within ${formatDuration(n.withinMs)}, the latest to ${code(n.resource)}${request(n.requestId)}.`;
+    case 'grant_outside_hours':
+      return msg`${flag} ${mention(n.person)} was granted ${code(n.resource)}${request(n.requestId)} at ${date(n.startsAt)}, outside working hours (${n.timeZone}).`;
+    case 'reasked_after_denial':
+      return msg`${flag} ${mention(n.approver)} approved ${mention(n.person)}'s request for ${code(n.resource)}${request(n.requestId)} after ${mention(n.deniedBy)} denied the same access${request(n.deniedRequestId)}.`;
+    case 'hasty_sign_off':
+      return msg`${flag} ${mention(n.reviewer)} kept all ${n.lines} line(s) of access review #${n.campaignId} and signed off ${Math.round(n.elapsedMs / 1000)} s after getting the card: faster than the lines can be read.`;
+    case 'repeated_approver':
+      return msg`${flag} ${mention(n.approver)} has approved ${mention(n.person)}'s requests ${n.count} times within ${formatDuration(n.withinMs)}.`;
+    case 'large_log_export':
+      return msg`${flag} ${mention(n.user)} exported ${n.events.toLocaleString('en-US')} evidence event(s)${n.resource ? msg` of ${code(n.resource)}` : []} with ${code('/breakglass log')}.`;
+  }
 }
 
 function driftCause(n: Extract<Notification, { kind: 'drift' }>): Message {

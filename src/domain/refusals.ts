@@ -36,6 +36,9 @@ export type RefusalReason =
   | { code: 'no_task'; taskId: number }
   | { code: 'ack_not_security' }
   | { code: 'alert_already_acknowledged' }
+  | { code: 'respond_not_security' }
+  | { code: 'invalid_response'; problem: string }
+  | { code: 'no_alert'; alertId: number }
   | { code: 'log_no_security_team' }
   | { code: 'log_not_security' }
   | { code: 'unknown_review_resources'; unknown: string[]; known: string[] }
@@ -138,6 +141,12 @@ export function refusalWords(r: RefusalReason): Message {
       return msg`Only the security team (access.yml ${code('security:')}) can acknowledge alerts.`;
     case 'alert_already_acknowledged':
       return msg`That alert is already acknowledged (or does not exist).`;
+    case 'respond_not_security':
+      return msg`Only the security team (access.yml ${code('security:')}) can respond to alerts.`;
+    case 'invalid_response':
+      return [{ words: r.problem }];
+    case 'no_alert':
+      return msg`There is no alert ${r.alertId}; nothing was recorded.`;
     case 'log_no_security_team':
       return msg`${code('/breakglass log')} is for the security team, and access.yml names none (${code('security:')}). Nothing was exported; use ${code('npx breakglass evidence export')} instead.`;
     case 'log_not_security':

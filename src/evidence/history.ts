@@ -114,6 +114,15 @@ export interface AlertRecord {
   ack: { by: string; at: Date; seq: number } | null;
 }
 
+export interface ResponseRecord {
+  exceptionId: string;
+  alertId: string | null;
+  by: string;
+  at: Date;
+  text: string;
+  seq: number;
+}
+
 export interface UnreadableEvent {
   seq: number;
   kind: string;
@@ -130,6 +139,8 @@ export class EvidenceHistory {
   readonly requests = new Map<string, RequestRecord>();
   readonly grants = new Map<string, GrantRecord>();
   readonly alerts = new Map<string, AlertRecord>();
+  /** Management's responses (`exception.responded`), in seq order. */
+  readonly responses: ResponseRecord[] = [];
   /** review.* events, in seq order (their details are owned by the review feature). */
   readonly reviewEvents: StoredEvent[] = [];
   /** offboarding.* events, in seq order. */
@@ -306,6 +317,11 @@ export class EvidenceHistory {
         alert.resource = event.resource;
         alert.subject = event.subject;
         alert.grantId = id(d.grant_id);
+        return;
+      }
+      case 'exception.responded': {
+        const d = parsed.details;
+        this.responses.push({ exceptionId: d.exception_id, alertId: id(d.alert_id), by: event.actor, at: event.occurredAt, text: d.response, seq: event.seq });
         return;
       }
       case 'alert.acknowledged': {

@@ -1,3 +1,4 @@
+import { attachResponses, groupRepeatedAlerts } from './exceptions.ts';
 import { EMERGENCY_REVIEW_WITHIN_MS } from '../domain/emergency.ts';
 import type { Db } from '../db/client.ts';
 import { parseDuration } from '../domain/duration.ts';
@@ -95,6 +96,15 @@ export interface Gap {
   start?: string;
   end?: string;
   duration_ms?: number;
+  /** What management can respond to (`npx breakglass respond <id>`): see exceptions.ts. */
+  id?: string;
+  /** Management's responses to it, oldest first. */
+  responses?: Array<{ by: string; at: string; text: string; seq: number }>;
+  /** An unacknowledged alert: its kind and id, and every alert folded into it for the same finding. */
+  alert_kind?: string;
+  alert_ids?: string[];
+  occurrences?: number;
+  last_at?: string;
 }
 
 export interface ReadinessReport {
@@ -276,6 +286,8 @@ export function assessReadiness(history: EvidenceHistory, options: ReadinessOpti
         requestId: alert.requestId,
         grantId: alert.grantId,
         at: alert.raisedAt!.toISOString(),
+        alert_kind: alert.kind ?? 'alert',
+        alert_ids: [alert.alertId],
       });
     }
   }
@@ -344,14 +356,15 @@ export function assessReadiness(history: EvidenceHistory, options: ReadinessOpti
   gaps.push(...uptime.gaps);
 
   const order = new Map(GAP_KINDS.map((k, i) => [k, i]));
-  gaps.sort((a, b) => order.get(a.kind)! - order.get(b.kind)! || a.at.localeCompare(b.at) || (a.seqs[0] ?? 0) - (b.seqs[0] ?? 0));
-  const counts = Object.fromEntries(GAP_KINDS.map((k) => [k, gaps.filter((g) => g.kind === k).length])) as Record<GapKind, number>;
+  const exceptions = attachResponses(groupRepeatedAlerts(gaps), history.responses);
+  exceptions.sort((a, b) => order.get(a.kind)! - order.get(b.kind)! || a.at.localeCompare(b.at) || (a.seqs[0] ?? 0) - (b.seqs[0] ?? 0));
+  const counts = Object.fromEntries(GAP_KINDS.map((k) => [k, exceptions.filter((g) => g.kind === k).length])) as Record<GapKind, number>;
   return {
     period: { from: from.toISOString(), to: to.toISOString() },
-    ok: gaps.length === 0,
+    ok: exceptions.length === 0,
     ledger: { ok: options.verify.ok && options.checkpoint?.ok !== false, count: options.verify.count, head_hash: options.verify.headHash, problem: options.verify.problem ?? null, checkpoint: options.checkpoint ?? null },
     checked,
-    gaps,
+    gaps: exceptions,
     counts,
     late_revoke_tolerance_ms: tolerance,
     uptime: uptime.summary,
@@ -605,7 +618,10 @@ export function readinessToText(report: ReadinessReport): string {
     const gaps = report.gaps.filter((g) => g.kind === kind);
     if (gaps.length === 0) continue;
     lines.push('', `${GAP_TITLES[kind]} (${gaps.length}) [${kind}]`);
-    for (const gap of gaps) lines.push(`  - ${gap.summary}${gap.seqs.length > 0 ? ` [event${gap.seqs.length === 1 ? '' : 's'} ${gap.seqs.join(', ')}]` : ''}`);
+    for (const gap of gaps) {
+      lines.push(`  - ${gap.summary}${gap.seqs.length > 0 ? ` [event${gap.seqs.length === 1 ? '' : 's'} ${gap.seqs.join(', ')}]` : ''}${gap.id ? ` (id ${gap.id})` : ''}`);
+      for (const r of gap.responses ?? []) lines.push(`    Response by ${r.by} at ${r.at} [event ${r.seq}]: ${oneLine(r.text)}`);
+    }
   }
   return `${lines.join('\n')}\n`;
 }
@@ -638,7 +654,11 @@ export function readinessToMarkdown(report: ReadinessReport): string {
     const gaps = report.gaps.filter((g) => g.kind === kind);
     if (gaps.length === 0) continue;
     lines.push(`## ${GAP_TITLES[kind]} (${gaps.length})`, '');
-    for (const gap of gaps) lines.push(`- ${escapeMarkdown(gap.summary)}${gap.seqs.length > 0 ? ` Event${gap.seqs.length === 1 ? '' : 's'}: ${gap.seqs.join(', ')}.` : ''}`);
+    for (const gap of gaps) {
+      lines.push(`- ${escapeMarkdown(gap.summary)}${gap.seqs.length > 0 ? ` Event${gap.seqs.length === 1 ? '' : 's'}: ${gap.seqs.join(', ')}.` : ''}${gap.id ? ` Id: \`${gap.id}\`.` : ''}`);
+      for (const r of gap.responses ?? []) lines.push(`  - **Management response** by ${escapeMarkdown(r.by)} at ${r.at} (event ${r.seq}): ${escapeMarkdown(oneLine(r.text))}`);
+      if (gap.id && (gap.responses ?? []).length === 0) lines.push('  - No management response recorded.');
+    }
     lines.push('');
   }
   return lines.join('\n');

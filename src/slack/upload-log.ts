@@ -20,7 +20,7 @@ export async function uploadLog(
     deps.logger.warn({ err: error, user: body.user_id }, 'could not answer /breakglass log at once; carrying on'),
   );
 
-  const log = await exportLog(deps, command);
+  const log = await exportLog(deps, { ...command, user: body.user_id });
   if (log.count === 0) {
     const known = Object.keys(deps.access.config.resources);
     const hint = command.resource && !known.includes(command.resource) ? ` (\`${command.resource}\` is not in access.yml; resources: ${known.map((r) => `\`${r}\``).join(', ')})` : '';

@@ -88,8 +88,13 @@ for (const database of ['pglite', 'postgres'] as const) {
       const answers = await h.slack.waitFor(() => (h.slack.responses(asked).length >= 2 ? h.slack.responses(asked) : undefined), 5_000, 'two answers');
       expect(answers[0]!.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(/^Preparing the evidence log of `prod-db` for the last 7 day\(s\)/) });
 
-      const expected = await h.bot.database.db.select().from(evidenceEvents).where(eq(evidenceEvents.resource, 'prod-db')).orderBy(evidenceEvents.seq);
+      // The export records itself (`log.exported`, about prod-db) once it has read the log: the
+      // file holds what came before that record.
+      const ofProdDb = await h.bot.database.db.select().from(evidenceEvents).where(eq(evidenceEvents.resource, 'prod-db')).orderBy(evidenceEvents.seq);
+      const exportRecord = ofProdDb.find((e) => e.kind === 'log.exported');
+      const expected = ofProdDb.filter((e) => e.seq < exportRecord!.seq);
       expect(expected.length).toBeGreaterThan(0);
+      expect(exportRecord).toMatchObject({ actor: 'U0SEC', details: { events: expected.length } });
       expect(answers[1]!.body).toMatchObject({ response_type: 'ephemeral', text: expect.stringMatching(new RegExp(`^Uploaded ${expected.length} event\\(s\\) of \`prod-db\``)) });
 
       const files = h.slack.filesTo('U0SEC');

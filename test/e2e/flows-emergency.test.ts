@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyLedger } from '../../src/evidence/verify.ts';
-import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
+import { ACTIONS, RESPOND_MODAL, VIEWS } from '../../src/slack/blocks/view-models.ts';
+import { post, viewSubmission } from '../support/slack-requests.ts';
 import type { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { click, clockAtNow, eventsOf, grantOf, hasButton, ledger, request, slash, waitForDm, waitForEvent } from '../support/flows.ts';
@@ -97,6 +98,22 @@ for (const database of ['pglite', 'postgres'] as const) {
       const again = await click(h, 'U0BOB', ACTIONS.acknowledgeAlert, { message: alert });
       expect(await again.reply()).toMatch(/already acknowledged/);
 
+      // Management's response: Respond opens a modal; an empty text is refused, a real one is evidence shown on the alert.
+      const triggerId = '24680.13579.feedface01234567';
+      await click(h, 'U0SEC', ACTIONS.respondAlert, { message: updatedAlert }, { triggerId });
+      const modal = await h.slack.waitFor(() => [...h.slack.modals.values()].find((v) => v.callback_id === VIEWS.respondAlert), 5_000, 'the response modal');
+      const empty = await post<{ response_action?: string }>(h.baseUrl, viewSubmission({ userId: 'U0SEC', view: modal, values: { [RESPOND_MODAL.block]: { [RESPOND_MODAL.action]: '  ' } } }));
+      expect(empty.json).toMatchObject({ response_action: 'errors' });
+      const response = 'Confirmed SEV-1 with the on-call lead; access ended after the incident.';
+      const submitted = await post(h.baseUrl, viewSubmission({ userId: 'U0SEC', view: modal, values: { [RESPOND_MODAL.block]: { [RESPOND_MODAL.action]: response } } }));
+      expect(submitted.status).toBe(200);
+      const responded = await waitForEvent(h, requestId, 'exception.responded');
+      expect(responded).toMatchObject({ actor: 'U0SEC', subject: 'U0ALICE', resource: 'prod-root', details: { response, exception_id: expect.stringMatching(/^alert:\d+$/) } });
+      await h.slack.waitFor(() => {
+        const m = h.slack.message('C0SEC', alert.ts);
+        return m && textOf(m).includes(`Response by <@U0SEC>`) && textOf(m).includes(response) ? m : undefined;
+      }, 5_000, 'the response on the alert');
+
       await click(h, 'U0BOB', ACTIONS.reviewEmergency, { message: bobCard });
       const reviewed = await waitForEvent(h, requestId, 'emergency.reviewed');
       expect(reviewed).toMatchObject({ actor: 'U0BOB', subject: 'U0ALICE', resource: 'prod-root' });
@@ -109,7 +126,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(await carolLate.reply()).toMatch(/<@U0BOB> already reviewed/);
 
       const events = await eventsOf(h, requestId);
-      expect(events.map((e) => e.kind)).toEqual(['request.created', 'request.approved', 'alert.raised', 'grant.applied', 'alert.acknowledged', 'emergency.reviewed']);
+      expect(events.map((e) => e.kind)).toEqual(['request.created', 'request.approved', 'alert.raised', 'grant.applied', 'alert.acknowledged', 'exception.responded', 'emergency.reviewed']);
       expect(events[0]).toMatchObject({ actor: 'U0ALICE', details: { request_kind: 'emergency', approvers: ['U0BOB', 'U0CAROL'] } });
       expect(events[1]).toMatchObject({ actor: 'U0ALICE', subject: 'U0ALICE', details: { self_grant: true, policy: 'emergency_self_grant', final: true } });
       expect(events[2]).toMatchObject({ actor: 'breakglass', subject: 'U0ALICE', resource: 'prod-root', details: { alert_kind: 'emergency_grant' } });

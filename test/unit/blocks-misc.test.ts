@@ -134,16 +134,35 @@ describe('emergency review card', () => {
 });
 
 describe('security alert', () => {
-  it('carries an Acknowledge button with the alert id until acknowledged, then who and when', () => {
+  it('carries Acknowledge (until acknowledged, then who and when) and Respond buttons with the alert id', () => {
     const open = securityAlert({ alertId: 9, text: '<@UREQ> self-granted `prod-db`' });
     expect(visible(open.blocks)).toContain('<@UREQ> self-granted `prod-db`');
-    expect(buttons(open.blocks)).toEqual([expect.objectContaining({ action_id: ACTIONS.acknowledgeAlert, value: '9' })]);
+    expect(buttons(open.blocks)).toEqual([
+      expect.objectContaining({ action_id: ACTIONS.acknowledgeAlert, value: '9' }),
+      expect.objectContaining({ action_id: ACTIONS.respondAlert, value: '9' }),
+    ]);
     expect(open.text).toContain('Security alert');
 
     const acked = securityAlert({ alertId: 9, text: 'x'.repeat(5_000), acknowledged: { by: 'USEC', at: now } });
-    expect(buttons(acked.blocks)).toEqual([]);
+    expect(buttons(acked.blocks)).toEqual([expect.objectContaining({ action_id: ACTIONS.respondAlert, value: '9' })]);
     expect(visible(acked.blocks)).toContain('Acknowledged by <@USEC> at <!date^');
     expect(slackLimitProblems(acked.blocks, 'message')).toEqual([]);
+  });
+
+  it("shows management's responses, their text escaped, and names a CLI responder as text", () => {
+    const responded = securityAlert({
+      alertId: 9,
+      text: 'drift',
+      responses: [
+        { by: 'USEC', at: now, text: 'Removed by hand <!channel> & ticketed' },
+        { by: 'cli:alice', at: now, text: 'x'.repeat(3_000) },
+      ],
+    });
+    const shown = visible(responded.blocks);
+    expect(shown).toContain('Response by <@USEC> at <!date^');
+    expect(shown).toContain('Removed by hand &lt;!channel&gt; &amp; ticketed');
+    expect(shown).toContain('Response by `cli:alice`');
+    expect(slackLimitProblems(responded.blocks, 'message')).toEqual([]);
   });
 });
 

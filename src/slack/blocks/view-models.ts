@@ -8,6 +8,8 @@ export const ACTIONS = {
   endGrant: 'bg_end_grant',
   reviewEmergency: 'bg_review_emergency',
   acknowledgeAlert: 'bg_ack_alert',
+  /** A security alert's Respond: carries the alert id, opens the response modal. */
+  respondAlert: 'bg_respond_alert',
   /** On the reminder before access ends: opens the extension form; carries the request id. */
   extendAccess: 'bg_extend_access',
   /** A human task card's Done: carries the task id, opens the note modal. */
@@ -26,7 +28,11 @@ export const VIEWS = {
   requestForm: 'bg_request_form',
   extendForm: 'bg_extend_form',
   humanTaskDone: 'bg_human_task_done_note',
+  respondAlert: 'bg_respond_alert_text',
 } as const;
+
+/** Block and action ids inside the response modal. */
+export const RESPOND_MODAL = { block: 'response', action: 'response_text' } as const;
 
 /** Block and action ids inside the extension form. */
 export const EXTEND_FORM = { block: 'duration', action: 'duration_select' } as const;

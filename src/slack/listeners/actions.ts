@@ -11,6 +11,7 @@ import { controlCharacterProblem } from '../../domain/command.ts';
 import { reviewActionHandlers } from './review-actions.ts';
 import { extendActionHandlers } from './extend-form.ts';
 import { humanTaskActionHandlers, registerHumanTaskView } from './human-task-actions.ts';
+import { registerRespondView, respondActionHandlers } from './respond-actions.ts';
 import { denyModal } from '../blocks/deny-modal.ts';
 import { ACTIONS, DENY_MODAL, VIEWS } from '../blocks/view-models.ts';
 import { refusalMrkdwn } from '../render.ts';
@@ -60,6 +61,7 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
     ...reviewActionHandlers(deps),
     ...extendActionHandlers(deps),
     ...humanTaskActionHandlers(deps),
+    ...respondActionHandlers(deps),
   };
 
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions' }, async ({ ack, body, action, client, respond }) => {
@@ -99,6 +101,7 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
   });
 
   registerHumanTaskView(app, deps);
+  registerRespondView(app, deps);
 
   app.view(VIEWS.denyReason, async ({ ack, body, view }) => {
     const requestId = idValue.safeParse(view.private_metadata);

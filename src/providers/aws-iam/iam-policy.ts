@@ -125,6 +125,62 @@ export function readGrantPolicy(doc: string | IamPolicyDocument): { grantId?: st
   return { ...(grantId !== undefined ? { grantId } : {}), ...(expires !== undefined ? { expiresAt: new Date(expires) } : {}) };
 }
 
+/** A problem IAM would answer with MalformedPolicyDocument or LimitExceeded, at a path inside the policy. */
+export interface PolicyProblem {
+  path: Array<string | number>;
+  message: string;
+}
+
+/** `service:action`, wildcards allowed in the action part; or `*` alone. */
+const ACTION = /^(?:\*|[a-z0-9-]+:[A-Za-z0-9*?]+)$/;
+/** The longest grant id a Sid carries (a UUID) and a timestamp: the size a real grant's document has. */
+const SIZING_GRANT_ID = '00000000-0000-4000-8000-000000000000';
+const SIZING_EXPIRY = new Date('2099-12-31T23:59:59Z');
+
+const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+
+function statementProblems(stmt: Record<string, unknown>, at: Array<string | number>): PolicyProblem[] {
+  const problems: PolicyProblem[] = [];
+  if (stmt['Effect'] !== 'Allow' && stmt['Effect'] !== 'Deny') {
+    problems.push({ path: [...at, 'Effect'], message: `Effect must be Allow or Deny, not ${JSON.stringify(stmt['Effect'] ?? null)}: IAM refuses any other` });
+  }
+  if (!('Resource' in stmt) && !('NotResource' in stmt)) {
+    problems.push({ path: at, message: 'a statement needs Resource (or NotResource): IAM refuses an inline policy statement without one; write Resource: "*" to mean everything' });
+  }
+  const key = 'Action' in stmt ? 'Action' : 'NotAction' in stmt ? 'NotAction' : undefined;
+  if (!key) {
+    problems.push({ path: at, message: 'a statement needs Action (or NotAction)' });
+    return problems;
+  }
+  const values = asList(stmt[key]);
+  values.forEach((action, j) => {
+    if (typeof action === 'string' && ACTION.test(action)) return;
+    const where = Array.isArray(stmt[key]) ? [...at, key, j] : [...at, key];
+    problems.push({ path: where, message: `${JSON.stringify(action)} is not an IAM action: write it with its service prefix, like s3:GetObject` });
+  });
+  return problems;
+}
+
+/**
+ * What IAM would refuse in an access.yml `aws_iam_policy`, checked at load rather than at the first
+ * approval: statements without Effect, Action or Resource, actions without a service prefix, and
+ * a document that, with the Sids and expiry conditions a grant adds, exceeds the user's budget.
+ */
+export function policyProblems(policy: IamPolicyDocument): PolicyProblem[] {
+  const raw = policy.Statement as unknown;
+  const statements = Array.isArray(raw) ? raw : isRecord(raw) ? [raw] : [];
+  const problems = statements.flatMap((s, i) => (isRecord(s) ? statementProblems(s, ['Statement', i]) : [{ path: ['Statement', i], message: 'a statement is a mapping' }]));
+  if (problems.length > 0 || statements.length === 0) return problems;
+  const size = policySize(JSON.stringify(grantPolicyDocument({ grantId: SIZING_GRANT_ID, policy, expiresAt: SIZING_EXPIRY })));
+  if (size > INLINE_USER_POLICY_LIMIT) {
+    problems.push({
+      path: [],
+      message: `with the Sids and expiry conditions breakglass adds, this policy is ${size} characters (whitespace not counted); IAM allows ${INLINE_USER_POLICY_LIMIT} per user across all inline policies. Shorten it (wildcards, fewer statements) or grant an aws_iam_group`,
+    });
+  }
+  return problems;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 export interface PolicyResource {

@@ -2,13 +2,19 @@ import { z } from 'zod';
 import { ProviderError, type IamPolicyDocument } from '../../ports.ts';
 import { ProviderSetupError, defineProvider, type ProviderSetup } from '../module.ts';
 import { isAwsIamTarget, type AwsIamTarget } from './target.ts';
+import { policyProblems } from './iam-policy.ts';
 
 const roleArn = z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'an IAM role ARN looks like arn:aws:iam::123456789012:role/Name');
 
-const policyDocument = z.looseObject({
-  Version: z.string().optional(),
-  Statement: z.array(z.looseObject({ Effect: z.enum(['Allow', 'Deny']) })).min(1, 'a policy needs at least one statement'),
-});
+// What IAM would refuse is refused here, on its access.yml line, not at the first approval.
+const policyDocument = z
+  .looseObject({
+    Version: z.string().optional(),
+    Statement: z.array(z.looseObject({})).min(1, 'a policy needs at least one statement'),
+  })
+  .superRefine((policy, ctx) => {
+    for (const problem of policyProblems(policy)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message, input: policy });
+  });
 
 /** IAM group membership, or an inline user policy that carries its own expiry. */
 export const awsIam = defineProvider({

@@ -123,7 +123,7 @@ describe('aws_iam_policy', () => {
     await expect(provider.revoke(spec(policyTarget()))).resolves.toBeUndefined();
   });
 
-  it('lists holders across ListUsers pages with their grant ids, reading only matching policies', async () => {
+  it('lists holders across GetAccountAuthorizationDetails pages with their grant ids, without a call per user', async () => {
     iam.maxPageSize = 2;
     const a = iam.account();
     for (const n of ['b@example.com', 'c@example.com', 'd@example.com', 'e@example.com']) a.addUser(n);
@@ -138,8 +138,32 @@ describe('aws_iam_policy', () => {
       { resource: 'prod-logs', principal: 'd@example.com', email: 'd@example.com', grantId: 'grant-77' },
       { resource: 'prod-logs', principal: 'e@example.com', email: 'e@example.com' }, // not written by breakglass: no grant id
     ]);
-    expect(iam.calls('ListUsers')).toHaveLength(3);
-    expect(iam.calls('GetUserPolicy').map((r) => r.params['UserName']).sort()).toEqual(['alice@example.com', 'd@example.com', 'e@example.com']);
+    const pages = iam.calls('GetAccountAuthorizationDetails');
+    expect(pages).toHaveLength(3); // 5 users, 2 a page
+    expect(pages[0]!.params).toMatchObject({ 'Filter.member.1': 'User' });
+    expect(pages[1]!.params['Marker']).toBeTruthy();
+    for (const perUser of ['ListUsers', 'ListUserPolicies', 'GetUserPolicy', 'ListGroupsForUser']) expect(iam.calls(perUser), perUser).toHaveLength(0);
+  });
+
+  it('reads the account once for a pass over several resources, and again after a change of its own', async () => {
+    const a = iam.account();
+    for (const n of ['b@example.com', 'c@example.com']) a.addUser(n);
+    a.putUserPolicy('b@example.com', 'breakglass-prod-logs', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'x:y', Resource: '*' }] });
+    a.putUserPolicy('c@example.com', 'breakglass-billing', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'x:y', Resource: '*' }] });
+    expect((await provider.listAccess('prod-logs', policyTarget())).map((e) => e.principal)).toEqual(['b@example.com']);
+    expect((await provider.listAccess('billing', policyTarget())).map((e) => e.principal)).toEqual(['c@example.com']);
+    expect(iam.calls('GetAccountAuthorizationDetails')).toHaveLength(1);
+
+    await provider.grant(spec(policyTarget()));
+    expect((await provider.listAccess('prod-logs', policyTarget())).map((e) => e.principal)).toEqual(['alice@example.com', 'b@example.com']);
+    expect(iam.calls('GetAccountAuthorizationDetails')).toHaveLength(2);
+  });
+
+  it('sees changes made elsewhere once its listing is older than listingTtlMs', async () => {
+    const p = makeProvider({ listingTtlMs: 0 });
+    expect(await p.listAccess('prod-logs', policyTarget())).toEqual([]);
+    iam.account().putUserPolicy('alice@example.com', 'breakglass-prod-logs', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'x:y', Resource: '*' }] });
+    expect((await p.listAccess('prod-logs', policyTarget())).map((e) => e.principal)).toEqual(['alice@example.com']);
   });
 
   it('refuses a document over 2,048 characters before calling AWS', async () => {
@@ -371,6 +395,21 @@ describe('the IAM test server itself', () => {
     }
   });
 
+  it('checks GetAccountAuthorizationDetails\'s Filter against the model\'s EntityType values', async () => {
+    const { GetAccountAuthorizationDetailsCommand } = await import('@aws-sdk/client-iam');
+    const client = new IAMClient({ region: 'us-east-1', endpoint: iam.url, credentials: iam.credentials, maxAttempts: 1 });
+    try {
+      const err = await client.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['Users' as never] })).catch((e) => e);
+      expect(err).toMatchObject({ name: 'ValidationError', message: expect.stringMatching(/Member must satisfy enum value set: \[User, Role, Group/) });
+      const bad = await client.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['User'], MaxItems: 5000 })).catch((e) => e);
+      expect(bad.message).toMatch(/must have value between 1 and 1000/);
+      const ok = await client.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['User'] }));
+      expect(ok.UserDetailList?.map((u) => [u.UserName, u.GroupList])).toEqual([['alice@example.com', []]]);
+    } finally {
+      client.destroy();
+    }
+  });
+
   it('validates against botocore\'s model, which requires these members of the operations breakglass calls', () => {
     const model = loadIamModel();
     const expected: Record<string, string[]> = {
@@ -381,10 +420,12 @@ describe('the IAM test server itself', () => {
       DeleteUserPolicy: ['UserName', 'PolicyName'],
       GetUserPolicy: ['UserName', 'PolicyName'],
       ListUserPolicies: ['UserName'],
+      GetAccountAuthorizationDetails: [],
+      PutRolePolicy: ['RoleName', 'PolicyName', 'PolicyDocument'],
     };
     for (const [op, required] of Object.entries(expected)) {
       const shape = model.shapes[model.operations[op]!.input!.shape]!;
-      expect(shape.required?.slice().sort(), op).toEqual(required.slice().sort());
+      expect((shape.required ?? []).slice().sort(), op).toEqual(required.slice().sort());
     }
   });
 });

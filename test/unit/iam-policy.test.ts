@@ -137,10 +137,10 @@ describe('minimalIamPolicy', () => {
     });
   });
 
-  it('grants inline-policy actions on users and ListUsers for aws_iam_policy resources', () => {
+  it('grants inline-policy actions on users and GetAccountAuthorizationDetails (the listing) for aws_iam_policy resources', () => {
     const doc = minimalIamPolicy([{ name: 'logs', target: inline() }]);
     const actions = doc.Statement.flatMap((s) => s['Action'] as string[] | string);
-    expect(actions.sort()).toEqual(['iam:DeleteUserPolicy', 'iam:GetUserPolicy', 'iam:ListUserPolicies', 'iam:ListUsers', 'iam:PutUserPolicy']);
+    expect(actions.sort()).toEqual(['iam:DeleteUserPolicy', 'iam:GetAccountAuthorizationDetails', 'iam:PutUserPolicy']);
     const userStmt = doc.Statement.find((s) => s['Sid'] === 'BreakglassInlineUserPolicies');
     expect(userStmt?.['Resource']).toBe('arn:aws:iam::*:user/*');
   });

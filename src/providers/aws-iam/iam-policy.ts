@@ -227,11 +227,11 @@ export function minimalIamPolicy(resources: PolicyResource[], options: { forRole
       {
         Sid: 'BreakglassInlineUserPolicies',
         Effect: 'Allow',
-        Action: ['iam:DeleteUserPolicy', 'iam:GetUserPolicy', 'iam:ListUserPolicies', 'iam:PutUserPolicy'],
+        Action: ['iam:DeleteUserPolicy', 'iam:PutUserPolicy'],
         Resource: `arn:aws:iam::${account}:user/*`,
       },
-      // ListUsers has no resource type: it can only be granted on "*".
-      { Sid: 'BreakglassListUsers', Effect: 'Allow', Action: 'iam:ListUsers', Resource: '*' },
+      // Listing reads every user's inline policies in a few calls; the action has no resource type, so "*".
+      { Sid: 'BreakglassReadUsers', Effect: 'Allow', Action: 'iam:GetAccountAuthorizationDetails', Resource: '*' },
     );
   }
   if (!roleArn) {

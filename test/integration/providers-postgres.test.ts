@@ -130,7 +130,10 @@ describe.skipIf(!postgresAvailable)('PostgreSQL role provider', () => {
     try {
       await session.unsafe(`set role ${role}`);
       expect(await session`select current_user as who`).toEqual([{ who: role }]);
-      await provider.revoke(spec(target(), { email: `${alice}@example.com` }));
+      const outcome = await provider.revoke(spec(target(), { email: `${alice}@example.com` }));
+      // What the evidence records (grant.sessions_ended): the count and the time are the database's.
+      expect(outcome).toEqual({ sessionsEnded: { ended: 1, effectiveAt: expect.any(Date), method: 'pg_terminate_backend' } });
+      expect(Math.abs((outcome as { sessionsEnded: { effectiveAt: Date } }).sessionsEnded.effectiveAt.getTime() - Date.now())).toBeLessThan(60_000);
       expect(await superuser`select pid from pg_stat_activity where usename = ${alice}`).toEqual([]);
       // The next query fails, or runs on a new connection without the role.
       const after = await session<Array<{ who: string }>>`select current_user as who`.catch(() => [{ who: 'ended' }]);
@@ -140,12 +143,17 @@ describe.skipIf(!postgresAvailable)('PostgreSQL role provider', () => {
     }
   });
 
+  it('counts none when the login has no session open', async () => {
+    await provider.grant(spec(target(), { email: `${bob}@example.com` }));
+    expect(await provider.revoke(spec(target(), { email: `${bob}@example.com` }))).toMatchObject({ sessionsEnded: { ended: 0 } });
+  });
+
   it('leaves sessions open with end_sessions: false', async () => {
     await provider.grant(spec(target({ endSessions: false }), { email: `${alice}@example.com` }));
     const session = postgres(urlAs(alice), { max: 1, onnotice: () => {} });
     try {
       await session`select 1`;
-      await provider.revoke(spec(target({ endSessions: false }), { email: `${alice}@example.com` }));
+      expect(await provider.revoke(spec(target({ endSessions: false }), { email: `${alice}@example.com` }))).toBeUndefined();
       expect(await session`select 1 as one`).toEqual([{ one: 1 }]);
     } finally {
       await session.end({ timeout: 1 });

@@ -86,6 +86,8 @@ interface Principal {
   userId: string;
   sessionToken?: string;
   expiration?: Date;
+  /** A role session: its role's name and when STS issued it (aws:TokenIssueTime). */
+  role?: { name: string; issuedAt: Date };
 }
 
 interface RoleRecord {
@@ -634,6 +636,11 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
         r.policies.set(p['PolicyName']!, doc);
         return undefined;
       }
+      case 'ListRolePolicies': {
+        const r = role(p['RoleName']!);
+        const { page, marker } = paginate([...r.policies.keys()], p, state.maxPageSize);
+        return [['PolicyNames', page.map((n): XmlNode => ['member', n])], ['IsTruncated', marker !== undefined], ['Marker', marker]];
+      }
       case 'DeleteRolePolicy': {
         const r = role(p['RoleName']!);
         if (!r.policies.delete(p['PolicyName']!)) throw new AwsError(404, 'NoSuchEntity', `The role policy with name ${p['PolicyName']} cannot be found.`);
@@ -689,7 +696,7 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
         const expiration = new Date(Date.now() + (role.sessionSeconds ?? duration) * 1000);
         const roleId = `AROA${createHash('sha1').update(roleArn).digest('hex').slice(0, 16).toUpperCase()}`;
         const arn = `arn:aws:sts::${role.account}:assumed-role/${roleName}/${session}`;
-        principals.set(accessKeyId, { secret, account: role.account, arn, userId: `${roleId}:${session}`, sessionToken, expiration });
+        principals.set(accessKeyId, { secret, account: role.account, arn, userId: `${roleId}:${session}`, sessionToken, expiration, role: { name: roleName, issuedAt: new Date() } });
         return [
           ['Credentials', [['AccessKeyId', accessKeyId], ['SecretAccessKey', secret], ['SessionToken', sessionToken], ['Expiration', expiration]]],
           ['AssumedRoleUser', [['AssumedRoleId', `${roleId}:${session}`], ['Arn', arn]]],
@@ -751,6 +758,10 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
         if (req.method !== 'POST' && req.method !== 'GET') throw new AwsError(405, 'InvalidAction', `Method ${req.method} not allowed`);
         const caller = authenticate(req, body, rec);
         if (!action) throw new AwsError(400, 'MissingAction', 'Missing Action');
+        // STS GetCallerIdentity works whatever the policies say, as at AWS.
+        if (action !== 'GetCallerIdentity' && caller.role && deniedByRole(account(caller.account).roles.get(caller.role.name), caller)) {
+          throw new AwsError(403, 'AccessDenied', `User: ${caller.arn} is not authorized to perform: ${service}:${action} with an explicit deny in an identity-based policy`);
+        }
         const expected = service === 'sts' ? STS_VERSION : IAM_VERSION;
         if (version !== expected) throw new AwsError(400, 'InvalidParameterValue', `Invalid Version ${version ?? '(none)'}; expected ${expected}`);
         const drop = [...drops].find((d) => d.predicate(rec));
@@ -796,7 +807,7 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
       const acct = roleArn.match(/^arn:aws[\w-]*:iam::(\d{12}):role\//)?.[1];
       if (!acct) throw new Error(`not a role ARN: ${roleArn}`);
       roles.set(roleArn, { arn: roleArn, account: acct, ...o });
-      account(acct);
+      account(acct).addIamRole(roleArn.split('/').pop()!);
     },
     addAccessKey,
     requests,
@@ -840,6 +851,32 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
       state.maxPageSize = v;
     },
   };
+}
+
+/**
+ * Whether the role's inline policies deny this session outright: Deny statements on every action
+ * whose conditions all hold, of the kinds "revoke older sessions" uses (DateLessThan on
+ * aws:TokenIssueTime, StringLike/StringEquals on aws:userid). A condition of another kind is
+ * taken not to hold: the test server does not guess at it.
+ */
+function deniedByRole(role: IamRoleRecord | undefined, caller: Principal): boolean {
+  const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const holds = (op: string, key: string, values: unknown[]): boolean => {
+    const k = key.toLowerCase();
+    if (op === 'DateLessThan' && k === 'aws:tokenissuetime') return values.some((v) => caller.role!.issuedAt.getTime() < Date.parse(String(v)));
+    if (op === 'StringLike' && k === 'aws:userid') return values.some((v) => glob(String(v)).test(caller.userId));
+    if (op === 'StringEquals' && k === 'aws:userid') return values.some((v) => String(v) === caller.userId);
+    return false;
+  };
+  for (const doc of role?.policies.values() ?? []) {
+    const raw = (JSON.parse(doc) as { Statement: unknown }).Statement;
+    for (const st of (Array.isArray(raw) ? raw : [raw]) as Array<Record<string, unknown>>) {
+      if (st['Effect'] !== 'Deny' || ![st['Action']].flat().includes('*')) continue;
+      const cond = (st['Condition'] ?? {}) as Record<string, Record<string, unknown>>;
+      if (Object.entries(cond).every(([op, block]) => Object.entries(block).every(([key, v]) => holds(op, key, [v].flat())))) return true;
+    }
+  }
+  return false;
 }
 
 /** The checks IAM makes that matter to a client: JSON, statement shape, Sids, date conditions. */

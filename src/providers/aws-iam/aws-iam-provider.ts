@@ -1,18 +1,33 @@
 import {
   AddUserToGroupCommand,
+  DeleteRolePolicyCommand,
   DeleteUserPolicyCommand,
   IAMClient,
+  PutRolePolicyCommand,
   PutUserPolicyCommand,
   RemoveUserFromGroupCommand,
   paginateGetAccountAuthorizationDetails,
   paginateGetGroup,
+  paginateListRolePolicies,
   type IAMClientConfig,
   type UserDetail,
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { ProviderError, RevokeIneffectiveError, systemClock, type AccessEntry, type AccessProvider, type Clock, type GrantSpec, type GrantTarget, type Person } from '../../ports.ts';
+import { ProviderError, RevokeIneffectiveError, systemClock, type AccessEntry, type AccessProvider, type Clock, type GrantSpec, type GrantTarget, type Person, type RevokeOutcome, type SessionsEnded } from '../../ports.ts';
 import { isAwsIamTarget, type AwsIamTarget } from './target.ts';
-import { grantPolicyDocument, grantPolicyName, INLINE_USER_POLICY_LIMIT, policySize, readGrantPolicy } from './iam-policy.ts';
+import {
+  grantPolicyDocument,
+  grantPolicyName,
+  INLINE_USER_POLICY_LIMIT,
+  MAX_ROLE_SESSION_MS,
+  policySize,
+  readGrantPolicy,
+  roleNameOf,
+  sessionDenyDocument,
+  sessionDenyIssuedAt,
+  sessionDenyName,
+  sessionDenyTime,
+} from './iam-policy.ts';
 import { DEFAULT_RETRY, withRetry, type RetryOptions } from '../retry.ts';
 
 export type AwsCredentials = NonNullable<IAMClientConfig['credentials']>;
@@ -146,8 +161,46 @@ export class AwsIamProvider implements AccessProvider {
     }
   }
 
-  async revoke(spec: GrantSpec): Promise<void> {
-    return this.changing(this.awsTarget(spec.target).accountRoleArn, () => this.remove(spec));
+  async revoke(spec: GrantSpec): Promise<void | RevokeOutcome> {
+    const target = this.awsTarget(spec.target);
+    await this.changing(target.accountRoleArn, () => this.remove(spec));
+    // After the access is gone, so a session opened in between is older than the deny too.
+    if (target.sessionRoleArn && target.endSessions) return { sessionsEnded: await this.endRoleSessions(target, iamUserOf(spec.person)) };
+  }
+
+  /**
+   * AWS's "revoke older sessions" for one person: a deny on the session role for their sessions
+   * issued before now. Denies older than any session can live are lifted first, keeping the role
+   * within its inline policy budget; that housekeeping failing does not fail the revoke.
+   */
+  private async endRoleSessions(target: AwsIamTarget, userName: string): Promise<SessionsEnded> {
+    const iam = this.iamFor(target.accountRoleArn);
+    const roleName = roleNameOf(target.sessionRoleArn!);
+    const at = this.clock.now();
+    await this.liftOldDenies(iam, roleName, at).catch(() => undefined);
+    const policyName = sessionDenyName(userName, at);
+    try {
+      await this.call(`IAM PutRolePolicy ${policyName} ${roleName}`, () =>
+        iam.send(new PutRolePolicyCommand({ RoleName: roleName, PolicyName: policyName, PolicyDocument: JSON.stringify(sessionDenyDocument(userName, at)) })),
+      );
+    } catch (err) {
+      if (!isLimitExceeded(err)) throw err;
+      throw new ProviderError(`role ${roleName}'s inline policies are full (10,240 characters), so ${userName}'s older sessions could not be denied: ${(err as Error).message}`, false, 409, { cause: err });
+    }
+    return { ended: null, effectiveAt: sessionDenyTime(at), method: `aws:TokenIssueTime deny on role ${roleName}` };
+  }
+
+  private async liftOldDenies(iam: IAMClient, roleName: string, now: Date): Promise<void> {
+    const names = await this.call(`IAM ListRolePolicies ${roleName}`, async () => {
+      const out: string[] = [];
+      for await (const page of paginateListRolePolicies({ client: iam }, { RoleName: roleName })) out.push(...(page.PolicyNames ?? []));
+      return out;
+    });
+    for (const name of names) {
+      const issued = sessionDenyIssuedAt(name);
+      if (!issued || now.getTime() - issued.getTime() <= MAX_ROLE_SESSION_MS) continue;
+      await this.call(`IAM DeleteRolePolicy ${name} ${roleName}`, () => iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: name })));
+    }
   }
 
   private async remove(spec: GrantSpec): Promise<void> {

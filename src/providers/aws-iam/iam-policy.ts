@@ -182,6 +182,49 @@ export function policyProblems(policy: IamPolicyDocument): PolicyProblem[] {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Ending role sessions: AWS's "revoke older sessions" deny, for one person's sessions of a role.
+
+const SESSION_DENY_PREFIX = 'breakglass-ended-';
+/** A role session lives at most 12 hours (MaxSessionDuration): a deny older than that denies nothing. */
+export const MAX_ROLE_SESSION_MS = 12 * 3_600_000;
+
+/** The role's name in its ARN (after any path). */
+export const roleNameOf = (roleArn: string): string => roleArn.slice(roleArn.lastIndexOf('/') + 1);
+
+/** `aws:TokenIssueTime` is compared to the second: the next whole second also catches a token issued just before. */
+export const sessionDenyTime = (at: Date): Date => new Date(Math.ceil(at.getTime() / 1000) * 1000);
+
+/** `breakglass-ended-<epoch seconds>-<user>`: its age is in its name, so lifting it needs no read. */
+export function sessionDenyName(userName: string, at: Date): string {
+  return `${SESSION_DENY_PREFIX}${sessionDenyTime(at).getTime() / 1000}-${userName.replace(/[^\w+=,.@-]/g, '-')}`.slice(0, 128);
+}
+
+/** When a deny breakglass put was issued, from its name; undefined for any other policy. */
+export function sessionDenyIssuedAt(policyName: string): Date | undefined {
+  const m = policyName.match(/^breakglass-ended-(\d+)-/);
+  return m ? new Date(Number(m[1]) * 1000) : undefined;
+}
+
+/**
+ * Denies everything to the sessions of the role that this IAM user opened before `at`. It names
+ * the user by `aws:userid` (role id:session name), so the role's trust policy must require
+ * sts:RoleSessionName = ${aws:username}; sessions opened after `at` are untouched.
+ */
+export function sessionDenyDocument(userName: string, at: Date): IamPolicyDocument {
+  return {
+    Version: POLICY_VERSION,
+    Statement: [
+      {
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: { DateLessThan: { 'aws:TokenIssueTime': iamTimestamp(sessionDenyTime(at)) }, StringLike: { 'aws:userid': `*:${userName}` } },
+      },
+    ],
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 
 export interface PolicyResource {
   name: string;
@@ -233,6 +276,10 @@ export function minimalIamPolicy(resources: PolicyResource[], options: { forRole
       // Listing reads every user's inline policies in a few calls; the action has no resource type, so "*".
       { Sid: 'BreakglassReadUsers', Effect: 'Allow', Action: 'iam:GetAccountAuthorizationDetails', Resource: '*' },
     );
+  }
+  const sessionRoles = sortedUnique(managed.flatMap((r) => (r.target.sessionRoleArn && r.target.endSessions ? [r.target.sessionRoleArn] : [])));
+  if (sessionRoles.length) {
+    statements.push({ Sid: 'BreakglassEndRoleSessions', Effect: 'Allow', Action: ['iam:DeleteRolePolicy', 'iam:ListRolePolicies', 'iam:PutRolePolicy'], Resource: sessionRoles });
   }
   if (!roleArn) {
     const roles = sortedUnique(accountRoles(resources));

@@ -2,6 +2,7 @@ import { AddUserToGroupCommand, GetAccountAuthorizationDetailsCommand, IAMClient
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { AccessConfigError, parseAccessConfig } from '../../src/config/access.ts';
 import { minimalIamPolicy } from '../../src/providers/aws-iam/iam-policy.ts';
+import { describeGrant } from '../../src/providers/registry.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderError, RevokeIneffectiveError, type GrantSpec, type GrantTarget, type IamPolicyDocument } from '../../src/ports.ts';
 import { AwsIamProvider, type AwsIamProviderOptions } from '../../src/providers/aws-iam/aws-iam-provider.ts';
@@ -364,6 +365,14 @@ describe('ending role sessions (session_role_arn)', () => {
       return [];
     })();
     expect(problems).toEqual([expect.objectContaining({ line: 4, path: 'resources.prod-ops.grant.end_sessions', message: expect.stringMatching(/end_sessions needs session_role_arn/) })]);
+  });
+
+  it('says in the policy document whether role sessions end at revoke, and how long they can outlive the grant when not', () => {
+    expect(describeGrant(withRole())).toBe(
+      'membership of AWS IAM group `ProdDB`; at revoke, the person’s sessions of role `arn:aws:iam::111111111111:role/prod-operator` issued before it are denied (an `aws:TokenIssueTime` deny on the role, AWS’s “revoke older sessions”)',
+    );
+    expect(describeGrant(withRole(false))).toMatch(/role sessions of `arn:aws:iam::111111111111:role\/prod-operator` assumed with this access are not ended and can outlive the grant by up to the role’s maximum session duration \(1 h by default, at most 12 h\)$/);
+    expect(describeGrant(policyTarget())).toMatch(/so AWS itself ends the access; requests with the IAM user’s own keys stop at revoke, but role sessions assumed/);
   });
 
   it("asks for the role-policy actions on the session role only", () => {

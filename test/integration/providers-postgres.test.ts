@@ -31,6 +31,8 @@ describe('access.yml postgres grants', () => {
   it('prints the role and how people map to logins in the policy document, and nothing of the URL', () => {
     const doc = renderPolicy({ config: parseAccessConfig(ACCESS('{ postgres: { role: prod_rw, admin_url_env: PROD_DB_ADMIN_URL } }')), hash: 'h', path: 'access.yml' });
     expect(doc).toContain('| How access is granted | membership of PostgreSQL role `prod_rw` (admin connection from `PROD_DB_ADMIN_URL`), ending the person’s open sessions at revoke |');
+    const quiet = renderPolicy({ config: parseAccessConfig(ACCESS('{ postgres: { role: prod_rw, admin_url_env: PROD_DB_ADMIN_URL, end_sessions: false } }')), hash: 'h', path: 'access.yml' });
+    expect(quiet).toContain('sessions open at revoke are not ended (end_sessions: false) and keep a role they SET until they disconnect, however long after the grant |');
     expect(doc).toContain('People are matched across Slack, Okta, AWS and PostgreSQL by email (Slack profile email = Okta login or email = IAM user name = PostgreSQL login role');
   });
 

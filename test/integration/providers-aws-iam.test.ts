@@ -365,6 +365,9 @@ describe('ending role sessions (session_role_arn)', () => {
       return [];
     })();
     expect(problems).toEqual([expect.objectContaining({ line: 4, path: 'resources.prod-ops.grant.end_sessions', message: expect.stringMatching(/end_sessions needs session_role_arn/) })]);
+    expect(() => parseAccessConfig(yml(`{ aws_iam_group: ProdDB, session_role_arn: "${SESSION_ROLE}", account_role_arn: "${ROLE_B}" }`))).toThrow(
+      /session_role_arn: session_role_arn must be a role of account 222222222222, where account_role_arn manages this access/,
+    );
   });
 
   it('says in the policy document whether role sessions end at revoke, and how long they can outlive the grant when not', () => {

@@ -30,6 +30,10 @@ export const awsIam = defineProvider({
     if (grant.end_sessions === true && grant.session_role_arn === undefined) {
       return { path: ['end_sessions'], message: 'end_sessions needs session_role_arn: the IAM role this access lets the person assume, whose sessions breakglass ends at revoke' };
     }
+    const account = (arn: string | undefined) => arn?.split(':')[4];
+    if (grant.session_role_arn && grant.account_role_arn && account(grant.session_role_arn) !== account(grant.account_role_arn)) {
+      return { path: ['session_role_arn'], message: `session_role_arn must be a role of account ${account(grant.account_role_arn)}, where account_role_arn manages this access` };
+    }
     return undefined;
   },
   toTarget(grant): AwsIamTarget {

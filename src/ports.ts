@@ -62,13 +62,32 @@ export interface AccessProvider {
   supports(target: GrantTarget): boolean;
   /** Done when it returns, or a HumanTask: the change waits for a person to make it and confirm it. */
   grant(spec: GrantSpec): Promise<void | HumanTask>;
-  revoke(spec: GrantSpec): Promise<void | HumanTask>;
+  /** Done when it returns (with what it did to open sessions, where it ended them), or a HumanTask. */
+  revoke(spec: GrantSpec): Promise<void | HumanTask | RevokeOutcome>;
   listAccess(resource: string, target: GrantTarget): Promise<AccessEntry[]>;
   /** False when the provider cannot list who has access (granted by hand): drift checks skip it. */
   readonly canList?: boolean;
   /** Ends the person's open sessions, where the provider can (a revoke alone leaves them open); returns how many, null when the provider cannot count them. */
   endSessions?(spec: GrantSpec): Promise<number | null>;
 }
+
+/** What a revoke did to the person's open sessions (access.yml `end_sessions`). */
+export interface SessionsEnded {
+  /** How many ended; null when the provider ends them without counting them (a deny on older tokens). */
+  ended: number | null;
+  /** From when no session older than the revoke works. */
+  effectiveAt: Date;
+  /** How, in the provider's words (e.g. pg_terminate_backend). */
+  method: string;
+}
+
+/** A revoke done at the provider that also ended the person's open sessions. */
+export interface RevokeOutcome {
+  sessionsEnded: SessionsEnded;
+}
+
+/** A provider's answer that a person, not the API, makes the change. */
+export const isHumanTask = (answer: void | HumanTask | RevokeOutcome): answer is HumanTask => typeof answer === 'object' && answer !== null && 'awaitingHuman' in answer;
 
 /**
  * A provider's answer when a person, not an API, makes the change (access.yml `grant: { manual }`):

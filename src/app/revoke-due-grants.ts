@@ -3,7 +3,7 @@ import { overlappingGrants, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { alerts, grants } from '../db/schema.ts';
 import type { Tx } from '../db/client.ts';
-import { CircuitOpenError, RevokeIneffectiveError, type HumanTask } from '../ports.ts';
+import { CircuitOpenError, isHumanTask, RevokeIneffectiveError, type HumanTask, type RevokeOutcome, type SessionsEnded } from '../ports.ts';
 import { awaitHuman } from './human-tasks.ts';
 import { raiseAlert } from './alerts.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
@@ -74,13 +74,14 @@ async function claimDueGrants(deps: AppDeps): Promise<Grant[]> {
 async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
   const others = (await overlappingGrants(deps.db, grant.person, grant.resource, grant.id)).filter((o) => o.endsAt > deps.clock.now());
   let providerCall: 'revoked' | 'skipped' = 'revoked';
+  let sessionsEnded: SessionsEnded | undefined;
   if (others.length > 0) {
     // Another live grant covers the same access: it lasts until the last one ends.
     providerCall = 'skipped';
   } else {
-    let humanTask: HumanTask | void;
+    let answer: HumanTask | RevokeOutcome | void;
     try {
-      humanTask = await whileLeased(deps.db, deps.clock, { grantId: grant.id, state: 'revoking', until: grant.nextAttemptAt, leaseMs: REVOKE_LEASE_MS }, () =>
+      answer = await whileLeased(deps.db, deps.clock, { grantId: grant.id, state: 'revoking', until: grant.nextAttemptAt, leaseMs: REVOKE_LEASE_MS }, () =>
         deps.providers.forTarget(grant.target).revoke(grantSpec(grant)),
       );
     } catch (error) {
@@ -88,10 +89,11 @@ async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
       return false;
     }
     // A person removes it: the grant is revoked when an owner confirms the removal (human-tasks.ts).
-    if (humanTask) {
-      await awaitHuman(deps, grant, humanTask);
+    if (isHumanTask(answer)) {
+      await awaitHuman(deps, grant, answer);
       return false;
     }
+    sessionsEnded = answer?.sessionsEnded;
   }
   const now = deps.clock.now();
   const revoked = await deps.db.transaction(async (tx) => {
@@ -119,6 +121,22 @@ async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
         ...(providerCall === 'skipped' ? { access_continues_under_grants: others.map((o) => o.id) } : {}),
       },
     });
+    if (sessionsEnded) {
+      await deps.ledger.append(tx, {
+        kind: 'grant.sessions_ended',
+        actor: 'breakglass',
+        subject: grant.person,
+        resource: grant.resource,
+        requestId: grant.requestId,
+        details: {
+          grant_id: grant.id,
+          provider: deps.providers.forTarget(grant.target).name,
+          ended: sessionsEnded.ended,
+          effective_at: sessionsEnded.effectiveAt.toISOString(),
+          method: sessionsEnded.method,
+        },
+      });
+    }
     await enqueue(
       tx,
       now,

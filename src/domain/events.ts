@@ -162,12 +162,9 @@ export const EVENT_DETAILS = {
   'grant.revoke_failed': grantRevokeFailed,
   /** The provider said the access was gone (or removed it) but still lists the person holding it: not revoked, retried. */
   'grant.revoke_ineffective': z.object({ grant_id: id, principal: z.string(), error: z.string(), attempts: z.number(), retrying: z.literal(true) }),
-  'grant.extended': z.object({ grant_id: id, original_request_id: id, previous_ends_at: time, ends_at: time, extended_by: z.string() }),
-  /**
-   * The person's sessions still open at the revoke were ended (a revoke alone leaves them running):
-   * how many (null: the provider cannot count them), from when they are refused, and how.
-   */
+  /** A revoke also ended the person's open sessions (access.yml `end_sessions`); committed with its grant.revoked. `ended` null: ended without a count. */
   'grant.sessions_ended': z.object({ grant_id: id, provider: z.string(), ended: z.number().nullable(), effective_at: time, method: z.string() }),
+  'grant.extended': z.object({ grant_id: id, original_request_id: id, previous_ends_at: time, ends_at: time, extended_by: z.string() }),
   'grant.end_requested': grantEndRequested,
   // Access granted and removed by hand (access.yml `grant: { manual }`): the owners' cards and their Done.
   'manual.task_opened': z.object({ task_id: id, grant_id: id, action: z.enum(['grant', 'remove']), system: z.string(), owners: z.array(z.string()), due_at: time }),

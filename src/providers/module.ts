@@ -47,6 +47,8 @@ export interface ProviderModule<
   readonly grantFields: GrantFields;
   /** The target for a `grant:` that names one of this module's grantKeys, its fields already validated. */
   toTarget(grant: z.output<z.ZodObject<GrantFields>>): Target;
+  /** Fields of this module's `grant:` that only make sense together; each field's own checks come first. */
+  grantProblem?(grant: z.output<z.ZodObject<GrantFields>>): { path?: string[]; message: string } | undefined;
   /** Whether a target is one of this provider's (targets are stored as JSON, so by kind). */
   owns(target: { kind: string }): target is Target;
 

@@ -53,6 +53,8 @@ export function grantTarget(grant: Record<string, unknown>): GrantTarget | Grant
     const stray = Object.keys(other.grantFields).find((k) => grant[k] !== undefined);
     if (stray) return { path: [stray], message: `${stray} applies only to ${listOf(other.grantKeys, 'and')}` };
   }
+  const problem = chosen.grantProblem?.(grant);
+  if (problem) return problem;
   return chosen.toTarget(grant) as GrantTarget;
 }
 

@@ -561,7 +561,7 @@ function wireRule(w: World, t: Extract<Trigger, { kind: 'wire' }>, run: FlowRun)
       return call.method === (t.op === 'add' ? 'PUT' : 'DELETE') && call.path === `/api/v1/groups/${group}/users/${person.oktaId}`;
     }
     const action = call.params.Action;
-    if (t.op === 'list') return action === (resource === 'prod-logs' ? 'ListUsers' : 'GetGroup');
+    if (t.op === 'list') return action === (resource === 'prod-logs' ? 'GetAccountAuthorizationDetails' : 'GetGroup');
     if (call.params.UserName !== person.email) return false;
     if (resource === 'prod-logs') return action === (t.op === 'add' ? 'PutUserPolicy' : 'DeleteUserPolicy');
     return action === (t.op === 'add' ? 'AddUserToGroup' : 'RemoveUserFromGroup');

@@ -92,8 +92,14 @@ describe.skipIf(!postgresAvailable)('break-glass through a PostgreSQL role', () 
         }
 
         const events = await h.bot.database.db.select().from(evidenceEvents).orderBy(evidenceEvents.seq);
-        expect(events.map((e) => e.kind)).toEqual(['config.loaded', 'bot.started', 'request.created', 'request.approved', 'grant.applied', 'grant.end_requested', 'grant.revoked']);
-        expect(events.find((e) => e.kind === 'grant.revoked')?.details).toMatchObject({ reason: 'ended', provider_call: 'revoked' });
+        expect(events.map((e) => e.kind)).toEqual(['config.loaded', 'bot.started', 'request.created', 'request.approved', 'grant.applied', 'grant.end_requested', 'grant.revoked', 'grant.sessions_ended']);
+        const revoked = events.find((e) => e.kind === 'grant.revoked')!;
+        expect(revoked.details).toMatchObject({ reason: 'ended', provider_call: 'revoked' });
+        // The session ended is on the record, with the revoke, as the database counted it.
+        const ended = events.find((e) => e.kind === 'grant.sessions_ended')!;
+        expect(ended.details).toEqual({ grant_id: (revoked.details as { grant_id: number }).grant_id, provider: 'postgres', ended: 1, effective_at: expect.any(String), method: 'pg_terminate_backend' });
+        expect(ended.seq).toBe(revoked.seq + 1);
+        expect(Math.abs(Date.parse((ended.details as { effective_at: string }).effective_at) - revoked.occurredAt.getTime())).toBeLessThan(5_000);
         expect(await verifyLedger(h.bot.database.db)).toMatchObject({ ok: true });
         expect(h.logs()).not.toContain(urlAs(admin));
         expect(h.slack.violations).toEqual([]);

@@ -45,7 +45,9 @@ describe('the policy document rendered from access.yml', () => {
     expect(db).toContain('| Reminders | the holder is reminded 15 minutes before access ends; approvers are reminded once of a request still undecided halfway to its expiry |');
     expect(db).toContain('| Emergency self-grant | not allowed: access needs approval first |');
     const admin = section(doc, '### `prod-admin`');
-    expect(admin).toContain('| How access is granted | membership of AWS IAM group `ProdAdmins` |');
+    expect(admin).toContain(
+      '| How access is granted | membership of AWS IAM group `ProdAdmins`; requests with the IAM user’s own keys stop at revoke, but role sessions assumed with this access are not ended and can outlive the grant by up to the role’s maximum session duration (1 h by default, at most 12 h) |',
+    );
     expect(admin).toContain('| Who may request it | everyone in the Slack workspace |');
     expect(admin).toContain('| Reminders | the holder is reminded 10 minutes before access ends;');
     expect(admin).toContain('| Approvals required | 2 distinct approvers, never the requester |');

@@ -1,4 +1,8 @@
-import { AddUserToGroupCommand, IAMClient } from '@aws-sdk/client-iam';
+import { AddUserToGroupCommand, GetAccountAuthorizationDetailsCommand, IAMClient } from '@aws-sdk/client-iam';
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { AccessConfigError, parseAccessConfig } from '../../src/config/access.ts';
+import { minimalIamPolicy } from '../../src/providers/aws-iam/iam-policy.ts';
+import { describeGrant } from '../../src/providers/registry.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderError, RevokeIneffectiveError, type GrantSpec, type GrantTarget, type IamPolicyDocument } from '../../src/ports.ts';
 import { AwsIamProvider, type AwsIamProviderOptions } from '../../src/providers/aws-iam/aws-iam-provider.ts';
@@ -123,7 +127,7 @@ describe('aws_iam_policy', () => {
     await expect(provider.revoke(spec(policyTarget()))).resolves.toBeUndefined();
   });
 
-  it('lists holders across ListUsers pages with their grant ids, reading only matching policies', async () => {
+  it('lists holders across GetAccountAuthorizationDetails pages with their grant ids, without a call per user', async () => {
     iam.maxPageSize = 2;
     const a = iam.account();
     for (const n of ['b@example.com', 'c@example.com', 'd@example.com', 'e@example.com']) a.addUser(n);
@@ -138,8 +142,32 @@ describe('aws_iam_policy', () => {
       { resource: 'prod-logs', principal: 'd@example.com', email: 'd@example.com', grantId: 'grant-77' },
       { resource: 'prod-logs', principal: 'e@example.com', email: 'e@example.com' }, // not written by breakglass: no grant id
     ]);
-    expect(iam.calls('ListUsers')).toHaveLength(3);
-    expect(iam.calls('GetUserPolicy').map((r) => r.params['UserName']).sort()).toEqual(['alice@example.com', 'd@example.com', 'e@example.com']);
+    const pages = iam.calls('GetAccountAuthorizationDetails');
+    expect(pages).toHaveLength(3); // 5 users, 2 a page
+    expect(pages[0]!.params).toMatchObject({ 'Filter.member.1': 'User' });
+    expect(pages[1]!.params['Marker']).toBeTruthy();
+    for (const perUser of ['ListUsers', 'ListUserPolicies', 'GetUserPolicy', 'ListGroupsForUser']) expect(iam.calls(perUser), perUser).toHaveLength(0);
+  });
+
+  it('reads the account once for a pass over several resources, and again after a change of its own', async () => {
+    const a = iam.account();
+    for (const n of ['b@example.com', 'c@example.com']) a.addUser(n);
+    a.putUserPolicy('b@example.com', 'breakglass-prod-logs', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'x:y', Resource: '*' }] });
+    a.putUserPolicy('c@example.com', 'breakglass-billing', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'x:y', Resource: '*' }] });
+    expect((await provider.listAccess('prod-logs', policyTarget())).map((e) => e.principal)).toEqual(['b@example.com']);
+    expect((await provider.listAccess('billing', policyTarget())).map((e) => e.principal)).toEqual(['c@example.com']);
+    expect(iam.calls('GetAccountAuthorizationDetails')).toHaveLength(1);
+
+    await provider.grant(spec(policyTarget()));
+    expect((await provider.listAccess('prod-logs', policyTarget())).map((e) => e.principal)).toEqual(['alice@example.com', 'b@example.com']);
+    expect(iam.calls('GetAccountAuthorizationDetails')).toHaveLength(2);
+  });
+
+  it('sees changes made elsewhere once its listing is older than listingTtlMs', async () => {
+    const p = makeProvider({ listingTtlMs: 0 });
+    expect(await p.listAccess('prod-logs', policyTarget())).toEqual([]);
+    iam.account().putUserPolicy('alice@example.com', 'breakglass-prod-logs', { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'x:y', Resource: '*' }] });
+    expect((await p.listAccess('prod-logs', policyTarget())).map((e) => e.principal)).toEqual(['alice@example.com']);
   });
 
   it('refuses a document over 2,048 characters before calling AWS', async () => {
@@ -244,6 +272,116 @@ describe('unknown outcomes and revokes not found', () => {
     expect(err).toBeInstanceOf(RevokeIneffectiveError);
     expect(err).toMatchObject({ principal: 'alice.smith@example.com' });
     expect(iam.account().userPolicyNames('alice.smith@example.com')).toEqual(['breakglass-prod-logs']);
+  });
+});
+
+describe('ending role sessions (session_role_arn)', () => {
+  const SESSION_ROLE = 'arn:aws:iam::111111111111:role/prod-operator';
+  const withRole = (endSessions = true): GrantTarget => ({ kind: 'aws_iam_group', groupName: 'ProdDB', sessionRoleArn: SESSION_ROLE, endSessions });
+  const clients: Array<{ destroy(): void }> = [];
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.destroy();
+  });
+
+  /** A person's session of the role, named after their IAM user as the role's trust policy requires; its calls say whether it still works. */
+  async function openSession(sessionName: string): Promise<() => Promise<string>> {
+    const sts = new STSClient({ region: 'us-east-1', endpoint: iam.url, credentials: iam.credentials, maxAttempts: 1 });
+    clients.push(sts);
+    const { Credentials: c } = await sts.send(new AssumeRoleCommand({ RoleArn: SESSION_ROLE, RoleSessionName: sessionName }));
+    const asSession = new IAMClient({
+      region: 'us-east-1',
+      endpoint: iam.url,
+      maxAttempts: 1,
+      credentials: { accessKeyId: c!.AccessKeyId!, secretAccessKey: c!.SecretAccessKey!, sessionToken: c!.SessionToken! },
+    });
+    clients.push(asSession);
+    return () => asSession.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['User'] })).then(() => 'works', (e: Error) => e.name);
+  }
+
+  beforeEach(() => iam.addRole(SESSION_ROLE));
+
+  it("denies the person's sessions of the role opened before the revoke, and nobody else's, and says so", async () => {
+    iam.account().addUser('bob@example.com');
+    await provider.grant(spec(withRole()));
+    const alices = await openSession('alice@example.com');
+    const bobs = await openSession('bob@example.com');
+    expect(await alices()).toBe('works');
+
+    const outcome = await provider.revoke(spec(withRole()));
+    expect(iam.account().isMember('ProdDB', 'alice@example.com')).toBe(false);
+    expect(outcome).toEqual({ sessionsEnded: { ended: null, effectiveAt: expect.any(Date), method: 'aws:TokenIssueTime deny on role prod-operator' } });
+    expect(await alices()).toBe('AccessDenied');
+    expect(await bobs()).toBe('works');
+
+    const [name] = iam.account().rolePolicyNames('prod-operator');
+    expect(name).toMatch(/^breakglass-ended-\d+-alice@example.com$/);
+    expect(iam.account().rolePolicy('prod-operator', name!)!.Statement).toEqual([
+      {
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: { DateLessThan: { 'aws:TokenIssueTime': expect.stringMatching(/Z$/) }, StringLike: { 'aws:userid': '*:alice@example.com' } },
+      },
+    ]);
+    // A session opened after the revoke (a later grant's) works.
+    const effective = (outcome as { sessionsEnded: { effectiveAt: Date } }).sessionsEnded.effectiveAt.getTime();
+    await new Promise((r) => setTimeout(r, Math.max(0, effective - Date.now() + 20)));
+    expect(await (await openSession('alice@example.com'))()).toBe('works');
+  });
+
+  it('leaves sessions alone with end_sessions: false, and without session_role_arn', async () => {
+    await provider.grant(spec(withRole(false)));
+    const alices = await openSession('alice@example.com');
+    expect(await provider.revoke(spec(withRole(false)))).toBeUndefined();
+    await provider.grant(spec(groupTarget()));
+    expect(await provider.revoke(spec(groupTarget()))).toBeUndefined();
+    expect(await alices()).toBe('works');
+    expect(iam.calls('PutRolePolicy')).toHaveLength(0);
+  });
+
+  it('lifts its denies once no session they deny can still be valid (12 hours), not before', async () => {
+    let offsetMs = 0;
+    const p = makeProvider({ clock: { now: () => new Date(Date.now() + offsetMs) } });
+    await p.revoke(spec(withRole()));
+    offsetMs = 11 * 3_600_000;
+    await p.revoke(spec(withRole(), { person: { email: 'bob@example.com' } }));
+    expect(iam.account().rolePolicyNames('prod-operator')).toHaveLength(2);
+    offsetMs = 12 * 3_600_000 + 5_000;
+    await p.revoke(spec(withRole(), { person: { email: 'carol@example.com' } }));
+    expect(iam.account().rolePolicyNames('prod-operator').map((n) => n.replace(/^breakglass-ended-\d+-/, ''))).toEqual(['bob@example.com', 'carol@example.com']);
+  });
+
+  it('reads session_role_arn and end_sessions from access.yml, on by default, and refuses end_sessions without a role on its line', () => {
+    const yml = (grant: string) => `security_channel: C0SEC\nresources:\n  prod-ops:\n    grant: ${grant}\n    max_duration: 1h\n    approvers: { slack_users: [U0BOB] }\n`;
+    expect(parseAccessConfig(yml(`{ aws_iam_group: ProdDB, session_role_arn: "${SESSION_ROLE}" }`)).resources['prod-ops']!.grant).toEqual(withRole());
+    expect(parseAccessConfig(yml(`{ aws_iam_group: ProdDB, session_role_arn: "${SESSION_ROLE}", end_sessions: false }`)).resources['prod-ops']!.grant).toEqual(withRole(false));
+    expect(parseAccessConfig(yml('{ aws_iam_group: ProdDB }')).resources['prod-ops']!.grant).toEqual(groupTarget());
+    const problems = (() => {
+      try {
+        parseAccessConfig(yml('{ aws_iam_group: ProdDB, end_sessions: true }'), 'access.yml');
+      } catch (error) {
+        return (error as AccessConfigError).problems;
+      }
+      return [];
+    })();
+    expect(problems).toEqual([expect.objectContaining({ line: 4, path: 'resources.prod-ops.grant.end_sessions', message: expect.stringMatching(/end_sessions needs session_role_arn/) })]);
+    expect(() => parseAccessConfig(yml(`{ aws_iam_group: ProdDB, session_role_arn: "${SESSION_ROLE}", account_role_arn: "${ROLE_B}" }`))).toThrow(
+      /session_role_arn: session_role_arn must be a role of account 222222222222, where account_role_arn manages this access/,
+    );
+  });
+
+  it('says in the policy document whether role sessions end at revoke, and how long they can outlive the grant when not', () => {
+    expect(describeGrant(withRole())).toBe(
+      'membership of AWS IAM group `ProdDB`; at revoke, the person’s sessions of role `arn:aws:iam::111111111111:role/prod-operator` issued before it are denied (an `aws:TokenIssueTime` deny on the role, AWS’s “revoke older sessions”)',
+    );
+    expect(describeGrant(withRole(false))).toMatch(/role sessions of `arn:aws:iam::111111111111:role\/prod-operator` assumed with this access are not ended and can outlive the grant by up to the role’s maximum session duration \(1 h by default, at most 12 h\)$/);
+    expect(describeGrant(policyTarget())).toMatch(/so AWS itself ends the access; requests with the IAM user’s own keys stop at revoke, but role sessions assumed/);
+  });
+
+  it("asks for the role-policy actions on the session role only", () => {
+    const doc = minimalIamPolicy([{ name: 'ops', target: withRole() }, { name: 'db', target: groupTarget() }]);
+    expect(doc.Statement).toContainEqual({ Sid: 'BreakglassEndRoleSessions', Effect: 'Allow', Action: ['iam:DeleteRolePolicy', 'iam:ListRolePolicies', 'iam:PutRolePolicy'], Resource: [SESSION_ROLE] });
+    expect(minimalIamPolicy([{ name: 'ops', target: withRole(false) }]).Statement.map((s) => s['Sid'])).not.toContain('BreakglassEndRoleSessions');
   });
 });
 
@@ -371,6 +509,21 @@ describe('the IAM test server itself', () => {
     }
   });
 
+  it('checks GetAccountAuthorizationDetails\'s Filter against the model\'s EntityType values', async () => {
+    const { GetAccountAuthorizationDetailsCommand } = await import('@aws-sdk/client-iam');
+    const client = new IAMClient({ region: 'us-east-1', endpoint: iam.url, credentials: iam.credentials, maxAttempts: 1 });
+    try {
+      const err = await client.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['Users' as never] })).catch((e) => e);
+      expect(err).toMatchObject({ name: 'ValidationError', message: expect.stringMatching(/Member must satisfy enum value set: \[User, Role, Group/) });
+      const bad = await client.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['User'], MaxItems: 5000 })).catch((e) => e);
+      expect(bad.message).toMatch(/must have value between 1 and 1000/);
+      const ok = await client.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['User'] }));
+      expect(ok.UserDetailList?.map((u) => [u.UserName, u.GroupList])).toEqual([['alice@example.com', []]]);
+    } finally {
+      client.destroy();
+    }
+  });
+
   it('validates against botocore\'s model, which requires these members of the operations breakglass calls', () => {
     const model = loadIamModel();
     const expected: Record<string, string[]> = {
@@ -381,10 +534,12 @@ describe('the IAM test server itself', () => {
       DeleteUserPolicy: ['UserName', 'PolicyName'],
       GetUserPolicy: ['UserName', 'PolicyName'],
       ListUserPolicies: ['UserName'],
+      GetAccountAuthorizationDetails: [],
+      PutRolePolicy: ['RoleName', 'PolicyName', 'PolicyDocument'],
     };
     for (const [op, required] of Object.entries(expected)) {
       const shape = model.shapes[model.operations[op]!.input!.shape]!;
-      expect(shape.required?.slice().sort(), op).toEqual(required.slice().sort());
+      expect((shape.required ?? []).slice().sort(), op).toEqual(required.slice().sort());
     }
   });
 });

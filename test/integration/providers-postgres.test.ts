@@ -31,6 +31,8 @@ describe('access.yml postgres grants', () => {
   it('prints the role and how people map to logins in the policy document, and nothing of the URL', () => {
     const doc = renderPolicy({ config: parseAccessConfig(ACCESS('{ postgres: { role: prod_rw, admin_url_env: PROD_DB_ADMIN_URL } }')), hash: 'h', path: 'access.yml' });
     expect(doc).toContain('| How access is granted | membership of PostgreSQL role `prod_rw` (admin connection from `PROD_DB_ADMIN_URL`), ending the person’s open sessions at revoke |');
+    const quiet = renderPolicy({ config: parseAccessConfig(ACCESS('{ postgres: { role: prod_rw, admin_url_env: PROD_DB_ADMIN_URL, end_sessions: false } }')), hash: 'h', path: 'access.yml' });
+    expect(quiet).toContain('sessions open at revoke are not ended (end_sessions: false) and keep a role they SET until they disconnect, however long after the grant |');
     expect(doc).toContain('People are matched across Slack, Okta, AWS and PostgreSQL by email (Slack profile email = Okta login or email = IAM user name = PostgreSQL login role');
   });
 
@@ -130,7 +132,10 @@ describe.skipIf(!postgresAvailable)('PostgreSQL role provider', () => {
     try {
       await session.unsafe(`set role ${role}`);
       expect(await session`select current_user as who`).toEqual([{ who: role }]);
-      await provider.revoke(spec(target(), { email: `${alice}@example.com` }));
+      const outcome = await provider.revoke(spec(target(), { email: `${alice}@example.com` }));
+      // What the evidence records (grant.sessions_ended): the count and the time are the database's.
+      expect(outcome).toEqual({ sessionsEnded: { ended: 1, effectiveAt: expect.any(Date), method: 'pg_terminate_backend' } });
+      expect(Math.abs((outcome as { sessionsEnded: { effectiveAt: Date } }).sessionsEnded.effectiveAt.getTime() - Date.now())).toBeLessThan(60_000);
       expect(await superuser`select pid from pg_stat_activity where usename = ${alice}`).toEqual([]);
       // The next query fails, or runs on a new connection without the role.
       const after = await session<Array<{ who: string }>>`select current_user as who`.catch(() => [{ who: 'ended' }]);
@@ -140,12 +145,17 @@ describe.skipIf(!postgresAvailable)('PostgreSQL role provider', () => {
     }
   });
 
+  it('counts none when the login has no session open', async () => {
+    await provider.grant(spec(target(), { email: `${bob}@example.com` }));
+    expect(await provider.revoke(spec(target(), { email: `${bob}@example.com` }))).toMatchObject({ sessionsEnded: { ended: 0 } });
+  });
+
   it('leaves sessions open with end_sessions: false', async () => {
     await provider.grant(spec(target({ endSessions: false }), { email: `${alice}@example.com` }));
     const session = postgres(urlAs(alice), { max: 1, onnotice: () => {} });
     try {
       await session`select 1`;
-      await provider.revoke(spec(target({ endSessions: false }), { email: `${alice}@example.com` }));
+      expect(await provider.revoke(spec(target({ endSessions: false }), { email: `${alice}@example.com` }))).toBeUndefined();
       expect(await session`select 1 as one`).toEqual([{ one: 1 }]);
     } finally {
       await session.end({ timeout: 1 });

@@ -56,6 +56,20 @@ export interface IamUserRecord {
   policies: Map<string, string>;
 }
 
+export interface IamRoleRecord {
+  RoleName: string;
+  RoleId: string;
+  Arn: string;
+  Path: string;
+  CreateDate: Date;
+  MaxSessionDuration: number;
+  /** Inline policies: name → document exactly as PutRolePolicy sent it. */
+  policies: Map<string, string>;
+}
+
+/** IAM's limit on all inline policies of one role together, whitespace excluded. */
+export const INLINE_ROLE_POLICY_LIMIT = 10240;
+
 export interface IamGroupRecord {
   GroupName: string;
   GroupId: string;
@@ -72,6 +86,8 @@ interface Principal {
   userId: string;
   sessionToken?: string;
   expiration?: Date;
+  /** A role session: its role's name and when STS issued it (aws:TokenIssueTime). */
+  role?: { name: string; issuedAt: Date };
 }
 
 interface RoleRecord {
@@ -99,8 +115,35 @@ function awsId(prefix: string): string {
 export class IamAccount {
   readonly users = new Map<string, IamUserRecord>();
   readonly groups = new Map<string, IamGroupRecord>();
+  /** IAM roles of the account, for their inline policies (AssumeRole is the server's addRole). */
+  readonly roles = new Map<string, IamRoleRecord>();
 
   constructor(readonly id: string) {}
+
+  addIamRole(name: string, opts: { maxSessionDuration?: number } = {}): IamRoleRecord {
+    const existing = this.roles.get(name);
+    if (existing) return existing;
+    const role: IamRoleRecord = {
+      RoleName: name,
+      RoleId: awsId('AROA'),
+      Arn: `arn:aws:iam::${this.id}:role/${name}`,
+      Path: '/',
+      CreateDate: new Date('2024-01-02T03:04:05Z'),
+      MaxSessionDuration: opts.maxSessionDuration ?? 3600,
+      policies: new Map(),
+    };
+    this.roles.set(name, role);
+    return role;
+  }
+
+  rolePolicy(roleName: string, policyName: string): { Version?: string; Statement: Array<Record<string, unknown>> } | undefined {
+    const raw = this.roles.get(roleName)?.policies.get(policyName);
+    return raw === undefined ? undefined : JSON.parse(raw);
+  }
+
+  rolePolicyNames(roleName: string): string[] {
+    return [...(this.roles.get(roleName)?.policies.keys() ?? [])];
+  }
 
   addUser(name: string, opts: { path?: string; createDate?: Date } = {}): IamUserRecord {
     const existing = this.users.get(name);
@@ -191,6 +234,8 @@ interface ModelShape {
   type: string;
   required?: string[];
   members?: Record<string, { shape: string }>;
+  member?: { shape: string };
+  enum?: string[];
   min?: number;
   max?: number;
   pattern?: string;
@@ -222,14 +267,22 @@ function validateIamRequest(action: string, params: Record<string, string>): voi
     if (params[m] === undefined) problems.push(`Value null at '${lowerFirst(m)}' failed to satisfy constraint: Member must not be null`);
   }
   for (const [name, ref] of Object.entries(input?.members ?? {})) {
+    const listShape = model.shapes[ref.shape];
+    // Query lists arrive as Name.member.1, Name.member.2, …: each is checked against the member shape.
+    if (listShape?.type === 'list' && listShape.member) {
+      for (const [key, value] of Object.entries(params)) {
+        const m = key.match(/^(.+)\.member\.(\d+)$/);
+        if (m?.[1] !== name) continue;
+        problems.push(...stringProblems(model.shapes[listShape.member.shape], `Value '${value}' at '${lowerFirst(name)}.${m[2]}.member'`, value));
+      }
+      continue;
+    }
     const value = params[name];
     const shape = model.shapes[ref.shape];
     if (value === undefined || !shape) continue;
     const at = `Value '${value}' at '${lowerFirst(name)}'`;
     if (shape.type === 'string') {
-      if (shape.min !== undefined && value.length < shape.min) problems.push(`${at} failed to satisfy constraint: Member must have length greater than or equal to ${shape.min}`);
-      if (shape.max !== undefined && value.length > shape.max) problems.push(`${at} failed to satisfy constraint: Member must have length less than or equal to ${shape.max}`);
-      if (shape.pattern && !matchesJavaPattern(shape.pattern, value)) problems.push(`${at} failed to satisfy constraint: Member must satisfy regular expression pattern: ${shape.pattern}`);
+      problems.push(...stringProblems(shape, at, value));
     } else if (shape.type === 'integer') {
       const n = Number(value);
       if (!Number.isInteger(n)) problems.push(`${at} failed to satisfy constraint: Member must be an integer`);
@@ -239,6 +292,16 @@ function validateIamRequest(action: string, params: Record<string, string>): voi
     }
   }
   if (problems.length) throw validationError(problems);
+}
+
+function stringProblems(shape: ModelShape | undefined, at: string, value: string): string[] {
+  if (shape?.type !== 'string') return [];
+  const problems: string[] = [];
+  if (shape.enum && !shape.enum.includes(value)) problems.push(`${at} failed to satisfy constraint: Member must satisfy enum value set: [${shape.enum.join(', ')}]`);
+  if (shape.min !== undefined && value.length < shape.min) problems.push(`${at} failed to satisfy constraint: Member must have length greater than or equal to ${shape.min}`);
+  if (shape.max !== undefined && value.length > shape.max) problems.push(`${at} failed to satisfy constraint: Member must have length less than or equal to ${shape.max}`);
+  if (shape.pattern && !matchesJavaPattern(shape.pattern, value)) problems.push(`${at} failed to satisfy constraint: Member must satisfy regular expression pattern: ${shape.pattern}`);
+  return problems;
 }
 
 function matchesJavaPattern(pattern: string, value: string): boolean {
@@ -471,6 +534,11 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
       if (!g) throw new AwsError(404, 'NoSuchEntity', `The group with name ${name} cannot be found.`);
       return g;
     };
+    const role = (name: string) => {
+      const r = acct.roles.get(name);
+      if (!r) throw new AwsError(404, 'NoSuchEntity', `The role with name ${name} cannot be found.`);
+      return r;
+    };
     switch (action) {
       case 'AddUserToGroup': {
         const g = group(p['GroupName']!);
@@ -532,6 +600,56 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
         const { page, marker } = paginate(all, p, state.maxPageSize);
         return [['Users', page.map((u): XmlNode => ['member', userXml(u)])], ['IsTruncated', marker !== undefined], ['Marker', marker]];
       }
+      case 'GetAccountAuthorizationDetails': {
+        const filter = Object.entries(p).filter(([k]) => k.startsWith('Filter.member.')).map(([, v]) => v);
+        const users = filter.length === 0 || filter.includes('User') ? [...acct.users.values()] : [];
+        // Only users are modelled here; the other entity types answer empty lists.
+        const { page, marker } = paginate(users, p, state.maxPageSize);
+        const groupsOf = (u: IamUserRecord) => [...acct.groups.values()].filter((g) => g.members.includes(u.UserName)).map((g) => g.GroupName);
+        return [
+          [
+            'UserDetailList',
+            page.map((u): XmlNode => [
+              'member',
+              [
+                ...userXml(u),
+                ['UserPolicyList', [...u.policies].map(([name, doc]): XmlNode => ['member', [['PolicyName', name], ['PolicyDocument', rfc3986(doc)]]])],
+                ['GroupList', groupsOf(u).map((g): XmlNode => ['member', g])],
+                ['AttachedManagedPolicies', []],
+              ],
+            ]),
+          ],
+          ['GroupDetailList', []],
+          ['RoleDetailList', []],
+          ['Policies', []],
+          ['IsTruncated', marker !== undefined],
+          ['Marker', marker],
+        ];
+      }
+      case 'PutRolePolicy': {
+        const r = role(p['RoleName']!);
+        const doc = p['PolicyDocument']!;
+        checkPolicyDocument(doc);
+        const docs = new Map(r.policies).set(p['PolicyName']!, doc);
+        const size = [...docs.values()].reduce((n, d) => n + d.replace(/\s/g, '').length, 0);
+        if (size > INLINE_ROLE_POLICY_LIMIT) throw new AwsError(409, 'LimitExceeded', `Maximum policy size of ${INLINE_ROLE_POLICY_LIMIT} bytes exceeded for role ${r.RoleName}`);
+        r.policies.set(p['PolicyName']!, doc);
+        return undefined;
+      }
+      case 'ListRolePolicies': {
+        const r = role(p['RoleName']!);
+        const { page, marker } = paginate([...r.policies.keys()], p, state.maxPageSize);
+        return [['PolicyNames', page.map((n): XmlNode => ['member', n])], ['IsTruncated', marker !== undefined], ['Marker', marker]];
+      }
+      case 'DeleteRolePolicy': {
+        const r = role(p['RoleName']!);
+        if (!r.policies.delete(p['PolicyName']!)) throw new AwsError(404, 'NoSuchEntity', `The role policy with name ${p['PolicyName']} cannot be found.`);
+        return undefined;
+      }
+      case 'GetRole': {
+        const r = role(p['RoleName']!);
+        return [['Role', [['Path', r.Path], ['RoleName', r.RoleName], ['RoleId', r.RoleId], ['Arn', r.Arn], ['CreateDate', r.CreateDate], ['MaxSessionDuration', r.MaxSessionDuration]]]];
+      }
       case 'GetUser': {
         if (p['UserName'] !== undefined) return [['User', userXml(user(p['UserName']))]];
         const self = caller.arn.match(/:user(\/(?:.*\/)?)([^/]+)$/);
@@ -578,7 +696,7 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
         const expiration = new Date(Date.now() + (role.sessionSeconds ?? duration) * 1000);
         const roleId = `AROA${createHash('sha1').update(roleArn).digest('hex').slice(0, 16).toUpperCase()}`;
         const arn = `arn:aws:sts::${role.account}:assumed-role/${roleName}/${session}`;
-        principals.set(accessKeyId, { secret, account: role.account, arn, userId: `${roleId}:${session}`, sessionToken, expiration });
+        principals.set(accessKeyId, { secret, account: role.account, arn, userId: `${roleId}:${session}`, sessionToken, expiration, role: { name: roleName, issuedAt: new Date() } });
         return [
           ['Credentials', [['AccessKeyId', accessKeyId], ['SecretAccessKey', secret], ['SessionToken', sessionToken], ['Expiration', expiration]]],
           ['AssumedRoleUser', [['AssumedRoleId', `${roleId}:${session}`], ['Arn', arn]]],
@@ -640,6 +758,10 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
         if (req.method !== 'POST' && req.method !== 'GET') throw new AwsError(405, 'InvalidAction', `Method ${req.method} not allowed`);
         const caller = authenticate(req, body, rec);
         if (!action) throw new AwsError(400, 'MissingAction', 'Missing Action');
+        // STS GetCallerIdentity works whatever the policies say, as at AWS.
+        if (action !== 'GetCallerIdentity' && caller.role && deniedByRole(account(caller.account).roles.get(caller.role.name), caller)) {
+          throw new AwsError(403, 'AccessDenied', `User: ${caller.arn} is not authorized to perform: ${service}:${action} with an explicit deny in an identity-based policy`);
+        }
         const expected = service === 'sts' ? STS_VERSION : IAM_VERSION;
         if (version !== expected) throw new AwsError(400, 'InvalidParameterValue', `Invalid Version ${version ?? '(none)'}; expected ${expected}`);
         const drop = [...drops].find((d) => d.predicate(rec));
@@ -685,7 +807,7 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
       const acct = roleArn.match(/^arn:aws[\w-]*:iam::(\d{12}):role\//)?.[1];
       if (!acct) throw new Error(`not a role ARN: ${roleArn}`);
       roles.set(roleArn, { arn: roleArn, account: acct, ...o });
-      account(acct);
+      account(acct).addIamRole(roleArn.split('/').pop()!);
     },
     addAccessKey,
     requests,
@@ -729,6 +851,32 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
       state.maxPageSize = v;
     },
   };
+}
+
+/**
+ * Whether the role's inline policies deny this session outright: Deny statements on every action
+ * whose conditions all hold, of the kinds "revoke older sessions" uses (DateLessThan on
+ * aws:TokenIssueTime, StringLike/StringEquals on aws:userid). A condition of another kind is
+ * taken not to hold: the test server does not guess at it.
+ */
+function deniedByRole(role: IamRoleRecord | undefined, caller: Principal): boolean {
+  const glob = (pattern: string) => new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  const holds = (op: string, key: string, values: unknown[]): boolean => {
+    const k = key.toLowerCase();
+    if (op === 'DateLessThan' && k === 'aws:tokenissuetime') return values.some((v) => caller.role!.issuedAt.getTime() < Date.parse(String(v)));
+    if (op === 'StringLike' && k === 'aws:userid') return values.some((v) => glob(String(v)).test(caller.userId));
+    if (op === 'StringEquals' && k === 'aws:userid') return values.some((v) => String(v) === caller.userId);
+    return false;
+  };
+  for (const doc of role?.policies.values() ?? []) {
+    const raw = (JSON.parse(doc) as { Statement: unknown }).Statement;
+    for (const st of (Array.isArray(raw) ? raw : [raw]) as Array<Record<string, unknown>>) {
+      if (st['Effect'] !== 'Deny' || ![st['Action']].flat().includes('*')) continue;
+      const cond = (st['Condition'] ?? {}) as Record<string, Record<string, unknown>>;
+      if (Object.entries(cond).every(([op, block]) => Object.entries(block).every(([key, v]) => holds(op, key, [v].flat())))) return true;
+    }
+  }
+  return false;
 }
 
 /** The checks IAM makes that matter to a client: JSON, statement shape, Sids, date conditions. */

@@ -1,11 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
+import { AccessConfigError, parseAccessConfig } from '../../src/config/access.ts';
 import type { GrantTarget, IamPolicyDocument } from '../../src/ports.ts';
 import {
   grantPolicyDocument,
   grantPolicyName,
   iamTimestamp,
   minimalIamPolicy,
+  policyProblems,
   policySize,
   readGrantPolicy,
 } from '../../src/providers/aws-iam/iam-policy.ts';
@@ -135,10 +137,10 @@ describe('minimalIamPolicy', () => {
     });
   });
 
-  it('grants inline-policy actions on users and ListUsers for aws_iam_policy resources', () => {
+  it('grants inline-policy actions on users and GetAccountAuthorizationDetails (the listing) for aws_iam_policy resources', () => {
     const doc = minimalIamPolicy([{ name: 'logs', target: inline() }]);
     const actions = doc.Statement.flatMap((s) => s['Action'] as string[] | string);
-    expect(actions.sort()).toEqual(['iam:DeleteUserPolicy', 'iam:GetUserPolicy', 'iam:ListUserPolicies', 'iam:ListUsers', 'iam:PutUserPolicy']);
+    expect(actions.sort()).toEqual(['iam:DeleteUserPolicy', 'iam:GetAccountAuthorizationDetails', 'iam:PutUserPolicy']);
     const userStmt = doc.Statement.find((s) => s['Sid'] === 'BreakglassInlineUserPolicies');
     expect(userStmt?.['Resource']).toBe('arn:aws:iam::*:user/*');
   });
@@ -177,5 +179,89 @@ describe('minimalIamPolicy', () => {
       { name: 'c', target: inline(roleB) },
     ]);
     for (const a of doc.Statement.flatMap((s) => s['Action'] as string[] | string)) expect(a).not.toContain('*');
+  });
+});
+
+describe('policies IAM would refuse are refused when access.yml loads', () => {
+  const accessYml = (policyYaml: string) => `security_channel: C0SEC
+resources:
+  prod-db:
+    grant: { okta_group: 00g1 }
+    max_duration: 4h
+    approvers: { slack_users: [U0DBA1] }
+  prod-logs:
+    grant:
+      aws_iam_policy:
+${policyYaml}
+    max_duration: 1h
+    approvers: { slack_users: [U0DBA1] }
+`;
+  const problemsOf = (policyYaml: string) => {
+    try {
+      parseAccessConfig(accessYml(policyYaml), 'access.yml');
+    } catch (error) {
+      expect(error).toBeInstanceOf(AccessConfigError);
+      return (error as AccessConfigError).problems;
+    }
+    throw new Error('expected access.yml to be refused');
+  };
+
+  it('accepts a policy IAM accepts', () => {
+    const config = parseAccessConfig(
+      accessYml(`        Statement:
+          - { Effect: Allow, Action: [s3:GetObject, "s3:List*"], Resource: "arn:aws:s3:::prod-logs/*" }
+          - { Effect: Deny, NotAction: "*", NotResource: "arn:aws:s3:::prod-logs" }`),
+    );
+    expect(config.resources['prod-logs']!.grant).toMatchObject({ kind: 'aws_iam_policy' });
+  });
+
+  it('refuses a statement without Resource, naming the resource and the line of the statement', () => {
+    const problems = problemsOf(`        Statement:
+          - Effect: Allow
+            Action: s3:GetObject
+            Resource: "*"
+          - Effect: Allow
+            Action: s3:ListBucket`);
+    expect(problems).toEqual([
+      expect.objectContaining({ path: 'resources.prod-logs.grant.aws_iam_policy.Statement.1', line: 14, message: expect.stringMatching(/needs Resource \(or NotResource\)/) }),
+    ]);
+  });
+
+  it('refuses an action without its service prefix, on the line of that action', () => {
+    const problems = problemsOf(`        Statement:
+          - Effect: Allow
+            Action:
+              - s3:GetObject
+              - GetObject
+            Resource: "*"`);
+    expect(problems).toEqual([
+      expect.objectContaining({ path: 'resources.prod-logs.grant.aws_iam_policy.Statement.0.Action.1', line: 14, message: expect.stringMatching(/"GetObject" is not an IAM action: write it with its service prefix, like s3:GetObject/) }),
+    ]);
+  });
+
+  it('refuses an unknown Effect', () => {
+    const problems = problemsOf(`        Statement:
+          - { Effect: Permit, Action: s3:GetObject, Resource: "*" }`);
+    expect(problems).toEqual([expect.objectContaining({ path: 'resources.prod-logs.grant.aws_iam_policy.Statement.0.Effect', line: 11, message: expect.stringMatching(/Effect must be Allow or Deny, not "Permit"/) })]);
+  });
+
+  it('refuses a policy that fits alone but not with the Sids and expiry conditions a grant adds', () => {
+    // 9 statements of ~200 characters: under 2,048 as written, over it once each gains its Sid and DateLessThan.
+    const statement = (i: number) => ({ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::bucket-${i}-${'x'.repeat(130)}/*` });
+    const statements = Array.from({ length: 9 }, (_, i) => statement(i));
+    expect(policySize(JSON.stringify({ Statement: statements }))).toBeLessThan(2048);
+    const problems = problemsOf(`        Statement:\n${statements.map((s) => `          - ${JSON.stringify(s)}`).join('\n')}`);
+    expect(problems).toEqual([
+      expect.objectContaining({ path: 'resources.prod-logs.grant.aws_iam_policy', line: 9, message: expect.stringMatching(/this policy is \d{4} characters \(whitespace not counted\); IAM allows 2048 per user/) }),
+    ]);
+  });
+
+  it('sizes the document a grant really writes', () => {
+    const fits = { Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${'y'.repeat(1800)}` }] };
+    const grown = policySize(JSON.stringify(grantPolicyDocument({ grantId: '7f1c2b9e-0d4a-4e55-9a0b-1234567890ab', policy: fits, expiresAt })));
+    expect(grown).toBeLessThanOrEqual(2048);
+    expect(policyProblems(fits)).toEqual([]);
+    const over = { Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${'y'.repeat(2048 - grown + 1800 + 1)}` }] };
+    expect(policyProblems(over)).toEqual([expect.objectContaining({ path: [] })]);
   });
 });

@@ -1,19 +1,33 @@
 import {
   AddUserToGroupCommand,
+  DeleteRolePolicyCommand,
   DeleteUserPolicyCommand,
-  GetUserPolicyCommand,
   IAMClient,
+  PutRolePolicyCommand,
   PutUserPolicyCommand,
   RemoveUserFromGroupCommand,
+  paginateGetAccountAuthorizationDetails,
   paginateGetGroup,
-  paginateListUserPolicies,
-  paginateListUsers,
+  paginateListRolePolicies,
   type IAMClientConfig,
+  type UserDetail,
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { ProviderError, RevokeIneffectiveError, systemClock, type AccessEntry, type AccessProvider, type Clock, type GrantSpec, type GrantTarget, type Person } from '../../ports.ts';
+import { ProviderError, RevokeIneffectiveError, systemClock, type AccessEntry, type AccessProvider, type Clock, type GrantSpec, type GrantTarget, type Person, type RevokeOutcome, type SessionsEnded } from '../../ports.ts';
 import { isAwsIamTarget, type AwsIamTarget } from './target.ts';
-import { grantPolicyDocument, grantPolicyName, INLINE_USER_POLICY_LIMIT, policySize, readGrantPolicy } from './iam-policy.ts';
+import {
+  grantPolicyDocument,
+  grantPolicyName,
+  INLINE_USER_POLICY_LIMIT,
+  MAX_ROLE_SESSION_MS,
+  policySize,
+  readGrantPolicy,
+  roleNameOf,
+  sessionDenyDocument,
+  sessionDenyIssuedAt,
+  sessionDenyName,
+  sessionDenyTime,
+} from './iam-policy.ts';
 import { DEFAULT_RETRY, withRetry, type RetryOptions } from '../retry.ts';
 
 export type AwsCredentials = NonNullable<IAMClientConfig['credentials']>;
@@ -33,8 +47,12 @@ export interface AwsIamProviderOptions {
   /** Assumed-role credentials are replaced this long before they expire. */
   refreshMarginMs?: number;
   requestTimeoutMs?: number;
-  /** Parallel ListUserPolicies calls while listing inline-policy access. */
-  listConcurrency?: number;
+  /**
+   * How long one account's user listing (GetAccountAuthorizationDetails) serves further listings,
+   * so a drift pass over many resources reads the account once. Any grant or revoke made here
+   * discards it at once. Default 5 s.
+   */
+  listingTtlMs?: number;
 }
 
 interface TemporaryCredentials {
@@ -67,19 +85,6 @@ const isLimitExceeded = (err: unknown) => {
   return code === 'LimitExceeded' || code === 'LimitExceededException';
 };
 
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 /**
  * AWS IAM access: group membership (`aws_iam_group`) and an inline user policy
  * `breakglass-<resource>` (`aws_iam_policy`) whose statements all end at the expiry by
@@ -93,6 +98,8 @@ export class AwsIamProvider implements AccessProvider {
   private readonly sts: STSClient;
   private readonly iamClients = new Map<string, IAMClient>();
   private readonly roleCredentials = new Map<string, Promise<TemporaryCredentials>>();
+  /** Per account (its role ARN, '' for the bot's own): the users with their inline policies and groups. */
+  private readonly userListings = new Map<string, { at: number; users: Promise<UserDetail[]> }>();
 
   constructor(options: AwsIamProviderOptions = {}) {
     this.opts = options;
@@ -109,6 +116,10 @@ export class AwsIamProvider implements AccessProvider {
   }
 
   async grant(spec: GrantSpec): Promise<void> {
+    return this.changing(this.awsTarget(spec.target).accountRoleArn, () => this.put(spec));
+  }
+
+  private async put(spec: GrantSpec): Promise<void> {
     const target = this.awsTarget(spec.target);
     const iam = this.iamFor(target.accountRoleArn);
     const userName = iamUserOf(spec.person);
@@ -150,7 +161,49 @@ export class AwsIamProvider implements AccessProvider {
     }
   }
 
-  async revoke(spec: GrantSpec): Promise<void> {
+  async revoke(spec: GrantSpec): Promise<void | RevokeOutcome> {
+    const target = this.awsTarget(spec.target);
+    await this.changing(target.accountRoleArn, () => this.remove(spec));
+    // After the access is gone, so a session opened in between is older than the deny too.
+    if (target.sessionRoleArn && target.endSessions) return { sessionsEnded: await this.endRoleSessions(target, iamUserOf(spec.person)) };
+  }
+
+  /**
+   * AWS's "revoke older sessions" for one person: a deny on the session role for their sessions
+   * issued before now. Denies older than any session can live are lifted first, keeping the role
+   * within its inline policy budget; that housekeeping failing does not fail the revoke.
+   */
+  private async endRoleSessions(target: AwsIamTarget, userName: string): Promise<SessionsEnded> {
+    const iam = this.iamFor(target.accountRoleArn);
+    const roleName = roleNameOf(target.sessionRoleArn!);
+    const at = this.clock.now();
+    await this.liftOldDenies(iam, roleName, at).catch(() => undefined);
+    const policyName = sessionDenyName(userName, at);
+    try {
+      await this.call(`IAM PutRolePolicy ${policyName} ${roleName}`, () =>
+        iam.send(new PutRolePolicyCommand({ RoleName: roleName, PolicyName: policyName, PolicyDocument: JSON.stringify(sessionDenyDocument(userName, at)) })),
+      );
+    } catch (err) {
+      if (!isLimitExceeded(err)) throw err;
+      throw new ProviderError(`role ${roleName}'s inline policies are full (10,240 characters), so ${userName}'s older sessions could not be denied: ${(err as Error).message}`, false, 409, { cause: err });
+    }
+    return { ended: null, effectiveAt: sessionDenyTime(at), method: `aws:TokenIssueTime deny on role ${roleName}` };
+  }
+
+  private async liftOldDenies(iam: IAMClient, roleName: string, now: Date): Promise<void> {
+    const names = await this.call(`IAM ListRolePolicies ${roleName}`, async () => {
+      const out: string[] = [];
+      for await (const page of paginateListRolePolicies({ client: iam }, { RoleName: roleName })) out.push(...(page.PolicyNames ?? []));
+      return out;
+    });
+    for (const name of names) {
+      const issued = sessionDenyIssuedAt(name);
+      if (!issued || now.getTime() - issued.getTime() <= MAX_ROLE_SESSION_MS) continue;
+      await this.call(`IAM DeleteRolePolicy ${name} ${roleName}`, () => iam.send(new DeleteRolePolicyCommand({ RoleName: roleName, PolicyName: name })));
+    }
+  }
+
+  private async remove(spec: GrantSpec): Promise<void> {
     const target = this.awsTarget(spec.target);
     const iam = this.iamFor(target.accountRoleArn);
     const userName = iamUserOf(spec.person);
@@ -205,34 +258,46 @@ export class AwsIamProvider implements AccessProvider {
       });
     }
     const policyName = grantPolicyName(resource);
-    const userNames = await this.call('IAM ListUsers', async () => {
-      const names: string[] = [];
-      for await (const page of paginateListUsers({ client: iam }, {})) {
-        for (const u of page.Users ?? []) if (u.UserName) names.push(u.UserName);
-      }
-      return names;
+    const users = await this.usersOf(t.accountRoleArn);
+    return users.flatMap((u) => {
+      const policy = u.UserPolicyList?.find((p) => p.PolicyName === policyName);
+      if (!u.UserName || !policy) return [];
+      // IAM hands policy documents back URL-encoded.
+      return [entry(u.UserName, readGrantPolicy(policy.PolicyDocument ? decodeURIComponent(policy.PolicyDocument) : '').grantId)];
     });
-    const found = await mapLimit(userNames, this.opts.listConcurrency ?? 8, async (userName) => {
-      try {
-        const has = await this.call(`IAM ListUserPolicies ${userName}`, async () => {
-          for await (const page of paginateListUserPolicies({ client: iam }, { UserName: userName })) {
-            if (page.PolicyNames?.includes(policyName)) return true;
-          }
-          return false;
-        });
-        if (!has) return undefined;
-        const got = await this.call(`IAM GetUserPolicy ${policyName} ${userName}`, () =>
-          iam.send(new GetUserPolicyCommand({ UserName: userName, PolicyName: policyName })),
-        );
-        // IAM hands policy documents back URL-encoded.
-        const doc = got.PolicyDocument ? decodeURIComponent(got.PolicyDocument) : '';
-        return entry(userName, readGrantPolicy(doc).grantId);
-      } catch (err) {
-        if (isNoSuchEntity(err)) return undefined; // the user or policy went away while we listed
-        throw err;
-      }
+  }
+
+  /**
+   * Every user of the account with its inline policies and groups, in a few paged calls
+   * (GetAccountAuthorizationDetails, up to 1,000 users a page) rather than calls per user; shared
+   * by the listings of a drift pass or review (see listingTtlMs).
+   */
+  private usersOf(accountRoleArn: string | undefined): Promise<UserDetail[]> {
+    const key = accountRoleArn ?? '';
+    const cached = this.userListings.get(key);
+    if (cached && performance.now() - cached.at < (this.opts.listingTtlMs ?? 5000)) return cached.users;
+    const iam = this.iamFor(accountRoleArn);
+    const users = this.call('IAM GetAccountAuthorizationDetails', async () => {
+      const out: UserDetail[] = [];
+      for await (const page of paginateGetAccountAuthorizationDetails({ client: iam, pageSize: 1000 }, { Filter: ['User'] })) out.push(...(page.UserDetailList ?? []));
+      return out;
     });
-    return found.filter((e): e is AccessEntry => e !== undefined);
+    const listing = { at: performance.now(), users };
+    this.userListings.set(key, listing);
+    users.catch(() => {
+      if (this.userListings.get(key) === listing) this.userListings.delete(key);
+    });
+    return users;
+  }
+
+  /** A change made here: listings from before it no longer say what the account holds. */
+  private async changing<T>(accountRoleArn: string | undefined, fn: () => Promise<T>): Promise<T> {
+    this.userListings.delete(accountRoleArn ?? '');
+    try {
+      return await fn();
+    } finally {
+      this.userListings.delete(accountRoleArn ?? '');
+    }
   }
 
   /** Who the configured credentials are; fails with "AWS credentials not usable: …" when they aren't. */

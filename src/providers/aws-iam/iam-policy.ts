@@ -125,6 +125,105 @@ export function readGrantPolicy(doc: string | IamPolicyDocument): { grantId?: st
   return { ...(grantId !== undefined ? { grantId } : {}), ...(expires !== undefined ? { expiresAt: new Date(expires) } : {}) };
 }
 
+/** A problem IAM would answer with MalformedPolicyDocument or LimitExceeded, at a path inside the policy. */
+export interface PolicyProblem {
+  path: Array<string | number>;
+  message: string;
+}
+
+/** `service:action`, wildcards allowed in the action part; or `*` alone. */
+const ACTION = /^(?:\*|[a-z0-9-]+:[A-Za-z0-9*?]+)$/;
+/** The longest grant id a Sid carries (a UUID) and a timestamp: the size a real grant's document has. */
+const SIZING_GRANT_ID = '00000000-0000-4000-8000-000000000000';
+const SIZING_EXPIRY = new Date('2099-12-31T23:59:59Z');
+
+const asList = (value: unknown): unknown[] => (Array.isArray(value) ? value : [value]);
+
+function statementProblems(stmt: Record<string, unknown>, at: Array<string | number>): PolicyProblem[] {
+  const problems: PolicyProblem[] = [];
+  if (stmt['Effect'] !== 'Allow' && stmt['Effect'] !== 'Deny') {
+    problems.push({ path: [...at, 'Effect'], message: `Effect must be Allow or Deny, not ${JSON.stringify(stmt['Effect'] ?? null)}: IAM refuses any other` });
+  }
+  if (!('Resource' in stmt) && !('NotResource' in stmt)) {
+    problems.push({ path: at, message: 'a statement needs Resource (or NotResource): IAM refuses an inline policy statement without one; write Resource: "*" to mean everything' });
+  }
+  const key = 'Action' in stmt ? 'Action' : 'NotAction' in stmt ? 'NotAction' : undefined;
+  if (!key) {
+    problems.push({ path: at, message: 'a statement needs Action (or NotAction)' });
+    return problems;
+  }
+  const values = asList(stmt[key]);
+  values.forEach((action, j) => {
+    if (typeof action === 'string' && ACTION.test(action)) return;
+    const where = Array.isArray(stmt[key]) ? [...at, key, j] : [...at, key];
+    problems.push({ path: where, message: `${JSON.stringify(action)} is not an IAM action: write it with its service prefix, like s3:GetObject` });
+  });
+  return problems;
+}
+
+/**
+ * What IAM would refuse in an access.yml `aws_iam_policy`, checked at load rather than at the first
+ * approval: statements without Effect, Action or Resource, actions without a service prefix, and
+ * a document that, with the Sids and expiry conditions a grant adds, exceeds the user's budget.
+ */
+export function policyProblems(policy: IamPolicyDocument): PolicyProblem[] {
+  const raw = policy.Statement as unknown;
+  const statements = Array.isArray(raw) ? raw : isRecord(raw) ? [raw] : [];
+  const problems = statements.flatMap((s, i) => (isRecord(s) ? statementProblems(s, ['Statement', i]) : [{ path: ['Statement', i], message: 'a statement is a mapping' }]));
+  if (problems.length > 0 || statements.length === 0) return problems;
+  const size = policySize(JSON.stringify(grantPolicyDocument({ grantId: SIZING_GRANT_ID, policy, expiresAt: SIZING_EXPIRY })));
+  if (size > INLINE_USER_POLICY_LIMIT) {
+    problems.push({
+      path: [],
+      message: `with the Sids and expiry conditions breakglass adds, this policy is ${size} characters (whitespace not counted); IAM allows ${INLINE_USER_POLICY_LIMIT} per user across all inline policies. Shorten it (wildcards, fewer statements) or grant an aws_iam_group`,
+    });
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ending role sessions: AWS's "revoke older sessions" deny, for one person's sessions of a role.
+
+const SESSION_DENY_PREFIX = 'breakglass-ended-';
+/** A role session lives at most 12 hours (MaxSessionDuration): a deny older than that denies nothing. */
+export const MAX_ROLE_SESSION_MS = 12 * 3_600_000;
+
+/** The role's name in its ARN (after any path). */
+export const roleNameOf = (roleArn: string): string => roleArn.slice(roleArn.lastIndexOf('/') + 1);
+
+/** `aws:TokenIssueTime` is compared to the second: the next whole second also catches a token issued just before. */
+export const sessionDenyTime = (at: Date): Date => new Date(Math.ceil(at.getTime() / 1000) * 1000);
+
+/** `breakglass-ended-<epoch seconds>-<user>`: its age is in its name, so lifting it needs no read. */
+export function sessionDenyName(userName: string, at: Date): string {
+  return `${SESSION_DENY_PREFIX}${sessionDenyTime(at).getTime() / 1000}-${userName.replace(/[^\w+=,.@-]/g, '-')}`.slice(0, 128);
+}
+
+/** When a deny breakglass put was issued, from its name; undefined for any other policy. */
+export function sessionDenyIssuedAt(policyName: string): Date | undefined {
+  const m = policyName.match(/^breakglass-ended-(\d+)-/);
+  return m ? new Date(Number(m[1]) * 1000) : undefined;
+}
+
+/**
+ * Denies everything to the sessions of the role that this IAM user opened before `at`. It names
+ * the user by `aws:userid` (role id:session name), so the role's trust policy must require
+ * sts:RoleSessionName = ${aws:username}; sessions opened after `at` are untouched.
+ */
+export function sessionDenyDocument(userName: string, at: Date): IamPolicyDocument {
+  return {
+    Version: POLICY_VERSION,
+    Statement: [
+      {
+        Effect: 'Deny',
+        Action: '*',
+        Resource: '*',
+        Condition: { DateLessThan: { 'aws:TokenIssueTime': iamTimestamp(sessionDenyTime(at)) }, StringLike: { 'aws:userid': `*:${userName}` } },
+      },
+    ],
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 export interface PolicyResource {
@@ -171,12 +270,16 @@ export function minimalIamPolicy(resources: PolicyResource[], options: { forRole
       {
         Sid: 'BreakglassInlineUserPolicies',
         Effect: 'Allow',
-        Action: ['iam:DeleteUserPolicy', 'iam:GetUserPolicy', 'iam:ListUserPolicies', 'iam:PutUserPolicy'],
+        Action: ['iam:DeleteUserPolicy', 'iam:PutUserPolicy'],
         Resource: `arn:aws:iam::${account}:user/*`,
       },
-      // ListUsers has no resource type: it can only be granted on "*".
-      { Sid: 'BreakglassListUsers', Effect: 'Allow', Action: 'iam:ListUsers', Resource: '*' },
+      // Listing reads every user's inline policies in a few calls; the action has no resource type, so "*".
+      { Sid: 'BreakglassReadUsers', Effect: 'Allow', Action: 'iam:GetAccountAuthorizationDetails', Resource: '*' },
     );
+  }
+  const sessionRoles = sortedUnique(managed.flatMap((r) => (r.target.sessionRoleArn && r.target.endSessions ? [r.target.sessionRoleArn] : [])));
+  if (sessionRoles.length) {
+    statements.push({ Sid: 'BreakglassEndRoleSessions', Effect: 'Allow', Action: ['iam:DeleteRolePolicy', 'iam:ListRolePolicies', 'iam:PutRolePolicy'], Resource: sessionRoles });
   }
   if (!roleArn) {
     const roles = sortedUnique(accountRoles(resources));

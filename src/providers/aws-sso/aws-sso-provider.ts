@@ -10,9 +10,9 @@ import {
   type AccountAssignmentOperationStatus,
   type SSOAdminClientConfig,
 } from '@aws-sdk/client-sso-admin';
-import { ProviderError, RevokeIneffectiveError, systemClock, type AccessEntry, type AccessProvider, type Clock, type GrantSpec, type GrantTarget, type Person } from '../../ports.ts';
+import { ProviderError, RevokeIneffectiveError, systemClock, type AccessEntry, type AccessProvider, type Clock, type GrantSpec, type GrantTarget, type Person, type RevokeOutcome } from '../../ports.ts';
 import { DEFAULT_RETRY, isTransientError, withRetry, type RetryOptions } from '../retry.ts';
-import { endSsoSessions, type SessionsEnded } from './end-sessions.ts';
+import { endSsoSessions, type SessionDeny } from './end-sessions.ts';
 import { awsCode, describeUser, findInstance, findUserId, isNotFound, type SsoInstance } from './identity-center.ts';
 import { instanceOfPermissionSet, isAwsSsoTarget, type AwsSsoTarget } from './target.ts';
 
@@ -102,7 +102,7 @@ export class AwsSsoProvider implements AccessProvider {
     }
   }
 
-  async revoke(spec: GrantSpec): Promise<void> {
+  async revoke(spec: GrantSpec): Promise<void | RevokeOutcome> {
     const target = this.target(spec.target);
     const instance = await this.instance();
     const userId = await findUserId(this.store, this.call, instance.identityStoreId, spec.person);
@@ -120,7 +120,15 @@ export class AwsSsoProvider implements AccessProvider {
     // Neither answer says the access is gone: the listing does.
     if (failure) await this.confirmGone(spec, userId, failure);
     // The assignment is gone, but a role session opened before keeps working until it expires.
-    if (target.endSessions) await this.endSessionsOf(instance, target, userId);
+    if (!target.endSessions) return;
+    const deny = await this.endSessionsOf(instance, target, userId);
+    return {
+      sessionsEnded: {
+        ended: null,
+        effectiveAt: (this.opts.clock ?? systemClock).now(),
+        method: `deny on sessions issued before ${deny.issuedBefore.toISOString()} in the permission set's inline policy, provisioned to account ${target.accountId}; lifted after ${deny.until.toISOString()}`,
+      },
+    };
   }
 
   /**
@@ -136,7 +144,7 @@ export class AwsSsoProvider implements AccessProvider {
     return null;
   }
 
-  private async endSessionsOf(instance: SsoInstance, target: AwsSsoTarget, userId: string): Promise<SessionsEnded> {
+  private async endSessionsOf(instance: SsoInstance, target: AwsSsoTarget, userId: string): Promise<SessionDeny> {
     const key = target.permissionSetArn;
     const deps = { admin: this.admin, call: this.call, now: () => (this.opts.clock ?? systemClock).now(), sleep: this.opts.retry?.sleep ?? realSleep, statusWaitMs: this.opts.statusWaitMs ?? 60_000 };
     const edit = (this.policyEdits.get(key) ?? Promise.resolve()).catch(() => undefined).then(() => endSsoSessions(deps, instance, target, userId));

@@ -14,7 +14,7 @@ import type { AwsSsoTarget } from './target.ts';
 
 type Call = <T>(label: string, fn: () => Promise<T>) => Promise<T>;
 
-export interface SessionsEnded {
+export interface SessionDeny {
   /** Sessions issued before this are refused from the moment provisioning succeeded. */
   issuedBefore: Date;
   /** When the deny stops applying: no session issued before the revoke can be valid then. */
@@ -36,7 +36,7 @@ const WRITE_ATTEMPTS = 3;
  * Ends the user's open sessions of the permission set in the account: a Deny for their user id on
  * sessions issued before now, in the permission set's inline policy, provisioned to that account.
  */
-export async function endSsoSessions(deps: EndSessionsDeps, instance: SsoInstance, target: AwsSsoTarget, userId: string): Promise<SessionsEnded> {
+export async function endSsoSessions(deps: EndSessionsDeps, instance: SsoInstance, target: AwsSsoTarget, userId: string): Promise<SessionDeny> {
   const ids = { InstanceArn: instance.instanceArn, PermissionSetArn: target.permissionSetArn };
   const described = await deps.call(`SSO DescribePermissionSet ${target.permissionSetArn}`, () => deps.admin.send(new DescribePermissionSetCommand(ids)));
   const { statement, issuedBefore, until } = sessionDenyStatement({ userId, accountId: target.accountId, issuedBefore: deps.now(), sessionSeconds: sessionSeconds(described.PermissionSet?.SessionDuration) });

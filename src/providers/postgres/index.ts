@@ -55,5 +55,9 @@ export const postgresRole = defineProvider({
   },
 
   describe: (target) =>
-    `membership of PostgreSQL role \`${target.role}\` (admin connection from \`${target.adminUrlEnv}\`)${target.endSessions ? ', ending the person’s open sessions at revoke' : ''}`,
+    `membership of PostgreSQL role \`${target.role}\` (admin connection from \`${target.adminUrlEnv}\`)${
+      target.endSessions
+        ? ', ending the person’s open sessions at revoke'
+        : '; sessions open at revoke are not ended (end_sessions: false) and keep a role they SET until they disconnect, however long after the grant'
+    }`,
 });

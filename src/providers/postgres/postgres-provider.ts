@@ -1,5 +1,5 @@
 import postgres, { type Sql } from 'postgres';
-import { ProviderError, type AccessEntry, type AccessProvider, type GrantSpec, type GrantTarget, type Person } from '../../ports.ts';
+import { ProviderError, type AccessEntry, type AccessProvider, type GrantSpec, type GrantTarget, type Person, type RevokeOutcome, type SessionsEnded } from '../../ports.ts';
 import { DEFAULT_RETRY, isTransientError, withRetry, type RetryOptions } from '../retry.ts';
 import { isPostgresTarget, type PostgresTarget } from './target.ts';
 
@@ -47,7 +47,7 @@ export class PostgresRoleProvider implements AccessProvider {
     await this.call(`PostgreSQL GRANT ${target.role} TO ${login}`, () => sql`grant ${sql(target.role)} to ${sql(login)}`);
   }
 
-  async revoke(spec: GrantSpec): Promise<void> {
+  async revoke(spec: GrantSpec): Promise<void | RevokeOutcome> {
     const target = this.target(spec.target);
     const sql = this.sql(target);
     const login = loginOf(spec.person);
@@ -60,7 +60,7 @@ export class PostgresRoleProvider implements AccessProvider {
     if (await this.isMember(target, login)) {
       throw new ProviderError(`PostgreSQL still lists ${login} as a member of role ${target.role} after REVOKE: the membership was granted by another role, which must revoke it`, false);
     }
-    if (target.endSessions) await this.endSessions(spec);
+    if (target.endSessions) return { sessionsEnded: await this.terminate(spec) };
   }
 
   /**
@@ -68,13 +68,20 @@ export class PostgresRoleProvider implements AccessProvider {
    * membership is revoked, so ending access means ending the sessions too.
    */
   async endSessions(spec: GrantSpec): Promise<number> {
+    return (await this.terminate(spec)).ended ?? 0;
+  }
+
+  /** How many backends were signalled, at the database's own time (the evidence is the server's word). */
+  private async terminate(spec: GrantSpec): Promise<SessionsEnded> {
     const target = this.target(spec.target);
     const sql = this.sql(target);
     const login = loginOf(spec.person);
-    const rows = await this.call(`PostgreSQL pg_terminate_backend for ${login}`, () =>
-      sql<Array<{ ended: boolean }>>`select pg_terminate_backend(pid) as ended from pg_stat_activity where usename = ${login} and pid <> pg_backend_pid()`,
+    const [row] = await this.call(`PostgreSQL pg_terminate_backend for ${login}`, () =>
+      sql<Array<{ ended: number; at: Date }>>`
+        select count(*) filter (where pg_terminate_backend(pid))::int as ended, clock_timestamp() as at
+        from pg_stat_activity where usename = ${login} and pid <> pg_backend_pid()`,
     );
-    return rows.filter((r) => r.ended).length;
+    return { ended: row!.ended, effectiveAt: row!.at, method: 'pg_terminate_backend' };
   }
 
   async listAccess(resource: string, target: GrantTarget): Promise<AccessEntry[]> {

@@ -12,14 +12,14 @@ export function evidenceCommand(): Command {
 
   evidence
     .command('export')
-    .description('write evidence events to stdout as CSV or JSON Lines')
+    .description('write evidence events to stdout as CSV, JSON Lines, or OCSF JSON Lines for a SIEM')
     .requiredOption('--from <date>', 'first day (UTC) or instant, inclusive, e.g. 2026-01-01', parseInstant)
     .requiredOption('--to <date>', 'last day (UTC, inclusive) or instant (exclusive), e.g. 2026-03-31', parseEndInstant)
     .option('--resource <name>', 'only events about this resource')
     .option('--user <slack-id>', 'only events where this person is the actor or the subject')
-    .addOption(new Option('--format <format>', 'output format').choices(['csv', 'jsonl']).default('csv'))
+    .addOption(new Option('--format <format>', 'output format (ocsf: OCSF 1.1 JSON Lines, with the period\'s readiness findings)').choices(['csv', 'jsonl', 'ocsf']).default('csv'))
     .option('--no-bom', 'CSV without the UTF-8 byte order mark (which tells Excel the file is UTF-8)')
-    .action(async (options: { from: Date; to: Date; resource?: string; user?: string; format: 'csv' | 'jsonl'; bom: boolean }) => {
+    .action(async (options: { from: Date; to: Date; resource?: string; user?: string; format: 'csv' | 'jsonl' | 'ocsf'; bom: boolean }) => {
       if (options.to <= options.from) throw new Error('--to must be after --from');
       await withDatabase(async ({ db }) => {
         const count = await exportEvents(db, options, options.format, process.stdout, undefined, { bom: options.bom });

@@ -3,11 +3,12 @@ import type { Db } from '../db/client.ts';
 import type { StoredEvent } from './event.ts';
 import { BOM } from './csv-safe.ts';
 import { copyCsv } from './export-csv.ts';
+import { exportOcsf } from './export-ocsf.ts';
 import { readEventPages, type EventFilter } from './read.ts';
 
 export const EXPORT_COLUMNS = ['seq', 'occurred_at', 'kind', 'actor', 'subject', 'resource', 'request_id', 'details', 'hash', 'prev_hash'] as const;
 
-export type ExportFormat = 'csv' | 'jsonl';
+export type ExportFormat = 'csv' | 'jsonl' | 'ocsf';
 
 function toRecord(event: StoredEvent) {
   return {
@@ -45,6 +46,7 @@ export async function exportEvents(
       onProgress?.(count);
     });
   }
+  if (format === 'ocsf') return exportOcsf(db, filter, (text) => write(out, text), onProgress);
   // A page of events becomes one write; pages of 2,000 keep each write's text short-lived, which
   // measured cheaper (in garbage collection) than larger ones.
   for await (const page of readEventPages(db, filter, 2_000)) {

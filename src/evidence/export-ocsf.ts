@@ -28,13 +28,13 @@ async function revokedTargets(db: Db, page: StoredEvent[]): Promise<Map<number, 
   for (const row of applied) byGrant.set(Number(row.details.grant_id), row.details.target as GrantTargetShape);
   const missing = grantIds.filter((id) => !byGrant.has(id));
   const rows = missing.length ? await db.select({ id: grants.id, target: grants.target }).from(grants).where(inArray(grants.id, missing)) : [];
-  for (const row of rows) byGrant.set(row.id, row.target as GrantTargetShape);
+  for (const row of rows) byGrant.set(row.id, row.target as unknown as GrantTargetShape);
   const campaigns = campaignIds.length ? await db.select({ id: reviewCampaigns.id, targets: reviewCampaigns.targets }).from(reviewCampaigns).where(inArray(reviewCampaigns.id, campaignIds)) : [];
   const targets = new Map<number, GrantTargetShape>();
   for (const event of revokes) {
     const d = event.details as { grant_id?: unknown; campaign_id?: unknown };
     const fromGrant = typeof d.grant_id === 'number' ? byGrant.get(d.grant_id) : undefined;
-    const fromCampaign = campaigns.find((c) => c.id === d.campaign_id)?.targets?.[event.resource ?? ''] as GrantTargetShape | undefined;
+    const fromCampaign = campaigns.find((c) => c.id === d.campaign_id)?.targets?.[event.resource ?? ''] as unknown as GrantTargetShape | undefined;
     const target = fromGrant ?? fromCampaign;
     if (target) targets.set(event.seq, target);
   }

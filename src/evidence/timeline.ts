@@ -157,56 +157,74 @@ export class AccessTimeline {
 }
 
 /**
- * Folds the events into intervals. `people` gives a person's id and label by any alias (the people
- * directory); without it, rows are named from the aliases the ledger links.
+ * Folds events (in seq order, a page at a time if need be) and then, given the listing spans and
+ * the people directory's names, produces the timeline.
  */
-export function buildTimeline(events: Iterable<StoredEvent>, spans: ListingSpan[], people?: (aliases: string[]) => { id: string; label: string } | null): AccessTimeline {
-  const history = new EvidenceHistory();
-  const graph = new PersonGraph();
-  const observations: Observation[] = [];
-  const decisions: Decision[] = [];
-  const reviewRemovals: Removal[] = [];
-  const policies = new Map<string, Record<string, unknown> | null>();
-  const open = new Map<string, Observation>();
-  for (const event of events) {
-    history.add(event);
-    graph.add(event);
+export class TimelineBuilder {
+  readonly history = new EvidenceHistory();
+  readonly graph = new PersonGraph();
+  private readonly observations: Observation[] = [];
+  private readonly decisions: Decision[] = [];
+  private readonly reviewRemovals: Removal[] = [];
+  private readonly policies = new Map<string, Record<string, unknown> | null>();
+  private readonly open = new Map<string, Observation>();
+
+  add(event: StoredEvent): void {
+    this.history.add(event);
+    this.graph.add(event);
     const parsed = parseEvent(event);
-    if (isOpaque(parsed)) continue;
-    if (parsed.kind === 'config.loaded') policies.set(parsed.details.config_hash, (parsed.details.source as Record<string, unknown> | undefined) ?? null);
+    if (isOpaque(parsed)) return;
+    if (parsed.kind === 'config.loaded') this.policies.set(parsed.details.config_hash, (parsed.details.source as Record<string, unknown> | undefined) ?? null);
     if (parsed.kind === 'access.observed') {
       const d = parsed.details;
       const observation: Observation = { resource: d.resource, key: d.principal.toLowerCase(), principal: d.principal, from: new Date(d.listed_at), appearedAfter: d.previous_listing_at ? new Date(d.previous_listing_at) : null, seq: event.seq, gone: null };
-      open.set(`${d.resource}\n${observation.key}`, observation);
-      observations.push(observation);
+      this.open.set(`${d.resource}\n${observation.key}`, observation);
+      this.observations.push(observation);
     }
     if (parsed.kind === 'access.gone') {
-      const observation = open.get(`${parsed.details.resource}\n${parsed.details.principal.toLowerCase()}`);
+      const key = `${parsed.details.resource}\n${parsed.details.principal.toLowerCase()}`;
+      const observation = this.open.get(key);
       if (observation) observation.gone = { at: new Date(parsed.details.listed_at), lastSeenAt: new Date(parsed.details.last_seen_at), seq: event.seq };
-      open.delete(`${parsed.details.resource}\n${parsed.details.principal.toLowerCase()}`);
+      this.open.delete(key);
     }
     if (parsed.kind === 'grant.revoked' && 'campaign_id' in parsed.details && event.resource) {
       const d = parsed.details;
-      reviewRemovals.push({ resource: event.resource, key: d.principal.toLowerCase(), at: new Date(d.revoked_at), by: event.actor, seq: event.seq });
+      this.reviewRemovals.push({ resource: event.resource, key: d.principal.toLowerCase(), at: new Date(d.revoked_at), by: event.actor, seq: event.seq });
     }
     if (parsed.kind === 'review.decided' && parsed.details.decision === 'keep' && event.resource) {
       const d = parsed.details;
-      decisions.push({ resource: event.resource, key: d.principal.toLowerCase(), decision: 'keep', campaignId: d.campaign_id, period: 'period' in d ? d.period : null, reviewer: event.actor, at: event.occurredAt, seq: event.seq });
+      this.decisions.push({ resource: event.resource, key: d.principal.toLowerCase(), decision: 'keep', campaignId: d.campaign_id, period: 'period' in d ? d.period : null, reviewer: event.actor, at: event.occurredAt, seq: event.seq });
     }
   }
-  const timeline = new AccessTimeline(graph, spans);
-  const name = (alias: string) => {
-    const aliases = graph.aliasesOf(alias);
-    return { personKey: graph.keyOf(alias), person: personView(aliases, people?.(aliases)) };
-  };
-  const grants = [...history.grants.values()].filter((g): g is GrantRecord & { applied: GrantApplied } => g.applied !== null && g.resource !== null);
-  for (const grant of grants) timeline.intervals.push(grantInterval(history, grant, policies, name));
-  for (const observation of observations) {
-    timeline.resources.add(observation.resource);
-    timeline.intervals.push(...standingIntervals(observation, grants, decisions, reviewRemovals, spans, graph, name));
+
+  /**
+   * `people` gives a person's id and label by their aliases (the people directory); without it,
+   * rows are named from the aliases the ledger links.
+   */
+  finish(spans: ListingSpan[], people?: (aliases: string[]) => { id: string; label: string } | null): AccessTimeline {
+    const { history, graph } = this;
+    const timeline = new AccessTimeline(graph, spans);
+    const name = (alias: string) => {
+      const aliases = graph.aliasesOf(alias);
+      return { personKey: graph.keyOf(alias), person: personView(aliases, people?.(aliases)) };
+    };
+    const grants = [...history.grants.values()].filter((g): g is GrantRecord & { applied: GrantApplied } => g.applied !== null && g.resource !== null);
+    for (const grant of grants) {
+      timeline.resources.add(grant.resource!);
+      timeline.intervals.push(grantInterval(history, grant, this.policies, name));
+    }
+    for (const observation of this.observations) {
+      timeline.resources.add(observation.resource);
+      timeline.intervals.push(...standingIntervals(observation, grants, this.decisions, this.reviewRemovals, spans, graph, name));
+    }
+    return timeline;
   }
-  for (const grant of grants) timeline.resources.add(grant.resource!);
-  return timeline;
+}
+
+export function buildTimeline(events: Iterable<StoredEvent>, spans: ListingSpan[], people?: (aliases: string[]) => { id: string; label: string } | null): AccessTimeline {
+  const builder = new TimelineBuilder();
+  for (const event of events) builder.add(event);
+  return builder.finish(spans, people);
 }
 
 type Namer = (alias: string) => { personKey: string; person: AccessInterval['person'] };

@@ -11,6 +11,7 @@ import { policyCommand } from './policy.ts';
 import { readinessCommand } from './readiness.ts';
 import { whoCommand } from './who.ts';
 import { reviewCommand } from './review.ts';
+import { accessCommand } from './access.ts';
 
 // A reader that stops early (`| head -1`) closes the pipe: that ends the output, it is no failure.
 // Whatever exit code the command already set (verify's 1 for a broken chain) is kept.
@@ -32,7 +33,8 @@ const program = new Command('breakglass')
   .addCommand(policyCommand())
   .addCommand(readinessCommand())
   .addCommand(auditPackCommand())
-  .addCommand(reviewCommand());
+  .addCommand(reviewCommand())
+  .addCommand(accessCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -114,6 +114,12 @@ interface Decision {
   seq: number;
 }
 
+export interface TimelineFilter {
+  resource?: string | undefined;
+  /** Lower-cased aliases of one person: rows of anyone sharing one of them. */
+  aliases?: Set<string> | undefined;
+}
+
 export class AccessTimeline {
   readonly intervals: AccessInterval[] = [];
   readonly resources = new Set<string>();
@@ -138,20 +144,27 @@ export class AccessTimeline {
     return { resource, state: after ? 'between_spans' : 'after_last_listing', lastListingBefore: before.to, nextListingAfter: after?.from ?? null };
   }
 
+  /** The end of the span covering `at` (call only when it is covered). */
+  coveredUntil(resource: string, at: Date): Date {
+    const t = at.getTime();
+    const span = this.spans.find((s) => s.resource === resource && s.from.getTime() <= t && t <= s.to.getTime());
+    return span?.to ?? at;
+  }
+
   /** Intervals holding at `at`: started at or before it, not ended by then. */
-  at(at: Date, filter: { resource?: string; personKey?: string } = {}): AccessInterval[] {
+  at(at: Date, filter: TimelineFilter = {}): AccessInterval[] {
     const t = at.getTime();
     return this.select(filter).filter((i) => i.from.getTime() <= t && (i.to === null || t < i.to.getTime()));
   }
 
   /** Intervals overlapping [from, to). */
-  between(from: Date, to: Date, filter: { resource?: string; personKey?: string } = {}): AccessInterval[] {
+  between(from: Date, to: Date, filter: TimelineFilter = {}): AccessInterval[] {
     return this.select(filter).filter((i) => i.from.getTime() < to.getTime() && (i.to === null || i.to.getTime() > from.getTime()));
   }
 
-  private select(filter: { resource?: string; personKey?: string }): AccessInterval[] {
+  private select(filter: TimelineFilter): AccessInterval[] {
     return this.intervals
-      .filter((i) => (filter.resource === undefined || i.resource === filter.resource) && (filter.personKey === undefined || i.personKey === filter.personKey))
+      .filter((i) => (filter.resource === undefined || i.resource === filter.resource) && (filter.aliases === undefined || i.person.aliases.some((a) => filter.aliases!.has(a.toLowerCase()))))
       .sort((a, b) => a.resource.localeCompare(b.resource) || a.from.getTime() - b.from.getTime() || a.person.id.localeCompare(b.person.id));
   }
 }

@@ -313,13 +313,17 @@ function standingIntervals(
     end = removal.at.getTime();
     ended = { how: removal.how, at: removal.at, by: removal.by, reason: removal.reason, seenGoneAt: observation.gone?.at ?? null, lastSeenAt: observation.gone?.lastSeenAt ?? null };
   }
-  const parts = uncovered(observation.from.getTime(), end, mine);
+  const keeps = decisions.filter((d) => d.resource === observation.resource && d.key === observation.key && d.at.getTime() >= observation.from.getTime() && d.at.getTime() < end);
+  // A Keep changes the basis from its decision on: the part before it stays unmanaged.
+  const parts = uncovered(observation.from.getTime(), end, mine).flatMap(([a, b]) => {
+    const cuts = keeps.map((k) => k.at.getTime()).filter((t) => t > a && t < b).sort((x, y) => x - y);
+    return [a, ...cuts].map((from, i): [number, number] => [from, [...cuts, b][i]!]);
+  });
   return parts.map(([from, to], index) => {
-    const keep = decisions
-      .filter((d) => d.resource === observation.resource && d.key === observation.key && d.at.getTime() >= observation.from.getTime() && d.at.getTime() < to)
+    const kept = keeps
+      .filter((d) => d.at.getTime() <= from)
       .sort((a, b) => a.at.getTime() - b.at.getTime())
       .at(-1);
-    const kept = keep;
     const afterGrant = mine.find((g) => g.to === from);
     const basis: Basis = kept
       ? { kind: 'review_keep', campaignId: kept.campaignId, period: kept.period, reviewer: kept.reviewer, decidedAt: kept.at }

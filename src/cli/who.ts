@@ -22,7 +22,10 @@ export function whoCommand(): Command {
         if (options.user) {
           const user = await resolveUser(db, timeline, options.user);
           const answer = userAt(timeline, { alias: options.user, ...user }, options.at);
-          if (resource) answer.holders = answer.holders.filter((h) => h.resource === resource);
+          if (resource) {
+            answer.holders = answer.holders.filter((h) => h.resource === resource);
+            answer.notKnown = answer.notKnown.filter((c) => c.resource === resource);
+          }
           return options.format === 'json' ? `${JSON.stringify(userAtToJson(answer), null, 2)}\n` : userAtToText(answer);
         }
         const answer = whoAt(timeline, resource!, options.at);

@@ -8,6 +8,7 @@ import { ProviderError, type AccessEntry, type DirectoryPerson, type GrantTarget
 import type { Notification } from '../domain/notifications.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
+import { noteListing } from './record-listing.ts';
 import type { Tx } from '../db/client.ts';
 import { principalOverrides } from '../providers/registry.ts';
 import { targetsOf } from './people.ts';
@@ -176,7 +177,10 @@ async function listPopulation(deps: AppDeps, targets: Record<string, GrantTarget
   const listings = await mapLimit(Object.keys(targets), LIST_CONCURRENCY, async (resource) => {
     const target = targets[resource]!;
     try {
-      return { resource, entries: await deps.providers.forTarget(target).listAccess(resource, target) };
+      const provider = deps.providers.forTarget(target);
+      const entries = await provider.listAccess(resource, target);
+      await noteListing(deps, { resource, provider: provider.name, entries, source: 'review' });
+      return { resource, entries };
     } catch (error) {
       skipped.push({ resource, reason: permanentReason(error) });
       delete targets[resource];

@@ -5,9 +5,10 @@ import { enqueue } from '../db/outbox.ts';
 import { accessRequests, evidenceEvents, grants, humanTasks, LIVE_GRANT_STATES } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
 import { readDetails } from '../domain/events.ts';
-import type { AccessEntry } from '../ports.ts';
+import type { AccessEntry, AccessProvider, GrantTarget } from '../ports.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
+import { noteListing } from './record-listing.ts';
 import { emailsOf, grantsOf, offboardingsOf, requestsOf, type PersonRef } from './leavers.ts';
 import { principalOverrides } from '../providers/registry.ts';
 import { grantSpec, targetsOf } from './people.ts';
@@ -226,12 +227,12 @@ async function completeOne(deps: AppDeps, open: OpenOffboarding): Promise<boolea
     }
     let remaining: AccessEntry[];
     try {
-      remaining = (await provider.listAccess(resource, config.grant)).filter(matches);
+      remaining = (await listNoted(deps, provider, resource, config.grant)).filter(matches);
       if (remaining.length > 0 && personGrants.some((g) => g.resource === resource)) {
         // Managed: revoke what breakglass granted, then confirm it is gone.
         const grant = personGrants.find((g) => g.resource === resource)!;
         await provider.revoke(grantSpec(grant));
-        remaining = (await provider.listAccess(resource, config.grant)).filter(matches);
+        remaining = (await listNoted(deps, provider, resource, config.grant)).filter(matches);
         if (remaining.length > 0) throw new Error(`${provider.name} still lists the access after revoke`);
         systems.push({ resource, provider: provider.name, outcome: 'revoked', ended_at: deps.clock.now().toISOString() });
         continue;
@@ -308,4 +309,11 @@ async function confirmedRemovals(deps: AppDeps, resource: string, provider: stri
   });
   const ended = theirs.map((g) => g.revokedAt?.getTime() ?? 0);
   return { resource, provider, outcome: 'revoked', ended_at: new Date(Math.max(...ended)).toISOString(), removals_confirmed: removals };
+}
+
+/** A listing the offboarding check takes, recorded in the access inventory as any other. */
+async function listNoted(deps: AppDeps, provider: AccessProvider, resource: string, target: GrantTarget): Promise<AccessEntry[]> {
+  const entries = await provider.listAccess(resource, target);
+  await noteListing(deps, { resource, provider: provider.name, entries, source: 'offboarding' });
+  return entries;
 }

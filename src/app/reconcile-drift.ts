@@ -1,10 +1,11 @@
 import { and, desc, eq, gt, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
 import { evidenceEvents, grants, reviewCampaigns, reviewItems } from '../db/schema.ts';
-import { explainAccess, type AccessHistory, type ReviewLineFact } from '../domain/drift.ts';
+import { explainAccess, type AccessHistory, type AccessVerdict, type ReviewLineFact } from '../domain/drift.ts';
 import type { AccessEntry } from '../ports.ts';
 import type { Notification } from '../domain/notifications.ts';
 import { raiseAlert } from './alerts.ts';
+import { recordListing, type BasisHint } from './record-listing.ts';
 import type { AppDeps } from './deps.ts';
 
 /** How long after a revoke the provider's listing is trusted to reflect it. */
@@ -47,8 +48,10 @@ export async function reconcileDrift(deps: AppDeps): Promise<DriftFinding[]> {
       continue;
     }
     const historyOf = await histories(deps.db, resource, campaigns);
+    const verdicts = new Map(entries.map((entry) => [entry, explainAccess(historyOf(entry), now, SETTLE_MS)]));
+    await recordListing(deps, { resource, provider: provider.name, entries, source: 'drift', explain: (entry) => basisHint(verdicts.get(entry)) });
     for (const entry of entries) {
-      const verdict = explainAccess(historyOf(entry), now, SETTLE_MS);
+      const verdict = verdicts.get(entry)!;
       if (verdict.drift === false) continue;
       if (await reportedRecently(deps.db, resource, entry.principal, now)) continue;
       const evidence = verdict.drift === 'revoke_ineffective' ? { ...(verdict.grantId !== undefined ? { grantId: verdict.grantId } : {}), ...(verdict.reviewLine ? { reviewLine: verdict.reviewLine } : {}) } : {};
@@ -161,4 +164,11 @@ function driftCause(finding: DriftFinding): Extract<Notification, { kind: 'drift
   if (finding.kind === 'unmanaged') return { unmanaged: true };
   if (finding.reviewLine) return { campaignId: finding.reviewLine.campaignId };
   return { grantId: finding.grantId ?? null };
+}
+
+/** The drift verdict as the inventory records it; a grant is looked up by recordListing (it names the grant). */
+function basisHint(verdict: AccessVerdict | undefined): { basis: BasisHint } | undefined {
+  if (!verdict || (verdict.drift === false && verdict.why === 'granted')) return undefined;
+  if (verdict.drift === false) return { basis: verdict.why === 'kept' ? 'kept' : 'revoking' };
+  return { basis: 'unmanaged' };
 }

@@ -5,6 +5,7 @@ import type { AccessEntry, GrantSpec, GrantTarget } from '../ports.ts';
 import { raiseAlert } from './alerts.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
 import type { AppDeps } from './deps.ts';
+import { noteListing } from './record-listing.ts';
 import { revokeRetryAt } from './revoke-retry.ts';
 import { mapLimit } from './limit.ts';
 import { claimDue } from '../db/claim-due.ts';
@@ -56,7 +57,9 @@ export async function revokeReviewItems(deps: AppDeps, options: { itemIds?: numb
   for (const { target, items } of byResource.values()) {
     let listed: AccessEntry[];
     try {
-      listed = await deps.providers.forTarget(target).listAccess(items[0]!.resource, target);
+      const provider = deps.providers.forTarget(target);
+      listed = await provider.listAccess(items[0]!.resource, target);
+      await noteListing(deps, { resource: items[0]!.resource, provider: provider.name, entries: listed, source: 'revoke' });
     } catch (error) {
       for (const item of items) failures.set(item.id, `revoked, but could not verify: ${error instanceof Error ? error.message : String(error)}`);
       continue;

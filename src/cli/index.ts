@@ -12,6 +12,7 @@ import { readinessCommand } from './readiness.ts';
 import { whoCommand } from './who.ts';
 import { reviewCommand } from './review.ts';
 import { respondCommand } from './respond.ts';
+import { accessCommand } from './access.ts';
 
 // A reader that stops early (`| head -1`) closes the pipe: that ends the output, it is no failure.
 // Whatever exit code the command already set (verify's 1 for a broken chain) is kept.
@@ -34,7 +35,8 @@ const program = new Command('breakglass')
   .addCommand(readinessCommand())
   .addCommand(auditPackCommand())
   .addCommand(reviewCommand())
-  .addCommand(respondCommand());
+  .addCommand(respondCommand())
+  .addCommand(accessCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -397,3 +397,31 @@ export const monitorCursor = pgTable(
   },
   (t) => [check('monitor_cursor_single_row', sql`${t.single}`)],
 );
+
+/**
+ * The access inventory's memory: per resource, spans of time during which breakglass listed it
+ * at its provider often enough to know who held it (listings no further apart than the gap the
+ * lister allows), and who the newest listing found. A listing that changes nothing only moves
+ * `covered_to`; what changed is an `access.observed` / `access.gone` event in the same transaction.
+ */
+export const inventoryListings = pgTable(
+  'inventory_listings',
+  {
+    id: serial('id').primaryKey(),
+    resource: text('resource').notNull(),
+    provider: text('provider').notNull(),
+    coveredFrom: timestamp('covered_from', { withTimezone: true, precision: 3 }).notNull(),
+    coveredTo: timestamp('covered_to', { withTimezone: true, precision: 3 }).notNull(),
+    listings: integer('listings').notNull().default(1),
+    /** Who the newest listing found, by lower-cased principal. */
+    holders: jsonb('holders').$type<Record<string, InventoryHolder>>().notNull(),
+  },
+  (t) => [index('inventory_listings_resource_idx').on(t.resource, t.coveredTo)],
+);
+
+export interface InventoryHolder {
+  principal: string;
+  email: string | null;
+  person: string | null;
+  firstSeenAt: string;
+}

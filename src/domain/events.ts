@@ -281,6 +281,38 @@ export const EVENT_DETAILS = {
   'bot.started': z.object({ version: z.string(), host: z.string(), database: z.enum(['pglite', 'postgres']), config_hash: z.string().nullable() }),
   'bot.stopping': z.object({ version: z.string(), host: z.string(), started_at: time }),
   'bot.heartbeat': z.object({ host: z.string(), idle_since: time }),
+  /**
+   * The access inventory: a listing of a resource at its provider found access that the previous
+   * listing did not (`previous_listing_at` null: the first listing of that resource, so the access
+   * may be older). Subject: the person (Slack id when known, else email or principal).
+   */
+  'access.observed': z.object({
+    resource: z.string(),
+    provider: z.string(),
+    principal: z.string(),
+    email: z.string().nullable(),
+    /** The person's Slack id when breakglass knows it (a grant or access.yml people:). */
+    person: z.string().nullable(),
+    /** What breakglass's own records said of it when seen: a live grant, a review's Keep, nothing. */
+    basis_hint: z.enum(['grant', 'kept', 'revoking', 'unmanaged']),
+    grant_id: id.nullable(),
+    /** Which pass listed it: drift, review, offboarding, revoke. */
+    source: z.string(),
+    listed_at: time,
+    previous_listing_at: nullableTime,
+  }),
+  /** A listing no longer found access an earlier listing showed: it ended between `last_seen_at` and `listed_at`. */
+  'access.gone': z.object({
+    resource: z.string(),
+    provider: z.string(),
+    principal: z.string(),
+    email: z.string().nullable(),
+    person: z.string().nullable(),
+    first_seen_at: time,
+    last_seen_at: time,
+    source: z.string(),
+    listed_at: time,
+  }),
 } as const;
 
 export type EventKind = keyof typeof EVENT_DETAILS;

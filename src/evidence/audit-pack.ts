@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto';
+import { finishTimeline } from './access-record.ts';
+import { ACCESS_CSV_COLUMNS, accessCsvRow } from './access-render.ts';
+import { TimelineBuilder } from './timeline.ts';
 import { createWriteStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -44,6 +47,7 @@ export const CSV_COLUMNS = {
     'request_id', 'grant_id', 'person', 'resource', 'emergency', 'approved_by', 'reason', 'ticket', 'granted_at', 'ends_at', 'extensions',
     'revoked_at', 'revoked_by', 'revoke_reason', 'late_by_ms', 'late_by', 'evidence_seqs',
   ],
+  'access.csv': ACCESS_CSV_COLUMNS,
   'approvals.csv': [
     'request_id', 'resource', 'requester', 'request_kind', 'reason', 'ticket', 'requested_at', 'eligible_approvers', 'approvals_required', 'decision',
     'decided_by', 'decided_at', 'approval_count', 'final', 'self_grant', 'decided_by_requester', 'deny_reason', 'config_hash', 'seq',
@@ -71,6 +75,11 @@ export const PACK_FILES: Array<{ file: string; criteria: string[]; checks: strin
     file: 'grants.csv',
     criteria: ['CC6.1', 'CC6.2', 'CC6.3'],
     checks: 'Every grant of production access in the period has a request with a reason and a ticket, named approvers, and a revocation at (or within a minute of) its end; `late_by` shows any overrun.',
+  },
+  {
+    file: 'access.csv',
+    criteria: ['CC6.1', 'CC6.2', 'CC6.3'],
+    checks: 'The population of production access in the period, whatever granted it: every interval of access that overlapped the period, each with its basis (a breakglass grant and its request, an emergency self-grant, a review’s Keep, or `unmanaged`: seen at the provider, granted by nobody) and how it ended. Sample from here; `grants.csv` is the breakglass-granted subset.',
   },
   {
     file: 'approvals.csv',
@@ -476,9 +485,13 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
 
   step('reading the evidence…');
   const history = new EvidenceHistory();
+  const timelineBuilder = new TimelineBuilder();
   // The whole ledger: a grant applied before the period, or reviewed after it, is judged on all its evidence.
   for await (const page of readEventPages(db)) {
-    for (const event of page) history.add(event);
+    for (const event of page) {
+      history.add(event);
+      timelineBuilder.add(event);
+    }
     counted('reading the evidence')(history.count);
   }
 
@@ -489,6 +502,7 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
     write(file, toCsv(CSV_COLUMNS[file], rows, { bom: options.bom }));
   };
   csv('grants.csv', grantRows(history, period));
+  csv('access.csv', (await finishTimeline(db, timelineBuilder)).between(period.from, period.to).map(accessCsvRow));
   csv('approvals.csv', approvalRows(history, period));
   csv('emergency.csv', emergencyRows(history, period, now));
   csv('reviews.csv', reviewRows(history, period));

@@ -69,7 +69,7 @@ export function whoHadAccess(events: Iterable<StoredEvent>, resource: string, at
 
 export function whoFromHistory(history: EvidenceHistory, resource: string, at: Date): WhoAnswer {
   const grants = history.appliedGrants().filter((g) => g.resource === resource);
-  const holders = grants.filter((g) => holds(g, at)).map((g) => describe(history, g, at));
+  const holders = grants.filter((g) => holds(g, at)).map((g) => describeGrant(history, g, at));
   holders.sort((a, b) => a.grantedAt.getTime() - b.grantedAt.getTime() || Number(a.grantId) - Number(b.grantId) || a.grantId.localeCompare(b.grantId));
   return { resource, at, holders, grantsRecorded: grants.length };
 }
@@ -82,7 +82,8 @@ export function holds(grant: GrantRecord & { applied: GrantApplied }, at: Date):
   return true;
 }
 
-function describe(history: EvidenceHistory, grant: GrantRecord & { applied: GrantApplied }, at: Date): AccessHolder {
+/** One grant as a holder at `at` (its end as recorded by then); the timeline reuses it for its grant intervals. */
+export function describeGrant(history: EvidenceHistory, grant: GrantRecord & { applied: GrantApplied }, at: Date): AccessHolder {
   const request = history.requestOf(grant);
   const end = scheduledEnd(grant, at);
   const evidence = new Set<number>();

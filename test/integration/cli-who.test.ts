@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { whoFromLedger, whoHadAccess, whoToJson, whoToText } from '../../src/evidence/who.ts';
+import { whoAt, whoAtToJson } from '../../src/evidence/access-render.ts';
+import { whoAtToText } from '../../src/evidence/access-text.ts';
+import { buildTimeline } from '../../src/evidence/timeline.ts';
 import { runCli } from '../support/cli.ts';
 import { cliDatabaseVariants, type CliDatabase } from '../support/cli-databases.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';
@@ -171,16 +174,22 @@ for (const variant of cliDatabaseVariants) {
 
     it('answers from the real CLI', async () => {
       // Each variant spawns once (a spawn costs about a second); the rendering itself is tested above.
+      // The command answers from the access timeline (grants and every listing; see access-timeline.test.ts):
+      // the same grants, with their basis, and, with no listing recorded, the warning that others may have held access.
+      const timeline = buildTimeline(events, []);
       if (variant.kind === 'pglite') {
         const json = await runCli(['who', 'prod-db', '--at', t('14:30:00'), '--format', 'json'], database.env);
         expect(json.code, json.stderr).toBe(0);
-        expect(JSON.parse(json.stdout)).toEqual(whoToJson(who(t('14:30:00'))));
+        const answer = JSON.parse(json.stdout);
+        expect(answer).toEqual(whoAtToJson(whoAt(timeline, 'prod-db', new Date(t('14:30:00')))));
+        expect(answer).toMatchObject({ resource: 'prod-db', coverage: { known: false }, holders: [{ person: { id: 'U0DAVE' }, basis: { kind: 'grant', approved_by: ['U0CAROL', 'U0BOB'] }, from: t('13:00:45.000') }] });
         return;
       }
       const text = await runCli(['who', 'prod-db', '--at', t('10:00:00')], database.env);
       expect(text.code, text.stderr).toBe(0);
-      expect(text.stdout).toBe(whoToText(who(t('10:00:00'))));
-      expect(text.stdout).toMatch(/U0ALICE: request #1 \(standard\), grant 1\n  reason: +INC-1234 replication lag on primary\n  ticket: +INC-1234\n  approved by: +U0BOB, U0CAROL \(2 required\)/);
+      expect(text.stdout).toBe(whoAtToText(whoAt(timeline, 'prod-db', new Date(t('10:00:00')))));
+      expect(text.stdout).toMatch(/U0ALICE\n  basis: +breakglass grant 1 under request #1 \(standard\)\n  reason: +INC-1234 replication lag on primary\n  ticket: +INC-1234\n  approved by: +U0BOB, U0CAROL \(2 required\)/);
+      expect(text.stdout).toMatch(/INCOMPLETE: breakglass has never listed prod-db at its provider/);
     });
   });
 }

@@ -45,7 +45,7 @@ type Row = Record<string, string | number | boolean | null>;
 export const CSV_COLUMNS = {
   'grants.csv': [
     'request_id', 'grant_id', 'person', 'resource', 'emergency', 'approved_by', 'reason', 'ticket', 'granted_at', 'ends_at', 'extensions',
-    'revoked_at', 'revoked_by', 'revoke_reason', 'late_by_ms', 'late_by', 'evidence_seqs',
+    'revoked_at', 'revoked_by', 'revoke_reason', 'late_by_ms', 'late_by', 'sessions_ended', 'evidence_seqs',
   ],
   'access.csv': ACCESS_CSV_COLUMNS,
   'approvals.csv': [
@@ -181,6 +181,7 @@ export function grantRows(history: EvidenceHistory, period: Period): Row[] {
         return `request #${e.requestId ?? '?'} to ${e.endsAt.toISOString()} approved by ${approversOf(extension).join(' ') || 'nobody recorded'}`;
       });
       if (grant.revocation) seqs.add(grant.revocation.seq);
+      if (grant.sessionsEnded) seqs.add(grant.sessionsEnded.seq);
       return {
         request_id: grant.requestId,
         grant_id: grant.grantId,
@@ -198,9 +199,17 @@ export function grantRows(history: EvidenceHistory, period: Period): Row[] {
         revoke_reason: grant.revocation?.reason ?? null,
         late_by_ms: grant.revocation ? grant.revocation.lateByMs : null,
         late_by: grant.revocation ? (grant.revocation.lateByMs > 0 ? humanDuration(grant.revocation.lateByMs) : '') : 'not revoked',
+        sessions_ended: sessionsEndedText(grant.sessionsEnded),
         evidence_seqs: [...seqs].sort((a, b) => a - b).join(' '),
       };
     });
+}
+
+/** What the revoke did to open sessions, for the grant's line: empty when it ended none (or could not). */
+function sessionsEndedText(ended: GrantRecord['sessionsEnded']): string {
+  if (!ended) return '';
+  const how = ended.ended === null ? 'sessions ended (not counted)' : `${ended.ended} session(s) ended`;
+  return `${how} from ${ended.effectiveAt.toISOString()}: ${ended.method}`;
 }
 
 /** Every decision on a request in the period: each approval, denial, expiry and cancellation. */

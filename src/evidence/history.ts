@@ -96,6 +96,8 @@ export interface GrantRecord {
   extensions: ExtensionRecord[];
   endRequested: { by: string; at: Date; seq: number } | null;
   revocation: RevocationRecord | null;
+  /** The person's open sessions ended with the revoke (`grant.sessions_ended`); `ended` null: not counted. */
+  sessionsEnded: { ended: number | null; effectiveAt: Date; method: string; seq: number } | null;
   revokeFailures: Array<{ at: Date; seq: number; error: string | null }>;
   review: { by: string; at: Date; seq: number } | null;
   escalation: { at: Date; seq: number } | null;
@@ -283,6 +285,12 @@ export class EvidenceHistory {
         };
         return;
       }
+      case 'grant.sessions_ended': {
+        const d = parsed.details;
+        const grant = this.grant(d.grant_id, event);
+        if (grant) grant.sessionsEnded = { ended: d.ended, effectiveAt: instant(d.effective_at) ?? event.occurredAt, method: d.method, seq: event.seq };
+        return;
+      }
       case 'grant.revoke_failed': {
         const d = parsed.details;
         const grant = 'grant_id' in d ? this.grant(d.grant_id, event) : undefined;
@@ -396,6 +404,7 @@ export class EvidenceHistory {
         extensions: [],
         endRequested: null,
         revocation: null,
+        sessionsEnded: null,
         revokeFailures: [],
         review: null,
         escalation: null,

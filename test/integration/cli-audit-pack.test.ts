@@ -147,7 +147,7 @@ for (const variant of cliDatabaseVariants) {
     it('writes CSVs with headers, RFC 4180 escaping and the grant/revoke facts', () => {
       // A byte order mark first, so Excel reads the file as UTF-8.
       expect(first['grants.csv']!.split('\n')[0]).toBe(
-        '\uFEFFrequest_id,grant_id,person,resource,emergency,approved_by,reason,ticket,granted_at,ends_at,extensions,revoked_at,revoked_by,revoke_reason,late_by_ms,late_by,evidence_seqs',
+        '\uFEFFrequest_id,grant_id,person,resource,emergency,approved_by,reason,ticket,granted_at,ends_at,extensions,revoked_at,revoked_by,revoke_reason,late_by_ms,late_by,sessions_ended,evidence_seqs',
       );
       expect(first['grants.csv']).toContain('"INC-7, ""urgent"": replica lag\nsecond line, with comma"');
       const grants = records(dir, 'grants.csv');

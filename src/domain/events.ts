@@ -272,6 +272,28 @@ export const EVENT_DETAILS = {
   'bot.started': z.object({ version: z.string(), host: z.string(), database: z.enum(['pglite', 'postgres']), config_hash: z.string().nullable() }),
   'bot.stopping': z.object({ version: z.string(), host: z.string(), started_at: time }),
   'bot.heartbeat': z.object({ host: z.string(), idle_since: time }),
+  /** A person breakglass had not known: their stable id (the event's subject), and every name they were seen with. */
+  'person.seen': z.object({
+    person_id: z.string(),
+    label: z.string(),
+    /** The system that said it (okta, slack, provider, config), and where breakglass was looking. */
+    source: z.string(),
+    seen_in: z.string(),
+    aliases: z.array(z.object({ kind: z.string(), value: z.string() })),
+    name: z.string().nullable(),
+    manager: z.string().nullable(),
+    status: z.string(),
+    deactivated_at: nullableTime,
+  }),
+  /** A known person's names, manager or status changed; a replaced alias still finds them. `merged_from`: ids folded into this one. */
+  'person.changed': z.object({
+    person_id: z.string(),
+    label: z.string(),
+    source: z.string(),
+    seen_in: z.string(),
+    changes: z.array(z.object({ field: z.string(), from: z.string().nullable(), to: z.string().nullable() })),
+    merged_from: z.array(z.string()).optional(),
+  }),
 } as const;
 
 export type EventKind = keyof typeof EVENT_DETAILS;

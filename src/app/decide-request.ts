@@ -12,6 +12,7 @@ import { describeLeft, leaverStatus, offboardedSince, type LeftFacts, type Perso
 import { underOnePolicy } from './policy-in-force.ts';
 import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';
+import { learnSlackUser } from './people-sightings.ts';
 
 export type DecisionOutcome =
   | { kind: 'approved'; requestId: number; extension: boolean; final: boolean; approvals: number; required: number; grant?: ApplyResult }
@@ -31,6 +32,7 @@ type Grant = typeof grants.$inferSelect;
 export async function approveRequest(depsInForce: AppDeps, input: { requestId: number; approver: string }): Promise<DecisionOutcome> {
   // One policy version decides it, and its hash is the one recorded, however a reload lands meanwhile.
   const deps = underOnePolicy(depsInForce);
+  await learnSlackUser(deps, 'decision', input.approver);
   const approvers = await currentApprovers(deps);
   const leaver = await requesterStatus(deps, input.requestId);
   const now = deps.clock.now();
@@ -107,6 +109,7 @@ export async function denyRequest(depsInForce: AppDeps, input: { requestId: numb
   const deps = underOnePolicy(depsInForce);
   const reason = input.reason.trim();
   if (reason === '') throw new Refusal({ code: 'denial_needs_reason' });
+  await learnSlackUser(deps, 'decision', input.approver);
   const approvers = await currentApprovers(deps);
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {

@@ -16,6 +16,8 @@ import type { Clock } from '../ports.ts';
 
 export type { PersonObservation } from '../domain/people.ts';
 
+const BATCH = 100;
+
 type Deps = { db: Db; ledger: Ledger; clock: Clock; logger: Logger };
 
 /** Where breakglass was looking when it saw the person: `request`, `decision`, `deactivation`, `review`, `listing`, … */
@@ -33,13 +35,14 @@ export async function learnPeople(deps: Deps, seenIn: SeenIn, observations: read
   const useful = observations.filter((o) => observedAliases(o).length > 0);
   if (useful.length === 0) return;
   try {
-    const known = await peopleWithKeys(deps.db, [...new Set(useful.flatMap((o) => observedAliases(o).map((a) => a.key)))]);
+    const known = byKey(await peopleWithKeys(deps.db, [...new Set(useful.flatMap((o) => observedAliases(o).map((a) => a.key)))]));
     const now = deps.clock.now();
-    for (const observation of useful) {
-      if (!wouldChange(known, observation, now)) continue;
+    const changing = useful.filter((o) => wouldChange(known, o, now));
+    // A first review of thousands of people is a few hundred transactions, not thousands.
+    for (let start = 0; start < changing.length; start += BATCH) {
       await deps.db.transaction(async (tx) => {
         await lockPeople(tx);
-        await learnOne(tx, deps, seenIn, observation);
+        for (const observation of changing.slice(start, start + BATCH)) await learnOne(tx, deps, seenIn, observation);
       });
     }
   } catch (error) {
@@ -47,14 +50,17 @@ export async function learnPeople(deps: Deps, seenIn: SeenIn, observations: read
   }
 }
 
-function matching(known: readonly KnownPerson[], observation: PersonObservation): KnownPerson[] {
-  const keys = new Set(observedAliases(observation).map((a) => a.key));
-  return known.filter((p) => p.aliases.some((a) => keys.has(a.key)));
+/** Known people by each of their current alias keys. */
+function byKey(known: readonly KnownPerson[]): Map<string, Set<KnownPerson>> {
+  const index = new Map<string, Set<KnownPerson>>();
+  for (const person of known) for (const alias of person.aliases) index.set(alias.key, (index.get(alias.key) ?? new Set()).add(person));
+  return index;
 }
 
-function wouldChange(known: readonly KnownPerson[], observation: PersonObservation, now: Date): boolean {
-  const found = matching(known, observation);
-  return found.length !== 1 || planUpdate(found[0]!, observation, now).changes.length > 0;
+function wouldChange(known: Map<string, Set<KnownPerson>>, observation: PersonObservation, now: Date): boolean {
+  const found = new Set(observedAliases(observation).flatMap((a) => [...(known.get(a.key) ?? [])]));
+  const [only] = found;
+  return found.size !== 1 || planUpdate(only!, observation, now).changes.length > 0;
 }
 
 /** Learns one observation inside a transaction holding the people lock. */

@@ -11,6 +11,8 @@ import type { AppDeps } from './deps.ts';
 import { emailsOf, grantsOf, offboardingsOf, requestsOf, type PersonRef } from './leavers.ts';
 import { principalOverrides } from '../providers/registry.ts';
 import { grantSpec, targetsOf } from './people.ts';
+import { learnPeople } from './learn-people.ts';
+import { leaverObservation } from './people-sightings.ts';
 
 export interface Deactivation {
   source: 'slack' | 'okta';
@@ -20,6 +22,8 @@ export interface Deactivation {
   slackUserId?: string | undefined;
   /** When the directory deactivated the person: the SLA is measured from here. */
   deactivatedAt: Date;
+  /** The directory's word for it (Okta: DEPROVISIONED, SUSPENDED), for the person's record. */
+  status?: string | undefined;
   detail?: string | undefined;
 }
 
@@ -37,6 +41,7 @@ export async function detectOffboarding(deps: AppDeps, leaver: Deactivation): Pr
   const login = leaver.login?.toLowerCase();
   const slackUserId = leaver.slackUserId ?? (await slackIdOf(deps, [email, login]));
   const person: PersonRef = { emails: [email, login], slackUserId };
+  await learnPeople(deps, 'deactivation', [leaverObservation(leaver, slackUserId)]);
   const now = deps.clock.now();
   const opened = await deps.db.transaction(async (tx) => {
     // Slack and Okta may report the same leaver at the same moment, on different replicas.

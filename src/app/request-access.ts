@@ -11,6 +11,7 @@ import { Refusal, type AppDeps } from './deps.ts';
 import { extendGrant } from './extend-grant.ts';
 import { describeLeft, leaverStatus, offboardedSince } from './leavers.ts';
 import { personFor } from './people.ts';
+import { learnSlackUser } from './people-sightings.ts';
 import { underOnePolicy } from './policy-in-force.ts';
 import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';
@@ -36,6 +37,7 @@ export async function requestAccess(depsInForce: AppDeps, ask: AccessAsk): Promi
   if (!check.ok) throw new Refusal(check.refusal);
   const person = await personFor(deps, ask.requester);
   const principal = principalOverride(check.resource.grant, person.email, deps.access.config.people[ask.requester]);
+  await learnSlackUser(deps, 'request', ask.requester, { emails: [person.email], principals: [principal] });
   return createRequest(deps, { ...ask, kind: 'standard', email: person.email, principal }, check.resource, members);
 }
 

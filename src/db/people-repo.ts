@@ -5,22 +5,39 @@ import type { Alias, KnownPerson, PersonUpdate } from '../domain/people.ts';
 
 /** People holding any of these keys as a current alias, with their current aliases; oldest first. */
 export async function peopleWithKeys(db: Db | Tx, keys: readonly string[]): Promise<KnownPerson[]> {
-  if (keys.length === 0) return [];
-  const ids = await db
-    .selectDistinct({ id: personAliases.personId })
-    .from(personAliases)
-    .where(and(inArray(personAliases.key, [...keys]), isNull(personAliases.replacedAt)));
-  return peopleByIds(db, ids.map((r) => r.id));
+  const ids = new Set<string>();
+  for (const chunk of chunks(keys)) {
+    const rows = await db
+      .selectDistinct({ id: personAliases.personId })
+      .from(personAliases)
+      .where(and(inArray(personAliases.key, chunk), isNull(personAliases.replacedAt)));
+    for (const row of rows) ids.add(row.id);
+  }
+  return peopleByIds(db, [...ids]);
+}
+
+/** Bind parameters are limited (65,535 a statement): a review's thousands of names go in slices. */
+function chunks<T>(values: readonly T[], size = 5_000): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < values.length; start += size) out.push(values.slice(start, start + size));
+  return out;
 }
 
 export async function peopleByIds(db: Db | Tx, ids: readonly string[]): Promise<KnownPerson[]> {
-  if (ids.length === 0) return [];
-  const rows = await db.select().from(people).where(inArray(people.id, [...ids]));
-  const aliases = await db
-    .select({ personId: personAliases.personId, kind: personAliases.kind, value: personAliases.value, key: personAliases.key })
-    .from(personAliases)
-    .where(and(inArray(personAliases.personId, [...ids]), isNull(personAliases.replacedAt)))
-    .orderBy(personAliases.id);
+  const rows: Array<typeof people.$inferSelect> = [];
+  const aliases: Array<{ personId: string } & Alias> = [];
+  for (const chunk of chunks(ids)) {
+    rows.push(...(await db.select().from(people).where(inArray(people.id, chunk))));
+    aliases.push(
+      ...(await db
+        .select({ personId: personAliases.personId, kind: personAliases.kind, value: personAliases.value, key: personAliases.key })
+        .from(personAliases)
+        .where(and(inArray(personAliases.personId, chunk), isNull(personAliases.replacedAt)))
+        .orderBy(personAliases.id)),
+    );
+  }
+  const byPerson = new Map<string, Alias[]>();
+  for (const { personId, kind, value, key } of aliases) byPerson.set(personId, [...(byPerson.get(personId) ?? []), { kind, value, key }]);
   return rows
     .map((row) => ({
       id: row.id,
@@ -31,7 +48,7 @@ export async function peopleByIds(db: Db | Tx, ids: readonly string[]): Promise<
       status: row.status,
       deactivatedAt: row.deactivatedAt,
       firstSeenAt: row.firstSeenAt,
-      aliases: aliases.filter((a) => a.personId === row.id).map(({ kind, value, key }) => ({ kind, value, key })),
+      aliases: byPerson.get(row.id) ?? [],
     }))
     .sort((a, b) => a.firstSeenAt.getTime() - b.firstSeenAt.getTime() || a.id.localeCompare(b.id));
 }

@@ -2,12 +2,14 @@ import { PassThrough } from 'node:stream';
 import { asc } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { learnPeople } from '../../src/app/learn-people.ts';
-import { evidenceEvents } from '../../src/db/schema.ts';
+import { evidenceEvents, people as people_ } from '../../src/db/schema.ts';
 import { readDetails } from '../../src/domain/events.ts';
 import { exportEvents } from '../../src/evidence/export.ts';
 import { Ledger } from '../../src/evidence/ledger.ts';
 import { findPerson } from '../../src/evidence/person-aliases.ts';
 import { namesOfPerson } from '../../src/evidence/person-filter.ts';
+import { PeopleHistory } from '../../src/evidence/people-csv.ts';
+import { readEvents } from '../../src/evidence/read.ts';
 import { verifyLedger } from '../../src/evidence/verify.ts';
 import { createLogger } from '../../src/logger.ts';
 import { FakeClock } from '../support/clock.ts';
@@ -97,6 +99,7 @@ describeEachDatabase('people and their aliases', (context) => {
 
   it('two people known apart become one when a sighting links them; the folded id still finds them', async () => {
     await learnPeople(deps(), 'listing', [{ system: 'provider', aliases: [{ kind: 'principal', value: 'carol' }] }]);
+    clock.advance(60_000);
     await learnPeople(deps(), 'request', [{ system: 'slack', aliases: [{ kind: 'slack', value: 'U0CAROL' }, { kind: 'slack_email', value: 'carol@example.com' }], name: 'Carol' }]);
     const principalOnly = (await findPerson(context.database.db, 'carol'))!;
     const slack = (await findPerson(context.database.db, 'U0CAROL'))!;
@@ -110,6 +113,37 @@ describeEachDatabase('people and their aliases', (context) => {
     const last = readDetails('person.changed', (await personEvents()).at(-1)!.details)!;
     expect(last.merged_from).toEqual([slack.id]);
     expect(last.label).toBe('Carol <carol@example.com>');
+  });
+
+  it('people.csv, replayed from the ledger alone, lists each person once with every alias, manager, status and dates', async () => {
+    await learnPeople(deps(), 'review', [
+      { system: 'okta', aliases: [{ kind: 'okta', value: '00u1bob' }, { kind: 'okta_login', value: 'bob@example.com' }], name: 'Bob Boss', status: 'ACTIVE' },
+    ]);
+    const people = new PeopleHistory();
+    for await (const event of readEvents(context.database.db)) people.add(event);
+    const rows = people.rows(new Date('2100-01-01T00:00:00Z'));
+    const alice = rows.find((r) => r.aliases?.includes('U0ALICE'))!;
+    expect(alice).toEqual({
+      id: (await findPerson(context.database.db, 'U0ALICE'))!.id,
+      name: 'Alice Example',
+      aliases: 'U0ALICE; Alice@Example.com; 00u1alice; alice.smith@example.com',
+      manager: 'bob@example.com',
+      manager_id: (await findPerson(context.database.db, 'bob@example.com'))!.id,
+      status: 'deactivated',
+      first_seen_at: '2026-02-02T09:00:00.000Z',
+      deactivated_at: '2026-02-02T11:30:00.000Z',
+      evidence_seqs: expect.stringMatching(/^\d+ \d+ \d+ \d+$/),
+    });
+    // The two Carols are one row, under the id kept, with both ids' names and the earlier first sighting.
+    const carol = rows.filter((r) => r.aliases?.toLowerCase().includes('carol'));
+    expect(carol).toHaveLength(1);
+    expect(carol[0]!.aliases!.split('; ')).toEqual(expect.arrayContaining(['carol', 'U0CAROL', 'carol@example.com']));
+    expect(rows.map((r) => r.id).sort()).toEqual(
+      (await context.database.db.select().from(people_)).map((p) => p.id).sort(),
+    );
+    // As known before Alice was seen in Okta: one alias fewer, no manager.
+    const before = people.rows(new Date('2026-02-02T09:30:00.000Z'));
+    expect(before).toEqual([expect.objectContaining({ name: 'alice', aliases: 'U0ALICE; Alice@Example.com', manager: null, status: 'active' })]);
   });
 
   it('evidence export --user with a Slack id finds the events recorded under the email, and the other way round', async () => {

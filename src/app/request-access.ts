@@ -12,6 +12,7 @@ import { extendGrant } from './extend-grant.ts';
 import { describeLeft, leaverStatus, offboardedSince } from './leavers.ts';
 import { personFor } from './people.ts';
 import { learnSlackUser } from './people-sightings.ts';
+import { findPerson } from '../evidence/person-aliases.ts';
 import { underOnePolicy } from './policy-in-force.ts';
 import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';
@@ -88,6 +89,7 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
     throw new Refusal({ code: 'too_few_approvers', resource: ask.resource, required: resource.approvals_required, available: approvers.length });
   }
   const requester = { emails: [ask.email], slackUserId: ask.requester };
+  const who = await findPerson(deps.db, ask.requester);
   const leaver = await leaverStatus(deps, requester);
   if (leaver.left) throw new Refusal({ code: 'requester_left', left: describeLeft(leaver.left) });
   const now = deps.clock.now();
@@ -135,6 +137,7 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
         config_hash: deps.access.hash,
         // A person offboarded before and active again since: the auditor sees which offboarding they came back from.
         ...(leaver.seenSeq > 0 ? { rejoined_after_offboarding_seq: leaver.seenSeq } : {}),
+        ...(who ? { person_id: who.id, person_label: who.label } : {}),
       },
     });
     if (!emergency) {

@@ -136,6 +136,9 @@ export const EVENT_DETAILS = {
     config_hash: z.string(),
     /** A person offboarded before and active again since: which offboarding they came back from. */
     rejoined_after_offboarding_seq: z.number().optional(),
+    /** The requester as a person (see person.seen); absent on events recorded before people were kept. */
+    person_id: z.string().optional(),
+    person_label: z.string().optional(),
   }),
   'request.approved': requestApproved,
   'request.denied': z.object({ reason: z.string(), config_hash: z.string() }),
@@ -233,6 +236,9 @@ export const EVENT_DETAILS = {
     deactivated_at: time,
     detail: z.string().nullable(),
     sla: z.string(),
+    /** The leaver as a person (see person.seen); absent on events recorded before people were kept. */
+    person_id: z.string().optional(),
+    person_label: z.string().optional(),
   }),
   'offboarding.completed': z.object({
     detected_seq: z.number(),

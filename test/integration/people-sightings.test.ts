@@ -73,6 +73,9 @@ describeEachDatabase('people are learnt where breakglass meets them', (context) 
     ]);
     expect(seen!.subject).toBe(details.person_id);
     expect((await findPerson(context.database.db, 'ALICE'))?.id).toBe(details.person_id);
+    // The request names its person by that id, with a label a reader recognises.
+    const created = (await context.database.db.select().from(evidenceEvents)).find((e) => e.kind === 'request.created')!;
+    expect(readDetails('request.created', created.details)).toMatchObject({ person_id: details.person_id, person_label: 'Alice Example <Alice@Example.com>' });
   });
 
   it('a listing names a principal nobody knew: a person of its own; an unchanged listing writes nothing', async () => {
@@ -103,8 +106,11 @@ describeEachDatabase('people are learnt where breakglass meets them', (context) 
       { field: 'status', from: 'active', to: 'deactivated' },
       { field: 'deactivated_at', from: null, to: deactivatedAt.toISOString() },
     ]);
-    // The offboarding itself is recorded under the email; the person is found from their Slack id.
+    // The offboarding itself is recorded under the email, and names the person by their id.
     const person = (await findPerson(context.database.db, 'u0alice'))!;
+    const detected = (await context.database.db.select().from(evidenceEvents)).find((e) => e.kind === 'offboarding.detected')!;
+    expect(detected.subject).toBe('alice@example.com');
+    expect(readDetails('offboarding.detected', detected.details)).toMatchObject({ person_id: person.id, person_label: 'Alice Example <Alice@Example.com>' });
     expect(person.aliases).toEqual(expect.arrayContaining(['U0ALICE', 'Alice@Example.com', 'alice', 'alice.e@example.com']));
   });
 });

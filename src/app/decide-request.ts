@@ -32,7 +32,6 @@ type Grant = typeof grants.$inferSelect;
 export async function approveRequest(depsInForce: AppDeps, input: { requestId: number; approver: string }): Promise<DecisionOutcome> {
   // One policy version decides it, and its hash is the one recorded, however a reload lands meanwhile.
   const deps = underOnePolicy(depsInForce);
-  await learnSlackUser(deps, 'decision', input.approver);
   const approvers = await currentApprovers(deps);
   const leaver = await requesterStatus(deps, input.requestId);
   const now = deps.clock.now();
@@ -90,8 +89,13 @@ export async function approveRequest(depsInForce: AppDeps, input: { requestId: n
   if ('ended' in decided) throw new Refusal({ code: 'extended_access_ended', requestId: decided.request.id });
   const extension = decided.request.extendsGrantId !== null;
   const outcome: DecisionOutcome = { kind: 'approved', requestId: decided.request.id, extension, final: decided.final, approvals: decided.count, required: decided.request.approvalsRequired };
-  if (decided.grantId === undefined) return outcome;
+  // The approver is recorded as a person once the approval counted, and after the grant: it must not delay access.
+  if (decided.grantId === undefined) {
+    await learnSlackUser(deps, 'decision', input.approver);
+    return outcome;
+  }
   const grant = await (extension ? extendGrant : applyGrant)(deps, decided.grantId);
+  await learnSlackUser(deps, 'decision', input.approver);
   return { ...outcome, grant };
 }
 
@@ -109,7 +113,6 @@ export async function denyRequest(depsInForce: AppDeps, input: { requestId: numb
   const deps = underOnePolicy(depsInForce);
   const reason = input.reason.trim();
   if (reason === '') throw new Refusal({ code: 'denial_needs_reason' });
-  await learnSlackUser(deps, 'decision', input.approver);
   const approvers = await currentApprovers(deps);
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
@@ -132,6 +135,7 @@ export async function denyRequest(depsInForce: AppDeps, input: { requestId: numb
     );
   });
   deps.wake.outbox();
+  await learnSlackUser(deps, 'decision', input.approver);
   return { kind: 'denied', requestId: input.requestId };
 }
 

@@ -38,7 +38,6 @@ export async function requestAccess(depsInForce: AppDeps, ask: AccessAsk): Promi
   if (!check.ok) throw new Refusal(check.refusal);
   const person = await personFor(deps, ask.requester);
   const principal = principalOverride(check.resource.grant, person.email, deps.access.config.people[ask.requester]);
-  await learnSlackUser(deps, 'request', ask.requester, { emails: [person.email], principals: [principal] });
   return createRequest(deps, { ...ask, kind: 'standard', email: person.email, principal }, check.resource, members);
 }
 
@@ -89,9 +88,11 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
     throw new Refusal({ code: 'too_few_approvers', resource: ask.resource, required: resource.approvals_required, available: approvers.length });
   }
   const requester = { emails: [ask.email], slackUserId: ask.requester };
-  const who = await findPerson(deps.db, ask.requester);
   const leaver = await leaverStatus(deps, requester);
   if (leaver.left) throw new Refusal({ code: 'requester_left', left: describeLeft(leaver.left) });
+  // Only a request that will be made records its requester: a refused ask leaves no trace.
+  await learnSlackUser(deps, 'request', ask.requester, { emails: [ask.email], principals: [ask.principal] });
+  const who = await findPerson(deps.db, ask.requester);
   const now = deps.clock.now();
   const outcome = await deps.db.transaction(async (tx) => {
     // Locked, so the access cannot end between this check and the request (ending it cancels pending extensions).

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { asc } from 'drizzle-orm';
 import { beforeAll, expect, it } from 'vitest';
 import type { AppDeps } from '../../src/app/deps.ts';
+import { approveRequest } from '../../src/app/decide-request.ts';
 import { detectOffboarding } from '../../src/app/offboard-person.ts';
 import { reconcileDrift } from '../../src/app/reconcile-drift.ts';
 import { requestAccess } from '../../src/app/request-access.ts';
@@ -76,6 +77,18 @@ describeEachDatabase('people are learnt where breakglass meets them', (context) 
     // The request names its person by that id, with a label a reader recognises.
     const created = (await context.database.db.select().from(evidenceEvents)).find((e) => e.kind === 'request.created')!;
     expect(readDetails('request.created', created.details)).toMatchObject({ person_id: details.person_id, person_label: 'Alice Example <Alice@Example.com>' });
+  });
+
+  it('a decision that counted records the approver; a click by someone who may not decide records nobody', async () => {
+    const requestId = (await context.database.db.select().from(evidenceEvents)).find((e) => e.kind === 'request.created')!.requestId!;
+    const before = (await personEvents()).length;
+    await expect(approveRequest(deps, { requestId: Number(requestId), approver: 'U0MALLORY' })).rejects.toThrow();
+    expect((await personEvents()).length).toBe(before);
+    await approveRequest(deps, { requestId: Number(requestId), approver: 'U0BOB' });
+    const added = (await personEvents()).slice(before);
+    expect(added.map((e) => readDetails('person.seen', e.details))).toEqual([
+      expect.objectContaining({ seen_in: 'decision', label: 'Bob <bob@example.com>', aliases: [{ kind: 'slack', value: 'U0BOB' }, { kind: 'slack_email', value: 'bob@example.com' }] }),
+    ]);
   });
 
   it('a listing names a principal nobody knew: a person of its own; an unchanged listing writes nothing', async () => {

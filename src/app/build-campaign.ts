@@ -15,6 +15,9 @@ import { targetsOf } from './people.ts';
 import { limiter, mapLimit } from './limit.ts';
 import { backoffMs } from '../domain/backoff.ts';
 import { claimDue } from '../db/claim-due.ts';
+import { learnPeople } from './learn-people.ts';
+import { directoryObservation } from './people-sightings.ts';
+import type { PersonObservation } from '../domain/people.ts';
 
 /**
  * While a replica builds a campaign no other touches it; the builder renews the lease as it goes,
@@ -69,6 +72,8 @@ export interface CampaignPlan {
   /** The resources reviewed, each with its grant target (skipped ones are left out). */
   targets: Record<string, GrantTarget>;
   populationHash: string;
+  /** Everyone the identity directory answered for while planning: the people reviewed and their managers. */
+  directory: DirectoryPerson[];
   stats: { items: number; people: number; reviewers: number; security_items: number; left_items: number; unmanaged_items: number; new_items: number; skipped_resources: SkippedResource[] };
 }
 
@@ -96,6 +101,7 @@ export async function buildRequestedCampaigns(deps: AppDeps): Promise<number> {
     const opened = await openCampaign(deps, claimed.campaign, claimed.token, plan);
     deps.logger.info({ campaignId: claimed.campaign.id, period: claimed.campaign.period, ...plan.stats, ms: Date.now() - started, opened }, 'access review built');
     if (opened) deps.wake.outbox();
+    if (opened) await learnPeople(deps, 'review', reviewObservations(deps, plan));
     return opened ? 1 : 0;
   } catch (error) {
     await recordBuildFailure(deps, claimed.campaign, claimed.token, error);
@@ -141,6 +147,7 @@ export async function planCampaign(deps: AppDeps, campaign: Campaign): Promise<C
     cards,
     targets,
     populationHash: hash,
+    directory: resolver.seen(),
     stats: {
       items: items.length,
       people: people.size,
@@ -475,6 +482,10 @@ class Resolver {
     }
   }
 
+  seen(): DirectoryPerson[] {
+    return [...this.people.values()];
+  }
+
   /**
    * A person the provider already returned: later lookups by id, login or email need no call.
    * Returns the one record kept for them, so the copies of a person in several groups are not all kept.
@@ -593,4 +604,21 @@ class Resolver {
     }
     return { route: 'security', note: [...skipped, 'the manager chain is too long'].join('; ') };
   }
+}
+
+/** What the campaign learnt of people: their directory records, and which principal and Slack id each line's person has. */
+function reviewObservations(deps: AppDeps, plan: CampaignPlan): PersonObservation[] {
+  const attr = deps.access.config.reviews.manager_attribute;
+  return [
+    ...plan.directory.map((person) => directoryObservation(person, attr)),
+    ...plan.items.map((item) => ({
+      system: 'provider' as const,
+      aliases: [
+        { kind: 'okta' as const, value: item.directoryId },
+        { kind: 'slack' as const, value: item.personSlack },
+        { kind: 'email' as const, value: item.email },
+        { kind: 'principal' as const, value: item.principal },
+      ],
+    })),
+  ];
 }

@@ -12,6 +12,7 @@ import { describeLeft, leaverStatus, offboardedSince, type LeftFacts, type Perso
 import { underOnePolicy } from './policy-in-force.ts';
 import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';
+import { learnSlackUser } from './people-sightings.ts';
 
 export type DecisionOutcome =
   | { kind: 'approved'; requestId: number; extension: boolean; final: boolean; approvals: number; required: number; grant?: ApplyResult }
@@ -88,8 +89,13 @@ export async function approveRequest(depsInForce: AppDeps, input: { requestId: n
   if ('ended' in decided) throw new Refusal({ code: 'extended_access_ended', requestId: decided.request.id });
   const extension = decided.request.extendsGrantId !== null;
   const outcome: DecisionOutcome = { kind: 'approved', requestId: decided.request.id, extension, final: decided.final, approvals: decided.count, required: decided.request.approvalsRequired };
-  if (decided.grantId === undefined) return outcome;
+  // The approver is recorded as a person once the approval counted, and after the grant: it must not delay access.
+  if (decided.grantId === undefined) {
+    await learnSlackUser(deps, 'decision', input.approver);
+    return outcome;
+  }
   const grant = await (extension ? extendGrant : applyGrant)(deps, decided.grantId);
+  await learnSlackUser(deps, 'decision', input.approver);
   return { ...outcome, grant };
 }
 
@@ -129,6 +135,7 @@ export async function denyRequest(depsInForce: AppDeps, input: { requestId: numb
     );
   });
   deps.wake.outbox();
+  await learnSlackUser(deps, 'decision', input.approver);
   return { kind: 'denied', requestId: input.requestId };
 }
 

@@ -12,6 +12,9 @@ import { noteListing } from './record-listing.ts';
 import { emailsOf, grantsOf, offboardingsOf, requestsOf, type PersonRef } from './leavers.ts';
 import { principalOverrides } from '../providers/registry.ts';
 import { grantSpec, targetsOf } from './people.ts';
+import { learnPeople } from './learn-people.ts';
+import { leaverObservation } from './people-sightings.ts';
+import { findPerson } from '../evidence/person-aliases.ts';
 
 export interface Deactivation {
   source: 'slack' | 'okta';
@@ -21,6 +24,8 @@ export interface Deactivation {
   slackUserId?: string | undefined;
   /** When the directory deactivated the person: the SLA is measured from here. */
   deactivatedAt: Date;
+  /** The directory's word for it (Okta: DEPROVISIONED, SUSPENDED), for the person's record. */
+  status?: string | undefined;
   detail?: string | undefined;
 }
 
@@ -38,6 +43,8 @@ export async function detectOffboarding(deps: AppDeps, leaver: Deactivation): Pr
   const login = leaver.login?.toLowerCase();
   const slackUserId = leaver.slackUserId ?? (await slackIdOf(deps, [email, login]));
   const person: PersonRef = { emails: [email, login], slackUserId };
+  await learnPeople(deps, 'deactivation', [leaverObservation(leaver, slackUserId)]);
+  const who = (await findPerson(deps.db, login ?? email)) ?? (slackUserId ? await findPerson(deps.db, slackUserId) : null);
   const now = deps.clock.now();
   const opened = await deps.db.transaction(async (tx) => {
     // Slack and Okta may report the same leaver at the same moment, on different replicas.
@@ -61,6 +68,7 @@ export async function detectOffboarding(deps: AppDeps, leaver: Deactivation): Pr
         deactivated_at: leaver.deactivatedAt.toISOString(),
         detail: leaver.detail ?? null,
         sla: formatDuration(deps.access.config.offboarding.sla),
+        ...(who ? { person_id: who.id, person_label: who.label } : {}),
       },
     });
     const live = await tx.select().from(grants).where(and(grantsOf(person), inArray(grants.state, LIVE_GRANT_STATES))).for('update');

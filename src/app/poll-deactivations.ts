@@ -10,7 +10,7 @@ export async function pollDeactivations(deps: AppDeps, feed: DeactivationFeed): 
   const since = new Date(deps.clock.now().getTime() - LOOKBACK_MS);
   let opened = 0;
   for (const person of await feed.listDeactivatedSince(since)) {
-    const started = await detectOffboarding(deps, { source: 'okta', email: person.email, login: person.login, deactivatedAt: person.deactivatedAt, detail: `Okta status ${person.status}` });
+    const started = await detectOffboarding(deps, { source: 'okta', email: person.email, login: person.login, deactivatedAt: person.deactivatedAt, status: person.status, detail: `Okta status ${person.status}` });
     if (started) opened++;
   }
   return opened;

@@ -7,6 +7,8 @@ import type { Notification } from '../domain/notifications.ts';
 import { raiseAlert } from './alerts.ts';
 import { recordListing, type BasisHint } from './record-listing.ts';
 import type { AppDeps } from './deps.ts';
+import { learnPeople } from './learn-people.ts';
+import { listingObservations } from './people-sightings.ts';
 
 /** How long after a revoke the provider's listing is trusted to reflect it. */
 const SETTLE_MS = 60_000;
@@ -47,6 +49,7 @@ export async function reconcileDrift(deps: AppDeps): Promise<DriftFinding[]> {
       deps.logger.warn({ resource, err: error instanceof Error ? error.message : String(error) }, 'drift check skipped a resource: listAccess failed');
       continue;
     }
+    await learnPeople(deps, 'listing', listingObservations(entries, deps.access.config.reviews.manager_attribute));
     const historyOf = await histories(deps.db, resource, campaigns);
     const verdicts = new Map(entries.map((entry) => [entry, explainAccess(historyOf(entry), now, SETTLE_MS)]));
     await recordListing(deps, { resource, provider: provider.name, entries, source: 'drift', explain: (entry) => basisHint(verdicts.get(entry)) });

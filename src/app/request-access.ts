@@ -11,6 +11,8 @@ import { Refusal, type AppDeps } from './deps.ts';
 import { extendGrant } from './extend-grant.ts';
 import { describeLeft, leaverStatus, offboardedSince } from './leavers.ts';
 import { personFor } from './people.ts';
+import { learnSlackUser } from './people-sightings.ts';
+import { findPerson } from '../evidence/person-aliases.ts';
 import { underOnePolicy } from './policy-in-force.ts';
 import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';
@@ -88,6 +90,9 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
   const requester = { emails: [ask.email], slackUserId: ask.requester };
   const leaver = await leaverStatus(deps, requester);
   if (leaver.left) throw new Refusal({ code: 'requester_left', left: describeLeft(leaver.left) });
+  // Only a request that will be made records its requester: a refused ask leaves no trace.
+  await learnSlackUser(deps, 'request', ask.requester, { emails: [ask.email], principals: [ask.principal] });
+  const who = await findPerson(deps.db, ask.requester);
   const now = deps.clock.now();
   const outcome = await deps.db.transaction(async (tx) => {
     // Locked, so the access cannot end between this check and the request (ending it cancels pending extensions).
@@ -133,6 +138,7 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
         config_hash: deps.access.hash,
         // A person offboarded before and active again since: the auditor sees which offboarding they came back from.
         ...(leaver.seenSeq > 0 ? { rejoined_after_offboarding_seq: leaver.seenSeq } : {}),
+        ...(who ? { person_id: who.id, person_label: who.label } : {}),
       },
     });
     if (!emergency) {

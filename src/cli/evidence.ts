@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { exportEvents } from '../evidence/export.ts';
+import { namesOfPerson } from '../evidence/person-filter.ts';
 import { verifyLedger } from '../evidence/verify.ts';
 import type { SignedCheckpoint } from '../evidence/checkpoint.ts';
 import { CheckpointCoverage } from '../evidence/checkpoint-coverage.ts';
@@ -16,13 +17,14 @@ export function evidenceCommand(): Command {
     .requiredOption('--from <date>', 'first day (UTC) or instant, inclusive, e.g. 2026-01-01', parseInstant)
     .requiredOption('--to <date>', 'last day (UTC, inclusive) or instant (exclusive), e.g. 2026-03-31', parseEndInstant)
     .option('--resource <name>', 'only events about this resource')
-    .option('--user <slack-id>', 'only events where this person is the actor or the subject')
+    .option('--user <alias>', 'only events where this person is the actor or the subject: any of their names (Slack id, email, Okta login or id, IAM user, breakglass id), any case')
     .addOption(new Option('--format <format>', 'output format (ocsf: OCSF 1.1 JSON Lines, with the period\'s readiness findings)').choices(['csv', 'jsonl', 'ocsf']).default('csv'))
     .option('--no-bom', 'CSV without the UTF-8 byte order mark (which tells Excel the file is UTF-8)')
     .action(async (options: { from: Date; to: Date; resource?: string; user?: string; format: 'csv' | 'jsonl' | 'ocsf'; bom: boolean }) => {
       if (options.to <= options.from) throw new Error('--to must be after --from');
       await withDatabase(async ({ db }) => {
-        const count = await exportEvents(db, options, options.format, process.stdout, undefined, { bom: options.bom });
+        const filter = { ...options, user: options.user === undefined ? undefined : await namesOfPerson(db, options.user) };
+        const count = await exportEvents(db, filter, options.format, process.stdout, undefined, { bom: options.bom });
         if (process.stderr.isTTY) process.stderr.write(`${count} event(s) exported\n`);
       });
     });

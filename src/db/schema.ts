@@ -425,3 +425,45 @@ export interface InventoryHolder {
   person: string | null;
   firstSeenAt: string;
 }
+
+/**
+ * People: one stable breakglass id a person, whatever each system calls them (people-repo.ts).
+ * `status` is the summary of `statuses` (each directory's own word), so two directories that
+ * disagree never make it flip back and forth. Rows change only with a `person.seen` or
+ * `person.changed` event in the same transaction.
+ */
+export const people = pgTable('people', {
+  id: text('id').primaryKey(),
+  name: text('name'),
+  /** Which source gave the name: a directory of record's name is not replaced by a chat nickname. */
+  nameSource: text('name_source'),
+  /** The manager as the identity directory names them (an id, login or email). */
+  manager: text('manager'),
+  status: text('status').notNull().default('unknown'),
+  statuses: jsonb('statuses').$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
+  firstSeenAt: timestamp('first_seen_at', { withTimezone: true, precision: 3 }).notNull(),
+  deactivatedAt: timestamp('deactivated_at', { withTimezone: true, precision: 3 }),
+  updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull(),
+});
+
+/**
+ * Every name a person has had in any system, kept after it is replaced (`replaced_at`) so old
+ * evidence still finds them. A current alias belongs to one person; `key` is the value lower-cased.
+ */
+export const personAliases = pgTable(
+  'person_aliases',
+  {
+    id: serial('id').primaryKey(),
+    personId: text('person_id').notNull().references(() => people.id),
+    kind: text('kind').notNull(),
+    value: text('value').notNull(),
+    key: text('key').notNull(),
+    firstSeenAt: timestamp('first_seen_at', { withTimezone: true, precision: 3 }).notNull(),
+    replacedAt: timestamp('replaced_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [
+    uniqueIndex('person_aliases_current_key_idx').on(t.kind, t.key).where(sql`${t.replacedAt} is null`),
+    index('person_aliases_key_idx').on(t.key),
+    index('person_aliases_person_idx').on(t.personId),
+  ],
+);

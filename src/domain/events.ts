@@ -136,6 +136,9 @@ export const EVENT_DETAILS = {
     config_hash: z.string(),
     /** A person offboarded before and active again since: which offboarding they came back from. */
     rejoined_after_offboarding_seq: z.number().optional(),
+    /** The requester as a person (see person.seen); absent on events recorded before people were kept. */
+    person_id: z.string().optional(),
+    person_label: z.string().optional(),
   }),
   'request.approved': requestApproved,
   'request.denied': z.object({ reason: z.string(), config_hash: z.string() }),
@@ -235,6 +238,9 @@ export const EVENT_DETAILS = {
     deactivated_at: time,
     detail: z.string().nullable(),
     sla: z.string(),
+    /** The leaver as a person (see person.seen); absent on events recorded before people were kept. */
+    person_id: z.string().optional(),
+    person_label: z.string().optional(),
   }),
   'offboarding.completed': z.object({
     detected_seq: z.number(),
@@ -312,6 +318,28 @@ export const EVENT_DETAILS = {
     last_seen_at: time,
     source: z.string(),
     listed_at: time,
+  }),
+  /** A person breakglass had not known: their stable id (the event's subject), and every name they were seen with. */
+  'person.seen': z.object({
+    person_id: z.string(),
+    label: z.string(),
+    /** The system that said it (okta, slack, provider, config), and where breakglass was looking. */
+    source: z.string(),
+    seen_in: z.string(),
+    aliases: z.array(z.object({ kind: z.string(), value: z.string() })),
+    name: z.string().nullable(),
+    manager: z.string().nullable(),
+    status: z.string(),
+    deactivated_at: nullableTime,
+  }),
+  /** A known person's names, manager or status changed; a replaced alias still finds them. `merged_from`: ids folded into this one. */
+  'person.changed': z.object({
+    person_id: z.string(),
+    label: z.string(),
+    source: z.string(),
+    seen_in: z.string(),
+    changes: z.array(z.object({ field: z.string(), from: z.string().nullable(), to: z.string().nullable() })),
+    merged_from: z.array(z.string()).optional(),
   }),
 } as const;
 

@@ -23,6 +23,7 @@ import { renderPolicy } from './policy-doc.ts';
 import { assessReadiness, campaignId, escapeMarkdown, newestCheckpointCheck, offboardingRecords, readinessToMarkdown, type ReadinessReport } from './readiness.ts';
 import { readEventPages } from './read.ts';
 import { verifyLedger, type VerifyResult } from './verify.ts';
+import { PEOPLE_COLUMNS, PeopleHistory } from './people-csv.ts';
 
 /**
  * The package an auditor gets for a period: one plain file per part (CSV, Markdown, JSON), an
@@ -65,6 +66,7 @@ export const CSV_COLUMNS = {
     'alert_id', 'alert_kind', 'raised_at', 'text', 'resource', 'subject', 'request_id', 'grant_id', 'acknowledged_by', 'acknowledged_at', 'acknowledged_after',
     'raised_seq', 'acknowledged_seq',
   ],
+  'people.csv': PEOPLE_COLUMNS,
 } as const;
 
 export type CsvFile = keyof typeof CSV_COLUMNS;
@@ -105,6 +107,11 @@ export const PACK_FILES: Array<{ file: string; criteria: string[]; checks: strin
     file: 'alerts.csv',
     criteria: ['CC7.2', 'CC7.3'],
     checks: 'Security alerts (emergency grants, failed revocations, escalations, drift) were acknowledged, by whom and how quickly.',
+  },
+  {
+    file: 'people.csv',
+    criteria: ['CC6.1', 'CC6.2'],
+    checks: 'Everyone the evidence names, by one stable id (the `subject` of their `person.*` events): every name they had in Slack, Okta and at the providers (so an event under a Slack id and one under an email can be tied to the same person), their manager, status, when first seen and when deactivated, as known at the end of the period.',
   },
   {
     file: 'policy.md',
@@ -495,11 +502,13 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   step('reading the evidence…');
   const history = new EvidenceHistory();
   const timelineBuilder = new TimelineBuilder();
+  const people = new PeopleHistory();
   // The whole ledger: a grant applied before the period, or reviewed after it, is judged on all its evidence.
   for await (const page of readEventPages(db)) {
     for (const event of page) {
       history.add(event);
       timelineBuilder.add(event);
+      people.add(event);
     }
     counted('reading the evidence')(history.count);
   }
@@ -517,6 +526,7 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   csv('reviews.csv', reviewRows(history, period));
   csv('offboarding.csv', offboardingRows(history, period));
   csv('alerts.csv', alertRows(history, period));
+  csv('people.csv', people.rows(period.to));
 
   step('writing the policy…');
   write('policy.md', renderPolicy(options.access));

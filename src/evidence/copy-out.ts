@@ -23,7 +23,12 @@ export function eventConditions(filter: EventFilter, window?: { after: number; u
   if (filter.from) where.push(`occurred_at >= ${literal(filter.from.toISOString())}::timestamptz`);
   if (filter.to) where.push(`occurred_at < ${literal(filter.to.toISOString())}::timestamptz`);
   if (filter.resource !== undefined) where.push(`resource = ${literal(filter.resource)}`);
-  if (filter.user !== undefined) where.push(`(actor = ${literal(filter.user)} or subject = ${literal(filter.user)})`);
+  if (filter.user !== undefined) {
+    // Every name of the person (person-filter.ts), compared without case: Slack keeps the capitals people type.
+    const names = (typeof filter.user === 'string' ? [filter.user] : filter.user).map((u) => literal(u.toLowerCase()));
+    const list = names.length > 0 ? names.join(', ') : 'null';
+    where.push(`(lower(actor) in (${list}) or lower(subject) in (${list}))`);
+  }
   return where.join(' and ');
 }
 

@@ -7,8 +7,8 @@ export interface EventFilter {
   /** Exclusive. */
   to?: Date | undefined;
   resource?: string | undefined;
-  /** Matches the actor or the subject. */
-  user?: string | undefined;
+  /** Matches the actor or the subject, without case; a list matches any of its names (one person's aliases). */
+  user?: string | readonly string[] | undefined;
 }
 
 /**

@@ -60,7 +60,9 @@ for (const database of ['pglite', 'postgres'] as const) {
       await h.slack.waitFor(() => h.slack.messagesTo('U0ALICE').find((m) => textOf(m).includes('has ended')));
 
       const events = await h.bot.database.db.select().from(evidenceEvents).orderBy(evidenceEvents.seq);
-      expect(events.map((e) => e.kind)).toEqual(['config.loaded', 'bot.started', 'request.created', 'request.approved', 'grant.applied', 'grant.end_requested', 'grant.revoked']);
+      // The requester and the approvers are recorded as people when first met (person.seen), between these.
+      expect(events.map((e) => e.kind).filter((k) => !k.startsWith('person.'))).toEqual(['config.loaded', 'bot.started', 'request.created', 'request.approved', 'grant.applied', 'grant.end_requested', 'grant.revoked']);
+      expect(events.filter((e) => e.kind === 'person.seen').map((e) => (e.details as { aliases: Array<{ value: string }> }).aliases[0]?.value)).toContain('U0ALICE');
       expect(events.find((e) => e.kind === 'request.approved')).toMatchObject({ actor: 'U0BOB', subject: 'U0ALICE', resource: 'prod-db', requestId: '1' });
       expect(events.find((e) => e.kind === 'grant.revoked')?.details).toMatchObject({ reason: 'ended', provider_call: 'revoked' });
       expect(await verifyLedger(h.bot.database.db)).toMatchObject({ ok: true });

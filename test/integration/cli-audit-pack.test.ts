@@ -298,7 +298,7 @@ for (const variant of cliDatabaseVariants) {
 
       const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', dir], { ...database.env, ACCESS_CONFIG: ACCESS, LEDGER_SIGNING_KEY: KEY.encoded });
       expect(cli.code, cli.stderr).toBe(0);
-      expect(cli.stdout).toBe(`Wrote 19 files to ${dir}: 22 event(s) in the period; ledger intact (${events.length} event(s) verified); 1 readiness gap(s), see readiness.md.\n`);
+      expect(cli.stdout).toBe(`Wrote 20 files to ${dir}: 22 event(s) in the period; ledger intact (${events.length} event(s) verified); 1 readiness gap(s), see readiness.md.\n`);
       sameExceptGenerated(first, snapshot(dir));
     });
 

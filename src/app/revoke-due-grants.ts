@@ -73,28 +73,39 @@ async function claimDueGrants(deps: AppDeps): Promise<Grant[]> {
 
 async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
   const others = (await overlappingGrants(deps.db, grant.person, grant.resource, grant.id)).filter((o) => o.endsAt > deps.clock.now());
-  let providerCall: 'revoked' | 'skipped' = 'revoked';
-  if (others.length > 0) {
-    // Another live grant covers the same access: it lasts until the last one ends.
-    providerCall = 'skipped';
-  } else {
-    let humanTask: HumanTask | void;
-    try {
-      humanTask = await whileLeased(deps.db, deps.clock, { grantId: grant.id, state: 'revoking', until: grant.nextAttemptAt, leaseMs: REVOKE_LEASE_MS }, () =>
-        deps.providers.forTarget(grant.target).revoke(grantSpec(grant)),
-      );
-    } catch (error) {
-      await recordRevokeFailure(deps, grant, error);
-      return false;
-    }
-    // A person removes it: the grant is revoked when an owner confirms the removal (human-tasks.ts).
-    if (humanTask) {
-      await awaitHuman(deps, grant, humanTask);
-      return false;
-    }
-  }
+  // Another live grant covers the same access: it lasts until the last one ends.
+  const providerCall = others.length > 0 ? 'skipped' : await revokeAtProvider(deps, grant);
+  if (providerCall === 'not_yet') return false;
   const now = deps.clock.now();
-  const revoked = await deps.db.transaction(async (tx) => {
+  const revoked = await recordRevoked(deps, grant, { providerCall, others, now });
+  if (revoked && providerCall === 'revoked' && !grant.revokeReason) deps.metrics?.grantRevokedAfterEnd((now.getTime() - grant.endsAt.getTime()) / 1000);
+  deps.wake.outbox();
+  return true;
+}
+
+/**
+ * The provider's revoke, under the grant's lease. 'not_yet' when it failed (recorded, retried
+ * later) or a person must remove it (the grant is revoked when an owner confirms, human-tasks.ts).
+ */
+async function revokeAtProvider(deps: AppDeps, grant: Grant): Promise<'revoked' | 'not_yet'> {
+  let humanTask: HumanTask | void;
+  try {
+    humanTask = await whileLeased(deps.db, deps.clock, { grantId: grant.id, state: 'revoking', until: grant.nextAttemptAt, leaseMs: REVOKE_LEASE_MS }, () =>
+      deps.providers.forTarget(grant.target).revoke(grantSpec(grant)),
+    );
+  } catch (error) {
+    await recordRevokeFailure(deps, grant, error);
+    return 'not_yet';
+  }
+  if (!humanTask) return 'revoked';
+  await awaitHuman(deps, grant, humanTask);
+  return 'not_yet';
+}
+
+/** The grant revoked, its grant.revoked event, and the holder told; false when it left 'revoking' meanwhile. */
+async function recordRevoked(deps: AppDeps, grant: Grant, outcome: { providerCall: 'revoked' | 'skipped'; others: Array<{ id: number }>; now: Date }): Promise<boolean> {
+  const { providerCall, others, now } = outcome;
+  return deps.db.transaction(async (tx) => {
     const [done] = await tx
       .update(grants)
       .set({ state: 'revoked', revokedAt: now, nextAttemptAt: null, lastError: null })
@@ -134,9 +145,6 @@ async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
     );
     return true;
   });
-  if (revoked && providerCall === 'revoked' && !grant.revokeReason) deps.metrics?.grantRevokedAfterEnd((now.getTime() - grant.endsAt.getTime()) / 1000);
-  deps.wake.outbox();
-  return true;
 }
 
 async function recordRevokeFailure(deps: AppDeps, grant: Grant, error: unknown): Promise<void> {

@@ -4,10 +4,10 @@ import { enqueue } from '../db/outbox.ts';
 import { grants } from '../db/schema.ts';
 import { backoffMs } from '../domain/backoff.ts';
 import type { AccessEntry, GrantSpec } from '../ports.ts';
-import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
 import { recordApplied, recordFailure } from './grant-outcome.ts';
 import { grantSpecUntil } from './people.ts';
+import { aboutGrant, raiseGrantAlert } from './grant-evidence.ts';
 
 type Grant = typeof grants.$inferSelect;
 
@@ -82,9 +82,7 @@ async function recordInDoubt(deps: AppDeps, grant: Grant, doubt: { error: string
     await deps.ledger.append(tx, {
       kind: 'grant.in_doubt',
       actor: 'breakglass',
-      subject: grant.person,
-      resource: grant.resource,
-      requestId: grant.requestId,
+      ...aboutGrant(grant),
       details: { grant_id: grant.id, error: doubt.error, check_error: doubt.checkError, in_doubt_since: doubt.since.toISOString(), checking: true },
     });
     await enqueue(
@@ -93,14 +91,7 @@ async function recordInDoubt(deps: AppDeps, grant: Grant, doubt: { error: string
       { type: 'notify_user', user: grant.person, notification: { kind: 'grant_checking', requestId: grant.requestId, resource: grant.resource } },
       { type: 'refresh_cards', requestId: grant.requestId },
     );
-    await raiseAlert(tx, deps, {
-      kind: 'grant_in_doubt',
-      notification: { kind: 'grant_in_doubt', requestId: grant.requestId, person: grant.person, resource: grant.resource, error: doubt.error },
-      requestId: grant.requestId,
-      grantId: grant.id,
-      subject: grant.person,
-      resource: grant.resource,
-    });
+    await raiseGrantAlert(tx, deps, grant, { kind: 'grant_in_doubt', error: doubt.error });
   });
   deps.wake.outbox();
 }

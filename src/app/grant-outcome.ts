@@ -2,6 +2,7 @@ import { and, eq } from 'drizzle-orm';
 import { enqueue } from '../db/outbox.ts';
 import { grants } from '../db/schema.ts';
 import type { AppDeps } from './deps.ts';
+import { aboutGrant } from './grant-evidence.ts';
 
 type Grant = typeof grants.$inferSelect;
 
@@ -36,9 +37,7 @@ export async function recordApplied(
     await deps.ledger.append(tx, {
       kind: 'grant.applied',
       actor: 'breakglass',
-      subject: grant.person,
-      resource: grant.resource,
-      requestId: grant.requestId,
+      ...aboutGrant(grant),
       details: {
         grant_id: grant.id,
         provider: applied.provider,
@@ -85,9 +84,7 @@ export async function recordFailure(
     await deps.ledger.append(tx, {
       kind: 'grant.failed',
       actor: 'breakglass',
-      subject: grant.person,
-      resource: grant.resource,
-      requestId,
+      ...aboutGrant(grant),
       details: {
         grant_id: grant.id,
         error: message,

@@ -4,6 +4,7 @@ import { grants, humanTasks } from '../db/schema.ts';
 import type { HumanTask } from '../ports.ts';
 import type { HumanTaskView } from './views.ts';
 import type { AppDeps } from './deps.ts';
+import { aboutGrant } from './grant-evidence.ts';
 
 type Grant = typeof grants.$inferSelect;
 
@@ -43,9 +44,7 @@ export async function awaitHuman(deps: AppDeps, grant: Grant, task: HumanTask): 
     await deps.ledger.append(tx, {
       kind: 'manual.task_opened',
       actor: 'breakglass',
-      subject: grant.person,
-      resource: grant.resource,
-      requestId: grant.requestId,
+      ...aboutGrant(grant),
       details: { task_id: opened.id, grant_id: grant.id, action: task.awaitingHuman, system: task.system, owners, due_at: dueAt.toISOString() },
     });
     await enqueue(tx, now, ...owners.map((owner) => ({ type: 'human_task_card' as const, taskId: opened.id, owner })));

@@ -5,12 +5,12 @@ import { alerts, grants } from '../db/schema.ts';
 import type { Tx } from '../db/client.ts';
 import { CircuitOpenError, RevokeIneffectiveError, type HumanTask } from '../ports.ts';
 import { awaitHuman } from './human-tasks.ts';
-import { raiseAlert } from './alerts.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
 import type { AppDeps } from './deps.ts';
 import { revokeRetryAt } from './revoke-retry.ts';
 import { grantSpec } from './people.ts';
 import { claimDue } from '../db/claim-due.ts';
+import { aboutGrant, raiseGrantAlert } from './grant-evidence.ts';
 
 /**
  * While a worker revokes, no other replica touches the grant (the lease is renewed while the
@@ -116,9 +116,7 @@ async function recordRevoked(deps: AppDeps, grant: Grant, outcome: { providerCal
     await deps.ledger.append(tx, {
       kind: 'grant.revoked',
       actor: grant.revokeRequestedBy ?? 'breakglass',
-      subject: grant.person,
-      resource: grant.resource,
-      requestId: grant.requestId,
+      ...aboutGrant(grant),
       details: {
         grant_id: grant.id,
         reason,
@@ -165,20 +163,11 @@ async function recordRevokeFailure(deps: AppDeps, grant: Grant, error: unknown):
     await deps.ledger.append(tx, {
       kind: 'grant.revoke_failed',
       actor: 'breakglass',
-      subject: grant.person,
-      resource: grant.resource,
-      requestId: grant.requestId,
+      ...aboutGrant(grant),
       details: { grant_id: grant.id, error: message, attempts: grant.attempts, retrying: true },
     });
     if (error instanceof CircuitOpenError || (await revokeFailureAlertOpen(tx, grant.target.kind, now))) return;
-    await raiseAlert(tx, deps, {
-      kind: 'revoke_failed',
-      notification: { kind: 'revoke_failed', requestId: grant.requestId, person: grant.person, resource: grant.resource, error: message },
-      requestId: grant.requestId,
-      grantId: grant.id,
-      subject: grant.person,
-      resource: grant.resource,
-    });
+    await raiseGrantAlert(tx, deps, grant, { kind: 'revoke_failed', error: message });
   });
   deps.wake.outbox();
 }
@@ -191,19 +180,10 @@ async function recordIneffective(tx: Tx, deps: AppDeps, grant: Grant, error: Rev
   await deps.ledger.append(tx, {
     kind: 'grant.revoke_ineffective',
     actor: 'breakglass',
-    subject: grant.person,
-    resource: grant.resource,
-    requestId: grant.requestId,
+    ...aboutGrant(grant),
     details: { grant_id: grant.id, principal: error.principal, error: error.message, attempts: grant.attempts, retrying: true },
   });
-  await raiseAlert(tx, deps, {
-    kind: 'revoke_ineffective',
-    notification: { kind: 'revoke_ineffective', requestId: grant.requestId, person: grant.person, resource: grant.resource, principal: error.principal },
-    requestId: grant.requestId,
-    grantId: grant.id,
-    subject: grant.person,
-    resource: grant.resource,
-  });
+  await raiseGrantAlert(tx, deps, grant, { kind: 'revoke_ineffective', principal: error.principal });
 }
 
 /** An outage fails many revokes at one provider: while one alert about it is open, that one speaks for all. */

@@ -1,5 +1,5 @@
-import { and, eq, sql } from 'drizzle-orm';
-import { GRANT_LEASE_MS, whileLeased } from '../db/grants-repo.ts';
+import { sql } from 'drizzle-orm';
+import { GRANT_LEASE_MS, updateGrantIf, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { grants } from '../db/schema.ts';
 import { backoffMs } from '../domain/backoff.ts';
@@ -67,16 +67,12 @@ async function recordInDoubt(deps: AppDeps, grant: Grant, doubt: { error: string
   const retryAt = new Date(now.getTime() + backoffMs(grant.attempts, { baseMs: 1_000, maxMs: MAX_CHECK_BACKOFF_MS, jitter: 'upper-half' }));
   const first = doubt.from === 'granting';
   await deps.db.transaction(async (tx) => {
-    const [updated] = await tx
-      .update(grants)
-      .set({
-        state: 'checking',
-        nextAttemptAt: retryAt,
-        attempts: sql`${grants.attempts} + 1`,
-        ...(first ? { startsAt: doubt.since, lastError: doubt.error, failureAlertedAt: now } : {}),
-      })
-      .where(and(eq(grants.id, grant.id), eq(grants.state, doubt.from)))
-      .returning({ id: grants.id });
+    const updated = await updateGrantIf(tx, grant.id, doubt.from, {
+      state: 'checking',
+      nextAttemptAt: retryAt,
+      attempts: sql`${grants.attempts} + 1`,
+      ...(first ? { startsAt: doubt.since, lastError: doubt.error, failureAlertedAt: now } : {}),
+    });
     // Once: one event, one alert and one message however long the provider stays unreachable.
     if (!updated || !first) return;
     await deps.ledger.append(tx, {

@@ -5,6 +5,7 @@ import type { HumanTask } from '../ports.ts';
 import type { HumanTaskView } from './views.ts';
 import type { AppDeps } from './deps.ts';
 import { aboutGrant } from './grant-evidence.ts';
+import { updateGrantIf } from '../db/grants-repo.ts';
 
 type Grant = typeof grants.$inferSelect;
 
@@ -29,11 +30,7 @@ export async function awaitHuman(deps: AppDeps, grant: Grant, task: HumanTask): 
     ? grant.endsAt
     : new Date(now.getTime() + (grant.revokeReason === 'offboarding' ? deps.access.config.offboarding.sla : REMOVAL_WINDOW_MS));
   await deps.db.transaction(async (tx) => {
-    const [parked] = await tx
-      .update(grants)
-      .set({ nextAttemptAt: new Date(now.getTime() + HUMAN_LEASE_MS) })
-      .where(and(eq(grants.id, grant.id), eq(grants.state, state)))
-      .returning({ id: grants.id });
+    const parked = await updateGrantIf(tx, grant.id, state, { nextAttemptAt: new Date(now.getTime() + HUMAN_LEASE_MS) });
     if (!parked) return;
     const [opened] = await tx
       .insert(humanTasks)

@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, inArray, isNull, lte, or, sql } from 'drizzle-orm';
-import { overlappingGrants, whileLeased } from '../db/grants-repo.ts';
+import { overlappingGrants, updateGrantIf, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { alerts, grants } from '../db/schema.ts';
 import type { Tx } from '../db/client.ts';
@@ -106,11 +106,7 @@ async function revokeAtProvider(deps: AppDeps, grant: Grant): Promise<'revoked' 
 async function recordRevoked(deps: AppDeps, grant: Grant, outcome: { providerCall: 'revoked' | 'skipped'; others: Array<{ id: number }>; now: Date }): Promise<boolean> {
   const { providerCall, others, now } = outcome;
   return deps.db.transaction(async (tx) => {
-    const [done] = await tx
-      .update(grants)
-      .set({ state: 'revoked', revokedAt: now, nextAttemptAt: null, lastError: null })
-      .where(and(eq(grants.id, grant.id), eq(grants.state, 'revoking')))
-      .returning({ id: grants.id });
+    const done = await updateGrantIf(tx, grant.id, 'revoking', { state: 'revoked', revokedAt: now, nextAttemptAt: null, lastError: null });
     if (!done) return false;
     const reason = grant.revokeReason ?? 'expired';
     await deps.ledger.append(tx, {
@@ -151,11 +147,7 @@ async function recordRevokeFailure(deps: AppDeps, grant: Grant, error: unknown):
   const retryAt = revokeRetryAt(now, grant.attempts);
   deps.logger.warn({ grantId: grant.id, resource: grant.resource, attempts: grant.attempts, err: message, retryAt }, 'revoke failed; will retry');
   await deps.db.transaction(async (tx) => {
-    const [updated] = await tx
-      .update(grants)
-      .set({ nextAttemptAt: retryAt, lastError: message, ...(grant.failureAlertedAt ? {} : { failureAlertedAt: now }) })
-      .where(and(eq(grants.id, grant.id), eq(grants.state, 'revoking')))
-      .returning({ id: grants.id });
+    const updated = await updateGrantIf(tx, grant.id, 'revoking', { nextAttemptAt: retryAt, lastError: message, ...(grant.failureAlertedAt ? {} : { failureAlertedAt: now }) });
     // The first failure is evidence and an alert; later retries only update the row, so an outage
     // produces one alert, not one per retry.
     if (!updated || grant.failureAlertedAt) return;

@@ -97,7 +97,6 @@ function emergencySection(config: AccessConfig): string[] {
 
 function separationOfDuties(config: AccessConfig): string[] {
   const { out, line } = lines();
-  const emergency = Object.entries(config.resources).filter(([, r]) => r.emergency_self_grant);
   line('## 4. Separation of duties', '');
   line('- Nobody approves their own request: the requester is never counted among the approvers, even when listed as one.');
   line('- Where more than one approval is required, each must come from a different person.');
@@ -134,7 +133,6 @@ function offboardingSection(config: AccessConfig): string[] {
 
 function monitoringSection(config: AccessConfig): string[] {
   const { out, line } = lines();
-  const emergency = Object.entries(config.resources).filter(([, r]) => r.emergency_self_grant);
   line('## 7. Monitoring and evidence', '');
   line(`- **Alerts** go to the security channel \`${config.security_channel}\`: emergency grants, failed revocations, unreviewed emergency access, overdue reviews, drift.`);
   line(`- **Ledger checkpoints:** every ${words(config.checkpoint_every)}, a checkpoint of the ledger head is recorded and posted to the security channel, so cutting off the newest events is detectable.`);
@@ -149,7 +147,6 @@ function monitoringSection(config: AccessConfig): string[] {
 
 function identitySection(config: AccessConfig): string[] {
   const { out, line } = lines();
-  const resources = Object.entries(config.resources);
   line('## 8. Identity', '');
   const overrides = Object.keys(config.people).length;
   const matched = identities(Object.values(config.resources).map((r) => r.grant));

@@ -20,7 +20,7 @@ import { countedProviders, PrometheusMetrics } from './metrics.ts';
 import { guardedProviders } from './providers/circuit.ts';
 import type { Logger } from './logger.ts';
 import { systemClock, type Clock } from './ports.ts';
-import { createSlackApp } from './slack/app.ts';
+import { createSlackApp, type SlackApp } from './slack/app.ts';
 import { helpText } from './slack/blocks/help.ts';
 import { registerCommandListener } from './slack/listeners/command.ts';
 import { registerActionListeners } from './slack/listeners/actions.ts';
@@ -72,10 +72,79 @@ export interface RunningBot {
   stop(): Promise<void>;
 }
 
+type Providers = Awaited<ReturnType<typeof providersFromEnv>>;
+
+/** What serving a policy adds to the bot: its workers, and what reloads and watches access.yml. */
+interface Wiring {
+  loops: WorkerLoop[];
+  /** Started one drift interval after boot rather than at once. */
+  driftLoop?: WorkerLoop;
+  reloader?: PolicyReloader;
+  stopWatching: () => void;
+}
+
+/** What the configured bot's wiring is built from. */
+interface Parts {
+  options: BotOptions;
+  database: Database;
+  ledger: Ledger;
+  clock: Clock;
+  providers: Providers;
+  metrics: PrometheusMetrics;
+  slack: SlackApp;
+  inFlight: InFlight;
+  tickMs: number;
+}
+
 /** Wires the adapters and use cases and starts serving. Reads nothing from process.env. */
 export async function startBot(options: BotOptions): Promise<RunningBot> {
   const { env, access, logger } = options;
   const clock = options.clock ?? systemClock;
+  const database = await openBotDatabase(env, logger);
+  const ledger = new Ledger(clock);
+  await recordPolicyLoaded(database, ledger, clock, access, logger);
+  const identity = botIdentity();
+  const startedAt = await recordBotStarted({ db: database.db, ledger, clock }, identity, { database: database.kind, configHash: access?.hash ?? null });
+
+  const providers = await providersFromEnv(env, access?.config, logger, clock.sleep?.bind(clock));
+  const metrics = new PrometheusMetrics(database.db, clock);
+  const inFlight = new InFlight();
+  const slack = slackAppFor(env, logger, metrics, database);
+  const tickMs = options.tickMs ?? 1_000;
+  const heartbeat = new WorkerLoop('heartbeat', tickMs, heartbeatTicker({ db: database.db, ledger, clock }, identity.host), logger);
+  const parts: Parts = { options, database, ledger, clock, providers, metrics, slack, inFlight, tickMs };
+  const wiring = access ? wireConfigured(parts, new PolicyInForce(access)) : wireUnconfigured(slack, logger, inFlight);
+  slack.app.error(async (error) => {
+    logger.error({ err: error }, 'unhandled error in a Slack listener');
+  });
+
+  const { port } = await slack.start();
+  logger.info({ port, mode: env.SLACK_APP_TOKEN ? 'socket' : 'http' }, 'breakglass is listening');
+  const loops = [heartbeat, ...wiring.loops];
+  for (const loop of loops) loop.start(loop === wiring.driftLoop ? access!.config.drift.every : 0);
+
+  return {
+    port,
+    database,
+    async reloadPolicy(trigger = 'SIGHUP') {
+      if (wiring.reloader) return wiring.reloader.reloadFile(trigger);
+      logger.warn({ trigger }, 'breakglass started without access.yml; restart it to load one');
+      return { kind: 'unchanged' };
+    },
+    async stop() {
+      wiring.stopWatching();
+      await slack.stop();
+      await inFlight.drain(10_000);
+      await Promise.all(loops.map((loop) => loop.stop()));
+      await wiring.reloader?.idle();
+      await recordBotStopping({ db: database.db, ledger, clock }, identity, startedAt).catch((error: unknown) => logger.error({ err: error }, 'could not record bot.stopping'));
+      providers.close();
+      await database.close();
+    },
+  };
+}
+
+async function openBotDatabase(env: Env, logger: Logger): Promise<Database> {
   const database = await openDatabase({
     databaseUrl: env.DATABASE_URL,
     migrationUrl: env.DATABASE_MIGRATION_URL,
@@ -84,23 +153,23 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     onNotice: (message) => logger.debug({ notice: message }, 'postgres notice'),
   });
   logger.info({ database: database.kind, location: database.location }, 'database ready');
-  const ledger = new Ledger(clock);
+  return database;
+}
 
-  if (access) {
-    const source = await describePolicySource(access.path);
-    const changed = await recordConfigLoaded(database.db, ledger, { hash: access.hash, path: access.path, resources: Object.keys(access.config.resources), text: access.text, source, now: clock.now() });
-    logger.info({ config: access.path, hash: access.hash, recorded: changed }, 'access policy loaded');
-  } else {
+/** Records the access policy the bot starts with (an evidence event when it changed), or warns that there is none. */
+async function recordPolicyLoaded(database: Database, ledger: Ledger, clock: Clock, access: LoadedAccessConfig | undefined, logger: Logger): Promise<void> {
+  if (!access) {
     logger.warn('no access.yml found: nothing can be requested until one exists (copy access.example.yml to access.yml)');
+    return;
   }
-  const identity = botIdentity();
-  const startedAt = await recordBotStarted({ db: database.db, ledger, clock }, identity, { database: database.kind, configHash: access?.hash ?? null });
+  const source = await describePolicySource(access.path);
+  const changed = await recordConfigLoaded(database.db, ledger, { hash: access.hash, path: access.path, resources: Object.keys(access.config.resources), text: access.text, source, now: clock.now() });
+  logger.info({ config: access.path, hash: access.hash, recorded: changed }, 'access policy loaded');
+}
 
-  const providers = await providersFromEnv(env, access?.config, logger, clock.sleep?.bind(clock));
-  const metrics = new PrometheusMetrics(database.db, clock);
-  const inFlight = new InFlight();
+function slackAppFor(env: Env, logger: Logger, metrics: PrometheusMetrics, database: Database): SlackApp {
   const deliveries = new SlackDeliveries(database.db);
-  const slack = createSlackApp({
+  return createSlackApp({
     botToken: env.SLACK_BOT_TOKEN,
     signingSecret: env.SLACK_SIGNING_SECRET,
     appToken: env.SLACK_APP_TOKEN,
@@ -115,107 +184,98 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
     },
     firstDelivery: (key) => deliveries.first(key),
   });
+}
 
-  const policy = access ? new PolicyInForce(access) : undefined;
-  let reloader: PolicyReloader | undefined;
-  let stopWatching = (): void => undefined;
-  const tickMs = options.tickMs ?? 1_000;
-  const loops: WorkerLoop[] = [new WorkerLoop('heartbeat', tickMs, heartbeatTicker({ db: database.db, ledger, clock }, identity.host), logger)];
-  let driftLoop: WorkerLoop | undefined;
-  if (policy) {
-    const wake = { grants: () => grantLoop.wake(), outbox: () => outboxLoop.wake() };
-    const directory = new SlackDirectory(slack.client);
-    // The identity directory (Okta) access reviews ask for people's status and managers.
-    const identities = providers.identities;
-    const deps: AppDeps = { db: database.db, ledger, clock, access: policy, providers: guardedProviders(countedProviders(providers.registry, metrics), () => clock.now()), directory, identities, logger, metrics, wake };
-    const sender = new OutboxSender(deps, slack.outboxClient);
-    const outboxLoop = new WorkerLoop('outbox', tickMs, async () => {
-      while ((await sender.sendDue()) > 0);
-    }, logger);
-    let lastTaskCheck = Number.NEGATIVE_INFINITY;
-    const grantLoop = new WorkerLoop('grants', tickMs, async () => {
-      await expireRequests(deps);
-      await remindPendingApprovers(deps);
-      await remindEndingAccess(deps);
-      await recoverGrants(deps);
-      while ((await revokeDueGrants(deps)) > 0);
-      await escalateUnreviewedEmergencies(deps);
-      // Reminders are due in minutes or hours: checked every 15 s of the clock, not every tick.
-      if (clock.now().getTime() - lastTaskCheck >= 15_000) {
-        lastTaskCheck = clock.now().getTime();
-        await remindHumanTasks(deps);
-      }
-      await completeOffboardings(deps);
-      // Be there when the next grant ends, not up to a tick later (a few ms after, never before;
-      // at least 25 ms apart, so a clock standing still cannot spin the loop).
-      const nextExpiry = await msUntilNextExpiry(deps);
-      if (nextExpiry !== undefined && nextExpiry < tickMs) grantLoop.wakeIn(Math.max(25, nextExpiry + 5));
-    }, logger);
-    loops.push(outboxLoop, grantLoop);
-    // Access reviews: the schedule, building requested campaigns, review revokes, reminders, closing.
-    // The CLI cannot open the embedded database beside the bot, so it leaves `review start` in its folder for this worker.
-    const mailbox = database.kind === 'pglite' && database.location !== 'memory://' ? database.location : undefined;
-    loops.push(new WorkerLoop('reviews', tickMs, reviewTicker(deps, { mailbox }), logger));
-    // Signed ledger checkpoints to the security channel; a generated key is kept in DATA_DIR on the embedded database.
-    const signer = resolveSigningKey({ configured: env.LEDGER_SIGNING_KEY, keyFile: join(database.kind === 'pglite' ? database.location : resolve(env.DATA_DIR), SIGNING_KEY_FILE), logger });
-    loops.push(new WorkerLoop('checkpoints', tickMs, checkpointTicker(deps, signer), logger));
-    // Suspicious patterns are found after the fact; a few seconds late is soon enough.
-    loops.push(new WorkerLoop('monitors', tickMs * 5, async () => {
-      while ((await watchSuspiciousPatterns(deps)) > 0);
-    }, logger));
-    const feed = providers.deactivations;
-    driftLoop = new WorkerLoop('drift', () => policy.config.drift.every, () => reconcileDrift(deps), logger);
-    loops.push(driftLoop);
-    if (feed) loops.push(new WorkerLoop('okta-deactivations', () => policy.config.offboarding.poll_every, () => pollDeactivations(deps, feed), logger));
-    const policyReloader = new PolicyReloader(deps, policy, { path: policy.path, problemsRunning: (config) => resourcesWithoutProvider(config, providers.registry) });
-    reloader = policyReloader;
-    loops.push(new WorkerLoop('policy', options.policyPollMs ?? 30_000, () => policyReloader.adoptRecorded(), logger));
-    stopWatching = watchFile(policy.path, 300, () => void policyReloader.reloadFile('file changed').catch((error: unknown) => logger.error({ err: error }, 'reloading access.yml failed; the policy in force stays')), logger);
-    const publishHome = homePublisher(deps, slack.client);
-    // Help lists what this person may request, so it never offers what a request would refuse. It is
-    // answered in the ack: a Slack user-group lookup slower than HELP_LOOKUP_MS says so instead.
-    const help = async (body: { user_id: string }) => {
-      const lookup = requestableBy(deps, body.user_id).catch((error: unknown) => {
-        logger.warn({ err: error }, 'could not resolve who may request what for /breakglass help');
-        return undefined;
-      });
-      const late = new Promise<undefined>((resolve) => setTimeout(resolve, HELP_LOOKUP_MS));
-      return helpText({ configured: true, resources: await Promise.race([lookup, late]) });
-    };
-    registerCommandListener(slack.app, { help, handlers: commandHandlers(deps, slack.client), logger, track: inFlight.track });
-    registerActionListeners(slack.app, deps, { track: inFlight.track, refreshHome: publishHome });
-    registerRequestFormListeners(slack.app, deps, { track: inFlight.track });
-    registerExtendFormListener(slack.app, deps, { track: inFlight.track });
-    registerHomeListener(slack.app, deps, publishHome);
-    registerUserChangeListener(slack.app, deps, (user) => directory.forget(user));
-  } else {
-    registerCommandListener(slack.app, { help: async () => helpText({ resources: [] }), handlers: {}, unconfigured: NOT_CONFIGURED, logger, track: inFlight.track });
-  }
-  slack.app.error(async (error) => {
-    logger.error({ err: error }, 'unhandled error in a Slack listener');
-  });
+/** Without access.yml the bot only answers, to whoever asks, that it has no policy yet. */
+function wireUnconfigured(slack: SlackApp, logger: Logger, inFlight: InFlight): Wiring {
+  registerCommandListener(slack.app, { help: async () => helpText({ resources: [] }), handlers: {}, unconfigured: NOT_CONFIGURED, logger, track: inFlight.track });
+  return { loops: [], stopWatching: () => undefined };
+}
 
-  const { port } = await slack.start();
-  logger.info({ port, mode: env.SLACK_APP_TOKEN ? 'socket' : 'http' }, 'breakglass is listening');
-  for (const loop of loops) loop.start(loop === driftLoop ? access!.config.drift.every : 0);
+/** The use cases' dependencies, the workers that run them, the policy's reload and the Slack listeners. */
+function wireConfigured(parts: Parts, policy: PolicyInForce): Wiring {
+  const { options, database, ledger, clock, providers, metrics, slack, tickMs } = parts;
+  const { env, logger } = options;
+  const woken: { grants?: WorkerLoop; outbox?: WorkerLoop } = {};
+  const wake = { grants: () => woken.grants!.wake(), outbox: () => woken.outbox!.wake() };
+  const directory = new SlackDirectory(slack.client);
+  // The identity directory (Okta) access reviews ask for people's status and managers.
+  const identities = providers.identities;
+  const deps: AppDeps = { db: database.db, ledger, clock, access: policy, providers: guardedProviders(countedProviders(providers.registry, metrics), () => clock.now()), directory, identities, logger, metrics, wake };
+  const sender = new OutboxSender(deps, slack.outboxClient);
+  woken.outbox = new WorkerLoop('outbox', tickMs, async () => {
+    while ((await sender.sendDue()) > 0);
+  }, logger);
+  woken.grants = grantWorker(deps, tickMs);
+  const loops = [woken.outbox, woken.grants];
+  // Access reviews: the schedule, building requested campaigns, review revokes, reminders, closing.
+  // The CLI cannot open the embedded database beside the bot, so it leaves `review start` in its folder for this worker.
+  const mailbox = database.kind === 'pglite' && database.location !== 'memory://' ? database.location : undefined;
+  loops.push(new WorkerLoop('reviews', tickMs, reviewTicker(deps, { mailbox }), logger));
+  // Signed ledger checkpoints to the security channel; a generated key is kept in DATA_DIR on the embedded database.
+  const signer = resolveSigningKey({ configured: env.LEDGER_SIGNING_KEY, keyFile: join(database.kind === 'pglite' ? database.location : resolve(env.DATA_DIR), SIGNING_KEY_FILE), logger });
+  loops.push(new WorkerLoop('checkpoints', tickMs, checkpointTicker(deps, signer), logger));
+  // Suspicious patterns are found after the fact; a few seconds late is soon enough.
+  loops.push(new WorkerLoop('monitors', tickMs * 5, async () => {
+    while ((await watchSuspiciousPatterns(deps)) > 0);
+  }, logger));
+  const feed = providers.deactivations;
+  const driftLoop = new WorkerLoop('drift', () => policy.config.drift.every, () => reconcileDrift(deps), logger);
+  loops.push(driftLoop);
+  if (feed) loops.push(new WorkerLoop('okta-deactivations', () => policy.config.offboarding.poll_every, () => pollDeactivations(deps, feed), logger));
+  const reloader = new PolicyReloader(deps, policy, { path: policy.path, problemsRunning: (config) => resourcesWithoutProvider(config, providers.registry) });
+  loops.push(new WorkerLoop('policy', options.policyPollMs ?? 30_000, () => reloader.adoptRecorded(), logger));
+  const stopWatching = watchFile(policy.path, 300, () => void reloader.reloadFile('file changed').catch((error: unknown) => logger.error({ err: error }, 'reloading access.yml failed; the policy in force stays')), logger);
+  registerSlackListeners(slack, deps, directory, parts.inFlight);
+  return { loops, driftLoop, reloader, stopWatching };
+}
 
-  return {
-    port,
-    database,
-    async reloadPolicy(trigger = 'SIGHUP') {
-      if (reloader) return reloader.reloadFile(trigger);
-      logger.warn({ trigger }, 'breakglass started without access.yml; restart it to load one');
-      return { kind: 'unchanged' };
-    },
-    async stop() {
-      stopWatching();
-      await slack.stop();
-      await inFlight.drain(10_000);
-      await Promise.all(loops.map((loop) => loop.stop()));
-      await reloader?.idle();
-      await recordBotStopping({ db: database.db, ledger, clock }, identity, startedAt).catch((error: unknown) => logger.error({ err: error }, 'could not record bot.stopping'));
-      providers.close();
-      await database.close();
-    },
+/** Requests, reminders, recovery, revokes, escalations and offboardings: whatever falls due on grants. */
+function grantWorker(deps: AppDeps, tickMs: number): WorkerLoop {
+  const { clock } = deps;
+  let lastTaskCheck = Number.NEGATIVE_INFINITY;
+  const grantLoop: WorkerLoop = new WorkerLoop('grants', tickMs, async () => {
+    await expireRequests(deps);
+    await remindPendingApprovers(deps);
+    await remindEndingAccess(deps);
+    await recoverGrants(deps);
+    while ((await revokeDueGrants(deps)) > 0);
+    await escalateUnreviewedEmergencies(deps);
+    // Reminders are due in minutes or hours: checked every 15 s of the clock, not every tick.
+    if (clock.now().getTime() - lastTaskCheck >= 15_000) {
+      lastTaskCheck = clock.now().getTime();
+      await remindHumanTasks(deps);
+    }
+    await completeOffboardings(deps);
+    // Be there when the next grant ends, not up to a tick later (a few ms after, never before;
+    // at least 25 ms apart, so a clock standing still cannot spin the loop).
+    const nextExpiry = await msUntilNextExpiry(deps);
+    if (nextExpiry !== undefined && nextExpiry < tickMs) grantLoop.wakeIn(Math.max(25, nextExpiry + 5));
+  }, deps.logger);
+  return grantLoop;
+}
+
+function registerSlackListeners(slack: SlackApp, deps: AppDeps, directory: SlackDirectory, inFlight: InFlight): void {
+  const publishHome = homePublisher(deps, slack.client);
+  registerCommandListener(slack.app, { help: helpFor(deps), handlers: commandHandlers(deps, slack.client), logger: deps.logger, track: inFlight.track });
+  registerActionListeners(slack.app, deps, { track: inFlight.track, refreshHome: publishHome });
+  registerRequestFormListeners(slack.app, deps, { track: inFlight.track });
+  registerExtendFormListener(slack.app, deps, { track: inFlight.track });
+  registerHomeListener(slack.app, deps, publishHome);
+  registerUserChangeListener(slack.app, deps, (user) => directory.forget(user));
+}
+
+/**
+ * Help lists what this person may request, so it never offers what a request would refuse. It is
+ * answered in the ack: a Slack user-group lookup slower than HELP_LOOKUP_MS says so instead.
+ */
+function helpFor(deps: AppDeps) {
+  return async (body: { user_id: string }) => {
+    const lookup = requestableBy(deps, body.user_id).catch((error: unknown) => {
+      deps.logger.warn({ err: error }, 'could not resolve who may request what for /breakglass help');
+      return undefined;
+    });
+    const late = new Promise<undefined>((resolve) => setTimeout(resolve, HELP_LOOKUP_MS));
+    return helpText({ configured: true, resources: await Promise.race([lookup, late]) });
   };
 }

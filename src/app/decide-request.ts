@@ -45,43 +45,8 @@ export async function approveRequest(depsInForce: AppDeps, input: { requestId: n
       await cancelPendingExtensions(tx, deps, [extended], now);
       return { request, ended: true };
     }
-    const inserted = await tx
-      .insert(requestApprovals)
-      .values({ requestId: request.id, approver: input.approver, approvedAt: now })
-      .onConflictDoNothing()
-      .returning();
-    if (inserted.length === 0) throw new Refusal({ code: 'already_approved', requestId: request.id, required: request.approvalsRequired });
-    const [{ count }] = (await tx
-      .select({ count: sql<number>`count(*)::int` })
-      .from(requestApprovals)
-      .where(eq(requestApprovals.requestId, request.id))) as [{ count: number }];
-    const final = count >= request.approvalsRequired;
-    await deps.ledger.append(tx, {
-      kind: 'request.approved',
-      actor: input.approver,
-      subject: request.requester,
-      resource: request.resource,
-      requestId: request.id,
-      details: { approvals: count, approvals_required: request.approvalsRequired, final, config_hash: deps.access.hash },
-    });
-    let grantId: number | undefined;
-    if (final) {
-      await tx.update(accessRequests).set({ state: 'approved', decidedAt: now, decidedBy: input.approver }).where(and(eq(accessRequests.id, request.id), eq(accessRequests.state, 'pending')));
-      const resource = deps.access.config.resources[request.resource];
-      if (!resource) throw new Refusal({ code: 'resource_gone', resource: request.resource });
-      if (extended && !(await beginExtension(tx, extended.id, request.id, now))) {
-        throw new Refusal({ code: 'approval_blocked_by_extension', requestId: request.id, extensionRequestId: extended.extensionRequestId });
-      }
-      grantId =
-        extended?.id ??
-        (await insertGrant(tx, {
-          requestId: request.id,
-          ask: { requester: request.requester, resource: request.resource, durationMs: request.durationMs, email: request.requesterEmail, principal: principalOverride(resource.grant, request.requesterEmail, deps.access.config.people[request.requester]) },
-          target: resource.grant,
-          emergency: false,
-          now,
-        }));
-    }
+    const { count, final } = await recordApproval(tx, deps, request, input.approver, now);
+    const grantId = final ? await startGrant(tx, deps, { request, extended, approver: input.approver, now }) : undefined;
     await enqueue(tx, now, { type: 'refresh_cards', requestId: request.id });
     return { request, count, final, grantId };
   });
@@ -97,6 +62,49 @@ export async function approveRequest(depsInForce: AppDeps, input: { requestId: n
   const grant = await (extension ? extendGrant : applyGrant)(deps, decided.grantId);
   await learnSlackUser(deps, 'decision', input.approver);
   return { ...outcome, grant };
+}
+
+/** This approver's approval and its request.approved event; whether it is the one that completes the count. */
+async function recordApproval(tx: Tx, deps: AppDeps, request: Request, approver: string, now: Date): Promise<{ count: number; final: boolean }> {
+  const inserted = await tx.insert(requestApprovals).values({ requestId: request.id, approver, approvedAt: now }).onConflictDoNothing().returning();
+  if (inserted.length === 0) throw new Refusal({ code: 'already_approved', requestId: request.id, required: request.approvalsRequired });
+  const [{ count }] = (await tx
+    .select({ count: sql<number>`count(*)::int` })
+    .from(requestApprovals)
+    .where(eq(requestApprovals.requestId, request.id))) as [{ count: number }];
+  const final = count >= request.approvalsRequired;
+  await deps.ledger.append(tx, {
+    kind: 'request.approved',
+    actor: approver,
+    subject: request.requester,
+    resource: request.resource,
+    requestId: request.id,
+    details: { approvals: count, approvals_required: request.approvalsRequired, final, config_hash: deps.access.hash },
+  });
+  return { count, final };
+}
+
+/**
+ * The final approval: the request approved, and its grant row inserted (or the grant it extends
+ * moved to `extending`) for the provider call after the transaction. Returns the grant's id.
+ */
+async function startGrant(tx: Tx, deps: AppDeps, decision: { request: Request; extended: Grant | undefined; approver: string; now: Date }): Promise<number> {
+  const { request, extended, now } = decision;
+  await tx.update(accessRequests).set({ state: 'approved', decidedAt: now, decidedBy: decision.approver }).where(and(eq(accessRequests.id, request.id), eq(accessRequests.state, 'pending')));
+  const resource = deps.access.config.resources[request.resource];
+  if (!resource) throw new Refusal({ code: 'resource_gone', resource: request.resource });
+  if (extended && !(await beginExtension(tx, extended.id, request.id, now))) {
+    throw new Refusal({ code: 'approval_blocked_by_extension', requestId: request.id, extensionRequestId: extended.extensionRequestId });
+  }
+  if (extended) return extended.id;
+  const principal = principalOverride(resource.grant, request.requesterEmail, deps.access.config.people[request.requester]);
+  return insertGrant(tx, {
+    requestId: request.id,
+    ask: { requester: request.requester, resource: request.resource, durationMs: request.durationMs, email: request.requesterEmail, principal },
+    target: resource.grant,
+    emergency: false,
+    now,
+  });
 }
 
 const requesterOf = (request: Request): PersonRef => ({ emails: [request.requesterEmail], slackUserId: request.requester });

@@ -3,6 +3,7 @@ import { isRunning } from '../db/grants-repo.ts';
 import { grants, RUNNING_GRANT_STATES } from '../db/schema.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { isSecurity } from './security.ts';
+import { aboutGrant } from './grant-evidence.ts';
 
 /**
  * Ends access early: the grant's end moves to now and the revoke worker is woken, so revocation
@@ -26,9 +27,7 @@ export async function endGrant(deps: AppDeps, input: { requestId?: number; grant
     await deps.ledger.append(tx, {
       kind: 'grant.end_requested',
       actor: input.user,
-      subject: grant.person,
-      resource: grant.resource,
-      requestId: grant.requestId,
+      ...aboutGrant(grant),
       details: { grant_id: grant.id, scheduled_end: grant.endsAt.toISOString(), by_security: input.user !== grant.person },
     });
     return updated!;

@@ -3,8 +3,8 @@ import type { Tx } from '../db/client.ts';
 import { claimDue } from '../db/claim-due.ts';
 import { grants } from '../db/schema.ts';
 import { EMERGENCY_REVIEW_WITHIN_MS } from '../domain/emergency.ts';
-import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
+import { aboutGrant, raiseGrantAlert } from './grant-evidence.ts';
 
 type Grant = typeof grants.$inferSelect;
 
@@ -31,17 +31,8 @@ async function escalate(tx: Tx, deps: AppDeps, grant: Grant, now: Date): Promise
   await deps.ledger.append(tx, {
     kind: 'emergency.escalated',
     actor: 'breakglass',
-    subject: grant.person,
-    resource: grant.resource,
-    requestId: grant.requestId,
+    ...aboutGrant(grant),
     details: { grant_id: grant.id, granted_at: grant.createdAt.toISOString(), unreviewed_for_ms: now.getTime() - grant.createdAt.getTime() },
   });
-  await raiseAlert(tx, deps, {
-    kind: 'emergency_unreviewed',
-    notification: { kind: 'emergency_unreviewed', requestId: grant.requestId, person: grant.person, resource: grant.resource },
-    requestId: grant.requestId,
-    grantId: grant.id,
-    subject: grant.person,
-    resource: grant.resource,
-  });
+  await raiseGrantAlert(tx, deps, grant, { kind: 'emergency_unreviewed' });
 }

@@ -1,13 +1,13 @@
-import { and, eq, sql } from 'drizzle-orm';
-import { GRANT_LEASE_MS, whileLeased } from '../db/grants-repo.ts';
+import { sql } from 'drizzle-orm';
+import { GRANT_LEASE_MS, updateGrantIf, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { grants } from '../db/schema.ts';
 import { backoffMs } from '../domain/backoff.ts';
 import type { AccessEntry, GrantSpec } from '../ports.ts';
-import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
 import { recordApplied, recordFailure } from './grant-outcome.ts';
 import { grantSpecUntil } from './people.ts';
+import { aboutGrant, raiseGrantAlert } from './grant-evidence.ts';
 
 type Grant = typeof grants.$inferSelect;
 
@@ -67,24 +67,18 @@ async function recordInDoubt(deps: AppDeps, grant: Grant, doubt: { error: string
   const retryAt = new Date(now.getTime() + backoffMs(grant.attempts, { baseMs: 1_000, maxMs: MAX_CHECK_BACKOFF_MS, jitter: 'upper-half' }));
   const first = doubt.from === 'granting';
   await deps.db.transaction(async (tx) => {
-    const [updated] = await tx
-      .update(grants)
-      .set({
-        state: 'checking',
-        nextAttemptAt: retryAt,
-        attempts: sql`${grants.attempts} + 1`,
-        ...(first ? { startsAt: doubt.since, lastError: doubt.error, failureAlertedAt: now } : {}),
-      })
-      .where(and(eq(grants.id, grant.id), eq(grants.state, doubt.from)))
-      .returning({ id: grants.id });
+    const updated = await updateGrantIf(tx, grant.id, doubt.from, {
+      state: 'checking',
+      nextAttemptAt: retryAt,
+      attempts: sql`${grants.attempts} + 1`,
+      ...(first ? { startsAt: doubt.since, lastError: doubt.error, failureAlertedAt: now } : {}),
+    });
     // Once: one event, one alert and one message however long the provider stays unreachable.
     if (!updated || !first) return;
     await deps.ledger.append(tx, {
       kind: 'grant.in_doubt',
       actor: 'breakglass',
-      subject: grant.person,
-      resource: grant.resource,
-      requestId: grant.requestId,
+      ...aboutGrant(grant),
       details: { grant_id: grant.id, error: doubt.error, check_error: doubt.checkError, in_doubt_since: doubt.since.toISOString(), checking: true },
     });
     await enqueue(
@@ -93,14 +87,7 @@ async function recordInDoubt(deps: AppDeps, grant: Grant, doubt: { error: string
       { type: 'notify_user', user: grant.person, notification: { kind: 'grant_checking', requestId: grant.requestId, resource: grant.resource } },
       { type: 'refresh_cards', requestId: grant.requestId },
     );
-    await raiseAlert(tx, deps, {
-      kind: 'grant_in_doubt',
-      notification: { kind: 'grant_in_doubt', requestId: grant.requestId, person: grant.person, resource: grant.resource, error: doubt.error },
-      requestId: grant.requestId,
-      grantId: grant.id,
-      subject: grant.person,
-      resource: grant.resource,
-    });
+    await raiseGrantAlert(tx, deps, grant, { kind: 'grant_in_doubt', error: doubt.error });
   });
   deps.wake.outbox();
 }

@@ -1,7 +1,8 @@
-import { and, eq } from 'drizzle-orm';
 import { enqueue } from '../db/outbox.ts';
 import { grants } from '../db/schema.ts';
 import type { AppDeps } from './deps.ts';
+import { aboutGrant } from './grant-evidence.ts';
+import { updateGrantIf } from '../db/grants-repo.ts';
 
 type Grant = typeof grants.$inferSelect;
 
@@ -26,19 +27,13 @@ export async function recordApplied(
   const now = deps.clock.now();
   const startsAt = applied.confirmed?.since ?? now;
   const recorded = await deps.db.transaction(async (tx) => {
-    const [updated] = await tx
-      .update(grants)
-      .set({ state: 'active', startsAt, nextAttemptAt: null, attempts: 0, lastError: null, failureAlertedAt: null })
-      .where(and(eq(grants.id, grant.id), eq(grants.state, applied.from)))
-      .returning({ id: grants.id });
+    const updated = await updateGrantIf(tx, grant.id, applied.from, { state: 'active', startsAt, nextAttemptAt: null, attempts: 0, lastError: null, failureAlertedAt: null });
     if (!updated) return false;
     const confirmed = applied.confirmed;
     await deps.ledger.append(tx, {
       kind: 'grant.applied',
       actor: 'breakglass',
-      subject: grant.person,
-      resource: grant.resource,
-      requestId: grant.requestId,
+      ...aboutGrant(grant),
       details: {
         grant_id: grant.id,
         provider: applied.provider,
@@ -76,18 +71,12 @@ export async function recordFailure(
   const now = deps.clock.now();
   const { requestId } = grant;
   await deps.db.transaction(async (tx) => {
-    const [updated] = await tx
-      .update(grants)
-      .set({ state: 'failed', lastError: message, nextAttemptAt: null, failureAlertedAt: null })
-      .where(and(eq(grants.id, grant.id), eq(grants.state, how.from)))
-      .returning({ id: grants.id });
+    const updated = await updateGrantIf(tx, grant.id, how.from, { state: 'failed', lastError: message, nextAttemptAt: null, failureAlertedAt: null });
     if (!updated) return;
     await deps.ledger.append(tx, {
       kind: 'grant.failed',
       actor: 'breakglass',
-      subject: grant.person,
-      resource: grant.resource,
-      requestId,
+      ...aboutGrant(grant),
       details: {
         grant_id: grant.id,
         error: message,

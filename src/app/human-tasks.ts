@@ -4,6 +4,8 @@ import { grants, humanTasks } from '../db/schema.ts';
 import type { HumanTask } from '../ports.ts';
 import type { HumanTaskView } from './views.ts';
 import type { AppDeps } from './deps.ts';
+import { aboutGrant } from './grant-evidence.ts';
+import { updateGrantIf } from '../db/grants-repo.ts';
 
 type Grant = typeof grants.$inferSelect;
 
@@ -28,11 +30,7 @@ export async function awaitHuman(deps: AppDeps, grant: Grant, task: HumanTask): 
     ? grant.endsAt
     : new Date(now.getTime() + (grant.revokeReason === 'offboarding' ? deps.access.config.offboarding.sla : REMOVAL_WINDOW_MS));
   await deps.db.transaction(async (tx) => {
-    const [parked] = await tx
-      .update(grants)
-      .set({ nextAttemptAt: new Date(now.getTime() + HUMAN_LEASE_MS) })
-      .where(and(eq(grants.id, grant.id), eq(grants.state, state)))
-      .returning({ id: grants.id });
+    const parked = await updateGrantIf(tx, grant.id, state, { nextAttemptAt: new Date(now.getTime() + HUMAN_LEASE_MS) });
     if (!parked) return;
     const [opened] = await tx
       .insert(humanTasks)
@@ -43,9 +41,7 @@ export async function awaitHuman(deps: AppDeps, grant: Grant, task: HumanTask): 
     await deps.ledger.append(tx, {
       kind: 'manual.task_opened',
       actor: 'breakglass',
-      subject: grant.person,
-      resource: grant.resource,
-      requestId: grant.requestId,
+      ...aboutGrant(grant),
       details: { task_id: opened.id, grant_id: grant.id, action: task.awaitingHuman, system: task.system, owners, due_at: dueAt.toISOString() },
     });
     await enqueue(tx, now, ...owners.map((owner) => ({ type: 'human_task_card' as const, taskId: opened.id, owner })));

@@ -9,7 +9,8 @@ import { raiseAlert } from './alerts.ts';
 import { applyGrant, type ApplyResult } from './apply-grant.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { extendGrant } from './extend-grant.ts';
-import { describeLeft, leaverStatus, offboardedSince } from './leavers.ts';
+import { describeLeft, leaverStatus, offboardedSince, type LeaverStatus, type PersonRef } from './leavers.ts';
+import type { Tx } from '../db/client.ts';
 import { personFor } from './people.ts';
 import { learnSlackUser } from './people-sightings.ts';
 import { findPerson } from '../evidence/person-aliases.ts';
@@ -73,7 +74,6 @@ export async function requestExtension(depsInForce: AppDeps, ask: { requester: s
   );
 }
 
-
 interface NewRequest extends AccessAsk {
   kind: RequestKind;
   extendsGrantId?: number;
@@ -81,15 +81,19 @@ interface NewRequest extends AccessAsk {
   principal?: string | undefined;
 }
 
+/** Who may approve it, whether it is an emergency self-grant, and the requester as a leaver check knows them. */
+interface Vetted {
+  approvers: string[];
+  emergency: boolean;
+  requester: PersonRef;
+  leaver: LeaverStatus;
+}
+
+type AccessRequest = typeof accessRequests.$inferSelect;
+type Grant = typeof grants.$inferSelect;
+
 async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceConfig, members: (id: string) => readonly string[]): Promise<RequestOutcome> {
-  const approvers = eligibleApprovers(resource, ask.requester, members);
-  const emergency = resource.emergency_self_grant;
-  if (!emergency && approvers.length < resource.approvals_required) {
-    throw new Refusal({ code: 'too_few_approvers', resource: ask.resource, required: resource.approvals_required, available: approvers.length });
-  }
-  const requester = { emails: [ask.email], slackUserId: ask.requester };
-  const leaver = await leaverStatus(deps, requester);
-  if (leaver.left) throw new Refusal({ code: 'requester_left', left: describeLeft(leaver.left) });
+  const vetted = await vet(deps, ask, resource, members);
   // Only a request that will be made records its requester: a refused ask leaves no trace.
   await learnSlackUser(deps, 'request', ask.requester, { emails: [ask.email], principals: [ask.principal] });
   const who = await findPerson(deps.db, ask.requester);
@@ -98,79 +102,114 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
     // Locked, so the access cannot end between this check and the request (ending it cancels pending extensions).
     const [extended] = ask.extendsGrantId === undefined ? [] : await tx.select().from(grants).where(eq(grants.id, ask.extendsGrantId)).for('update');
     if (extended && !isRunning(extended, now)) throw new Refusal({ code: 'no_active_access', access: { requestId: extended.requestId } });
-    const left = await offboardedSince(tx, requester, leaver.seenSeq);
+    const left = await offboardedSince(tx, vetted.requester, vetted.leaver.seenSeq);
     if (left) throw new Refusal({ code: 'requester_left', left: describeLeft(left) });
-    const [request] = await tx
-      .insert(accessRequests)
-      .values({
-        requester: ask.requester,
-        requesterEmail: ask.email,
-        resource: ask.resource,
-        durationMs: ask.durationMs,
-        reason: ask.reason,
-        ticket: ask.ticket ?? null,
-        kind: emergency && ask.kind === 'standard' ? 'emergency' : ask.kind,
-        extendsGrantId: ask.extendsGrantId ?? null,
-        state: emergency ? 'approved' : 'pending',
-        approvalsRequired: resource.approvals_required,
-        approvers,
-        configHash: deps.access.hash,
-        createdAt: now,
-        pendingUntil: new Date(now.getTime() + resource.request_ttl),
-        ...(emergency ? { decidedAt: now, decidedBy: ask.requester } : {}),
-      })
-      .returning();
-    const id = request!.id;
-    const common = { subject: ask.requester, resource: ask.resource, requestId: id };
-    await deps.ledger.append(tx, {
-      kind: 'request.created',
-      actor: ask.requester,
-      ...common,
-      details: {
-        request_kind: request!.kind,
-        duration: formatDuration(ask.durationMs),
-        duration_ms: ask.durationMs,
-        reason: ask.reason,
-        ticket: ask.ticket ?? null,
-        extends_grant_id: ask.extendsGrantId ?? null,
-        approvers,
-        approvals_required: resource.approvals_required,
-        config_hash: deps.access.hash,
-        // A person offboarded before and active again since: the auditor sees which offboarding they came back from.
-        ...(leaver.seenSeq > 0 ? { rejoined_after_offboarding_seq: leaver.seenSeq } : {}),
-        ...(who ? { person_id: who.id, person_label: who.label } : {}),
-      },
-    });
-    if (!emergency) {
-      await enqueue(tx, now, { type: 'approval_cards', requestId: id });
-      return { kind: 'pending' as const, requestId: id };
+    const request = await recordRequest(tx, deps, ask, resource, { ...vetted, who }, now);
+    if (!vetted.emergency) {
+      await enqueue(tx, now, { type: 'approval_cards', requestId: request.id });
+      return { kind: 'pending' as const, requestId: request.id };
     }
-    await deps.ledger.append(tx, {
-      kind: 'request.approved',
-      actor: ask.requester,
-      ...common,
-      details: { self_grant: true, policy: 'emergency_self_grant', approvals: [ask.requester], final: true, config_hash: deps.access.hash },
-    });
-    if (extended && !(await beginExtension(tx, extended.id, id, now))) {
-      throw new Refusal({ code: 'extension_in_progress', requestId: extended.requestId, extensionRequestId: extended.extensionRequestId });
-    }
-    const grantId = extended?.id ?? (await insertGrant(tx, { requestId: id, ask, target: resource.grant, emergency: true, now }));
-    await raiseAlert(tx, deps, {
-      kind: 'emergency_grant',
-      notification: { kind: 'emergency_grant', requestId: id, requester: ask.requester, resource: ask.resource, durationMs: ask.durationMs, reason: ask.reason },
-      requestId: id,
-      grantId,
-      subject: ask.requester,
-      resource: ask.resource,
-    });
-    await enqueue(tx, now, { type: 'emergency_review_cards', requestId: id });
-    return { kind: 'emergency' as const, requestId: id, grantId };
+    const grantId = await selfGrant(tx, deps, ask, resource, request.id, extended, now);
+    return { kind: 'emergency' as const, requestId: request.id, grantId };
   });
-  if (outcome.kind === 'pending') {
-    deps.wake.outbox();
-    return { ...outcome, approvers, approvalsRequired: resource.approvals_required };
-  }
   deps.wake.outbox();
+  if (outcome.kind === 'pending') return { ...outcome, approvers: vetted.approvers, approvalsRequired: resource.approvals_required };
   const grant = await (ask.kind === 'extension' ? extendGrant : applyGrant)(deps, outcome.grantId);
   return { ...outcome, grant };
+}
+
+/** Refuses a request too few people could approve, or from someone who has left. */
+async function vet(deps: AppDeps, ask: NewRequest, resource: ResourceConfig, members: (id: string) => readonly string[]): Promise<Vetted> {
+  const approvers = eligibleApprovers(resource, ask.requester, members);
+  const emergency = resource.emergency_self_grant;
+  if (!emergency && approvers.length < resource.approvals_required) {
+    throw new Refusal({ code: 'too_few_approvers', resource: ask.resource, required: resource.approvals_required, available: approvers.length });
+  }
+  const requester = { emails: [ask.email], slackUserId: ask.requester };
+  const leaver = await leaverStatus(deps, requester);
+  if (leaver.left) throw new Refusal({ code: 'requester_left', left: describeLeft(leaver.left) });
+  return { approvers, emergency, requester, leaver };
+}
+
+/** The request row and its request.created event: pending, or (an emergency self-grant) approved by the requester. */
+async function recordRequest(
+  tx: Tx,
+  deps: AppDeps,
+  ask: NewRequest,
+  resource: ResourceConfig,
+  { approvers, emergency, leaver, who }: Vetted & { who: { id: string; label: string } | null },
+  now: Date,
+): Promise<AccessRequest> {
+  const [request] = await tx
+    .insert(accessRequests)
+    .values({
+      requester: ask.requester,
+      requesterEmail: ask.email,
+      resource: ask.resource,
+      durationMs: ask.durationMs,
+      reason: ask.reason,
+      ticket: ask.ticket ?? null,
+      kind: emergency && ask.kind === 'standard' ? 'emergency' : ask.kind,
+      extendsGrantId: ask.extendsGrantId ?? null,
+      state: emergency ? 'approved' : 'pending',
+      approvalsRequired: resource.approvals_required,
+      approvers,
+      configHash: deps.access.hash,
+      createdAt: now,
+      pendingUntil: new Date(now.getTime() + resource.request_ttl),
+      ...(emergency ? { decidedAt: now, decidedBy: ask.requester } : {}),
+    })
+    .returning();
+  await deps.ledger.append(tx, {
+    kind: 'request.created',
+    actor: ask.requester,
+    subject: ask.requester,
+    resource: ask.resource,
+    requestId: request!.id,
+    details: {
+      request_kind: request!.kind,
+      duration: formatDuration(ask.durationMs),
+      duration_ms: ask.durationMs,
+      reason: ask.reason,
+      ticket: ask.ticket ?? null,
+      extends_grant_id: ask.extendsGrantId ?? null,
+      approvers,
+      approvals_required: resource.approvals_required,
+      config_hash: deps.access.hash,
+      // A person offboarded before and active again since: the auditor sees which offboarding they came back from.
+      ...(leaver.seenSeq > 0 ? { rejoined_after_offboarding_seq: leaver.seenSeq } : {}),
+      ...(who ? { person_id: who.id, person_label: who.label } : {}),
+    },
+  });
+  return request!;
+}
+
+/**
+ * An emergency self-grant: approved by its requester under the emergency_self_grant policy, the
+ * grant (or the extension of the grant it extends) begun, the security channel alerted and the
+ * after-the-fact review cards queued. Returns the grant's id.
+ */
+async function selfGrant(tx: Tx, deps: AppDeps, ask: NewRequest, resource: ResourceConfig, requestId: number, extended: Grant | undefined, now: Date): Promise<number> {
+  await deps.ledger.append(tx, {
+    kind: 'request.approved',
+    actor: ask.requester,
+    subject: ask.requester,
+    resource: ask.resource,
+    requestId,
+    details: { self_grant: true, policy: 'emergency_self_grant', approvals: [ask.requester], final: true, config_hash: deps.access.hash },
+  });
+  if (extended && !(await beginExtension(tx, extended.id, requestId, now))) {
+    throw new Refusal({ code: 'extension_in_progress', requestId: extended.requestId, extensionRequestId: extended.extensionRequestId });
+  }
+  const grantId = extended?.id ?? (await insertGrant(tx, { requestId, ask, target: resource.grant, emergency: true, now }));
+  await raiseAlert(tx, deps, {
+    kind: 'emergency_grant',
+    notification: { kind: 'emergency_grant', requestId, requester: ask.requester, resource: ask.resource, durationMs: ask.durationMs, reason: ask.reason },
+    requestId,
+    grantId,
+    subject: ask.requester,
+    resource: ask.resource,
+  });
+  await enqueue(tx, now, { type: 'emergency_review_cards', requestId });
+  return grantId;
 }

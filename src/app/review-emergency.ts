@@ -5,6 +5,7 @@ import { eligibleApprovers } from '../domain/policy.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { isSecurity } from './security.ts';
 import { usergroupLookup } from './usergroups.ts';
+import { aboutGrant } from './grant-evidence.ts';
 
 /** An approver (or security) reviews an emergency self-grant after the fact. */
 export async function reviewEmergency(deps: AppDeps, input: { grantId: number; reviewer: string }): Promise<void> {
@@ -28,9 +29,7 @@ export async function reviewEmergency(deps: AppDeps, input: { grantId: number; r
     await deps.ledger.append(tx, {
       kind: 'emergency.reviewed',
       actor: input.reviewer,
-      subject: grant.person,
-      resource: grant.resource,
-      requestId: grant.requestId,
+      ...aboutGrant(grant),
       details: { grant_id: grant.id, granted_at: grant.createdAt.toISOString(), reviewed_after_ms: now.getTime() - grant.createdAt.getTime() },
     });
     await enqueue(tx, now, { type: 'refresh_cards', requestId: grant.requestId });

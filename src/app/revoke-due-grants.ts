@@ -1,16 +1,16 @@
 import { and, asc, eq, gt, inArray, isNull, lte, or, sql } from 'drizzle-orm';
-import { overlappingGrants, whileLeased } from '../db/grants-repo.ts';
+import { overlappingGrants, updateGrantIf, whileLeased } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { alerts, grants } from '../db/schema.ts';
 import type { Tx } from '../db/client.ts';
 import { CircuitOpenError, isHumanTask, RevokeIneffectiveError, type HumanTask, type RevokeOutcome, type SessionsEnded } from '../ports.ts';
 import { awaitHuman } from './human-tasks.ts';
-import { raiseAlert } from './alerts.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
 import type { AppDeps } from './deps.ts';
 import { revokeRetryAt } from './revoke-retry.ts';
 import { grantSpec } from './people.ts';
 import { claimDue } from '../db/claim-due.ts';
+import { aboutGrant, raiseGrantAlert } from './grant-evidence.ts';
 
 /**
  * While a worker revokes, no other replica touches the grant (the lease is renewed while the
@@ -73,43 +73,50 @@ async function claimDueGrants(deps: AppDeps): Promise<Grant[]> {
 
 async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
   const others = (await overlappingGrants(deps.db, grant.person, grant.resource, grant.id)).filter((o) => o.endsAt > deps.clock.now());
-  let providerCall: 'revoked' | 'skipped' = 'revoked';
-  let sessionsEnded: SessionsEnded | undefined;
-  if (others.length > 0) {
-    // Another live grant covers the same access: it lasts until the last one ends.
-    providerCall = 'skipped';
-  } else {
-    let answer: HumanTask | RevokeOutcome | void;
-    try {
-      answer = await whileLeased(deps.db, deps.clock, { grantId: grant.id, state: 'revoking', until: grant.nextAttemptAt, leaseMs: REVOKE_LEASE_MS }, () =>
-        deps.providers.forTarget(grant.target).revoke(grantSpec(grant)),
-      );
-    } catch (error) {
-      await recordRevokeFailure(deps, grant, error);
-      return false;
-    }
-    // A person removes it: the grant is revoked when an owner confirms the removal (human-tasks.ts).
-    if (isHumanTask(answer)) {
-      await awaitHuman(deps, grant, answer);
-      return false;
-    }
-    sessionsEnded = answer?.sessionsEnded;
-  }
+  // Another live grant covers the same access: it lasts until the last one ends.
+  const atProvider = others.length > 0 ? { providerCall: 'skipped' as const } : await revokeAtProvider(deps, grant);
+  if (atProvider === 'not_yet') return false;
   const now = deps.clock.now();
-  const revoked = await deps.db.transaction(async (tx) => {
-    const [done] = await tx
-      .update(grants)
-      .set({ state: 'revoked', revokedAt: now, nextAttemptAt: null, lastError: null })
-      .where(and(eq(grants.id, grant.id), eq(grants.state, 'revoking')))
-      .returning({ id: grants.id });
+  const revoked = await recordRevoked(deps, grant, { ...atProvider, others, now });
+  if (revoked && atProvider.providerCall === 'revoked' && !grant.revokeReason) deps.metrics?.grantRevokedAfterEnd((now.getTime() - grant.endsAt.getTime()) / 1000);
+  deps.wake.outbox();
+  return true;
+}
+
+/**
+ * The provider's revoke, under the grant's lease. 'not_yet' when it failed (recorded, retried
+ * later) or a person must remove it (the grant is revoked when an owner confirms, human-tasks.ts).
+ */
+async function revokeAtProvider(deps: AppDeps, grant: Grant): Promise<{ providerCall: 'revoked'; sessionsEnded?: SessionsEnded | undefined } | 'not_yet'> {
+  let answer: HumanTask | RevokeOutcome | void;
+  try {
+    answer = await whileLeased(deps.db, deps.clock, { grantId: grant.id, state: 'revoking', until: grant.nextAttemptAt, leaseMs: REVOKE_LEASE_MS }, () =>
+      deps.providers.forTarget(grant.target).revoke(grantSpec(grant)),
+    );
+  } catch (error) {
+    await recordRevokeFailure(deps, grant, error);
+    return 'not_yet';
+  }
+  if (!isHumanTask(answer)) return { providerCall: 'revoked', sessionsEnded: answer?.sessionsEnded };
+  await awaitHuman(deps, grant, answer);
+  return 'not_yet';
+}
+
+/** The grant revoked, its grant.revoked event, and the holder told; false when it left 'revoking' meanwhile. */
+async function recordRevoked(
+  deps: AppDeps,
+  grant: Grant,
+  outcome: { providerCall: 'revoked' | 'skipped'; sessionsEnded?: SessionsEnded | undefined; others: Array<{ id: number }>; now: Date },
+): Promise<boolean> {
+  const { providerCall, sessionsEnded, others, now } = outcome;
+  return deps.db.transaction(async (tx) => {
+    const done = await updateGrantIf(tx, grant.id, 'revoking', { state: 'revoked', revokedAt: now, nextAttemptAt: null, lastError: null });
     if (!done) return false;
     const reason = grant.revokeReason ?? 'expired';
     await deps.ledger.append(tx, {
       kind: 'grant.revoked',
       actor: grant.revokeRequestedBy ?? 'breakglass',
-      subject: grant.person,
-      resource: grant.resource,
-      requestId: grant.requestId,
+      ...aboutGrant(grant),
       details: {
         grant_id: grant.id,
         reason,
@@ -152,9 +159,6 @@ async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
     );
     return true;
   });
-  if (revoked && providerCall === 'revoked' && !grant.revokeReason) deps.metrics?.grantRevokedAfterEnd((now.getTime() - grant.endsAt.getTime()) / 1000);
-  deps.wake.outbox();
-  return true;
 }
 
 async function recordRevokeFailure(deps: AppDeps, grant: Grant, error: unknown): Promise<void> {
@@ -163,11 +167,7 @@ async function recordRevokeFailure(deps: AppDeps, grant: Grant, error: unknown):
   const retryAt = revokeRetryAt(now, grant.attempts);
   deps.logger.warn({ grantId: grant.id, resource: grant.resource, attempts: grant.attempts, err: message, retryAt }, 'revoke failed; will retry');
   await deps.db.transaction(async (tx) => {
-    const [updated] = await tx
-      .update(grants)
-      .set({ nextAttemptAt: retryAt, lastError: message, ...(grant.failureAlertedAt ? {} : { failureAlertedAt: now }) })
-      .where(and(eq(grants.id, grant.id), eq(grants.state, 'revoking')))
-      .returning({ id: grants.id });
+    const updated = await updateGrantIf(tx, grant.id, 'revoking', { nextAttemptAt: retryAt, lastError: message, ...(grant.failureAlertedAt ? {} : { failureAlertedAt: now }) });
     // The first failure is evidence and an alert; later retries only update the row, so an outage
     // produces one alert, not one per retry.
     if (!updated || grant.failureAlertedAt) return;
@@ -175,20 +175,11 @@ async function recordRevokeFailure(deps: AppDeps, grant: Grant, error: unknown):
     await deps.ledger.append(tx, {
       kind: 'grant.revoke_failed',
       actor: 'breakglass',
-      subject: grant.person,
-      resource: grant.resource,
-      requestId: grant.requestId,
+      ...aboutGrant(grant),
       details: { grant_id: grant.id, error: message, attempts: grant.attempts, retrying: true },
     });
     if (error instanceof CircuitOpenError || (await revokeFailureAlertOpen(tx, grant.target.kind, now))) return;
-    await raiseAlert(tx, deps, {
-      kind: 'revoke_failed',
-      notification: { kind: 'revoke_failed', requestId: grant.requestId, person: grant.person, resource: grant.resource, error: message },
-      requestId: grant.requestId,
-      grantId: grant.id,
-      subject: grant.person,
-      resource: grant.resource,
-    });
+    await raiseGrantAlert(tx, deps, grant, { kind: 'revoke_failed', error: message });
   });
   deps.wake.outbox();
 }
@@ -201,19 +192,10 @@ async function recordIneffective(tx: Tx, deps: AppDeps, grant: Grant, error: Rev
   await deps.ledger.append(tx, {
     kind: 'grant.revoke_ineffective',
     actor: 'breakglass',
-    subject: grant.person,
-    resource: grant.resource,
-    requestId: grant.requestId,
+    ...aboutGrant(grant),
     details: { grant_id: grant.id, principal: error.principal, error: error.message, attempts: grant.attempts, retrying: true },
   });
-  await raiseAlert(tx, deps, {
-    kind: 'revoke_ineffective',
-    notification: { kind: 'revoke_ineffective', requestId: grant.requestId, person: grant.person, resource: grant.resource, principal: error.principal },
-    requestId: grant.requestId,
-    grantId: grant.id,
-    subject: grant.person,
-    resource: grant.resource,
-  });
+  await raiseGrantAlert(tx, deps, grant, { kind: 'revoke_ineffective', principal: error.principal });
 }
 
 /** An outage fails many revokes at one provider: while one alert about it is open, that one speaks for all. */

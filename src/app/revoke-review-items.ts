@@ -124,6 +124,9 @@ function specOf(item: Item, target: GrantTarget): GrantSpec {
 
 const subjectOf = (item: Item) => item.personSlack ?? item.email ?? item.principal;
 
+/** Who decided a review line's revoke (else breakglass), and whose access to what, under which request: the envelope of its events. */
+const aboutItem = (item: Item) => ({ actor: item.decidedBy ?? 'breakglass', subject: subjectOf(item), resource: item.resource, requestId: item.requestId });
+
 async function recordRevoked(deps: AppDeps, item: Item): Promise<void> {
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
@@ -150,10 +153,7 @@ async function recordRevoked(deps: AppDeps, item: Item): Promise<void> {
     if (behind) await tx.update(grants).set({ endsAt: now, revokeReason: 'review', revokeRequestedBy: item.decidedBy }).where(and(behind, eq(grants.state, 'extending')));
     await deps.ledger.append(tx, {
       kind: 'grant.revoked',
-      actor: item.decidedBy ?? 'breakglass',
-      subject: subjectOf(item),
-      resource: item.resource,
-      requestId: item.requestId,
+      ...aboutItem(item),
       details: {
         reason: 'review',
         campaign_id: item.campaignId,
@@ -197,10 +197,7 @@ async function recordFailure(deps: AppDeps, item: Item, message: string): Promis
     if (item.revokeAlertedAt) return;
     await deps.ledger.append(tx, {
       kind: 'grant.revoke_failed',
-      actor: item.decidedBy ?? 'breakglass',
-      subject: subjectOf(item),
-      resource: item.resource,
-      requestId: item.requestId,
+      ...aboutItem(item),
       details: { reason: 'review', campaign_id: item.campaignId, item_id: item.id, principal: item.principal, error: message, attempts: item.revokeAttempts, retrying: true },
     });
     await raiseAlert(tx, deps, {

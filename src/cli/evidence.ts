@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { exportEvents } from '../evidence/export.ts';
 import { namesOfPerson } from '../evidence/person-filter.ts';
-import { verifyLedger } from '../evidence/verify.ts';
+import { ledgerVerdict, verifyLedger, type LedgerVerdict } from '../evidence/verify.ts';
 import type { SignedCheckpoint } from '../evidence/checkpoint.ts';
 import { CheckpointCoverage } from '../evidence/checkpoint-coverage.ts';
 import { headRowProblem, readHeadRow } from '../evidence/head-row.ts';
@@ -46,26 +46,33 @@ export function evidenceCommand(): Command {
         await readHeadRow(db),
       ] as const);
       progressDone();
-      const headProblem = result.ok ? headRowProblem(headRow, result) : undefined;
-      if (result.ok && !checkpoint.ok) {
-        process.stdout.write(`TAMPERED: the ${result.count} event(s) present chain correctly, but the ledger does not match the checkpoints (below); head ${result.headHash}\n`);
-      } else if (headProblem) {
-        process.stdout.write(`TAMPERED: ${headProblem}. The ${result.count} event(s) present chain correctly; head ${result.headHash}\n`);
-        process.exitCode = 1;
-      } else if (result.ok) {
-        process.stdout.write(`OK: ${result.count} event(s), chain intact; head ${result.headHash}\n`);
-      } else {
-        const p = result.problem!;
-        process.stdout.write(`TAMPERED: event ${p.seq}${p.kind ? ` (${p.kind})` : ''}: ${p.reason}. The ${result.count} event(s) before it verify.\n`);
-        process.exitCode = 1;
-      }
-      process.stdout.write(`${checkpoint.lines.join('\n')}\n`);
-      // Said first when nothing else is wrong; otherwise after the checkpoint's verdict.
-      if (headProblem && !checkpoint.ok) process.stdout.write(`HEAD ROW: ${headProblem}.\n`);
-      if (!checkpoint.ok) process.exitCode = 1;
+      const verdict = ledgerVerdict(result, checkpoint.ok, result.ok ? headRowProblem(headRow, result) : undefined);
+      process.stdout.write(`${verdictLines(verdict, checkpoint.lines).join('\n')}\n`);
+      if (verdict.kind !== 'ok') process.exitCode = 1;
     });
 
   evidence.addCommand(checkpointCommand());
 
   return evidence;
+}
+
+/** The verdict first, then the checkpoints' report; a wrong head row is said first when nothing else is wrong, otherwise after the checkpoints' verdict. */
+function verdictLines(verdict: LedgerVerdict, checkpointLines: string[]): string[] {
+  const { count, headHash } = verdict.chain;
+  switch (verdict.kind) {
+    case 'ok':
+      return [`OK: ${count} event(s), chain intact; head ${headHash}`, ...checkpointLines];
+    case 'chain_broken': {
+      const p = verdict.problem;
+      return [`TAMPERED: event ${p.seq}${p.kind ? ` (${p.kind})` : ''}: ${p.reason}. The ${count} event(s) before it verify.`, ...checkpointLines];
+    }
+    case 'head_row_wrong':
+      return [`TAMPERED: ${verdict.headProblem}. The ${count} event(s) present chain correctly; head ${headHash}`, ...checkpointLines];
+    case 'checkpoint_mismatch':
+      return [
+        `TAMPERED: the ${count} event(s) present chain correctly, but the ledger does not match the checkpoints (below); head ${headHash}`,
+        ...checkpointLines,
+        ...(verdict.headProblem ? [`HEAD ROW: ${verdict.headProblem}.`] : []),
+      ];
+  }
 }

@@ -1,7 +1,8 @@
 import { and, eq, gt, inArray } from 'drizzle-orm';
 import type { Clock, GrantTarget } from '../ports.ts';
 import type { Db, Tx } from './client.ts';
-import { grants, HELD_GRANT_STATES, LIVE_GRANT_STATES, RUNNING_GRANT_STATES } from './schema.ts';
+import type { PgUpdateSetSource } from 'drizzle-orm/pg-core';
+import { grants, HELD_GRANT_STATES, LIVE_GRANT_STATES, RUNNING_GRANT_STATES, type GrantState } from './schema.ts';
 
 type Grant = typeof grants.$inferSelect;
 
@@ -115,4 +116,13 @@ export async function whileLeased<T>(
     clearInterval(timer);
     await renewing;
   }
+}
+
+/**
+ * Compare-and-swap on one grant: `changes` apply only while it is still `from`, since another
+ * process (or a click) may have moved it meanwhile. Whether they applied.
+ */
+export async function updateGrantIf(tx: Tx, grantId: number, from: GrantState, changes: PgUpdateSetSource<typeof grants>): Promise<boolean> {
+  const [updated] = await tx.update(grants).set(changes).where(and(eq(grants.id, grantId), eq(grants.state, from))).returning({ id: grants.id });
+  return updated !== undefined;
 }

@@ -54,86 +54,76 @@ export type Notification =
 
 const codes = (names: readonly string[]): Message => joined(names.map((n) => [code(n)]), ', ');
 
+/** How each notification is worded, by kind; typed so that every kind has exactly one wording. */
+type Wording = { [K in Notification['kind']]: (notification: Extract<Notification, { kind: K }>) => Message };
+
+/** To the person whose access it is. */
+const ACCESS_NOTICES = {
+  grant_active: (n) => msg`${emoji('unlock')} Your access to ${code(n.resource)} is active until ${date(n.endsAt)} (request #${n.requestId}). ${code(`/breakglass end ${n.requestId}`)} ends it early.`,
+  grant_failed: (n) => msg`${emoji('x')} Your access to ${code(n.resource)} could not be granted (request #${n.requestId}): ${n.error}. Nothing was changed; try again, or tell your security team if it persists.`,
+  grant_checking: (n) => msg`${emoji('hourglass')} The provider did not answer when breakglass granted your access to ${code(n.resource)} (request #${n.requestId}); breakglass is checking whether access was granted and tells you the outcome.`,
+  grant_extended: (n) => msg`Your access to ${code(n.resource)} (request #${n.requestId}) is extended until ${date(n.endsAt)}.`,
+  extension_failed: (n) => {
+    const still = n.stillEndsAt ? msg` It still ends ${date(n.stillEndsAt)}; try again, or tell your security team if it persists.` : [];
+    return msg`${emoji('x')} Your access to ${code(n.resource)} (request #${n.requestId}) could not be extended (request #${n.extensionRequestId}): ${n.error}.${still}`;
+  },
+  access_ending: (n) => msg`${emoji('hourglass_flowing_sand')} Your access to ${code(n.resource)} ends at ${date(n.endsAt)} (request #${n.requestId}). ${code(`/breakglass extend ${n.requestId} <duration>`)} asks for more time; ${code(`/breakglass end ${n.requestId}`)} ends it now.`,
+  grant_ended: (n) => msg`${emoji('lock')} Your access to ${code(n.resource)} has ended (request #${n.requestId}${n.reason === 'expired' ? [] : msg`, ${n.reason}`}).`,
+  grant_ended_access_continues: (n) => msg`Request #${n.requestId} for ${code(n.resource)} has ended; your access continues under another grant.`,
+  request_expired: (n) => msg`${emoji('hourglass')} Your request #${n.requestId} for ${code(n.resource)} expired before enough approvers decided. You can ask again.`,
+  request_denied: (n) => msg`${emoji('no_entry')} ${mention(n.approver)} denied your request #${n.requestId} for ${code(n.resource)}: ${n.reason}`,
+  extension_cancelled: (n) => msg`${emoji('no_entry_sign')} Your extension request #${n.requestId} for ${code(n.resource)} is cancelled: the access it extends (request #${n.extendedRequestId}) has ended. Ask for new access if you still need it.`,
+  review_access_removed: (n) => msg`${emoji('lock')} Your access to ${code(n.resource)} was removed in access review #${n.campaignId}${n.decidedBy ? msg` by ${mention(n.decidedBy)}` : []}. Ask with ${code(`/breakglass ${n.resource} …`)} if you need it again.`,
+} satisfies Partial<Wording>;
+
+/** To approvers, and to the owners of a system granted by hand. */
+const REMINDERS = {
+  approval_reminder: (n) => msg`${emoji('bell')} ${mention(n.requester)}'s request #${n.requestId} for ${code(n.resource)} is still waiting for your decision; it expires at ${date(n.pendingUntil)}. The card with Approve and Deny is above.`,
+  human_task_reminder: (n) => msg`${emoji('bell')} Reminder: ${n.action === 'grant' ? msg`grant ${bold(n.system)} to ${n.email}` : msg`remove ${bold(n.system)} from ${n.email}`} (${mention(n.person)}) and press ${bold('Done')} on the card; due ${date(n.dueAt)}.`,
+} satisfies Partial<Wording>;
+
+/** To reviewers and the security channel, about an access review's course. */
+const REVIEW_NOTICES = {
+  review_reminder: (n) => reminder(n),
+  review_overdue_report: (n) => msg`${emoji('rotating_light')} Access review #${n.campaignId} (${n.period}) is overdue: ${mention(n.reviewer)}, who reports to you, has not signed off their review (${n.undecided} of ${n.lines} line(s) undecided; due ${n.dueAt ? [date(n.dueAt)] : msg`its due date`}). Please follow up with them.`,
+  review_started: (n) => reviewStarted(n),
+  review_closed: (n) => msg`${emoji('white_check_mark')} Access review #${n.campaignId} (${n.period}) is complete: ${n.items} line(s), ${n.kept} kept, ${n.revoked} revoked (${n.verified} verified gone at the provider), ${n.signOffs} sign-off(s)${n.late > 0 ? msg`, ${n.late} after the due date` : []}; closed ${date(n.closedAt)}. The report follows.`,
+  ledger_checkpoint: (n) => msg`${emoji('lock')} ${bold('Ledger checkpoint')}: ${n.count.toLocaleString('en-US')} event(s), head ${code(`${n.head.slice(0, 16)}…`)} at ${n.at}, signed with key ${code(n.fingerprint)}.\n${pre(n.line)}\nKeep this message: it proves what the ledger held. To check the ledger against it: ${code('npx breakglass evidence checkpoint verify "<the line above>"')}.`,
+} satisfies Partial<Wording>;
+
+/** Security alerts. */
+const SECURITY_ALERTS = {
+  human_task_overdue: (n) => msg`${emoji('rotating_light')} Nobody has confirmed ${n.action === 'grant' ? msg`granting ${bold(n.system)} to` : msg`removing ${bold(n.system)} from`} ${n.email} (${mention(n.person)}); it was due ${date(n.dueAt)}. Owners: ${joined(n.owners.map((o) => [mention(o)]), ', ')}.`,
+  emergency_grant: (n) => msg`${emoji('rotating_light')} ${mention(n.requester)} self-granted emergency access to ${code(n.resource)} for ${formatDuration(n.durationMs)} (request #${n.requestId}). Reason: ${n.reason}`,
+  emergency_unreviewed: (n) => msg`${emoji('rotating_light')} ${mention(n.person)}'s emergency access to ${code(n.resource)} (request #${n.requestId}) has not been reviewed by an approver after 24 hours.`,
+  revoke_failed: (n) => msg`${emoji('warning')} Revoking ${mention(n.person)}'s access to ${code(n.resource)} (request #${n.requestId}) failed: ${n.error}. breakglass keeps retrying until it succeeds.`,
+  grant_in_doubt: (n) => msg`${emoji('warning')} Granting ${mention(n.person)} access to ${code(n.resource)} (request #${n.requestId}) got no answer from the provider (${n.error}), and the provider cannot be listed yet: whether the access was granted is unknown. breakglass keeps checking and records the outcome.`,
+  revoke_ineffective: (n) => msg`${emoji('warning')} Revoking ${mention(n.person)}'s access to ${code(n.resource)} (request #${n.requestId}) did not remove it: the provider reported the access gone, but still lists ${n.principal} holding it (a renamed user?). breakglass keeps retrying; remove it at the provider if it persists.`,
+  review_revoke_failed: (n) => msg`${emoji('warning')} Revoking ${n.person}'s access to ${code(n.resource)} (access review #${n.campaignId}) failed: ${n.error}. breakglass keeps retrying until it succeeds.`,
+  review_overdue: (n) => {
+    const whose = n.reviewer ? msg`${mention(n.reviewer)}'s review` : msg`the security channel's review`;
+    const told = n.escalatedTo ? msg` Their manager ${mention(n.escalatedTo)} has been told.` : [];
+    return msg`${emoji('rotating_light')} Access review #${n.campaignId} (${n.period}) is overdue: ${whose} was due ${n.dueAt ? [date(n.dueAt)] : msg`its due date`} and is not signed off (${n.undecided} of ${n.lines} line(s) undecided).${told}`;
+  },
+  review_build_failed: (n) => msg`${emoji('warning')} Access review #${n.campaignId} (${n.period}) could not start: ${n.error}. breakglass keeps trying.`,
+  offboarding_unmanaged: (n) => msg`${emoji('warning')} ${n.email} left, but still has access breakglass did not grant: ${codes(n.resources)}. Remove it at the provider.`,
+  offboarding_sla_missed: (n) => msg`${emoji('warning')} Offboarding of ${n.email} missed the ${formatDuration(n.slaMs)} SLA.`,
+  policy_refused: (n) => msg`${emoji('warning')} A new version of ${code(n.path)} (${code(n.hash.slice(0, 12))}) was refused, so the policy in force stays ${code(n.inForce.slice(0, 12))}:\n${pre(n.problems.join('\n'))}\nFix the file; breakglass loads it as soon as it changes.`,
+  drift: (n) => msg`${emoji('mag')} Drift: ${n.principal} ${driftCause(n)}.${n.removed ? msg` breakglass removed it (drift: remove).` : msg` Remove it at the provider, or set ${code('drift: remove')}.`}`,
+  repeated_emergency: suspiciousPattern,
+  grant_outside_hours: suspiciousPattern,
+  reasked_after_denial: suspiciousPattern,
+  hasty_sign_off: suspiciousPattern,
+  repeated_approver: suspiciousPattern,
+  large_log_export: suspiciousPattern,
+} satisfies Partial<Wording>;
+
+const WORDING: Wording = { ...ACCESS_NOTICES, ...REMINDERS, ...REVIEW_NOTICES, ...SECURITY_ALERTS };
+
 /** What a notification says, for every channel; each formats the marked parts its own way. */
 export function notificationWords(n: Notification): Message {
-  switch (n.kind) {
-    case 'grant_active':
-      return msg`${emoji('unlock')} Your access to ${code(n.resource)} is active until ${date(n.endsAt)} (request #${n.requestId}). ${code(`/breakglass end ${n.requestId}`)} ends it early.`;
-    case 'grant_failed':
-      return msg`${emoji('x')} Your access to ${code(n.resource)} could not be granted (request #${n.requestId}): ${n.error}. Nothing was changed; try again, or tell your security team if it persists.`;
-    case 'grant_checking':
-      return msg`${emoji('hourglass')} The provider did not answer when breakglass granted your access to ${code(n.resource)} (request #${n.requestId}); breakglass is checking whether access was granted and tells you the outcome.`;
-    case 'grant_extended':
-      return msg`Your access to ${code(n.resource)} (request #${n.requestId}) is extended until ${date(n.endsAt)}.`;
-    case 'extension_failed': {
-      const still = n.stillEndsAt ? msg` It still ends ${date(n.stillEndsAt)}; try again, or tell your security team if it persists.` : [];
-      return msg`${emoji('x')} Your access to ${code(n.resource)} (request #${n.requestId}) could not be extended (request #${n.extensionRequestId}): ${n.error}.${still}`;
-    }
-    case 'access_ending':
-      return msg`${emoji('hourglass_flowing_sand')} Your access to ${code(n.resource)} ends at ${date(n.endsAt)} (request #${n.requestId}). ${code(`/breakglass extend ${n.requestId} <duration>`)} asks for more time; ${code(`/breakglass end ${n.requestId}`)} ends it now.`;
-    case 'approval_reminder':
-      return msg`${emoji('bell')} ${mention(n.requester)}'s request #${n.requestId} for ${code(n.resource)} is still waiting for your decision; it expires at ${date(n.pendingUntil)}. The card with Approve and Deny is above.`;
-    case 'grant_ended':
-      return msg`${emoji('lock')} Your access to ${code(n.resource)} has ended (request #${n.requestId}${n.reason === 'expired' ? [] : msg`, ${n.reason}`}).`;
-    case 'grant_ended_access_continues':
-      return msg`Request #${n.requestId} for ${code(n.resource)} has ended; your access continues under another grant.`;
-    case 'request_expired':
-      return msg`${emoji('hourglass')} Your request #${n.requestId} for ${code(n.resource)} expired before enough approvers decided. You can ask again.`;
-    case 'request_denied':
-      return msg`${emoji('no_entry')} ${mention(n.approver)} denied your request #${n.requestId} for ${code(n.resource)}: ${n.reason}`;
-    case 'extension_cancelled':
-      return msg`${emoji('no_entry_sign')} Your extension request #${n.requestId} for ${code(n.resource)} is cancelled: the access it extends (request #${n.extendedRequestId}) has ended. Ask for new access if you still need it.`;
-    case 'review_access_removed':
-      return msg`${emoji('lock')} Your access to ${code(n.resource)} was removed in access review #${n.campaignId}${n.decidedBy ? msg` by ${mention(n.decidedBy)}` : []}. Ask with ${code(`/breakglass ${n.resource} …`)} if you need it again.`;
-    case 'review_reminder':
-      return reminder(n);
-    case 'human_task_reminder':
-      return msg`${emoji('bell')} Reminder: ${n.action === 'grant' ? msg`grant ${bold(n.system)} to ${n.email}` : msg`remove ${bold(n.system)} from ${n.email}`} (${mention(n.person)}) and press ${bold('Done')} on the card; due ${date(n.dueAt)}.`;
-    case 'human_task_overdue':
-      return msg`${emoji('rotating_light')} Nobody has confirmed ${n.action === 'grant' ? msg`granting ${bold(n.system)} to` : msg`removing ${bold(n.system)} from`} ${n.email} (${mention(n.person)}); it was due ${date(n.dueAt)}. Owners: ${joined(n.owners.map((o) => [mention(o)]), ', ')}.`;
-    case 'review_overdue_report':
-      return msg`${emoji('rotating_light')} Access review #${n.campaignId} (${n.period}) is overdue: ${mention(n.reviewer)}, who reports to you, has not signed off their review (${n.undecided} of ${n.lines} line(s) undecided; due ${n.dueAt ? [date(n.dueAt)] : msg`its due date`}). Please follow up with them.`;
-    case 'review_started':
-      return reviewStarted(n);
-    case 'review_closed':
-      return msg`${emoji('white_check_mark')} Access review #${n.campaignId} (${n.period}) is complete: ${n.items} line(s), ${n.kept} kept, ${n.revoked} revoked (${n.verified} verified gone at the provider), ${n.signOffs} sign-off(s)${n.late > 0 ? msg`, ${n.late} after the due date` : []}; closed ${date(n.closedAt)}. The report follows.`;
-    case 'ledger_checkpoint':
-      return msg`${emoji('lock')} ${bold('Ledger checkpoint')}: ${n.count.toLocaleString('en-US')} event(s), head ${code(`${n.head.slice(0, 16)}…`)} at ${n.at}, signed with key ${code(n.fingerprint)}.\n${pre(n.line)}\nKeep this message: it proves what the ledger held. To check the ledger against it: ${code('npx breakglass evidence checkpoint verify "<the line above>"')}.`;
-    case 'emergency_grant':
-      return msg`${emoji('rotating_light')} ${mention(n.requester)} self-granted emergency access to ${code(n.resource)} for ${formatDuration(n.durationMs)} (request #${n.requestId}). Reason: ${n.reason}`;
-    case 'emergency_unreviewed':
-      return msg`${emoji('rotating_light')} ${mention(n.person)}'s emergency access to ${code(n.resource)} (request #${n.requestId}) has not been reviewed by an approver after 24 hours.`;
-    case 'revoke_failed':
-      return msg`${emoji('warning')} Revoking ${mention(n.person)}'s access to ${code(n.resource)} (request #${n.requestId}) failed: ${n.error}. breakglass keeps retrying until it succeeds.`;
-    case 'grant_in_doubt':
-      return msg`${emoji('warning')} Granting ${mention(n.person)} access to ${code(n.resource)} (request #${n.requestId}) got no answer from the provider (${n.error}), and the provider cannot be listed yet: whether the access was granted is unknown. breakglass keeps checking and records the outcome.`;
-    case 'revoke_ineffective':
-      return msg`${emoji('warning')} Revoking ${mention(n.person)}'s access to ${code(n.resource)} (request #${n.requestId}) did not remove it: the provider reported the access gone, but still lists ${n.principal} holding it (a renamed user?). breakglass keeps retrying; remove it at the provider if it persists.`;
-    case 'review_revoke_failed':
-      return msg`${emoji('warning')} Revoking ${n.person}'s access to ${code(n.resource)} (access review #${n.campaignId}) failed: ${n.error}. breakglass keeps retrying until it succeeds.`;
-    case 'review_overdue': {
-      const whose = n.reviewer ? msg`${mention(n.reviewer)}'s review` : msg`the security channel's review`;
-      const told = n.escalatedTo ? msg` Their manager ${mention(n.escalatedTo)} has been told.` : [];
-      return msg`${emoji('rotating_light')} Access review #${n.campaignId} (${n.period}) is overdue: ${whose} was due ${n.dueAt ? [date(n.dueAt)] : msg`its due date`} and is not signed off (${n.undecided} of ${n.lines} line(s) undecided).${told}`;
-    }
-    case 'review_build_failed':
-      return msg`${emoji('warning')} Access review #${n.campaignId} (${n.period}) could not start: ${n.error}. breakglass keeps trying.`;
-    case 'offboarding_unmanaged':
-      return msg`${emoji('warning')} ${n.email} left, but still has access breakglass did not grant: ${codes(n.resources)}. Remove it at the provider.`;
-    case 'offboarding_sla_missed':
-      return msg`${emoji('warning')} Offboarding of ${n.email} missed the ${formatDuration(n.slaMs)} SLA.`;
-    case 'policy_refused':
-      return msg`${emoji('warning')} A new version of ${code(n.path)} (${code(n.hash.slice(0, 12))}) was refused, so the policy in force stays ${code(n.inForce.slice(0, 12))}:\n${pre(n.problems.join('\n'))}\nFix the file; breakglass loads it as soon as it changes.`;
-    case 'repeated_emergency':
-    case 'grant_outside_hours':
-    case 'reasked_after_denial':
-    case 'hasty_sign_off':
-    case 'repeated_approver':
-    case 'large_log_export':
-      return suspiciousPattern(n);
-    case 'drift':
-      return msg`${emoji('mag')} Drift: ${n.principal} ${driftCause(n)}.${n.removed ? msg` breakglass removed it (drift: remove).` : msg` Remove it at the provider, or set ${code('drift: remove')}.`}`;
-  }
+  // TypeScript cannot correlate the kind with its wording's parameter: WORDING's type pairs them.
+  return (WORDING[n.kind] as (notification: Notification) => Message)(n);
 }
 
 function reminder(n: Extract<Notification, { kind: 'review_reminder' }>): Message {

@@ -72,118 +72,103 @@ const who = (user: string | null): Message => (user ? [mention(user)] : msg`some
 const NOTHING_CHANGED = '; nothing changed.';
 const n = (system: string): Message => [bold(system)];
 
+/** How each refusal is worded, by code; typed so that every code has exactly one wording. */
+type Wording = { [C in RefusalReason['code']]: (reason: Extract<RefusalReason, { code: C }>) => Message };
+
+/** Asking for access. */
+const REQUEST_REFUSALS = {
+  slack_account_deactivated: () => msg`Your Slack account is deactivated.`,
+  no_email: () => msg`breakglass cannot see an email address on your Slack profile, and it needs one to find you in Okta and AWS. Ask your Slack admin, or add you under ${code('people:')} in access.yml.`,
+  not_requestable: (r) => {
+    if (r.exists) {
+      const others = r.options.length === 0 ? msg`No other resource is open to you.` : msg`You may request: ${codes(r.options)}.`;
+      return msg`${code(r.resource)} exists, but you are not among its requesters in access.yml; ask your security team if you need it. ${others}`;
+    }
+    return r.options.length === 0
+      ? msg`There is no resource ${code(r.resource)} you may request, and no other resource is open to you. Ask your security team.`
+      : msg`There is no resource ${code(r.resource)} you may request. You may request: ${codes(r.options)}.`;
+  },
+  too_long: (r) => msg`${formatDuration(r.durationMs)} is longer than ${code(r.resource)} allows (max_duration ${formatDuration(r.maxMs)}). Ask for ${formatDuration(r.maxMs)} or less; you can extend later.`,
+  too_few_approvers: (r) => msg`${code(r.resource)} needs ${r.required} approval(s), but only ${r.available} person(s) other than you can approve it. Ask your security team to fix its approvers in access.yml.`,
+  requester_left: (r) => msg`You cannot request access: you were ${r.left}. breakglass gives a leaver no access; once you are active again in Okta and Slack, you can ask again.`,
+} satisfies Partial<Wording>;
+
+/** Ending or extending access one holds. */
+const ACCESS_REFUSALS = {
+  no_active_access: (r) => msg`You have no active access under ${accessLabel(r.access)}. ${code('/breakglass list')} shows yours.`,
+  access_already_ending: (r) => msg`Access under ${accessLabel(r.access)} is already ${r.state === 'active' || r.state === 'extending' ? 'ending' : r.state}.`,
+  extension_in_progress: (r) => msg`Your access under request #${r.requestId} is being extended by request #${r.extensionRequestId ?? '?'} right now; ask again in a moment.`,
+  approval_blocked_by_extension: (r) => msg`Request #${r.requestId} cannot be approved this moment: the access it extends is being extended by request #${r.extensionRequestId ?? '?'}. Nothing changed; approve again in a moment.`,
+  extended_access_ended: (r) => msg`Request #${r.requestId} extends access that has already ended, so it is cancelled; nothing was granted.`,
+} satisfies Partial<Wording>;
+
+/** Approving or denying a request. */
+const DECISION_REFUSALS = {
+  no_request: (r) => msg`There is no request #${r.requestId}.`,
+  request_decided: (r) => msg`Request #${r.requestId} was already ${r.state}${r.outcomeReason ? msg` (${r.outcomeReason})` : []}${NOTHING_CHANGED}`,
+  request_expired: (r) => msg`Request #${r.requestId} has expired; the requester can ask again.`,
+  own_request: (r) => msg`You cannot ${r.verb} your own request.`,
+  not_request_approver: (r) => msg`You are not an approver for ${code(r.resource)}, so you cannot ${r.verb} request #${r.requestId}.`,
+  approver_left: (r) => msg`${mention(r.requester)} was ${r.left}, so request #${r.requestId} cannot be approved${NOTHING_CHANGED}`,
+  already_approved: (r) => msg`You already approved request #${r.requestId}; it needs ${r.required} approvals.`,
+  resource_gone: (r) => msg`${code(r.resource)} is no longer in access.yml, so it cannot be granted.`,
+  denial_needs_reason: () => msg`A denial needs a reason.`,
+} satisfies Partial<Wording>;
+
+/** Reviewing emergency access. */
+const EMERGENCY_REFUSALS = {
+  no_emergency_grant: () => msg`There is no emergency grant to review here.`,
+  own_emergency: () => msg`You cannot review your own emergency access.`,
+  not_approver: (r) => msg`You are not an approver for ${code(r.resource)}.`,
+  emergency_already_reviewed: (r) => msg`${mention(r.by)} already reviewed this emergency access.`,
+  emergency_reviewed_meanwhile: () => msg`Someone else reviewed it a moment ago.`,
+} satisfies Partial<Wording>;
+
+/** Confirming a task done by hand. */
+const TASK_REFUSALS = {
+  not_task_owner: (r) => msg`Only the owners of ${n(r.system)} may confirm this${NOTHING_CHANGED}`,
+  task_already_done: (r) => msg`${who(r.by)} already confirmed this for ${n(r.system)}${NOTHING_CHANGED}`,
+  no_task: (r) => msg`There is no such task (${r.taskId})${NOTHING_CHANGED}`,
+} satisfies Partial<Wording>;
+
+/** The security team's alerts and log export. */
+const SECURITY_REFUSALS = {
+  ack_not_security: () => msg`Only the security team (access.yml ${code('security:')}) can acknowledge alerts.`,
+  alert_already_acknowledged: () => msg`That alert is already acknowledged (or does not exist).`,
+  respond_not_security: () => msg`Only the security team (access.yml ${code('security:')}) can respond to alerts.`,
+  invalid_response: (r) => [{ words: r.problem }],
+  no_alert: (r) => msg`There is no alert ${r.alertId}; nothing was recorded.`,
+  log_no_security_team: () => msg`${code('/breakglass log')} is for the security team, and access.yml names none (${code('security:')}). Nothing was exported; use ${code('npx breakglass evidence export')} instead.`,
+  log_not_security: () => msg`${code('/breakglass log')} is only for the security team named in access.yml (${code('security:')}), and you are not in it. Nothing was exported.`,
+} satisfies Partial<Wording>;
+
+/** Access reviews: starting one, deciding its lines, signing it off. */
+const REVIEW_REFUSALS = {
+  unknown_review_resources: (r) => msg`No resource ${codes(r.unknown)} in access.yml; known resources: ${r.known.join(', ')}.`,
+  no_review: (r) => msg`There is no access review #${r.campaignId}.`,
+  review_not_open: (r) => msg`Access review #${r.campaignId} is ${r.state}${NOTHING_CHANGED}`,
+  review_card_gone: () => msg`This review card no longer exists${NOTHING_CHANGED}`,
+  review_page_card_gone: () => msg`This review card no longer exists.`,
+  review_line_gone: () => msg`This review line no longer exists${NOTHING_CHANGED}`,
+  review_not_yours: (r) =>
+    r.recipient === null
+      ? msg`Only the security team (access.yml ${code('security:')}) can decide the lines on this review${NOTHING_CHANGED}`
+      : msg`Only ${mention(r.recipient)} (or the security team) can decide the lines on this review${NOTHING_CHANGED}`,
+  reviewer_lookup_failed: (r) => msg`breakglass could not look you up in Okta to make sure this is not your own access (${r.error})${NOTHING_CHANGED} Try again in a moment.`,
+  review_signed_off: (r) => msg`This review was signed off by ${who(r.by)}; its decisions are final.`,
+  review_already_signed_off: (r) => msg`${who(r.by)} already signed off this review${NOTHING_CHANGED}`,
+  review_signed_off_meanwhile: () => msg`This review was signed off a moment ago${NOTHING_CHANGED}`,
+  review_lines_undecided: (r) => msg`${r.undecided} line(s) are still undecided; decide them (or press ${bold('Keep all remaining')}), then sign off.`,
+  own_review_line: () => msg`You cannot decide about your own access; another reviewer will.`,
+  review_line_decided: (r) => msg`${who(r.by)} already chose ${bold(r.decision)} for ${r.person} on ${code(r.resource)}${NOTHING_CHANGED}`,
+  review_only_own_lines_left: () => msg`The only lines left are about your own access; another reviewer will decide them.`,
+  review_all_decided: () => msg`Every line is already decided; sign off when you are ready.`,
+} satisfies Partial<Wording>;
+
+const WORDING: Wording = { ...REQUEST_REFUSALS, ...ACCESS_REFUSALS, ...DECISION_REFUSALS, ...EMERGENCY_REFUSALS, ...TASK_REFUSALS, ...SECURITY_REFUSALS, ...REVIEW_REFUSALS };
+
 /** What a refusal says, for every channel; each formats the marked parts its own way. */
 export function refusalWords(r: RefusalReason): Message {
-  switch (r.code) {
-    case 'not_task_owner':
-      return msg`Only the owners of ${n(r.system)} may confirm this${NOTHING_CHANGED}`;
-    case 'task_already_done':
-      return msg`${who(r.by)} already confirmed this for ${n(r.system)}${NOTHING_CHANGED}`;
-    case 'no_task':
-      return msg`There is no such task (${r.taskId})${NOTHING_CHANGED}`;
-    case 'slack_account_deactivated':
-      return msg`Your Slack account is deactivated.`;
-    case 'no_email':
-      return msg`breakglass cannot see an email address on your Slack profile, and it needs one to find you in Okta and AWS. Ask your Slack admin, or add you under ${code('people:')} in access.yml.`;
-    case 'not_requestable':
-      if (r.exists) {
-        const others = r.options.length === 0 ? msg`No other resource is open to you.` : msg`You may request: ${codes(r.options)}.`;
-        return msg`${code(r.resource)} exists, but you are not among its requesters in access.yml; ask your security team if you need it. ${others}`;
-      }
-      return r.options.length === 0
-        ? msg`There is no resource ${code(r.resource)} you may request, and no other resource is open to you. Ask your security team.`
-        : msg`There is no resource ${code(r.resource)} you may request. You may request: ${codes(r.options)}.`;
-    case 'too_long':
-      return msg`${formatDuration(r.durationMs)} is longer than ${code(r.resource)} allows (max_duration ${formatDuration(r.maxMs)}). Ask for ${formatDuration(r.maxMs)} or less; you can extend later.`;
-    case 'too_few_approvers':
-      return msg`${code(r.resource)} needs ${r.required} approval(s), but only ${r.available} person(s) other than you can approve it. Ask your security team to fix its approvers in access.yml.`;
-    case 'requester_left':
-      return msg`You cannot request access: you were ${r.left}. breakglass gives a leaver no access; once you are active again in Okta and Slack, you can ask again.`;
-    case 'no_active_access':
-      return msg`You have no active access under ${accessLabel(r.access)}. ${code('/breakglass list')} shows yours.`;
-    case 'access_already_ending':
-      return msg`Access under ${accessLabel(r.access)} is already ${r.state === 'active' || r.state === 'extending' ? 'ending' : r.state}.`;
-    case 'extension_in_progress':
-      return msg`Your access under request #${r.requestId} is being extended by request #${r.extensionRequestId ?? '?'} right now; ask again in a moment.`;
-    case 'approval_blocked_by_extension':
-      return msg`Request #${r.requestId} cannot be approved this moment: the access it extends is being extended by request #${r.extensionRequestId ?? '?'}. Nothing changed; approve again in a moment.`;
-    case 'extended_access_ended':
-      return msg`Request #${r.requestId} extends access that has already ended, so it is cancelled; nothing was granted.`;
-    case 'no_request':
-      return msg`There is no request #${r.requestId}.`;
-    case 'request_decided':
-      return msg`Request #${r.requestId} was already ${r.state}${r.outcomeReason ? msg` (${r.outcomeReason})` : []}${NOTHING_CHANGED}`;
-    case 'request_expired':
-      return msg`Request #${r.requestId} has expired; the requester can ask again.`;
-    case 'own_request':
-      return msg`You cannot ${r.verb} your own request.`;
-    case 'not_request_approver':
-      return msg`You are not an approver for ${code(r.resource)}, so you cannot ${r.verb} request #${r.requestId}.`;
-    case 'approver_left':
-      return msg`${mention(r.requester)} was ${r.left}, so request #${r.requestId} cannot be approved${NOTHING_CHANGED}`;
-    case 'already_approved':
-      return msg`You already approved request #${r.requestId}; it needs ${r.required} approvals.`;
-    case 'resource_gone':
-      return msg`${code(r.resource)} is no longer in access.yml, so it cannot be granted.`;
-    case 'denial_needs_reason':
-      return msg`A denial needs a reason.`;
-    case 'no_emergency_grant':
-      return msg`There is no emergency grant to review here.`;
-    case 'own_emergency':
-      return msg`You cannot review your own emergency access.`;
-    case 'not_approver':
-      return msg`You are not an approver for ${code(r.resource)}.`;
-    case 'emergency_already_reviewed':
-      return msg`${mention(r.by)} already reviewed this emergency access.`;
-    case 'emergency_reviewed_meanwhile':
-      return msg`Someone else reviewed it a moment ago.`;
-    case 'ack_not_security':
-      return msg`Only the security team (access.yml ${code('security:')}) can acknowledge alerts.`;
-    case 'alert_already_acknowledged':
-      return msg`That alert is already acknowledged (or does not exist).`;
-    case 'respond_not_security':
-      return msg`Only the security team (access.yml ${code('security:')}) can respond to alerts.`;
-    case 'invalid_response':
-      return [{ words: r.problem }];
-    case 'no_alert':
-      return msg`There is no alert ${r.alertId}; nothing was recorded.`;
-    case 'log_no_security_team':
-      return msg`${code('/breakglass log')} is for the security team, and access.yml names none (${code('security:')}). Nothing was exported; use ${code('npx breakglass evidence export')} instead.`;
-    case 'log_not_security':
-      return msg`${code('/breakglass log')} is only for the security team named in access.yml (${code('security:')}), and you are not in it. Nothing was exported.`;
-    case 'unknown_review_resources':
-      return msg`No resource ${codes(r.unknown)} in access.yml; known resources: ${r.known.join(', ')}.`;
-    case 'no_review':
-      return msg`There is no access review #${r.campaignId}.`;
-    case 'review_not_open':
-      return msg`Access review #${r.campaignId} is ${r.state}${NOTHING_CHANGED}`;
-    case 'review_card_gone':
-      return msg`This review card no longer exists${NOTHING_CHANGED}`;
-    case 'review_page_card_gone':
-      return msg`This review card no longer exists.`;
-    case 'review_line_gone':
-      return msg`This review line no longer exists${NOTHING_CHANGED}`;
-    case 'review_not_yours':
-      return r.recipient === null
-        ? msg`Only the security team (access.yml ${code('security:')}) can decide the lines on this review${NOTHING_CHANGED}`
-        : msg`Only ${mention(r.recipient)} (or the security team) can decide the lines on this review${NOTHING_CHANGED}`;
-    case 'reviewer_lookup_failed':
-      return msg`breakglass could not look you up in Okta to make sure this is not your own access (${r.error})${NOTHING_CHANGED} Try again in a moment.`;
-    case 'review_signed_off':
-      return msg`This review was signed off by ${who(r.by)}; its decisions are final.`;
-    case 'review_already_signed_off':
-      return msg`${who(r.by)} already signed off this review${NOTHING_CHANGED}`;
-    case 'review_signed_off_meanwhile':
-      return msg`This review was signed off a moment ago${NOTHING_CHANGED}`;
-    case 'review_lines_undecided':
-      return msg`${r.undecided} line(s) are still undecided; decide them (or press ${bold('Keep all remaining')}), then sign off.`;
-    case 'own_review_line':
-      return msg`You cannot decide about your own access; another reviewer will.`;
-    case 'review_line_decided':
-      return msg`${who(r.by)} already chose ${bold(r.decision)} for ${r.person} on ${code(r.resource)}${NOTHING_CHANGED}`;
-    case 'review_only_own_lines_left':
-      return msg`The only lines left are about your own access; another reviewer will decide them.`;
-    case 'review_all_decided':
-      return msg`Every line is already decided; sign off when you are ready.`;
-  }
+  // TypeScript cannot correlate the code with its wording's parameter: WORDING's type pairs them.
+  return (WORDING[r.code] as (reason: RefusalReason) => Message)(r);
 }

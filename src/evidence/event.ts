@@ -35,14 +35,9 @@ export interface StoredEvent {
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** The hashed content of an event: every field but the hashes, in RFC 8785 canonical JSON. */
-export function canonicalContent(event: Omit<StoredEvent, 'prevHash' | 'hash'>): string {
-  const { seq, ...rest } = event;
-  if (typeof seq === 'number' && Number.isFinite(seq)) {
-    const around = canonicalContentAroundSeq(rest);
-    if (around) return `${around.beforeSeq}${String(seq)}${around.afterSeq}`;
-  }
-  const text = canonicalJson({
+/** An event's content under its wire names (those of the export and the audit pack): every field but the hashes. */
+export function eventContent(event: Omit<StoredEvent, 'prevHash' | 'hash'>) {
+  return {
     seq: event.seq,
     occurred_at: event.occurredAt.toISOString(),
     kind: event.kind,
@@ -51,7 +46,17 @@ export function canonicalContent(event: Omit<StoredEvent, 'prevHash' | 'hash'>):
     resource: event.resource,
     request_id: event.requestId,
     details: event.details,
-  });
+  };
+}
+
+/** The hashed content of an event: every field but the hashes, in RFC 8785 canonical JSON. */
+export function canonicalContent(event: Omit<StoredEvent, 'prevHash' | 'hash'>): string {
+  const { seq, ...rest } = event;
+  if (typeof seq === 'number' && Number.isFinite(seq)) {
+    const around = canonicalContentAroundSeq(rest);
+    if (around) return `${around.beforeSeq}${String(seq)}${around.afterSeq}`;
+  }
+  const text = canonicalJson(eventContent(event));
   if (text === undefined) throw new Error('event content cannot be serialised');
   return text;
 }

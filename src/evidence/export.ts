@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import type { Db } from '../db/client.ts';
-import type { StoredEvent } from './event.ts';
+import { eventContent, type StoredEvent } from './event.ts';
 import { BOM } from './csv-safe.ts';
 import { copyCsv } from './export-csv.ts';
 import { exportOcsf } from './export-ocsf.ts';
@@ -12,14 +12,7 @@ export type ExportFormat = 'csv' | 'jsonl' | 'ocsf';
 
 function toRecord(event: StoredEvent) {
   return {
-    seq: event.seq,
-    occurred_at: event.occurredAt.toISOString(),
-    kind: event.kind,
-    actor: event.actor,
-    subject: event.subject,
-    resource: event.resource,
-    request_id: event.requestId,
-    details: event.details,
+    ...eventContent(event),
     hash: event.hash,
     prev_hash: event.prevHash,
   };

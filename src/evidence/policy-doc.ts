@@ -1,5 +1,6 @@
 import { EMERGENCY_REVIEW_WITHIN_MS } from '../domain/emergency.ts';
 import type { LoadedAccessConfig } from '../config/access.ts';
+import type { AccessConfig } from '../config/access-schema.ts';
 import type { Audience } from '../domain/policy.ts';
 import { QUARTERLY_CRON } from '../domain/review.ts';
 import { describeGrant, identities } from '../providers/registry.ts';
@@ -11,13 +12,21 @@ import { describeGrant, identities } from '../providers/registry.ts';
  * written policy and the enforced one are provably the same version.
  */
 export function renderPolicy(loaded: Pick<LoadedAccessConfig, 'config' | 'hash' | 'path'>): string {
-  const { config, hash, path } = loaded;
-  const resources = Object.entries(config.resources);
-  const emergency = resources.filter(([, r]) => r.emergency_self_grant);
-  const reviewHours = Math.round(EMERGENCY_REVIEW_WITHIN_MS / 3_600_000);
-  const out: string[] = [];
-  const line = (...text: string[]) => out.push(...text);
+  const { config } = loaded;
+  const sections = [heading(loaded), principles(), resourcesSection(config), emergencySection(config), separationOfDuties(config), reviewsSection(config), offboardingSection(config), monitoringSection(config), identitySection(config)];
+  return `${sections.flat().join('\n').trimEnd()}\n`;
+}
 
+/** Collects a section's lines. */
+function lines(): { out: string[]; line: (...text: string[]) => void } {
+  const out: string[] = [];
+  return { out, line: (...text) => out.push(...text) };
+}
+
+/** The title, the source file and its hash, and what the document is. */
+function heading({ config, hash, path }: Pick<LoadedAccessConfig, 'config' | 'hash' | 'path'>): string[] {
+  const { out, line } = lines();
+  const resources = Object.entries(config.resources);
   line('# Access-control policy', '');
   line('| | |', '| --- | --- |');
   line(`| Source | \`${cell(path)}\` |`);
@@ -29,13 +38,23 @@ export function renderPolicy(loaded: Pick<LoadedAccessConfig, 'config' | 'hash' 
       'request and decision, so each decision can be tied to this exact version of the policy.',
     '',
   );
+  return out;
+}
 
+function principles(): string[] {
+  const { out, line } = lines();
   line('## 1. Principles', '');
   line('- **No standing production access.** Access to the resources below is requested for a stated reason, approved, granted for a limited time and revoked automatically when that time ends.');
   line('- **A reason for everything.** Every request carries a reason; a ticket reference in it (such as `INC-1234`) is recorded with the request.');
   line('- **Evidence by default.** Every request, approval, denial, grant, extension, revocation, review and alert is an event in a hash-chained, append-only evidence ledger; the database refuses to update or delete it.');
   line('- **Least privilege at the provider.** Access is given through one Okta group, one IAM group or one inline IAM policy per resource, nothing broader.', '');
+  return out;
+}
 
+function resourcesSection(config: AccessConfig): string[] {
+  const { out, line } = lines();
+  const resources = Object.entries(config.resources);
+  const reviewHours = Math.round(EMERGENCY_REVIEW_WITHIN_MS / 3_600_000);
   line('## 2. Resources', '');
   for (const [name, resource] of resources) {
     line(`### \`${name}\`${resource.description ? ` — ${inline(resource.description)}` : ''}`, '');
@@ -56,7 +75,13 @@ export function renderPolicy(loaded: Pick<LoadedAccessConfig, 'config' | 'hash' 
     );
     line(`| Extensions | a new request, approved under the same rules, each for at most ${words(resource.max_duration)} |`, '');
   }
+  return out;
+}
 
+function emergencySection(config: AccessConfig): string[] {
+  const { out, line } = lines();
+  const emergency = Object.entries(config.resources).filter(([, r]) => r.emergency_self_grant);
+  const reviewHours = Math.round(EMERGENCY_REVIEW_WITHIN_MS / 3_600_000);
   line('## 3. Emergency access', '');
   if (emergency.length === 0) {
     line('No resource allows emergency self-grant: all access is approved before it is given.', '');
@@ -67,7 +92,11 @@ export function renderPolicy(loaded: Pick<LoadedAccessConfig, 'config' | 'hash' 
     line(`3. An approver of the resource (never the person who took the access) must review the grant after the fact, within ${reviewHours} hours of its start.`);
     line(`4. A grant not reviewed within ${reviewHours} hours is escalated to the security channel, and the escalation is evidence.`, '');
   }
+  return out;
+}
 
+function separationOfDuties(config: AccessConfig): string[] {
+  const { out, line } = lines();
   line('## 4. Separation of duties', '');
   line('- Nobody approves their own request: the requester is never counted among the approvers, even when listed as one.');
   line('- Where more than one approval is required, each must come from a different person.');
@@ -75,7 +104,12 @@ export function renderPolicy(loaded: Pick<LoadedAccessConfig, 'config' | 'hash' 
   line('- Nobody reviews their own emergency access, and nobody reviews their own access in an access review.');
   if (config.security) line(`- The security team (${inline(audienceText(config.security))}) may end any grant and acknowledge alerts.`);
   line('');
+  return out;
+}
 
+function reviewsSection(config: AccessConfig): string[] {
+  const { out, line } = lines();
+  const resources = Object.entries(config.resources);
   line('## 5. Access reviews', '');
   const scope = config.reviews.scope ?? resources.map(([n]) => n);
   const schedule = config.reviews.schedule.trim().toLowerCase() === 'quarterly' ? `every quarter, at 09:00 UTC on the first working day of January, April, July and October (cron \`${QUARTERLY_CRON}\`)` : `on the cron schedule \`${config.reviews.schedule}\` (UTC)`;
@@ -83,14 +117,22 @@ export function renderPolicy(loaded: Pick<LoadedAccessConfig, 'config' | 'hash' 
   line(`- **Scope:** ${scope.map((n) => `\`${n}\``).join(', ')}. A campaign covers everyone who has access at the provider to these resources, whether or not breakglass granted it.`);
   line(`- **Reviewers:** each person’s manager (from the Okta profile attribute \`${config.reviews.manager_attribute}\`) keeps or revokes each access line, then signs off; revokes are carried out at once. Access with no manager who can review it goes to the security channel’s card; people who have left are revoked without review.`);
   line(`- **Due:** ${words(config.reviews.due_in)} after the campaign starts; reminders every ${words(config.reviews.remind_every)}; an overdue review is escalated to the security channel (and to the reviewer’s own manager, when known).`, '');
+  return out;
+}
 
+function offboardingSection(config: AccessConfig): string[] {
+  const { out, line } = lines();
   line('## 6. Offboarding', '');
   line(
     `- A person who is deactivated (Slack account deleted, or Okta status DEPROVISIONED or SUSPENDED) loses every grant at once. The SLA for removing all their access is **${words(config.offboarding.sla)}**.`,
   );
   line(`- Okta is checked for deactivated people every ${words(config.offboarding.poll_every)}.`);
   line('- The offboarding record lists each system and when access there ended, against the SLA.', '');
+  return out;
+}
 
+function monitoringSection(config: AccessConfig): string[] {
+  const { out, line } = lines();
   line('## 7. Monitoring and evidence', '');
   line(`- **Alerts** go to the security channel \`${config.security_channel}\`: emergency grants, failed revocations, unreviewed emergency access, overdue reviews, drift.`);
   line(`- **Ledger checkpoints:** every ${words(config.checkpoint_every)}, a checkpoint of the ledger head is recorded and posted to the security channel, so cutting off the newest events is detectable.`);
@@ -100,7 +142,11 @@ export function renderPolicy(loaded: Pick<LoadedAccessConfig, 'config' | 'hash' 
     }.`,
   );
   line('- **Revocation** is durable: due grants are revoked by a worker that survives restarts and retries failures until they succeed; inline IAM policies also carry their expiry, so AWS itself ends the access.', '');
+  return out;
+}
 
+function identitySection(config: AccessConfig): string[] {
+  const { out, line } = lines();
   line('## 8. Identity', '');
   const overrides = Object.keys(config.people).length;
   const matched = identities(Object.values(config.resources).map((r) => r.grant));
@@ -110,7 +156,7 @@ export function renderPolicy(loaded: Pick<LoadedAccessConfig, 'config' | 'hash' 
     }.`,
     '',
   );
-  return `${out.join('\n').trimEnd()}\n`;
+  return out;
 }
 
 function audienceText(audience: Audience): string {

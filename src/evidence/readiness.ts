@@ -4,13 +4,46 @@ import type { Db } from '../db/client.ts';
 import { parseDuration } from '../domain/duration.ts';
 import { readDetails, type EventDetails } from '../domain/events.ts';
 import type { StoredEvent } from './event.ts';
-import { EvidenceHistory, humanDuration, id, instant, number, scheduledEnd, text, utcDay, type GrantApplied, type GrantRecord, type RequestRecord, type UnreadableEvent } from './history.ts';
+import { EvidenceHistory, humanDuration, id, instant, number, scheduledEnd, text, utcDay, type GrantApplied, type GrantRecord, type RequestRecord } from './history.ts';
 import { checkLedgerAgainstCheckpoint, latestCheckpointEvent } from './checkpoint-check.ts';
 import { uncoveredDays } from './checkpoint-coverage.ts';
 import { readEvents } from './read.ts';
 import { verifyLedger, type VerifyResult } from './verify.ts';
 import { slackToText } from './human-text.ts';
-import { uptimeFindings, uptimeLine, type UptimeSummary } from './uptime-findings.ts';
+import { uptimeFindings } from './uptime-findings.ts';
+import { GAP_KINDS, type CheckpointStatus, type Gap, type GapKind, type ReadinessReport } from './readiness-report.ts';
+
+export { GAP_KINDS, GAP_TITLES, type CheckpointStatus, type Gap, type GapKind, type ReadinessReport } from './readiness-report.ts';
+export { escapeMarkdown, readinessToMarkdown, readinessToText } from './readiness-render.ts';
+
+/** A revocation up to this long after the grant's end counts as on time. */
+export const LATE_REVOKE_TOLERANCE_MS = 60_000;
+/** Offboarding SLA when the evidence does not state one (access.yml's default). */
+export const DEFAULT_OFFBOARDING_SLA_MS = 24 * 3_600_000;
+
+export interface ReadinessOptions {
+  from: Date;
+  /** Exclusive. */
+  to: Date;
+  /** The present: what has not happened by now may still be on time. */
+  now: Date;
+  verify: VerifyResult;
+  /** The newest signed checkpoint in the ledger checked against it (see newestCheckpointCheck), if there is one. */
+  checkpoint?: CheckpointStatus | undefined;
+  lateToleranceMs?: number;
+}
+
+type Applied = GrantRecord & { applied: GrantApplied };
+
+/** What one assessment looks at: the period, the clock, the tolerance, and the tally of what it checked. */
+interface Scope {
+  from: Date;
+  to: Date;
+  now: Date;
+  tolerance: number;
+  inPeriod: (date: Date | null | undefined) => boolean;
+  checked: ReadinessReport['checked'];
+}
 
 /**
  * The gaps an auditor would find in a period, each with the evidence (seq numbers) behind it.
@@ -40,126 +73,57 @@ import { uptimeFindings, uptimeLine, type UptimeSummary } from './uptime-finding
  *   first `bot.started` on: bot_stopped when `bot.stopping` comes before and `bot.started` after
  *   (a planned stop), bot_down otherwise (a crash or the host down).
  */
-
-export const GAP_KINDS = [
-  'ledger_tampered',
-  'checkpoint_missing',
-  'checkpoint_overdue',
-  'unapproved_grant',
-  'late_revoke',
-  'not_revoked',
-  'unreviewed_emergency',
-  'unacknowledged_alert',
-  'review_overdue',
-  'offboarding_past_sla',
-  'silent_days',
-  'bot_down',
-  'bot_stopped',
-] as const;
-
-export type GapKind = (typeof GAP_KINDS)[number];
-
-export const GAP_TITLES: Record<GapKind, string> = {
-  ledger_tampered: 'The evidence ledger does not verify',
-  checkpoint_missing: 'Evidence not covered by a signed checkpoint for more than a day',
-  checkpoint_overdue: 'More than 24 hours without a signed checkpoint',
-  unapproved_grant: 'Access without a recorded final approval',
-  late_revoke: 'Access revoked later than its end',
-  not_revoked: 'Access past its end with no revocation recorded',
-  unreviewed_emergency: 'Emergency access not reviewed within 24 hours',
-  unacknowledged_alert: 'Security alerts never acknowledged',
-  review_overdue: 'Access reviews overdue or not signed off',
-  offboarding_past_sla: 'Offboarding past its SLA',
-  silent_days: 'Days with no evidence at all',
-  bot_down: 'The bot was not running, with no clean stop recorded (crash or host down)',
-  bot_stopped: 'The bot was stopped cleanly (planned stop)',
-};
-
-/** A revocation up to this long after the grant's end counts as on time. */
-export const LATE_REVOKE_TOLERANCE_MS = 60_000;
-/** Offboarding SLA when the evidence does not state one (access.yml's default). */
-export const DEFAULT_OFFBOARDING_SLA_MS = 24 * 3_600_000;
-
-export interface Gap {
-  kind: GapKind;
-  /** One sentence an auditor can read. Deterministic: facts, never "N hours ago". */
-  summary: string;
-  /** The events behind it, ascending. */
-  seqs: number[];
-  resource?: string | null;
-  subject?: string | null;
-  requestId?: string | null;
-  grantId?: string | null;
-  /** When it happened (ISO-8601 UTC): the grant's start, the revocation, the alert, the day… */
-  at: string;
-  /** For a stretch of time (bot_down, bot_stopped, checkpoint_overdue): its start, its end (now, if it goes on) and length. */
-  start?: string;
-  end?: string;
-  duration_ms?: number;
-  /** What management can respond to (`npx breakglass respond <id>`): see exceptions.ts. */
-  id?: string;
-  /** Management's responses to it, oldest first. */
-  responses?: Array<{ by: string; at: string; text: string; seq: number }>;
-  /** An unacknowledged alert: its kind and id, and every alert folded into it for the same finding. */
-  alert_kind?: string;
-  alert_ids?: string[];
-  occurrences?: number;
-  last_at?: string;
-}
-
-export interface ReadinessReport {
-  period: { from: string; to: string };
-  ok: boolean;
-  ledger: { ok: boolean; count: number; head_hash: string; problem: VerifyResult['problem'] | null; checkpoint: CheckpointStatus | null };
-  /** What was looked at, so "no gaps" can be told apart from "nothing to check". */
-  checked: { grants: number; extensions: number; revocations: number; emergency_grants: number; alerts: number; review_campaigns: number; offboardings: number; days: number };
-  gaps: Gap[];
-  counts: Record<GapKind, number>;
-  late_revoke_tolerance_ms: number;
-  /** Whether the bot's uptime is recorded for the period, and how long it was not running in it. */
-  uptime: UptimeSummary;
-  /**
-   * Events whose details the catalogue cannot read (an unknown kind, or details not of their
-   * kind's shape): left out of the checks rather than guessed at, and named here.
-   */
-  unreadable: UnreadableEvent[];
-}
-
-export interface ReadinessOptions {
-  from: Date;
-  /** Exclusive. */
-  to: Date;
-  /** The present: what has not happened by now may still be on time. */
-  now: Date;
-  verify: VerifyResult;
-  /** The newest signed checkpoint in the ledger checked against it (see newestCheckpointCheck), if there is one. */
-  checkpoint?: CheckpointStatus | undefined;
-  lateToleranceMs?: number;
-}
-
-export interface CheckpointStatus {
-  ok: boolean;
-  /** The seq of the ledger.checkpoint event. */
-  seq: number;
-  message: string;
-}
-
-type Applied = GrantRecord & { applied: GrantApplied };
-
 export function assessReadiness(history: EvidenceHistory, options: ReadinessOptions): ReadinessReport {
   const { from, to, now } = options;
   const tolerance = options.lateToleranceMs ?? LATE_REVOKE_TOLERANCE_MS;
   const inPeriod = (date: Date | null | undefined) => date !== null && date !== undefined && date >= from && date < to;
-  const gaps: Gap[] = [];
   const checked = { grants: 0, extensions: 0, revocations: 0, emergency_grants: 0, alerts: 0, review_campaigns: 0, offboardings: 0, days: 0 };
+  const scope: Scope = { from, to, now, tolerance, inPeriod, checked };
+  const uptime = uptimeFindings(history.uptime, { from, to, now });
+  const gaps = inReportOrder([
+    ...ledgerGaps(options),
+    ...checkpointCoverageGaps(history, scope),
+    ...history.appliedGrants().flatMap((grant) => grantGaps(history, grant, scope)),
+    ...alertGaps(history, scope),
+    ...reviewCampaignGaps(history, scope),
+    ...offboardingGaps(history, scope),
+    ...silentDays(history, from, to, now, checked),
+    ...uptime.gaps,
+  ], history);
+  return {
+    period: { from: from.toISOString(), to: to.toISOString() },
+    ok: gaps.length === 0,
+    ledger: { ok: options.verify.ok && options.checkpoint?.ok !== false, count: options.verify.count, head_hash: options.verify.headHash, problem: options.verify.problem ?? null, checkpoint: options.checkpoint ?? null },
+    checked,
+    gaps,
+    counts: Object.fromEntries(GAP_KINDS.map((k) => [k, gaps.filter((g) => g.kind === k).length])) as Record<GapKind, number>,
+    late_revoke_tolerance_ms: tolerance,
+    uptime: uptime.summary,
+    unreadable: history.unreadable,
+  };
+}
 
+/**
+ * As exceptions (repeated alerts about one finding folded into one, each with its id and the
+ * responses to it), grouped by kind in GAP_KINDS order, then by when, then by their first event.
+ */
+function inReportOrder(found: Gap[], history: EvidenceHistory): Gap[] {
+  const order = new Map(GAP_KINDS.map((k, i) => [k, i]));
+  const gaps = attachResponses(groupRepeatedAlerts(found), history.responses);
+  return gaps.sort((a, b) => order.get(a.kind)! - order.get(b.kind)! || a.at.localeCompare(b.at) || (a.seqs[0] ?? 0) - (b.seqs[0] ?? 0));
+}
+
+/** The chain does not verify, or the newest signed checkpoint does not match it. */
+function ledgerGaps(options: ReadinessOptions): Gap[] {
+  const gaps: Gap[] = [];
+  const at = options.now.toISOString();
   if (!options.verify.ok) {
     const p = options.verify.problem;
     gaps.push({
       kind: 'ledger_tampered',
       summary: `The chain breaks at event ${p?.seq ?? '?'}${p?.kind ? ` (${p.kind})` : ''}: ${p?.reason ?? 'unknown problem'}. Only the ${options.verify.count} event(s) before it verify; nothing after it can be relied on.`,
       seqs: p ? [p.seq] : [],
-      at: now.toISOString(),
+      at,
     });
   }
   if (options.checkpoint && !options.checkpoint.ok) {
@@ -167,131 +131,169 @@ export function assessReadiness(history: EvidenceHistory, options: ReadinessOpti
       kind: 'ledger_tampered',
       summary: `The newest signed checkpoint (event ${options.checkpoint.seq}) does not match the ledger: ${options.checkpoint.message}.`,
       seqs: [options.checkpoint.seq],
-      at: now.toISOString(),
+      at,
     });
   }
+  return gaps;
+}
 
-  for (const gap of history.coverage.gaps(now)) {
-    if (gap.since >= to || gap.until < from) continue;
-    const events = `event${gap.events === 1 ? '' : 's'} #${gap.firstSeq}${gap.lastSeq > gap.firstSeq ? `–#${gap.lastSeq}` : ''}`;
-    const fate = gap.coveredBy
-      ? `were first covered by the checkpoint of ${gap.coveredBy.at.toISOString()} (event ${gap.coveredBy.seq})`
-      : history.coverage.checkpoints === 0
-        ? `are covered by none: the ledger holds no signed checkpoint at all (as of ${gap.until.toISOString()})`
-        : `are covered by none, though the ledger went on recording until ${gap.until.toISOString()}`;
+/** Stretches of evidence that waited more than a day for a signed checkpoint, overlapping the period. */
+function checkpointCoverageGaps(history: EvidenceHistory, { from, to, now }: Scope): Gap[] {
+  const coverage = history.coverage;
+  return coverage
+    .gaps(now)
+    .filter((gap) => gap.since < to && gap.until >= from)
+    .map((gap) => {
+      const events = `event${gap.events === 1 ? '' : 's'} #${gap.firstSeq}${gap.lastSeq > gap.firstSeq ? `–#${gap.lastSeq}` : ''}`;
+      const fate = gap.coveredBy
+        ? `were first covered by the checkpoint of ${gap.coveredBy.at.toISOString()} (event ${gap.coveredBy.seq})`
+        : coverage.checkpoints === 0
+          ? `are covered by none: the ledger holds no signed checkpoint at all (as of ${gap.until.toISOString()})`
+          : `are covered by none, though the ledger went on recording until ${gap.until.toISOString()}`;
+      return {
+        kind: 'checkpoint_missing',
+        summary: `No signed checkpoint for ${uncoveredDays(gap)} day(s): ${events} (${gap.events} event(s), recorded from ${gap.since.toISOString()}) ${fate}; the bot signs at least daily, so checkpoints were removed or its checkpoint worker was not working, and deleting or rewriting those events would not show.`,
+        seqs: sorted([gap.firstSeq, gap.lastSeq, ...(gap.coveredBy ? [gap.coveredBy.seq] : [])]),
+        at: gap.since.toISOString(),
+      };
+    });
+}
+
+/** Everything one grant's evidence can fall short of: its approval, its emergency review, its extensions, its end. */
+function grantGaps(history: EvidenceHistory, grant: Applied, scope: Scope): Gap[] {
+  return [...grantStartGaps(history, grant, scope), ...extensionGaps(history, grant, scope), ...grantEndGaps(grant, scope)];
+}
+
+function grantFacts(grant: Applied): Pick<Gap, 'resource' | 'subject' | 'requestId' | 'grantId'> {
+  return { resource: grant.resource, subject: grant.person, requestId: grant.requestId, grantId: grant.grantId };
+}
+
+/** A grant applied in the period: its final approval, and (an emergency one) its review within 24 h. */
+function grantStartGaps(history: EvidenceHistory, grant: Applied, { inPeriod, checked, now }: Scope): Gap[] {
+  if (!inPeriod(grant.applied.startsAt)) return [];
+  checked.grants++;
+  if (grant.emergency) checked.emergency_grants++;
+  const gaps: Gap[] = [];
+  const problem = approvalProblem(history.requestOf(grant), grant, grant.applied.seq);
+  if (problem) {
     gaps.push({
-      kind: 'checkpoint_missing',
-      summary: `No signed checkpoint for ${uncoveredDays(gap)} day(s): ${events} (${gap.events} event(s), recorded from ${gap.since.toISOString()}) ${fate}; the bot signs at least daily, so checkpoints were removed or its checkpoint worker was not working, and deleting or rewriting those events would not show.`,
-      seqs: sorted([gap.firstSeq, gap.lastSeq, ...(gap.coveredBy ? [gap.coveredBy.seq] : [])]),
-      at: gap.since.toISOString(),
+      kind: 'unapproved_grant',
+      summary: `${who(grant)} got ${grant.resource} at ${grant.applied.startsAt.toISOString()} (grant ${grant.grantId}, request #${grant.requestId ?? '?'}): ${problem.text}.`,
+      seqs: sorted([grant.applied.seq, ...problem.seqs]),
+      ...grantFacts(grant),
+      at: grant.applied.startsAt.toISOString(),
     });
   }
+  const review = grant.emergency ? emergencyReviewGap(grant, now) : null;
+  if (review) gaps.push(review);
+  return gaps;
+}
 
-  const grants = history.appliedGrants();
-  for (const grant of grants) {
-    const base = { resource: grant.resource, subject: grant.person, requestId: grant.requestId, grantId: grant.grantId };
-    if (inPeriod(grant.applied.startsAt)) {
-      checked.grants++;
-      if (grant.emergency) checked.emergency_grants++;
-      const problem = approvalProblem(history.requestOf(grant), grant, grant.applied.seq);
-      if (problem) {
-        gaps.push({
-          kind: 'unapproved_grant',
-          summary: `${who(grant)} got ${grant.resource} at ${grant.applied.startsAt.toISOString()} (grant ${grant.grantId}, request #${grant.requestId ?? '?'}): ${problem.text}.`,
-          seqs: sorted([grant.applied.seq, ...problem.seqs]),
-          ...base,
-          at: grant.applied.startsAt.toISOString(),
-        });
-      }
-      if (grant.emergency) {
-        const due = new Date(grant.applied.startsAt.getTime() + EMERGENCY_REVIEW_WITHIN_MS);
-        const escalation = grant.escalation ? [grant.escalation.seq] : [];
-        if (grant.review && grant.review.at > due) {
-          gaps.push({
-            kind: 'unreviewed_emergency',
-            summary: `${who(grant)}'s emergency access to ${grant.resource} (request #${grant.requestId ?? '?'}) was reviewed by ${grant.review.by} only ${humanDuration(grant.review.at.getTime() - grant.applied.startsAt.getTime())} after it started (due within 24h, by ${due.toISOString()}).`,
-            seqs: sorted([grant.applied.seq, grant.review.seq, ...escalation]),
-            ...base,
-            at: grant.applied.startsAt.toISOString(),
-          });
-        } else if (!grant.review && due <= now) {
-          gaps.push({
-            kind: 'unreviewed_emergency',
-            summary: `${who(grant)}'s emergency access to ${grant.resource} (request #${grant.requestId ?? '?'}) has no review recorded; it was due by ${due.toISOString()}${grant.escalation ? `, and was escalated at ${grant.escalation.at.toISOString()}` : ''}.`,
-            seqs: sorted([grant.applied.seq, ...escalation]),
-            ...base,
-            at: grant.applied.startsAt.toISOString(),
-          });
-        }
-      }
-    }
-
-    for (const extension of grant.extensions) {
-      if (!inPeriod(extension.at)) continue;
-      checked.extensions++;
-      const request = extension.requestId === null ? undefined : history.requests.get(extension.requestId);
-      const problem = approvalProblem(request, grant, extension.seq);
-      if (problem) {
-        gaps.push({
-          kind: 'unapproved_grant',
-          summary: `${who(grant)}'s access to ${grant.resource} (grant ${grant.grantId}) was extended to ${extension.endsAt.toISOString()} under request #${extension.requestId ?? '?'}: ${problem.text}.`,
-          seqs: sorted([extension.seq, ...problem.seqs]),
-          ...base,
-          requestId: extension.requestId,
-          at: extension.at.toISOString(),
-        });
-      }
-    }
-
-    const revocation = grant.revocation;
-    if (revocation) {
-      const end = revocation.scheduledEnd ?? scheduledEnd(grant);
-      if (inPeriod(revocation.at) || inPeriod(end)) {
-        checked.revocations++;
-        if (revocation.lateByMs > tolerance) {
-          gaps.push({
-            kind: 'late_revoke',
-            summary: `${who(grant)}'s access to ${grant.resource} (grant ${grant.grantId}, request #${grant.requestId ?? '?'}) was due to end at ${end.toISOString()} but was revoked at ${revocation.at.toISOString()}, ${humanDuration(revocation.lateByMs)} late (tolerance ${humanDuration(tolerance)}).`,
-            seqs: sorted([grant.applied.seq, revocation.seq, ...grant.revokeFailures.map((f) => f.seq)]),
-            ...base,
-            at: revocation.at.toISOString(),
-          });
-        }
-      }
-    } else if (grant.applied.startsAt < to) {
-      const end = scheduledEnd(grant);
-      if (end.getTime() + tolerance < now.getTime()) {
-        const failures = grant.revokeFailures;
-        gaps.push({
-          kind: 'not_revoked',
-          summary: `${who(grant)}'s access to ${grant.resource} (grant ${grant.grantId}, request #${grant.requestId ?? '?'}) was due to end at ${end.toISOString()} and no revocation is recorded${failures.length > 0 ? `; ${failures.length} failed revoke attempt(s) are, the last: ${failures.at(-1)!.error ?? 'no error text'}` : ''}.`,
-          seqs: sorted([grant.applied.seq, ...grant.extensions.map((e) => e.seq), ...(grant.endRequested ? [grant.endRequested.seq] : []), ...failures.map((f) => f.seq)]),
-          ...base,
-          at: end.toISOString(),
-        });
-      }
-    }
+/** An emergency grant reviewed more than 24 h after it started, or not at all once those 24 h are over. */
+function emergencyReviewGap(grant: Applied, now: Date): Gap | null {
+  const due = new Date(grant.applied.startsAt.getTime() + EMERGENCY_REVIEW_WITHIN_MS);
+  const escalation = grant.escalation ? [grant.escalation.seq] : [];
+  const at = grant.applied.startsAt.toISOString();
+  if (grant.review && grant.review.at > due) {
+    return {
+      kind: 'unreviewed_emergency',
+      summary: `${who(grant)}'s emergency access to ${grant.resource} (request #${grant.requestId ?? '?'}) was reviewed by ${grant.review.by} only ${humanDuration(grant.review.at.getTime() - grant.applied.startsAt.getTime())} after it started (due within 24h, by ${due.toISOString()}).`,
+      seqs: sorted([grant.applied.seq, grant.review.seq, ...escalation]),
+      ...grantFacts(grant),
+      at,
+    };
   }
+  if (!grant.review && due <= now) {
+    return {
+      kind: 'unreviewed_emergency',
+      summary: `${who(grant)}'s emergency access to ${grant.resource} (request #${grant.requestId ?? '?'}) has no review recorded; it was due by ${due.toISOString()}${grant.escalation ? `, and was escalated at ${grant.escalation.at.toISOString()}` : ''}.`,
+      seqs: sorted([grant.applied.seq, ...escalation]),
+      ...grantFacts(grant),
+      at,
+    };
+  }
+  return null;
+}
 
+/** Extensions recorded in the period that do not rest on a final approval. */
+function extensionGaps(history: EvidenceHistory, grant: Applied, { inPeriod, checked }: Scope): Gap[] {
+  const gaps: Gap[] = [];
+  for (const extension of grant.extensions) {
+    if (!inPeriod(extension.at)) continue;
+    checked.extensions++;
+    const request = extension.requestId === null ? undefined : history.requests.get(extension.requestId);
+    const problem = approvalProblem(request, grant, extension.seq);
+    if (!problem) continue;
+    gaps.push({
+      kind: 'unapproved_grant',
+      summary: `${who(grant)}'s access to ${grant.resource} (grant ${grant.grantId}) was extended to ${extension.endsAt.toISOString()} under request #${extension.requestId ?? '?'}: ${problem.text}.`,
+      seqs: sorted([extension.seq, ...problem.seqs]),
+      ...grantFacts(grant),
+      requestId: extension.requestId,
+      at: extension.at.toISOString(),
+    });
+  }
+  return gaps;
+}
+
+/** A revocation later than the grant's end (+ tolerance), or none recorded for a grant past its end. */
+function grantEndGaps(grant: Applied, { inPeriod, checked, to, now, tolerance }: Scope): Gap[] {
+  const revocation = grant.revocation;
+  if (revocation) {
+    const end = revocation.scheduledEnd ?? scheduledEnd(grant);
+    if (!inPeriod(revocation.at) && !inPeriod(end)) return [];
+    checked.revocations++;
+    if (revocation.lateByMs <= tolerance) return [];
+    return [
+      {
+        kind: 'late_revoke',
+        summary: `${who(grant)}'s access to ${grant.resource} (grant ${grant.grantId}, request #${grant.requestId ?? '?'}) was due to end at ${end.toISOString()} but was revoked at ${revocation.at.toISOString()}, ${humanDuration(revocation.lateByMs)} late (tolerance ${humanDuration(tolerance)}).`,
+        seqs: sorted([grant.applied.seq, revocation.seq, ...grant.revokeFailures.map((f) => f.seq)]),
+        ...grantFacts(grant),
+        at: revocation.at.toISOString(),
+      },
+    ];
+  }
+  const end = scheduledEnd(grant);
+  if (grant.applied.startsAt >= to || end.getTime() + tolerance >= now.getTime()) return [];
+  const failures = grant.revokeFailures;
+  return [
+    {
+      kind: 'not_revoked',
+      summary: `${who(grant)}'s access to ${grant.resource} (grant ${grant.grantId}, request #${grant.requestId ?? '?'}) was due to end at ${end.toISOString()} and no revocation is recorded${failures.length > 0 ? `; ${failures.length} failed revoke attempt(s) are, the last: ${failures.at(-1)!.error ?? 'no error text'}` : ''}.`,
+      seqs: sorted([grant.applied.seq, ...grant.extensions.map((e) => e.seq), ...(grant.endRequested ? [grant.endRequested.seq] : []), ...failures.map((f) => f.seq)]),
+      ...grantFacts(grant),
+      at: end.toISOString(),
+    },
+  ];
+}
+
+/** Alerts raised in the period and never acknowledged. */
+function alertGaps(history: EvidenceHistory, { inPeriod, checked }: Scope): Gap[] {
+  const gaps: Gap[] = [];
   for (const alert of history.alerts.values()) {
     if (!inPeriod(alert.raisedAt) || alert.raisedSeq === null) continue;
     checked.alerts++;
-    if (!alert.ack) {
-      gaps.push({
-        kind: 'unacknowledged_alert',
-        summary: `Alert ${alert.alertId} (${alert.kind ?? 'alert'}) raised at ${alert.raisedAt!.toISOString()} was never acknowledged${alert.text ? `: "${oneLine(slackToText(alert.text))}"` : ''}.`,
-        seqs: [alert.raisedSeq],
-        resource: alert.resource,
-        subject: alert.subject,
-        requestId: alert.requestId,
-        grantId: alert.grantId,
-        at: alert.raisedAt!.toISOString(),
-        alert_kind: alert.kind ?? 'alert',
-        alert_ids: [alert.alertId],
-      });
-    }
+    if (alert.ack) continue;
+    gaps.push({
+      kind: 'unacknowledged_alert',
+      summary: `Alert ${alert.alertId} (${alert.kind ?? 'alert'}) raised at ${alert.raisedAt!.toISOString()} was never acknowledged${alert.text ? `: "${oneLine(slackToText(alert.text))}"` : ''}.`,
+      seqs: [alert.raisedSeq],
+      resource: alert.resource,
+      subject: alert.subject,
+      requestId: alert.requestId,
+      grantId: alert.grantId,
+      at: alert.raisedAt!.toISOString(),
+      alert_kind: alert.kind ?? 'alert',
+      alert_ids: [alert.alertId],
+    });
   }
+  return gaps;
+}
 
+/** Review campaigns started before the period's end, due by now, not signed off by their due time. */
+function reviewCampaignGaps(history: EvidenceHistory, { from, to, now, checked }: Scope): Gap[] {
+  const gaps: Gap[] = [];
   for (const campaign of reviewCampaigns(history.reviewEvents)) {
     if (!campaign.started || campaign.started.occurredAt >= to) continue;
     checked.review_campaigns++;
@@ -301,74 +303,68 @@ export function assessReadiness(history: EvidenceHistory, options: ReadinessOpti
     const stillMissing = missingSignOffs(campaign, now);
     // Due before the period and settled by now: that belongs to an earlier period's report.
     if (atDue.count === 0 || (due < from && stillMissing.count === 0)) continue;
-    const owed =
-      campaign.reviewers.length > 0
-        ? ` by ${atDue.names.join(', ')}`
-        : campaign.expectedSignOffs !== null
-          ? ` by ${atDue.count} of its ${campaign.expectedSignOffs} reviewer(s)${atDue.names.length > 0 ? ` (including ${atDue.names.join(', ')})` : ''}`
-          : '';
-    const late =
-      stillMissing.count === 0 ? ' (signed off late)' : stillMissing.count < atDue.count ? ` (partly signed off late; ${stillMissing.count} still missing)` : ' (still not signed off)';
     gaps.push({
       kind: 'review_overdue',
-      summary: `Access review ${campaign.id}, started ${campaign.started.occurredAt.toISOString()}, was due by ${due.toISOString()} and was not signed off${owed} by then${late}.`,
+      summary: `Access review ${campaign.id}, started ${campaign.started.occurredAt.toISOString()}, was due by ${due.toISOString()} and was not signed off${owedBy(campaign, atDue)} by then${lateness(atDue, stillMissing)}.`,
       seqs: sorted([campaign.started.seq, ...campaign.signOffs.map((e) => e.seq), ...campaign.escalations.map((e) => e.seq), ...(campaign.closed ? [campaign.closed.seq] : [])]),
       at: due.toISOString(),
     });
   }
+  return gaps;
+}
 
-  const offboardings = offboardingRecords(history.offboardingEvents);
-  for (const record of offboardings) {
-    const { detected, completed } = record;
-    if (completed && inPeriod(completed.occurredAt)) {
-      checked.offboardings++;
-      if (record.completion?.sla_met === false) {
-        const unmanaged = record.completion.unmanaged_access;
-        const facts = [
-          ...(record.tookMs !== null ? [`access ended ${humanDuration(record.tookMs)} after deactivation`] : []),
-          ...(record.slaMs !== null ? [`SLA ${humanDuration(record.slaMs)}`] : []),
-          ...(unmanaged.length > 0 ? [`access breakglass did not grant remained on ${unmanaged.join(', ')}`] : []),
-        ];
-        gaps.push({
-          kind: 'offboarding_past_sla',
-          summary: `Offboarding of ${record.person ?? '(unknown)'} completed at ${completed.occurredAt.toISOString()}, past its SLA${facts.length > 0 ? ` (${facts.join('; ')})` : ''}.`,
-          seqs: sorted([completed.seq, ...(detected ? [detected.seq] : [])]),
-          subject: record.person,
-          at: completed.occurredAt.toISOString(),
-        });
-      }
-    } else if (!completed && detected && detected.occurredAt < to) {
-      if (inPeriod(detected.occurredAt)) checked.offboardings++;
-      const deadline = new Date(record.deactivatedAt!.getTime() + (record.slaMs ?? DEFAULT_OFFBOARDING_SLA_MS));
-      if (deadline > now) continue;
-      gaps.push({
-        kind: 'offboarding_past_sla',
-        summary: `Offboarding of ${record.person ?? '(unknown)'}, deactivated at ${record.deactivatedAt!.toISOString()}, had to be completed by ${deadline.toISOString()} and no completion is recorded.`,
-        seqs: [detected.seq],
-        subject: record.person,
-        at: detected.occurredAt.toISOString(),
-      });
-    }
-  }
+/** Who owed the sign-offs missing at the due time, as far as the evidence names them. */
+function owedBy(campaign: ReviewCampaign, atDue: { count: number; names: string[] }): string {
+  if (campaign.reviewers.length > 0) return ` by ${atDue.names.join(', ')}`;
+  if (campaign.expectedSignOffs === null) return '';
+  return ` by ${atDue.count} of its ${campaign.expectedSignOffs} reviewer(s)${atDue.names.length > 0 ? ` (including ${atDue.names.join(', ')})` : ''}`;
+}
 
-  gaps.push(...silentDays(history, from, to, now, checked));
-  const uptime = uptimeFindings(history.uptime, { from, to, now });
-  gaps.push(...uptime.gaps);
+function lateness(atDue: { count: number }, stillMissing: { count: number }): string {
+  if (stillMissing.count === 0) return ' (signed off late)';
+  if (stillMissing.count < atDue.count) return ` (partly signed off late; ${stillMissing.count} still missing)`;
+  return ' (still not signed off)';
+}
 
-  const order = new Map(GAP_KINDS.map((k, i) => [k, i]));
-  const exceptions = attachResponses(groupRepeatedAlerts(gaps), history.responses);
-  exceptions.sort((a, b) => order.get(a.kind)! - order.get(b.kind)! || a.at.localeCompare(b.at) || (a.seqs[0] ?? 0) - (b.seqs[0] ?? 0));
-  const counts = Object.fromEntries(GAP_KINDS.map((k) => [k, exceptions.filter((g) => g.kind === k).length])) as Record<GapKind, number>;
+/** Offboardings completed in the period past their SLA, and detected ones whose SLA ran out with no completion. */
+function offboardingGaps(history: EvidenceHistory, scope: Scope): Gap[] {
+  return offboardingRecords(history.offboardingEvents).flatMap((record) => {
+    const gap = record.completed ? lateCompletionGap(record, record.completed, scope) : missingCompletionGap(record, scope);
+    return gap ? [gap] : [];
+  });
+}
+
+function lateCompletionGap(record: OffboardingRecord, completed: StoredEvent, { inPeriod, checked }: Scope): Gap | null {
+  if (!inPeriod(completed.occurredAt)) return null;
+  checked.offboardings++;
+  if (record.completion?.sla_met !== false) return null;
+  const unmanaged = record.completion.unmanaged_access;
+  const facts = [
+    ...(record.tookMs !== null ? [`access ended ${humanDuration(record.tookMs)} after deactivation`] : []),
+    ...(record.slaMs !== null ? [`SLA ${humanDuration(record.slaMs)}`] : []),
+    ...(unmanaged.length > 0 ? [`access breakglass did not grant remained on ${unmanaged.join(', ')}`] : []),
+  ];
   return {
-    period: { from: from.toISOString(), to: to.toISOString() },
-    ok: exceptions.length === 0,
-    ledger: { ok: options.verify.ok && options.checkpoint?.ok !== false, count: options.verify.count, head_hash: options.verify.headHash, problem: options.verify.problem ?? null, checkpoint: options.checkpoint ?? null },
-    checked,
-    gaps: exceptions,
-    counts,
-    late_revoke_tolerance_ms: tolerance,
-    uptime: uptime.summary,
-    unreadable: history.unreadable,
+    kind: 'offboarding_past_sla',
+    summary: `Offboarding of ${record.person ?? '(unknown)'} completed at ${completed.occurredAt.toISOString()}, past its SLA${facts.length > 0 ? ` (${facts.join('; ')})` : ''}.`,
+    seqs: sorted([completed.seq, ...(record.detected ? [record.detected.seq] : [])]),
+    subject: record.person,
+    at: completed.occurredAt.toISOString(),
+  };
+}
+
+function missingCompletionGap(record: OffboardingRecord, { inPeriod, checked, to, now }: Scope): Gap | null {
+  const detected = record.detected;
+  if (!detected || detected.occurredAt >= to) return null;
+  if (inPeriod(detected.occurredAt)) checked.offboardings++;
+  const deadline = new Date(record.deactivatedAt!.getTime() + (record.slaMs ?? DEFAULT_OFFBOARDING_SLA_MS));
+  if (deadline > now) return null;
+  return {
+    kind: 'offboarding_past_sla',
+    summary: `Offboarding of ${record.person ?? '(unknown)'}, deactivated at ${record.deactivatedAt!.toISOString()}, had to be completed by ${deadline.toISOString()} and no completion is recorded.`,
+    seqs: [detected.seq],
+    subject: record.person,
+    at: detected.occurredAt.toISOString(),
   };
 }
 
@@ -590,89 +586,6 @@ function oneLine(value: string): string {
 
 function sorted(seqs: number[]): number[] {
   return [...new Set(seqs)].sort((a, b) => a - b);
-}
-
-/** The report for a person: a line per gap, grouped by kind, with the events behind each. */
-export function readinessToText(report: ReadinessReport): string {
-  const lines: string[] = [];
-  const period = `${report.period.from} to ${report.period.to} (UTC, end exclusive)`;
-  lines.push(`Audit readiness for ${period}`);
-  lines.push(
-    `Ledger: ${report.ledger.count} event(s) verified, ${report.ledger.problem ? `CHAIN BROKEN at event ${report.ledger.problem.seq}` : `chain intact, head ${report.ledger.head_hash}`}${
-      report.ledger.checkpoint ? `; newest checkpoint (event ${report.ledger.checkpoint.seq}) ${report.ledger.checkpoint.ok ? 'matches' : 'DOES NOT MATCH'}` : '; no signed checkpoint recorded'
-    }`,
-  );
-  const c = report.checked;
-  lines.push(
-    `Checked: ${c.grants} grant(s), ${c.extensions} extension(s), ${c.revocations} revocation(s), ${c.emergency_grants} emergency grant(s), ${c.alerts} alert(s), ${c.review_campaigns} review campaign(s), ${c.offboardings} offboarding(s), ${c.days} day(s)`,
-  );
-  lines.push(uptimeLine(report.uptime, report.period));
-  if (report.unreadable.length > 0) lines.push(unreadableLine(report.unreadable));
-  lines.push('');
-  if (report.ok) {
-    lines.push('No gaps found.');
-    return `${lines.join('\n')}\n`;
-  }
-  lines.push(`${report.gaps.length} gap(s) found:`);
-  for (const kind of GAP_KINDS) {
-    const gaps = report.gaps.filter((g) => g.kind === kind);
-    if (gaps.length === 0) continue;
-    lines.push('', `${GAP_TITLES[kind]} (${gaps.length}) [${kind}]`);
-    for (const gap of gaps) {
-      lines.push(`  - ${gap.summary}${gap.seqs.length > 0 ? ` [event${gap.seqs.length === 1 ? '' : 's'} ${gap.seqs.join(', ')}]` : ''}${gap.id ? ` (id ${gap.id})` : ''}`);
-      for (const r of gap.responses ?? []) lines.push(`    Response by ${r.by} at ${r.at} [event ${r.seq}]: ${oneLine(r.text)}`);
-    }
-  }
-  return `${lines.join('\n')}\n`;
-}
-
-/** The same report as Markdown, for the audit pack. */
-export function readinessToMarkdown(report: ReadinessReport): string {
-  const lines: string[] = [];
-  lines.push('# Audit readiness', '');
-  lines.push(`Period: ${report.period.from} to ${report.period.to} (UTC, end exclusive).`, '');
-  lines.push(
-    `Ledger: ${report.ledger.count} event(s) verified; ${report.ledger.problem ? `**chain broken at event ${report.ledger.problem.seq}**: ${report.ledger.problem.reason}` : `chain intact, head \`${report.ledger.head_hash}\``}; ${
-      report.ledger.checkpoint
-        ? `newest signed checkpoint (event ${report.ledger.checkpoint.seq}) ${report.ledger.checkpoint.ok ? 'matches' : '**does not match**'}: ${escapeMarkdown(report.ledger.checkpoint.message)}`
-        : 'no signed checkpoint recorded'
-    }.`,
-    '',
-  );
-  const c = report.checked;
-  lines.push('| checked | count |', '| --- | --- |');
-  for (const [name, value] of Object.entries(c)) lines.push(`| ${name.replace(/_/g, ' ')} | ${value} |`);
-  lines.push('');
-  lines.push(escapeMarkdown(uptimeLine(report.uptime, report.period)), '');
-  if (report.unreadable.length > 0) lines.push(escapeMarkdown(unreadableLine(report.unreadable)), '');
-  if (report.ok) {
-    lines.push('**No gaps found.**', '');
-    return lines.join('\n');
-  }
-  lines.push(`**${report.gaps.length} gap(s) found.** Each names the evidence events (seq numbers in \`evidence.jsonl\`) behind it.`, '');
-  for (const kind of GAP_KINDS) {
-    const gaps = report.gaps.filter((g) => g.kind === kind);
-    if (gaps.length === 0) continue;
-    lines.push(`## ${GAP_TITLES[kind]} (${gaps.length})`, '');
-    for (const gap of gaps) {
-      lines.push(`- ${escapeMarkdown(gap.summary)}${gap.seqs.length > 0 ? ` Event${gap.seqs.length === 1 ? '' : 's'}: ${gap.seqs.join(', ')}.` : ''}${gap.id ? ` Id: \`${gap.id}\`.` : ''}`);
-      for (const r of gap.responses ?? []) lines.push(`  - **Management response** by ${escapeMarkdown(r.by)} at ${r.at} (event ${r.seq}): ${escapeMarkdown(oneLine(r.text))}`);
-      if (gap.id && (gap.responses ?? []).length === 0) lines.push('  - No management response recorded.');
-    }
-    lines.push('');
-  }
-  return lines.join('\n');
-}
-
-/** Names the events left out because the catalogue cannot read them (the first ten, and how many more). */
-function unreadableLine(unreadable: UnreadableEvent[]): string {
-  const named = unreadable.slice(0, 10).map((u) => `event ${u.seq} (${u.problem})`);
-  const more = unreadable.length > 10 ? `, and ${unreadable.length - 10} more` : '';
-  return `Not read: ${unreadable.length} event(s) of an unknown kind or with details not of their kind's shape, left out of the checks: ${named.join('; ')}${more}`;
-}
-
-export function escapeMarkdown(value: string): string {
-  return value.replace(/([\\`*_[\]<>|])/g, '\\$1');
 }
 
 /** Verifies the whole chain, checks the newest checkpoint, folds the whole ledger and assesses the period. */

@@ -65,3 +65,22 @@ export async function verifyLedger(db: Db, onProgress?: (count: number) => void,
     await workers?.stop();
   }
 }
+
+/**
+ * What `evidence verify` concludes from the chain, the checkpoints and the head row, worst first:
+ * a broken chain, then a chain that verifies but not against the checkpoints, then a head row
+ * ahead of (or otherwise unlike) the newest event. `headProblem` is kept beside any verdict, so
+ * it can still be told after a checkpoint mismatch.
+ */
+export type LedgerVerdict =
+  | { kind: 'ok'; chain: VerifyResult }
+  | { kind: 'chain_broken'; chain: VerifyResult; problem: ChainProblem }
+  | { kind: 'checkpoint_mismatch'; chain: VerifyResult; headProblem: string | undefined }
+  | { kind: 'head_row_wrong'; chain: VerifyResult; headProblem: string };
+
+export function ledgerVerdict(chain: VerifyResult, checkpointOk: boolean, headProblem: string | undefined): LedgerVerdict {
+  if (!chain.ok) return { kind: 'chain_broken', chain, problem: chain.problem! };
+  if (!checkpointOk) return { kind: 'checkpoint_mismatch', chain, headProblem };
+  if (headProblem) return { kind: 'head_row_wrong', chain, headProblem };
+  return { kind: 'ok', chain };
+}

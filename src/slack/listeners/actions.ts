@@ -1,4 +1,4 @@
-import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import type { App, BlockAction, ButtonAction, RespondFn } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import { z } from 'zod';
 import { acknowledgeAlert } from '../../app/acknowledge-alert.ts';
@@ -22,21 +22,23 @@ const idValue = z.string().regex(/^\d{1,9}$/).transform(Number);
 
 type ActionHandler = (id: number, user: string, body: BlockAction, client: WebClient) => Promise<string | undefined>;
 
+type ListenerOptions = { track: (work: Promise<unknown>) => void; refreshHome: (user: string) => Promise<void> };
+
 /**
  * Every button: acknowledged first, then the id is parsed, and the use case decides with the
  * database, taking who clicked from the signed payload, never from the button.
  */
-export function registerActionListeners(app: App, deps: AppDeps, options: { track: (work: Promise<unknown>) => void; refreshHome: (user: string) => Promise<void> }): void {
-  const handlers: Record<string, ActionHandler> = {
-    [ACTIONS.approve]: async (id, user) => {
-      const outcome = await approveRequest(deps, { requestId: id, approver: user });
-      if (outcome.kind !== 'approved') return undefined;
-      if (!outcome.final) return `Approved. Request #${id} has ${outcome.approvals} of ${outcome.required} approvals.`;
-      if (outcome.grant?.state === 'awaiting_owners') return `Approved request #${id}. The owners of *${outcome.grant.system}* are asked to grant it by hand; the requester is told once one of them confirms.`;
-      if (outcome.grant?.state === 'failed') return `Approved, but the ${outcome.extension ? 'extension' : 'grant'} failed: ${outcome.grant.error}`;
-      if (outcome.grant?.state === 'checking') return `Approved request #${id}, but ${GRANT_BEING_CHECKED}`;
-      return outcome.grant?.state === 'granting' ? `Approved request #${id}, but ${GRANT_FINISHES_LATER} The requester is told then.` : undefined;
-    },
+export function registerActionListeners(app: App, deps: AppDeps, options: ListenerOptions): void {
+  registerButtons(app, deps, options.track, actionHandlers(deps, options));
+  registerHumanTaskView(app, deps);
+  registerRespondView(app, deps);
+  registerDenyReasonView(app, deps);
+}
+
+/** What each button does, by action id; the reply (if any) goes to whoever clicked. */
+function actionHandlers(deps: AppDeps, options: ListenerOptions): Record<string, ActionHandler> {
+  return {
+    [ACTIONS.approve]: async (id, user) => approvalReply(id, await approveRequest(deps, { requestId: id, approver: user })),
     [ACTIONS.deny]: async (id, user, body, client) => {
       // Only someone who may deny is asked for a reason; the submission is checked again.
       await checkMayDecide(deps, { requestId: id, user, verb: 'deny' });
@@ -63,33 +65,32 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
     ...humanTaskActionHandlers(deps),
     ...respondActionHandlers(deps),
   };
+}
 
+/** What the approver is told after clicking Approve: how far the request got, and the grant's state if it was the last approval. */
+function approvalReply(id: number, outcome: Awaited<ReturnType<typeof approveRequest>>): string | undefined {
+  if (outcome.kind !== 'approved') return undefined;
+  if (!outcome.final) return `Approved. Request #${id} has ${outcome.approvals} of ${outcome.required} approvals.`;
+  if (outcome.grant?.state === 'awaiting_owners') return `Approved request #${id}. The owners of *${outcome.grant.system}* are asked to grant it by hand; the requester is told once one of them confirms.`;
+  if (outcome.grant?.state === 'failed') return `Approved, but the ${outcome.extension ? 'extension' : 'grant'} failed: ${outcome.grant.error}`;
+  if (outcome.grant?.state === 'checking') return `Approved request #${id}, but ${GRANT_BEING_CHECKED}`;
+  return outcome.grant?.state === 'granting' ? `Approved request #${id}, but ${GRANT_FINISHES_LATER} The requester is told then.` : undefined;
+}
+
+function registerButtons(app: App, deps: AppDeps, track: ListenerOptions['track'], handlers: Record<string, ActionHandler>): void {
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions' }, async ({ ack, body, action, client, respond }) => {
     await ack();
     // Own keys only: an action id such as "constructor" or "__proto__" must not reach Object.prototype.
     const handler = Object.hasOwn(handlers, action.action_id) ? handlers[action.action_id] : undefined;
     if (!handler || typeof body.user.id !== 'string') return;
     const user = body.user.id;
-    // Answering the clicker is best effort: the decision is already recorded (or refused), and a
-    // reply Slack will not take (a forged user, an expired response_url) must not read as a bot error.
-    const tell = async (text: string) => {
-      try {
-        if (body.response_url) await respond({ response_type: 'ephemeral', replace_original: false, text });
-        else {
-          // App Home clicks carry no response_url: answer in the app's DM with the person.
-          const dm = await client.conversations.open({ users: user });
-          if (dm.channel?.id) await client.chat.postMessage({ channel: dm.channel.id, text });
-        }
-      } catch (error) {
-        deps.logger.warn({ user, action: action.action_id, err: error instanceof Error ? error.message : String(error) }, 'could not answer a click');
-      }
-    };
+    const tell = (text: string) => answerClicker(deps, { user, action: action.action_id, hasResponseUrl: Boolean(body.response_url), respond, client }, text);
     const id = idValue.safeParse(action.value);
     if (!id.success) {
       await tell('This button is not valid any more; nothing changed.');
       return;
     }
-    options.track(
+    track(
       handler(id.data, user, body, client)
         .then((reply) => (reply ? tell(reply) : undefined))
         .catch(async (error: unknown) => {
@@ -99,10 +100,32 @@ export function registerActionListeners(app: App, deps: AppDeps, options: { trac
         }),
     );
   });
+}
 
-  registerHumanTaskView(app, deps);
-  registerRespondView(app, deps);
+/**
+ * Answering the clicker is best effort: the decision is already recorded (or refused), and a
+ * reply Slack will not take (a forged user, an expired response_url) must not read as a bot error.
+ */
+async function answerClicker(
+  deps: AppDeps,
+  click: { user: string; action: string; hasResponseUrl: boolean; respond: RespondFn; client: WebClient },
+  text: string,
+): Promise<void> {
+  const { user, client } = click;
+  try {
+    if (click.hasResponseUrl) await click.respond({ response_type: 'ephemeral', replace_original: false, text });
+    else {
+      // App Home clicks carry no response_url: answer in the app's DM with the person.
+      const dm = await client.conversations.open({ users: user });
+      if (dm.channel?.id) await client.chat.postMessage({ channel: dm.channel.id, text });
+    }
+  } catch (error) {
+    deps.logger.warn({ user, action: click.action, err: error instanceof Error ? error.message : String(error) }, 'could not answer a click');
+  }
+}
 
+/** The deny modal's submission: a reason is required, and the use case decides again. */
+function registerDenyReasonView(app: App, deps: AppDeps): void {
   app.view(VIEWS.denyReason, async ({ ack, body, view }) => {
     const requestId = idValue.safeParse(view.private_metadata);
     const typed: unknown = view.state?.values?.[DENY_MODAL.block]?.[DENY_MODAL.action]?.value;

@@ -493,41 +493,16 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   const step = options.onProgress ?? (() => {});
   mkdirSync(outDir, { recursive: true });
   const write = (file: string, content: string) => writeFileSync(join(outDir, file), content);
-
   const counted = (what: string) => (n: number) => step(`${what}… ${n.toLocaleString('en-US')} events`);
+
   step('verifying the evidence ledger…');
   const verify = await verifyLedger(db, counted('verifying the evidence ledger'));
   counted('verifying the evidence ledger')(verify.count);
-
-  step('reading the evidence…');
-  const history = new EvidenceHistory();
-  const timelineBuilder = new TimelineBuilder();
-  const people = new PeopleHistory();
-  // The whole ledger: a grant applied before the period, or reviewed after it, is judged on all its evidence.
-  for await (const page of readEventPages(db)) {
-    for (const event of page) {
-      history.add(event);
-      timelineBuilder.add(event);
-      people.add(event);
-    }
-    counted('reading the evidence')(history.count);
-  }
+  const read = await readWholeLedger(db, counted('reading the evidence'), step);
+  const { history } = read;
 
   step('writing the grant and revoke log…');
-  const counts: Record<string, number> = {};
-  const csv = (file: CsvFile, rows: Row[]) => {
-    counts[file] = rows.length;
-    write(file, toCsv(CSV_COLUMNS[file], rows, { bom: options.bom }));
-  };
-  csv('grants.csv', grantRows(history, period));
-  csv('access.csv', (await finishTimeline(db, timelineBuilder)).between(period.from, period.to).map(accessCsvRow));
-  csv('approvals.csv', approvalRows(history, period));
-  csv('emergency.csv', emergencyRows(history, period, now));
-  csv('reviews.csv', reviewRows(history, period));
-  csv('offboarding.csv', offboardingRows(history, period));
-  csv('alerts.csv', alertRows(history, period));
-  csv('people.csv', people.rows(period.to));
-
+  const counts = await writeCsvFiles(db, read, period, now, (file, content) => write(file, content), options.bom);
   step('writing the policy…');
   write('policy.md', renderPolicy(options.access));
 
@@ -535,19 +510,7 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   const readiness = assessReadiness(history, { ...period, now, verify, checkpoint: await newestCheckpointCheck(db) });
   write('readiness.md', readinessToMarkdown(readiness));
   write('readiness.json', `${JSON.stringify(readiness, null, 2)}\n`);
-
-  const headRow = (await readHeadRow(db)) ?? null;
-  const verification: Verification = {
-    ok: verify.ok,
-    count: verify.count,
-    head_hash: verify.headHash,
-    problem: verify.problem ?? null,
-    checkpoints_ok: true,
-    checkpoints: await checkpointViews(db, history.checkpoints, period),
-    head_row: headRow,
-    head_row_problem: verify.ok ? (headRowProblem(headRow ?? undefined, verify) ?? null) : null,
-  };
-  verification.checkpoints_ok = verification.checkpoints.every((c) => c.problem === null);
+  const verification = await verificationOf(db, verify, history, period);
   write('verification.json', `${JSON.stringify(verification, null, 2)}\n`);
 
   step('exporting the evidence of the period…');
@@ -558,35 +521,98 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
 
   step('writing the proof…');
   const proof = await writePackProof(db, outDir, period, history.checkpoints.filter((c) => inPeriod(c.occurredAt, period)), options.signer);
+  const versions = policyVersions(history, period);
+  const notes = packNotes({ counts, verification, verify, versions, accessHash: options.access.hash, signed: Boolean(options.signer) });
+  write('README.md', indexMarkdown({ period, now, events, counts, verification, readiness, access: options.access, versions, notes }));
 
+  const files = SUMMED_FILES.filter((f) => f !== 'public-key.pem' || proof.publicKey);
+  signSumsFile(outDir, files, options.signer);
+  step('done');
+  return { dir: outDir, files: [...files, 'SHA256SUMS', ...(options.signer ? [SIGNATURE_FILE.file] : [])], events, read: history.count, verification, readiness, notes };
+}
+
+interface LedgerRead {
+  history: EvidenceHistory;
+  timeline: TimelineBuilder;
+  people: PeopleHistory;
+}
+
+/** The whole ledger, folded once for every file: a grant applied before the period, or reviewed after it, is judged on all its evidence. */
+async function readWholeLedger(db: Db, onCount: (n: number) => void, step: (text: string) => void): Promise<LedgerRead> {
+  step('reading the evidence…');
+  const read: LedgerRead = { history: new EvidenceHistory(), timeline: new TimelineBuilder(), people: new PeopleHistory() };
+  for await (const page of readEventPages(db)) {
+    for (const event of page) {
+      read.history.add(event);
+      read.timeline.add(event);
+      read.people.add(event);
+    }
+    onCount(read.history.count);
+  }
+  return read;
+}
+
+/** The pack's CSV files; returns how many rows each has. */
+async function writeCsvFiles(db: Db, read: LedgerRead, period: Period, now: Date, write: (file: string, content: string) => void, bom: boolean | undefined): Promise<Record<string, number>> {
+  const { history } = read;
+  const counts: Record<string, number> = {};
+  const csv = (file: CsvFile, rows: Row[]) => {
+    counts[file] = rows.length;
+    write(file, toCsv(CSV_COLUMNS[file], rows, { bom }));
+  };
+  csv('grants.csv', grantRows(history, period));
+  csv('access.csv', (await finishTimeline(db, read.timeline)).between(period.from, period.to).map(accessCsvRow));
+  csv('approvals.csv', approvalRows(history, period));
+  csv('emergency.csv', emergencyRows(history, period, now));
+  csv('reviews.csv', reviewRows(history, period));
+  csv('offboarding.csv', offboardingRows(history, period));
+  csv('alerts.csv', alertRows(history, period));
+  csv('people.csv', read.people.rows(period.to));
+  return counts;
+}
+
+/** verification.json: the chain, the checkpoints of the period checked against it, and the database's head row. */
+async function verificationOf(db: Db, verify: VerifyResult, history: EvidenceHistory, period: Period): Promise<Verification> {
+  const headRow = (await readHeadRow(db)) ?? null;
+  const checkpoints = await checkpointViews(db, history.checkpoints, period);
+  return {
+    ok: verify.ok,
+    count: verify.count,
+    head_hash: verify.headHash,
+    problem: verify.problem ?? null,
+    checkpoints_ok: checkpoints.every((c) => c.problem === null),
+    checkpoints,
+    head_row: headRow,
+    head_row_problem: verify.ok ? (headRowProblem(headRow ?? undefined, verify) ?? null) : null,
+  };
+}
+
+/** What the index tells the reader about the pack: empty files, a policy that changed, anything that does not verify. */
+function packNotes(input: { counts: Record<string, number>; verification: Verification; verify: VerifyResult; versions: ReturnType<typeof policyVersions>; accessHash: string; signed: boolean }): string[] {
+  const { counts, verification, verify, versions } = input;
   const notes: string[] = [];
   if (counts['reviews.csv'] === 0) notes.push('`reviews.csv` has only its header: no access-review events (`review.*`) are recorded in this period.');
   if (counts['offboarding.csv'] === 0) notes.push('`offboarding.csv` has only its header: no offboarding events (`offboarding.*`) are recorded in this period.');
   if (verification.checkpoints.length === 0) notes.push('No `ledger.checkpoint` events are recorded in this period; `verification.json` lists none.');
-  const versions = policyVersions(history, period);
-  if (versions.length > 0 && versions.at(-1)!.hash !== options.access.hash) {
-    notes.push(`\`policy.md\` is rendered from the current access.yml (SHA-256 \`${options.access.hash}\`), which is not the version in force at the end of the period (\`${versions.at(-1)!.hash}\`); the versions in force are listed above.`);
+  if (versions.length > 0 && versions.at(-1)!.hash !== input.accessHash) {
+    notes.push(`\`policy.md\` is rendered from the current access.yml (SHA-256 \`${input.accessHash}\`), which is not the version in force at the end of the period (\`${versions.at(-1)!.hash}\`); the versions in force are listed above.`);
   }
   if (!verification.checkpoints_ok) {
     notes.push(`**Checkpoints that do not match the ledger**: ${verification.checkpoints.filter((c) => c.problem).map((c) => `event ${c.seq} (${c.problem})`).join('; ')}. See \`verification.json\`.`);
   }
   if (verification.head_row_problem) notes.push(`**The ledger's newest events are not all there**: ${verification.head_row_problem}. See \`verification.json\`.`);
-  if (!options.signer) notes.push('**This package is not signed** (no `SHA256SUMS.sig`): breakglass had no ledger signing key here (`LEDGER_SIGNING_KEY` or `DATA_DIR/ledger-signing-key`). `public-key.pem` is the key of the newest checkpoint of the period, if any.');
+  if (!input.signed) notes.push('**This package is not signed** (no `SHA256SUMS.sig`): breakglass had no ledger signing key here (`LEDGER_SIGNING_KEY` or `DATA_DIR/ledger-signing-key`). `public-key.pem` is the key of the newest checkpoint of the period, if any.');
   if (!verify.ok) notes.push(`**The ledger does not verify**: ${verify.problem?.reason ?? ''} (event ${verify.problem?.seq ?? '?'}). See \`verification.json\`.`);
+  return notes;
+}
 
-  write(
-    'README.md',
-    indexMarkdown({ period, now, events, counts, verification, readiness, access: options.access, versions, notes }),
-  );
-
-  const files = SUMMED_FILES.filter((f) => f !== 'public-key.pem' || proof.publicKey);
+/** SHA256SUMS over the pack's files, and its signature by the ledger key when there is one. */
+function signSumsFile(outDir: string, files: readonly string[], signer: AuditPackOptions['signer']): void {
   const sums = [...files].sort().map((file) => `${createHash('sha256').update(readFileSync(join(outDir, file))).digest('hex')}  ${file}`);
-  write('SHA256SUMS', `${sums.join('\n')}\n`);
+  writeFileSync(join(outDir, 'SHA256SUMS'), `${sums.join('\n')}\n`);
   // An unsigned pack written over a signed one must not keep the old signature.
-  if (options.signer) write(SIGNATURE_FILE.file, signSums(options.signer, readFileSync(join(outDir, 'SHA256SUMS'))));
+  if (signer) writeFileSync(join(outDir, SIGNATURE_FILE.file), signSums(signer, readFileSync(join(outDir, 'SHA256SUMS'))));
   else rmSync(join(outDir, SIGNATURE_FILE.file), { force: true });
-  step('done');
-  return { dir: outDir, files: [...files, 'SHA256SUMS', ...(options.signer ? [SIGNATURE_FILE.file] : [])], events, read: history.count, verification, readiness, notes };
 }
 
 function indexMarkdown(input: {

@@ -1,6 +1,6 @@
 import { CheckpointCoverage } from './checkpoint-coverage.ts';
 import { UptimeWatch } from './uptime.ts';
-import { isOpaque, parseEvent, type EvidenceEvent } from '../domain/events.ts';
+import { isOpaque, parseEvent, type EventDetails, type EvidenceEvent } from '../domain/events.ts';
 import type { StoredEvent } from './event.ts';
 
 /**
@@ -196,6 +196,13 @@ export class EvidenceHistory {
 
   /** Requests, grants and alerts, from events whose details are of their kind's catalogued shape. */
   private fold(event: StoredEvent, parsed: EvidenceEvent): void {
+    if (parsed.kind.startsWith('request.')) this.foldRequest(event, parsed);
+    else if (parsed.kind.startsWith('grant.')) this.foldGrant(event, parsed);
+    else this.foldFollowUp(event, parsed);
+  }
+
+  /** A request: made, approved (each approval), denied, expired or cancelled. */
+  private foldRequest(event: StoredEvent, parsed: EvidenceEvent): void {
     switch (parsed.kind) {
       case 'request.created': {
         const d = parsed.details;
@@ -238,6 +245,14 @@ export class EvidenceHistory {
       case 'request.cancelled':
         this.decide(event, 'cancelled', parsed.details.reason, null);
         return;
+      default:
+        return;
+    }
+  }
+
+  /** A grant: applied, extended, asked to end, revoked (and the sessions that ended with it), or a revoke that failed. */
+  private foldGrant(event: StoredEvent, parsed: EvidenceEvent): void {
+    switch (parsed.kind) {
       case 'grant.applied': {
         const d = parsed.details;
         const grant = this.grant(d.grant_id, event);
@@ -271,18 +286,7 @@ export class EvidenceHistory {
         const d = parsed.details;
         const grant = this.grant(d.grant_id, event);
         if (!grant) return;
-        const at = instant(d.revoked_at) ?? event.occurredAt;
-        // A review's Revoke records no end of its own: the line had none.
-        const scheduledEnd = 'ends_at' in d ? instant(d.ends_at) : null;
-        grant.revocation = {
-          at,
-          by: event.actor,
-          reason: text(d.reason),
-          scheduledEnd,
-          lateByMs: ('late_by_ms' in d ? number(d.late_by_ms) : null) ?? (scheduledEnd ? Math.max(0, at.getTime() - scheduledEnd.getTime()) : 0),
-          seq: event.seq,
-          providerCall: text(d.provider_call),
-        };
+        grant.revocation = revocationOf(event, d);
         return;
       }
       case 'grant.sessions_ended': {
@@ -297,6 +301,14 @@ export class EvidenceHistory {
         grant?.revokeFailures.push({ at: event.occurredAt, seq: event.seq, error: text(d.error) });
         return;
       }
+      default:
+        return;
+    }
+  }
+
+  /** What followed: an emergency grant reviewed or escalated, alerts raised, acknowledged and responded to. */
+  private foldFollowUp(event: StoredEvent, parsed: EvidenceEvent): void {
+    switch (parsed.kind) {
       case 'emergency.reviewed': {
         const grant = this.grant(parsed.details.grant_id, event);
         if (grant) {
@@ -432,6 +444,22 @@ export class EvidenceHistory {
  * The end a grant had as of `asOf` (default: everything recorded): its original end, moved by
  * each extension and by an early end recorded at or before then.
  */
+/** A grant.revoked event as the grant's revocation: when access ended, by whom, why and how late. */
+function revocationOf(event: StoredEvent, d: EventDetails<'grant.revoked'>): RevocationRecord {
+  const at = instant(d.revoked_at) ?? event.occurredAt;
+  // A review's Revoke records no end of its own: the line had none.
+  const scheduledEnd = 'ends_at' in d ? instant(d.ends_at) : null;
+  return {
+    at,
+    by: event.actor,
+    reason: text(d.reason),
+    scheduledEnd,
+    lateByMs: ('late_by_ms' in d ? number(d.late_by_ms) : null) ?? (scheduledEnd ? Math.max(0, at.getTime() - scheduledEnd.getTime()) : 0),
+    seq: event.seq,
+    providerCall: text(d.provider_call),
+  };
+}
+
 export function scheduledEnd(grant: GrantRecord & { applied: GrantApplied }, asOf?: Date): Date {
   let end = grant.applied.endsAt;
   const until = asOf?.getTime() ?? Number.POSITIVE_INFINITY;

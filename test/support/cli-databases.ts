@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type Database } from '../../src/db/client.ts';
 import { createPostgresDatabase, postgresAvailable } from './databases.ts';
+import { seedPgliteDataDir } from './templates.ts';
 
 /** A database the real CLI can open from another process: a PGlite folder, or a PostgreSQL database. */
 export interface CliDatabase {
@@ -19,6 +20,8 @@ export const cliDatabaseVariants: Array<{ kind: 'pglite' | 'postgres'; skip: boo
     skip: false,
     async setup() {
       const dir = mkdtempSync(join(tmpdir(), 'breakglass-cli-'));
+      // Already migrated, as a bot would have left it.
+      await seedPgliteDataDir(dir);
       return {
         env: { DATA_DIR: dir },
         open: () => openDatabase({ dataDir: dir, holder: 'test' }),
@@ -30,7 +33,7 @@ export const cliDatabaseVariants: Array<{ kind: 'pglite' | 'postgres'; skip: boo
     kind: 'postgres',
     skip: !postgresAvailable,
     async setup() {
-      const created = await createPostgresDatabase();
+      const created = await createPostgresDatabase({ migrated: true });
       return {
         env: { DATABASE_URL: created.url },
         open: () => openDatabase({ databaseUrl: created.url, dataDir: '', holder: 'test', onNotice: () => {} }),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { whoFromLedger, whoHadAccess, whoToJson, whoToText } from '../../src/evidence/who.ts';
 import { runCli } from '../support/cli.ts';
-import { cliDatabaseVariants, type CliDatabase } from '../support/cli-databases.ts';
+import { cliDatabaseVariants, type CliDatabase, describeSideBySide } from '../support/cli-databases.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';
 
 const DAY = '2026-03-02';
@@ -150,7 +150,7 @@ describe('who had access: extended, ended early, never revoked', () => {
 });
 
 for (const variant of cliDatabaseVariants) {
-  describe.skipIf(variant.skip)(`npx breakglass who [${variant.kind}]`, () => {
+  describeSideBySide(variant, `npx breakglass who [${variant.kind}]`, () => {
     let database: CliDatabase;
 
     beforeAll(async () => {

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type Database } from '../../src/db/client.ts';
+import { describe } from 'vitest';
 import { createPostgresDatabase, postgresAvailable } from './databases.ts';
 import { seedPgliteDataDir } from './templates.ts';
 
@@ -42,3 +43,15 @@ export const cliDatabaseVariants: Array<{ kind: 'pglite' | 'postgres'; skip: boo
     },
   },
 ];
+
+/**
+ * A variant's suite, run side by side with the other variants' (declared the same way) while its
+ * own tests still run in order: the CLI runs in child processes, so two at a time keep both cores
+ * busy where one after the other left one idle. Variants share nothing: each has its own database,
+ * folders and keys.
+ */
+export function describeSideBySide(variant: { skip: boolean }, title: string, suite: () => void): void {
+  describe.skipIf(variant.skip)(title, { concurrent: true }, () => {
+    describe.sequential('in order', suite);
+  });
+}

@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase, type Database } from '../../src/db/client.ts';
 import { describe } from 'vitest';
+import { openDatabase, type Database } from '../../src/db/client.ts';
 import { createPostgresDatabase, postgresAvailable } from './databases.ts';
 import { seedPgliteDataDir } from './templates.ts';
 

@@ -44,6 +44,7 @@ import { createPostgresDatabase, postgresAvailable, type DatabaseKind } from '..
 import { startFaultProxy, type FaultProxy, type HoldRule, type ProxiedCall } from '../support/fault-proxy.ts';
 import { startIamServer, type IamTestServer } from '../support/iam-server.ts';
 import { startOktaServer, type OktaTestServer } from '../support/okta-server.ts';
+import { seedPgliteDataDir } from '../support/templates.ts';
 import { blockAction, eventCallback, post, slashCommand, TEST_SIGNING_SECRET, userChangeEvent } from '../support/slack-requests.ts';
 import { startSlackServer, textOf, type SlackServer, type StoredMessage } from '../support/slack-server.ts';
 
@@ -189,7 +190,9 @@ async function createWorld(kind: DatabaseKind): Promise<World> {
   const iamProxy = await startFaultProxy(iam.url);
   const folder = mkdtempSync(join(tmpdir(), `breakglass-crash-${kind}-`));
   writeFileSync(join(folder, 'access.yml'), ACCESS);
-  const postgres = kind === 'postgres' ? await createPostgresDatabase() : undefined;
+  // A database breakglass already migrated (the crashes under test come after the first start).
+  const postgres = kind === 'postgres' ? await createPostgresDatabase({ migrated: true }) : undefined;
+  if (!postgres) await seedPgliteDataDir(join(folder, 'data'));
   const env: Record<string, string> = {
     HOME: folder, // no ~/.okta/okta.yaml can leak in
     SLACK_BOT_TOKEN: slack.token,

@@ -11,7 +11,7 @@ import { EvidenceHistory } from '../../src/evidence/history.ts';
 import { renderPolicy } from '../../src/evidence/policy-doc.ts';
 import { assessReadiness, type ReadinessReport } from '../../src/evidence/readiness.ts';
 import { runCli } from '../support/cli.ts';
-import { cliDatabaseVariants, type CliDatabase } from '../support/cli-databases.ts';
+import { cliDatabaseVariants, type CliDatabase, describeSideBySide } from '../support/cli-databases.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';
 import { tamper } from '../support/tamper.ts';
 
@@ -107,7 +107,7 @@ const events = story.events();
 const access = loadAccessConfig(ACCESS);
 
 for (const variant of cliDatabaseVariants) {
-  describe.skipIf(variant.skip)(`npx breakglass audit-pack [${variant.kind}]`, () => {
+  describeSideBySide(variant, `npx breakglass audit-pack [${variant.kind}]`, () => {
     let database: CliDatabase;
     let root: string;
     let dir: string;

@@ -9,8 +9,9 @@ import { openDatabase } from '../../src/db/client.ts';
 import { generateSigningKey, keyFingerprint, type CheckpointSigner } from '../../src/evidence/checkpoint.ts';
 import { Ledger } from '../../src/evidence/ledger.ts';
 import { runCli } from '../support/cli.ts';
-import { cliDatabaseVariants, type CliDatabase } from '../support/cli-databases.ts';
+import { cliDatabaseVariants, type CliDatabase, describeSideBySide } from '../support/cli-databases.ts';
 import { tamper } from '../support/tamper.ts';
+import { seedPgliteDataDir } from '../support/templates.ts';
 import { uncatalogued } from '../support/uncatalogued.ts';
 
 const access = {
@@ -26,13 +27,14 @@ resources:
   path: 'access.yml',
 };
 
-describe('npx breakglass evidence checkpoint verify', () => {
+describeSideBySide({ skip: false }, 'npx breakglass evidence checkpoint verify', () => {
   const dir = mkdtempSync(join(tmpdir(), 'breakglass-cli-checkpoint-'));
   const env = { DATA_DIR: dir };
   const { signer } = generateSigningKey();
   let text = '';
 
   beforeAll(async () => {
+    await seedPgliteDataDir(dir);
     const database = await openDatabase({ dataDir: dir, holder: 'test' });
     const ledger = new Ledger();
     for (let i = 1; i <= 5; i++) {
@@ -69,7 +71,7 @@ describe('npx breakglass evidence checkpoint verify', () => {
 const DAY = 86_400_000;
 
 for (const variant of cliDatabaseVariants) {
-  describe.skipIf(variant.skip)(`pinned and default keys [${variant.kind}]`, () => {
+  describeSideBySide(variant, `pinned and default keys [${variant.kind}]`, () => {
     let database: CliDatabase;
     const keyDir = mkdtempSync(join(tmpdir(), 'breakglass-cli-key-'));
     const own = generateSigningKey();

@@ -5,9 +5,11 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.ts';
 import { Ledger } from '../../src/evidence/ledger.ts';
+import { describeSideBySide } from '../support/cli-databases.ts';
 import { runCli } from '../support/cli.ts';
 import { createPostgresDatabase, postgresAvailable } from '../support/databases.ts';
 import { tamper } from '../support/tamper.ts';
+import { seedPgliteDataDir } from '../support/templates.ts';
 import { uncatalogued } from '../support/uncatalogued.ts';
 
 const TRICKY_REASON = 'INC-7, "urgent": replica lag\nsecond line, with comma';
@@ -31,6 +33,7 @@ const variants: Array<{ kind: string; skip: boolean; setup(): Promise<{ env: Rec
     skip: false,
     async setup() {
       const dir = mkdtempSync(join(tmpdir(), 'breakglass-cli-'));
+      await seedPgliteDataDir(dir);
       return {
         env: { DATA_DIR: dir },
         database: () => openDatabase({ dataDir: dir, holder: 'test' }),
@@ -42,14 +45,14 @@ const variants: Array<{ kind: string; skip: boolean; setup(): Promise<{ env: Rec
     kind: 'postgres',
     skip: !postgresAvailable,
     async setup() {
-      const created = await createPostgresDatabase();
+      const created = await createPostgresDatabase({ migrated: true });
       return { env: { DATABASE_URL: created.url }, database: () => openDatabase({ databaseUrl: created.url, dataDir: '', holder: 'test' }), cleanup: created.drop };
     },
   },
 ];
 
 for (const variant of variants) {
-  describe.skipIf(variant.skip)(`npx breakglass evidence [${variant.kind}]`, () => {
+  describeSideBySide(variant, `npx breakglass evidence [${variant.kind}]`, () => {
     let env: Record<string, string>;
     let open: () => Promise<Database>;
     let cleanup: () => Promise<void>;

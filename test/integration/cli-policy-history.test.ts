@@ -7,7 +7,7 @@ import { recordConfigLoaded } from '../../src/app/record-config.ts';
 import { loadAccessConfig } from '../../src/config/access.ts';
 import { describePolicySource } from '../../src/config/policy-source.ts';
 import { Ledger } from '../../src/evidence/ledger.ts';
-import { cliDatabaseVariants, type CliDatabase } from '../support/cli-databases.ts';
+import { cliDatabaseVariants, type CliDatabase, describeSideBySide } from '../support/cli-databases.ts';
 import { runCli } from '../support/cli.ts';
 import { FakeClock } from '../support/clock.ts';
 
@@ -25,7 +25,7 @@ const T1 = '2026-02-02T09:00:00.000Z';
 const T2 = '2026-03-02T09:00:00.000Z';
 
 for (const variant of cliDatabaseVariants) {
-  describe.skipIf(variant.skip)(`npx breakglass policy --at / --history / diff [${variant.kind}]`, () => {
+  describeSideBySide(variant, `npx breakglass policy --at / --history / diff [${variant.kind}]`, () => {
     let database: CliDatabase;
     const repo = mkdtempSync(join(tmpdir(), 'breakglass-policy-git-'));
     const file = join(repo, 'access.yml');

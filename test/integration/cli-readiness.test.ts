@@ -5,7 +5,7 @@ import { EvidenceHistory } from '../../src/evidence/history.ts';
 import { assessReadiness, readinessToMarkdown, readinessToText, type CheckpointStatus, type ReadinessReport } from '../../src/evidence/readiness.ts';
 import type { VerifyResult } from '../../src/evidence/verify.ts';
 import { runCli } from '../support/cli.ts';
-import { cliDatabaseVariants, type CliDatabase } from '../support/cli-databases.ts';
+import { cliDatabaseVariants, type CliDatabase, describeSideBySide } from '../support/cli-databases.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';
 import { tamper } from '../support/tamper.ts';
 import { uncatalogued } from '../support/uncatalogued.ts';
@@ -355,7 +355,7 @@ describe('readiness finds each kind of gap, with the events behind it', () => {
 });
 
 for (const variant of cliDatabaseVariants) {
-  describe.skipIf(variant.skip)(`npx breakglass readiness [${variant.kind}]`, () => {
+  describeSideBySide(variant, `npx breakglass readiness [${variant.kind}]`, () => {
     let database: CliDatabase;
     const clean = story();
 
@@ -388,7 +388,7 @@ for (const variant of cliDatabaseVariants) {
 }
 
 for (const variant of cliDatabaseVariants) {
-  describe.skipIf(variant.skip)(`npx breakglass readiness on a ledger whose checkpoints were cut out [${variant.kind}]`, () => {
+  describeSideBySide(variant, `npx breakglass readiness on a ledger whose checkpoints were cut out [${variant.kind}]`, () => {
     let database: CliDatabase;
     beforeAll(async () => {
       database = await variant.setup();

@@ -4,7 +4,7 @@ import { whoAt, whoAtToJson } from '../../src/evidence/access-render.ts';
 import { whoAtToText } from '../../src/evidence/access-text.ts';
 import { buildTimeline } from '../../src/evidence/timeline.ts';
 import { runCli } from '../support/cli.ts';
-import { cliDatabaseVariants, type CliDatabase } from '../support/cli-databases.ts';
+import { cliDatabaseVariants, type CliDatabase, describeSideBySide } from '../support/cli-databases.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';
 
 const DAY = '2026-03-02';
@@ -153,7 +153,7 @@ describe('who had access: extended, ended early, never revoked', () => {
 });
 
 for (const variant of cliDatabaseVariants) {
-  describe.skipIf(variant.skip)(`npx breakglass who [${variant.kind}]`, () => {
+  describeSideBySide(variant, `npx breakglass who [${variant.kind}]`, () => {
     let database: CliDatabase;
 
     beforeAll(async () => {

@@ -14,7 +14,7 @@ import { writeAuditPack } from '../../src/evidence/audit-pack.ts';
 import { checkpointFromDetails, formatCheckpoint, generateSigningKey } from '../../src/evidence/checkpoint.ts';
 import { canonicalContent, chainHash, type StoredEvent } from '../../src/evidence/event.ts';
 import { runCli, type CliResult } from '../support/cli.ts';
-import { cliDatabaseVariants, type CliDatabase } from '../support/cli-databases.ts';
+import { cliDatabaseVariants, type CliDatabase, describeSideBySide } from '../support/cli-databases.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';
 import { tamper } from '../support/tamper.ts';
 
@@ -86,7 +86,7 @@ function rewritten(from: number): StoredEvent[] {
 }
 
 for (const variant of cliDatabaseVariants) {
-  describe.skipIf(variant.skip)(`the pack's standalone verifier agrees with evidence verify [${variant.kind}]`, () => {
+  describeSideBySide(variant, `the pack's standalone verifier agrees with evidence verify [${variant.kind}]`, () => {
     let database: CliDatabase;
     let root: string;
     let packs = 0;

@@ -4,7 +4,7 @@ import { EvidenceHistory } from '../../src/evidence/history.ts';
 import { assessReadiness, readinessToMarkdown, readinessToText, type ReadinessReport } from '../../src/evidence/readiness.ts';
 import type { VerifyResult } from '../../src/evidence/verify.ts';
 import { runCli } from '../support/cli.ts';
-import { cliDatabaseVariants, type CliDatabase } from '../support/cli-databases.ts';
+import { cliDatabaseVariants, type CliDatabase, describeSideBySide } from '../support/cli-databases.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';
 
 const HOUR = 3_600_000;
@@ -145,7 +145,7 @@ describe('readiness: the bot\'s own uptime', () => {
 });
 
 for (const variant of cliDatabaseVariants) {
-  describe.skipIf(variant.skip)(`npx breakglass readiness reports the bot's downtime [${variant.kind}]`, () => {
+  describeSideBySide(variant, `npx breakglass readiness reports the bot's downtime [${variant.kind}]`, () => {
     let database: CliDatabase;
     const { s, lastBefore, restarted } = crashStory();
     beforeAll(async () => {

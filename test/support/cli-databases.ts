@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.ts';
 import { createPostgresDatabase, postgresAvailable } from './databases.ts';
+import { seedPgliteDataDir } from './templates.ts';
 
 /** A database the real CLI can open from another process: a PGlite folder, or a PostgreSQL database. */
 export interface CliDatabase {
@@ -19,6 +21,8 @@ export const cliDatabaseVariants: Array<{ kind: 'pglite' | 'postgres'; skip: boo
     skip: false,
     async setup() {
       const dir = mkdtempSync(join(tmpdir(), 'breakglass-cli-'));
+      // Already migrated, as a bot would have left it.
+      await seedPgliteDataDir(dir);
       return {
         env: { DATA_DIR: dir },
         open: () => openDatabase({ dataDir: dir, holder: 'test' }),
@@ -30,7 +34,7 @@ export const cliDatabaseVariants: Array<{ kind: 'pglite' | 'postgres'; skip: boo
     kind: 'postgres',
     skip: !postgresAvailable,
     async setup() {
-      const created = await createPostgresDatabase();
+      const created = await createPostgresDatabase({ migrated: true });
       return {
         env: { DATABASE_URL: created.url },
         open: () => openDatabase({ databaseUrl: created.url, dataDir: '', holder: 'test', onNotice: () => {} }),
@@ -39,3 +43,15 @@ export const cliDatabaseVariants: Array<{ kind: 'pglite' | 'postgres'; skip: boo
     },
   },
 ];
+
+/**
+ * A variant's suite, run side by side with the other variants' (declared the same way) while its
+ * own tests still run in order: the CLI runs in child processes, so two at a time keep both cores
+ * busy where one after the other left one idle. Variants share nothing: each has its own database,
+ * folders and keys.
+ */
+export function describeSideBySide(variant: { skip: boolean }, title: string, suite: () => void): void {
+  describe.skipIf(variant.skip)(title, { concurrent: true }, () => {
+    describe.sequential('in order', suite);
+  });
+}

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { openDatabase, type Database } from '../../src/db/client.ts';
+import { migrationsFolder, openDatabase, type Database } from '../../src/db/client.ts';
+import * as schema from '../../src/db/schema.ts';
+import { pgliteTemplateDump, postgresTemplate } from './templates.ts';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -23,11 +25,15 @@ if (!postgresAvailable) {
   console.warn(`\n*** PostgreSQL is not reachable at ${TEST_DATABASE_URL}: the Postgres variants of the integration tests are SKIPPED.\n*** Start PostgreSQL or set TEST_DATABASE_URL to run them.\n`);
 }
 
-/** A fresh, empty PostgreSQL database for one test file; dropped afterwards. */
-export async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+/**
+ * A fresh PostgreSQL database for one test file; dropped afterwards. Empty, or with `migrated` a
+ * copy of one breakglass already migrated (what its next open finds: nothing left to apply).
+ */
+export async function createPostgresDatabase(options: { migrated?: boolean } = {}): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `breakglass_test_${randomBytes(6).toString('hex')}`;
+  const template = options.migrated ? ` template ${await postgresTemplate(TEST_DATABASE_URL)}` : '';
   const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
+  await admin.unsafe(`create database ${name}${template}`);
   await admin.end();
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${name}`;
@@ -45,10 +51,28 @@ export type DatabaseKind = 'pglite' | 'postgres';
 
 /** Opens a migrated database of the given kind; `close` also drops a Postgres one. */
 export async function openTestDatabase(kind: DatabaseKind): Promise<Database> {
-  if (kind === 'pglite') return openDatabase({ dataDir: 'memory://', holder: 'test' });
-  const created = await createPostgresDatabase();
+  if (kind === 'pglite') return openPgliteCopy();
+  const created = await createPostgresDatabase({ migrated: true });
   const database = await openDatabase({ databaseUrl: created.url, dataDir: '', holder: 'test' });
   return { ...database, close: async () => { await database.close(); await created.drop(); } };
+}
+
+/**
+ * An in-memory PGlite, as `openDatabase({ dataDir: 'memory://' })` gives, loaded from the migrated
+ * template instead of running initdb and the migrations again; the migrator still runs (and finds
+ * nothing to do), so a database behind the migrations could not pass unnoticed.
+ */
+async function openPgliteCopy(): Promise<Database> {
+  const [{ PGlite }, { drizzle }, { migrate }, loadDataDir] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+    import('drizzle-orm/pglite/migrator'),
+    pgliteTemplateDump(),
+  ]);
+  const client = new PGlite({ loadDataDir });
+  const db = drizzle(client, { schema });
+  await migrate(db, { migrationsFolder });
+  return { db: db as unknown as Database['db'], kind: 'pglite', location: 'memory://', close: () => client.close() };
 }
 
 /**

@@ -8,6 +8,7 @@ import { readEnv } from '../../src/config/env.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { Clock } from '../../src/ports.ts';
 import { createPostgresDatabase, type DatabaseKind } from './databases.ts';
+import { seedPgliteDataDir } from './templates.ts';
 import { TEST_SIGNING_SECRET } from './slack-requests.ts';
 import { startIamServer, type IamTestServer } from './iam-server.ts';
 import { startOktaServer, type OktaTestServer } from './okta-server.ts';
@@ -72,7 +73,10 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   process.env.AWS_ACCESS_KEY_ID = iam.credentials.accessKeyId;
   process.env.AWS_SECRET_ACCESS_KEY = iam.credentials.secretAccessKey;
   const folder = mkdtempSync(join(tmpdir(), 'breakglass-e2e-'));
-  const postgres = options.database === 'postgres' ? await createPostgresDatabase() : undefined;
+  // The database breakglass already migrated once (what a restart finds): initdb and the
+  // migrations are the same for every test and were checked when the template was built.
+  const postgres = options.database === 'postgres' ? await createPostgresDatabase({ migrated: true }) : undefined;
+  if (!postgres) await seedPgliteDataDir(join(folder, 'data'));
   const env = readEnv({
     SLACK_BOT_TOKEN: slack.token,
     SLACK_SIGNING_SECRET: TEST_SIGNING_SECRET,

@@ -222,43 +222,56 @@ async function completeOne(deps: AppDeps, open: OpenOffboarding): Promise<boolea
   if (personGrants.some(isHeld)) return false;
   const principals = principalsOf(deps, emails, new Set([open.slackUser, ...personGrants.map((g) => g.person)]), personGrants);
   const matches = (entry: AccessEntry) => principals.has(entry.principal.toLowerCase()) || (entry.email !== undefined && emails.includes(entry.email.toLowerCase()));
-
   const systems: SystemRecord[] = [];
-  const unmanaged: string[] = [];
   for (const [resource, config] of Object.entries(deps.access.config.resources)) {
     const provider = deps.providers.forTarget(config.grant);
-    const revokedByGrant = personGrants.filter((g) => g.resource === resource && g.revokeReason === 'offboarding' && g.revokedAt).map((g) => g.revokedAt!.getTime());
     // Granted by hand: nothing to list; the record names who confirmed each removal, and when.
     if (provider.canList === false) {
       systems.push(await confirmedRemovals(deps, resource, provider.name, personGrants));
       continue;
     }
-    let remaining: AccessEntry[];
     try {
-      remaining = (await listNoted(deps, provider, resource, config.grant)).filter(matches);
-      if (remaining.length > 0 && personGrants.some((g) => g.resource === resource)) {
-        // Managed: revoke what breakglass granted, then confirm it is gone.
-        const grant = personGrants.find((g) => g.resource === resource)!;
-        await provider.revoke(grantSpec(grant));
-        remaining = (await listNoted(deps, provider, resource, config.grant)).filter(matches);
-        if (remaining.length > 0) throw new Error(`${provider.name} still lists the access after revoke`);
-        systems.push({ resource, provider: provider.name, outcome: 'revoked', ended_at: deps.clock.now().toISOString() });
-        continue;
-      }
+      systems.push(await listedSystem(deps, { resource, target: config.grant, provider }, personGrants, matches));
     } catch (error) {
       deps.logger.warn({ email: open.email, resource, err: error instanceof Error ? error.message : String(error) }, 'offboarding check failed; will retry');
       return false;
     }
-    if (remaining.length > 0) {
-      unmanaged.push(resource);
-      systems.push({ resource, provider: provider.name, outcome: 'unmanaged_reported', ended_at: null, principals: remaining.map((r) => r.principal) });
-    } else {
-      const ended = revokedByGrant.length > 0 ? new Date(Math.max(...revokedByGrant)).toISOString() : null;
-      systems.push({ resource, provider: provider.name, outcome: ended ? 'revoked' : 'no_access', ended_at: ended });
-    }
   }
+  await recordCompletion(deps, open, systems);
+  deps.wake.outbox();
+  return true;
+}
 
+/**
+ * What a listed provider shows of the leaver on one resource: nothing (with when breakglass's own
+ * revoke ended it), access breakglass granted (revoked now and checked gone), or unmanaged access.
+ */
+async function listedSystem(
+  deps: AppDeps,
+  at: { resource: string; target: GrantTarget; provider: AccessProvider },
+  personGrants: Array<typeof grants.$inferSelect>,
+  matches: (entry: AccessEntry) => boolean,
+): Promise<SystemRecord> {
+  const { resource, target, provider } = at;
+  let remaining = (await listNoted(deps, provider, resource, target)).filter(matches);
+  const grant = personGrants.find((g) => g.resource === resource);
+  if (remaining.length > 0 && grant) {
+    // Managed: revoke what breakglass granted, then confirm it is gone.
+    await provider.revoke(grantSpec(grant));
+    remaining = (await listNoted(deps, provider, resource, target)).filter(matches);
+    if (remaining.length > 0) throw new Error(`${provider.name} still lists the access after revoke`);
+    return { resource, provider: provider.name, outcome: 'revoked', ended_at: deps.clock.now().toISOString() };
+  }
+  if (remaining.length > 0) return { resource, provider: provider.name, outcome: 'unmanaged_reported', ended_at: null, principals: remaining.map((r) => r.principal) };
+  const revokedByGrant = personGrants.filter((g) => g.resource === resource && g.revokeReason === 'offboarding' && g.revokedAt).map((g) => g.revokedAt!.getTime());
+  const ended = revokedByGrant.length > 0 ? new Date(Math.max(...revokedByGrant)).toISOString() : null;
+  return { resource, provider: provider.name, outcome: ended ? 'revoked' : 'no_access', ended_at: ended };
+}
+
+/** offboarding.completed, once across replicas, with the SLA judged from the systems' end times, and its alert. */
+async function recordCompletion(deps: AppDeps, open: OpenOffboarding, systems: SystemRecord[]): Promise<void> {
   const now = deps.clock.now();
+  const unmanaged = systems.filter((s) => s.outcome === 'unmanaged_reported').map((s) => s.resource);
   const endTimes = systems.map((s) => (s.ended_at ? new Date(s.ended_at).getTime() : open.deactivatedAt.getTime()));
   const accessEndedAt = new Date(Math.max(open.deactivatedAt.getTime(), ...endTimes));
   const sla = deps.access.config.offboarding.sla;
@@ -288,19 +301,13 @@ async function completeOne(deps: AppDeps, open: OpenOffboarding): Promise<boolea
         unmanaged_access: unmanaged,
       },
     });
-    if (unmanaged.length > 0 || !slaMet) {
-      await raiseAlert(tx, deps, {
-        kind: 'offboarding',
-        notification:
-          unmanaged.length > 0
-            ? { kind: 'offboarding_unmanaged', email: open.email, resources: unmanaged }
-            : { kind: 'offboarding_sla_missed', email: open.email, slaMs: sla },
-        subject: open.email,
-      });
-    }
+    if (unmanaged.length === 0 && slaMet) return;
+    await raiseAlert(tx, deps, {
+      kind: 'offboarding',
+      notification: unmanaged.length > 0 ? { kind: 'offboarding_unmanaged', email: open.email, resources: unmanaged } : { kind: 'offboarding_sla_missed', email: open.email, slaMs: sla },
+      subject: open.email,
+    });
   });
-  deps.wake.outbox();
-  return true;
 }
 
 /** A system granted by hand: every grant the person had of it, each with the owner who confirmed its removal. */

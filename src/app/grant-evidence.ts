@@ -1,4 +1,5 @@
 import type { Tx } from '../db/client.ts';
+import type { SessionsEnded } from '../ports.ts';
 import type { Notification } from '../domain/notifications.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
@@ -24,4 +25,36 @@ export async function raiseGrantAlert(tx: Tx, deps: Pick<AppDeps, 'ledger' | 'cl
   const { kind, ...rest } = facts;
   const notification = { kind, requestId: grant.requestId, person: grant.person, resource: grant.resource, ...rest } as Notification;
   return raiseAlert(tx, deps, { kind, notification, requestId: grant.requestId, grantId: grant.id, subject: grant.person, resource: grant.resource });
+}
+
+/**
+ * `grant.sessions_ended`, in the transaction that records the revoke: the person's open sessions
+ * the provider ended with it (`ended` null when it cannot count them), from when, and how.
+ */
+export async function recordSessionsEnded(
+  tx: Tx,
+  deps: Pick<AppDeps, 'ledger'>,
+  about: { subject?: string | null; resource: string; requestId?: number | null },
+  ended: { grantId: number | null; provider: string; sessions: SessionsEnded; reason?: 'review' | 'offboarding' | 'drift'; principal?: string; reviewItemId?: number },
+): Promise<void> {
+  await deps.ledger.append(tx, {
+    kind: 'grant.sessions_ended',
+    actor: 'breakglass',
+    ...about,
+    details: {
+      grant_id: ended.grantId,
+      provider: ended.provider,
+      ended: ended.sessions.ended,
+      effective_at: ended.sessions.effectiveAt.toISOString(),
+      method: ended.sessions.method,
+      ...(ended.reason ? { reason: ended.reason } : {}),
+      ...(ended.principal ? { principal: ended.principal } : {}),
+      ...(ended.reviewItemId !== undefined ? { review_item_id: ended.reviewItemId } : {}),
+    },
+  });
+}
+
+/** What a revoke's answer says it did to open sessions, if anything. */
+export function sessionsEndedBy(answer: unknown): SessionsEnded | undefined {
+  return typeof answer === 'object' && answer !== null && 'sessionsEnded' in answer ? (answer as { sessionsEnded: SessionsEnded }).sessionsEnded : undefined;
 }

@@ -1,3 +1,4 @@
+import { recordSessionsEnded, sessionsEndedBy } from './grant-evidence.ts';
 import { and, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { isHeld } from '../db/grants-repo.ts';
@@ -5,7 +6,7 @@ import { enqueue } from '../db/outbox.ts';
 import { accessRequests, evidenceEvents, grants, humanTasks, LIVE_GRANT_STATES } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
 import { readDetails } from '../domain/events.ts';
-import type { AccessEntry, AccessProvider, GrantTarget } from '../ports.ts';
+import type { AccessEntry, AccessProvider, GrantTarget, SessionsEnded } from '../ports.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
 import { noteListing } from './record-listing.ts';
@@ -207,6 +208,9 @@ function principalsOf(deps: AppDeps, emails: string[], slackIds: Set<string | nu
   return names;
 }
 
+/** Open sessions a revoke during the offboarding ended, recorded with its completion. */
+type EndedSessions = { grant: typeof grants.$inferSelect; provider: string; sessions: SessionsEnded };
+
 type SystemRecord = {
   resource: string;
   provider: string;
@@ -223,6 +227,7 @@ async function completeOne(deps: AppDeps, open: OpenOffboarding): Promise<boolea
   const principals = principalsOf(deps, emails, new Set([open.slackUser, ...personGrants.map((g) => g.person)]), personGrants);
   const matches = (entry: AccessEntry) => principals.has(entry.principal.toLowerCase()) || (entry.email !== undefined && emails.includes(entry.email.toLowerCase()));
   const systems: SystemRecord[] = [];
+  const sessionsEnded: EndedSessions[] = [];
   for (const [resource, config] of Object.entries(deps.access.config.resources)) {
     const provider = deps.providers.forTarget(config.grant);
     // Granted by hand: nothing to list; the record names who confirmed each removal, and when.
@@ -231,13 +236,13 @@ async function completeOne(deps: AppDeps, open: OpenOffboarding): Promise<boolea
       continue;
     }
     try {
-      systems.push(await listedSystem(deps, { resource, target: config.grant, provider }, personGrants, matches));
+      systems.push(await listedSystem(deps, { resource, target: config.grant, provider }, personGrants, matches, sessionsEnded));
     } catch (error) {
       deps.logger.warn({ email: open.email, resource, err: error instanceof Error ? error.message : String(error) }, 'offboarding check failed; will retry');
       return false;
     }
   }
-  await recordCompletion(deps, open, systems);
+  await recordCompletion(deps, open, systems, sessionsEnded);
   deps.wake.outbox();
   return true;
 }
@@ -251,13 +256,15 @@ async function listedSystem(
   at: { resource: string; target: GrantTarget; provider: AccessProvider },
   personGrants: Array<typeof grants.$inferSelect>,
   matches: (entry: AccessEntry) => boolean,
+  sessionsEnded: EndedSessions[],
 ): Promise<SystemRecord> {
   const { resource, target, provider } = at;
   let remaining = (await listNoted(deps, provider, resource, target)).filter(matches);
   const grant = personGrants.find((g) => g.resource === resource);
   if (remaining.length > 0 && grant) {
     // Managed: revoke what breakglass granted, then confirm it is gone.
-    await provider.revoke(grantSpec(grant));
+    const sessions = sessionsEndedBy(await provider.revoke(grantSpec(grant)));
+    if (sessions) sessionsEnded.push({ grant, provider: provider.name, sessions });
     remaining = (await listNoted(deps, provider, resource, target)).filter(matches);
     if (remaining.length > 0) throw new Error(`${provider.name} still lists the access after revoke`);
     return { resource, provider: provider.name, outcome: 'revoked', ended_at: deps.clock.now().toISOString() };
@@ -269,7 +276,7 @@ async function listedSystem(
 }
 
 /** offboarding.completed, once across replicas, with the SLA judged from the systems' end times, and its alert. */
-async function recordCompletion(deps: AppDeps, open: OpenOffboarding, systems: SystemRecord[]): Promise<void> {
+async function recordCompletion(deps: AppDeps, open: OpenOffboarding, systems: SystemRecord[], sessionsEnded: EndedSessions[]): Promise<void> {
   const now = deps.clock.now();
   const unmanaged = systems.filter((s) => s.outcome === 'unmanaged_reported').map((s) => s.resource);
   const endTimes = systems.map((s) => (s.ended_at ? new Date(s.ended_at).getTime() : open.deactivatedAt.getTime()));
@@ -284,6 +291,9 @@ async function recordCompletion(deps: AppDeps, open: OpenOffboarding, systems: S
       .where(and(eq(evidenceEvents.kind, 'offboarding.completed'), eq(evidenceEvents.subject, open.email), gt(evidenceEvents.seq, open.seq)))
       .limit(1);
     if (already) return;
+    for (const { grant, provider, sessions } of sessionsEnded) {
+      await recordSessionsEnded(tx, deps, { subject: grant.person, resource: grant.resource, requestId: grant.requestId }, { grantId: grant.id, provider, sessions, reason: 'offboarding' });
+    }
     await deps.ledger.append(tx, {
       kind: 'offboarding.completed',
       actor: 'breakglass',

@@ -1,8 +1,9 @@
+import { recordSessionsEnded, sessionsEndedBy } from './grant-evidence.ts';
 import { and, desc, eq, gt, inArray, isNotNull, sql } from 'drizzle-orm';
 import type { Db, Tx } from '../db/client.ts';
 import { evidenceEvents, grants, reviewCampaigns, reviewItems } from '../db/schema.ts';
 import { explainAccess, type AccessHistory, type AccessVerdict, type ReviewLineFact } from '../domain/drift.ts';
-import type { AccessEntry } from '../ports.ts';
+import type { AccessEntry, SessionsEnded } from '../ports.ts';
 import type { Notification } from '../domain/notifications.ts';
 import { raiseAlert } from './alerts.ts';
 import { recordListing, type BasisHint } from './record-listing.ts';
@@ -59,22 +60,23 @@ export async function reconcileDrift(deps: AppDeps): Promise<DriftFinding[]> {
       if (await reportedRecently(deps.db, resource, entry.principal, now)) continue;
       const evidence = verdict.drift === 'revoke_ineffective' ? { ...(verdict.grantId !== undefined ? { grantId: verdict.grantId } : {}), ...(verdict.reviewLine ? { reviewLine: verdict.reviewLine } : {}) } : {};
       let removed = false;
+      let sessions: SessionsEnded | undefined;
       if (deps.access.config.drift.action === 'remove') {
         try {
-          await provider.revoke({
+          sessions = sessionsEndedBy(await provider.revoke({
             grantId: evidence.grantId !== undefined ? String(evidence.grantId) : evidence.reviewLine ? `review-item-${evidence.reviewLine.itemId}` : `drift-${resource}-${entry.principal}`,
             resource,
             target: config.grant,
             person: { email: entry.email ?? entry.principal, principal: entry.principal },
             expiresAt: now,
-          });
+          }));
           removed = true;
         } catch (error) {
           deps.logger.warn({ resource, principal: entry.principal, err: error instanceof Error ? error.message : String(error) }, 'drift removal failed; reported only');
         }
       }
       const finding: DriftFinding = { resource, principal: entry.principal, kind: verdict.drift, ...evidence, removed };
-      if (await record(deps, finding)) findings.push(finding);
+      if (await record(deps, finding, sessions && { provider: provider.name, sessions })) findings.push(finding);
     }
   }
   if (findings.length > 0) deps.wake.outbox();
@@ -136,7 +138,7 @@ async function reportedRecently(db: Db | Tx, resource: string, principal: string
 }
 
 /** Records a finding unless another replica just did. */
-async function record(deps: AppDeps, finding: DriftFinding): Promise<boolean> {
+async function record(deps: AppDeps, finding: DriftFinding, sessionsEnded?: { provider: string; sessions: SessionsEnded }): Promise<boolean> {
   return deps.db.transaction(async (tx) => {
     await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`drift:${finding.resource}:${finding.principal}`}))`);
     if (await reportedRecently(tx, finding.resource, finding.principal, deps.clock.now())) return false;
@@ -153,6 +155,8 @@ async function record(deps: AppDeps, finding: DriftFinding): Promise<boolean> {
         removed: finding.removed,
       },
     });
+    const about = { subject: finding.principal, resource: finding.resource };
+    if (sessionsEnded) await recordSessionsEnded(tx, deps, about, { grantId: finding.grantId ?? null, ...sessionsEnded, reason: 'drift', principal: finding.principal });
     await raiseAlert(tx, deps, {
       kind: 'drift',
       notification: { kind: 'drift', principal: finding.principal, resource: finding.resource, removed: finding.removed, cause: driftCause(finding) },

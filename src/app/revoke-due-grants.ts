@@ -10,7 +10,7 @@ import type { AppDeps } from './deps.ts';
 import { revokeRetryAt } from './revoke-retry.ts';
 import { grantSpec } from './people.ts';
 import { claimDue } from '../db/claim-due.ts';
-import { aboutGrant, raiseGrantAlert } from './grant-evidence.ts';
+import { aboutGrant, recordSessionsEnded, raiseGrantAlert } from './grant-evidence.ts';
 
 /**
  * While a worker revokes, no other replica touches the grant (the lease is renewed while the
@@ -128,22 +128,7 @@ async function recordRevoked(
         ...(providerCall === 'skipped' ? { access_continues_under_grants: others.map((o) => o.id) } : {}),
       },
     });
-    if (sessionsEnded) {
-      await deps.ledger.append(tx, {
-        kind: 'grant.sessions_ended',
-        actor: 'breakglass',
-        subject: grant.person,
-        resource: grant.resource,
-        requestId: grant.requestId,
-        details: {
-          grant_id: grant.id,
-          provider: deps.providers.forTarget(grant.target).name,
-          ended: sessionsEnded.ended,
-          effective_at: sessionsEnded.effectiveAt.toISOString(),
-          method: sessionsEnded.method,
-        },
-      });
-    }
+    if (sessionsEnded) await recordSessionsEnded(tx, deps, aboutGrant(grant), { grantId: grant.id, provider: deps.providers.forTarget(grant.target).name, sessions: sessionsEnded });
     await enqueue(
       tx,
       now,

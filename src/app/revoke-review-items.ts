@@ -1,8 +1,9 @@
 import { and, eq, inArray, isNull, lte, or, sql } from 'drizzle-orm';
 import { enqueue } from '../db/outbox.ts';
 import { grants, reviewCampaigns, reviewItems, type OutboxMessage } from '../db/schema.ts';
-import type { AccessEntry, GrantSpec, GrantTarget } from '../ports.ts';
+import type { AccessEntry, GrantSpec, GrantTarget, SessionsEnded } from '../ports.ts';
 import { raiseAlert } from './alerts.ts';
+import { recordSessionsEnded, sessionsEndedBy } from './grant-evidence.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
 import type { AppDeps } from './deps.ts';
 import { noteListing } from './record-listing.ts';
@@ -33,11 +34,14 @@ export async function revokeReviewItems(deps: AppDeps, options: { itemIds?: numb
   const claimed = await claim(deps, options.itemIds, options.leasedByCaller === true);
   if (claimed.length === 0) return 0;
   const targets = await targetsOf(deps, claimed);
+  const sessionsByItem = new Map<number, { provider: string; sessions: SessionsEnded }>();
   const attempted = await mapLimit(claimed, CONCURRENCY, async (item) => {
     const target = targets.get(item.campaignId)?.[item.resource];
     if (!target) return { item, error: `\`${item.resource}\` has no grant target recorded in review #${item.campaignId}` };
     try {
-      await deps.providers.forTarget(target).revoke(specOf(item, target));
+      const answer = await deps.providers.forTarget(target).revoke(specOf(item, target));
+      const sessions = sessionsEndedBy(answer);
+      if (sessions) sessionsByItem.set(item.id, { provider: deps.providers.forTarget(target).name, sessions });
       return { item, target };
     } catch (error) {
       return { item, error: error instanceof Error ? error.message : String(error) };
@@ -70,7 +74,7 @@ export async function revokeReviewItems(deps: AppDeps, options: { itemIds?: numb
       else verified.push(item);
     }
   }
-  for (const item of verified) await recordRevoked(deps, item);
+  for (const item of verified) await recordRevoked(deps, item, sessionsByItem.get(item.id));
   for (const item of claimed) {
     const error = failures.get(item.id);
     if (error !== undefined) await recordFailure(deps, item, error);
@@ -127,7 +131,7 @@ const subjectOf = (item: Item) => item.personSlack ?? item.email ?? item.princip
 /** Who decided a review line's revoke (else breakglass), and whose access to what, under which request: the envelope of its events. */
 const aboutItem = (item: Item) => ({ actor: item.decidedBy ?? 'breakglass', subject: subjectOf(item), resource: item.resource, requestId: item.requestId });
 
-async function recordRevoked(deps: AppDeps, item: Item): Promise<void> {
+async function recordRevoked(deps: AppDeps, item: Item, sessionsEnded?: { provider: string; sessions: SessionsEnded }): Promise<void> {
   const now = deps.clock.now();
   await deps.db.transaction(async (tx) => {
     const [done] = await tx
@@ -168,6 +172,7 @@ async function recordRevoked(deps: AppDeps, item: Item): Promise<void> {
         verified: true,
       },
     });
+    if (sessionsEnded) await recordSessionsEnded(tx, deps, aboutItem(item), { grantId: item.grantId, ...sessionsEnded, reason: 'review', principal: item.principal, reviewItemId: item.id });
     const messages: OutboxMessage[] = [];
     if (item.cardId !== null) messages.push({ type: 'review_card', cardId: item.cardId });
     if (item.personSlack) {

@@ -166,7 +166,18 @@ export const EVENT_DETAILS = {
   /** The provider said the access was gone (or removed it) but still lists the person holding it: not revoked, retried. */
   'grant.revoke_ineffective': z.object({ grant_id: id, principal: z.string(), error: z.string(), attempts: z.number(), retrying: z.literal(true) }),
   /** A revoke also ended the person's open sessions (access.yml `end_sessions`); committed with its grant.revoked. `ended` null: ended without a count. */
-  'grant.sessions_ended': z.object({ grant_id: id, provider: z.string(), ended: z.number().nullable(), effective_at: time, method: z.string() }),
+  'grant.sessions_ended': z.object({
+    /** Null when no breakglass grant is behind the access (a review's Revoke of standing access, drift removed). */
+    grant_id: id.nullable(),
+    provider: z.string(),
+    ended: z.number().nullable(),
+    effective_at: time,
+    method: z.string(),
+    /** Which revoke ended them, when not the grant's own end: a review's Revoke, an offboarding, a drift removal. */
+    reason: z.enum(['review', 'offboarding', 'drift']).optional(),
+    principal: z.string().optional(),
+    review_item_id: id.optional(),
+  }),
   'grant.extended': z.object({ grant_id: id, original_request_id: id, previous_ends_at: time, ends_at: time, extended_by: z.string() }),
   'grant.end_requested': grantEndRequested,
   // Access granted and removed by hand (access.yml `grant: { manual }`): the owners' cards and their Done.

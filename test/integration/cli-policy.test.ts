@@ -36,7 +36,7 @@ describe('the policy document rendered from access.yml', () => {
   it('renders every resource: grant, requesters, approvers, N-of-M, duration, expiry, emergency', () => {
     expect(Object.keys(loaded.config.resources)).toEqual(['figma-admin', 'prod-db', 'prod-admin', 'prod-logs', 'prod-sso-admin']);
     const db = section(doc, '### `prod-db` — Production Postgres, read/write');
-    expect(db).toContain('| How access is granted | membership of Okta group `00g1abcdEFGH2345ijk7` |');
+    expect(db).toContain('| How access is granted | membership of Okta group `00g1abcdEFGH2345ijk7`; sessions already open in the apps the group assigns are not ended at revoke and last until each app\'s own session ends (Okta cannot end only the sessions one group gave) |');
     expect(db).toContain('| Who may request it | members of Slack user group `S0ENG` |');
     expect(db).toContain('| Approvers | Slack users `U0DBA1`, `U0DBA2` and members of Slack user group `S0DBA` |');
     expect(db).toContain('| Approvals required | 1 distinct approver, never the requester |');

@@ -53,5 +53,7 @@ export const okta = defineProvider({
     };
   },
 
-  describe: (target) => `membership of Okta group \`${target.groupId}\``,
+  // Okta can only end all of a person's sessions, not those of one group's apps: breakglass does not, and says so.
+  describe: (target) =>
+    `membership of Okta group \`${target.groupId}\`; sessions already open in the apps the group assigns are not ended at revoke and last until each app's own session ends (Okta cannot end only the sessions one group gave)`,
 });

@@ -162,11 +162,12 @@ export interface SlackUser {
 }
 
 /**
- * Slack's directory. Answers may be cached for a short while; `usergroupMembers` of an unknown
+ * The chat workspace's directory (Slack): who a user is, who is in a user group. Not the identity
+ * directory (IdentityDirectory: Okta's status and managers). Answers may be cached for a short while; `usergroupMembers` of an unknown
  * group is an empty list, not an error, so one stale group id never blocks every request. Other
  * failures are thrown as ProviderError, whose `transient` says whether trying again may help.
  */
-export interface Directory {
+export interface ChatDirectory {
   user(id: string): Promise<SlackUser | undefined>;
   usergroupMembers(groupId: string): Promise<string[]>;
   /** The Slack user with this profile email (case-insensitive), or undefined when there is none. */

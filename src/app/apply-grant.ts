@@ -9,7 +9,7 @@ import { checkGrantInDoubt, settleByListing } from './grant-in-doubt.ts';
 import { recordApplied, recordFailure } from './grant-outcome.ts';
 import { awaitHuman } from './human-tasks.ts';
 import { describeLeft, leaverStatus } from './leavers.ts';
-import { grantSpecUntil } from './people.ts';
+import { grantSpecUntil } from './grant-specs.ts';
 
 /**
  * `granting`: the database went away before the outcome was recorded. The grant stays `granting`

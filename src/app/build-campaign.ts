@@ -11,7 +11,7 @@ import type { AppDeps } from './deps.ts';
 import { noteListing } from './record-listing.ts';
 import type { Tx } from '../db/client.ts';
 import { principalOverrides } from '../providers/registry.ts';
-import { targetsOf } from './people.ts';
+import { targetsOf } from './grant-specs.ts';
 import { limiter, mapLimit } from './limit.ts';
 import { backoffMs } from '../domain/backoff.ts';
 import { claimDue } from '../db/claim-due.ts';

@@ -2,7 +2,7 @@ import type { LoadedAccessConfig } from '../config/access.ts';
 import type { Db } from '../db/client.ts';
 import type { Ledger } from '../evidence/ledger.ts';
 import type { Logger } from '../logger.ts';
-import type { Clock, Directory, IdentityDirectory, Metrics, Providers } from '../ports.ts';
+import type { Clock, ChatDirectory, IdentityDirectory, Metrics, Providers } from '../ports.ts';
 
 /** What every use case may use. Built once in bot.ts. */
 export interface AppDeps {
@@ -11,7 +11,7 @@ export interface AppDeps {
   clock: Clock;
   access: LoadedAccessConfig;
   providers: Providers;
-  directory: Directory;
+  directory: ChatDirectory;
   /** The identity directory (Okta) when one is configured: people's status and managers, for access reviews. */
   identities?: IdentityDirectory | undefined;
   logger: Logger;

@@ -5,7 +5,7 @@ import { accessRequests, grants } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
 import { finishedLaterIfDatabaseDown, type ApplyResult } from './apply-grant.ts';
 import type { AppDeps } from './deps.ts';
-import { grantSpecUntil } from './people.ts';
+import { grantSpecUntil } from './grant-specs.ts';
 
 export const ENDED_WHILE_EXTENDING = 'the access was ended while it was being extended';
 

@@ -6,7 +6,7 @@ import { backoffMs } from '../domain/backoff.ts';
 import type { AccessEntry, GrantSpec } from '../ports.ts';
 import type { AppDeps } from './deps.ts';
 import { recordApplied, recordFailure } from './grant-outcome.ts';
-import { grantSpecUntil } from './people.ts';
+import { grantSpecUntil } from './grant-specs.ts';
 import { aboutGrant, raiseGrantAlert } from './grant-evidence.ts';
 
 type Grant = typeof grants.$inferSelect;

@@ -12,7 +12,7 @@ import type { AppDeps } from './deps.ts';
 import { noteListing } from './record-listing.ts';
 import { emailsOf, grantsOf, offboardingsOf, requestsOf, type PersonRef } from './leavers.ts';
 import { principalOverrides } from '../providers/registry.ts';
-import { grantSpec, targetsOf } from './people.ts';
+import { grantSpec, targetsOf } from './grant-specs.ts';
 import { learnPeople } from './learn-people.ts';
 import { leaverObservation } from './people-sightings.ts';
 import { findPerson } from '../evidence/person-aliases.ts';

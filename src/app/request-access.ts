@@ -11,7 +11,7 @@ import { Refusal, type AppDeps } from './deps.ts';
 import { extendGrant } from './extend-grant.ts';
 import { describeLeft, leaverStatus, offboardedSince, type LeaverStatus, type PersonRef } from './leavers.ts';
 import type { Tx } from '../db/client.ts';
-import { personFor } from './people.ts';
+import { personFor } from './grant-specs.ts';
 import { learnSlackUser } from './people-sightings.ts';
 import { findPerson } from '../evidence/person-aliases.ts';
 import { underOnePolicy } from './policy-in-force.ts';

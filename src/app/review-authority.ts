@@ -4,7 +4,7 @@ import { reviewCampaigns, reviewCards, reviewItems } from '../db/schema.ts';
 import { samePerson } from '../domain/review.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { principalOverrides } from '../providers/registry.ts';
-import { targetsOf } from './people.ts';
+import { targetsOf } from './grant-specs.ts';
 import { isSecurity } from './security.ts';
 
 type Card = typeof reviewCards.$inferSelect;

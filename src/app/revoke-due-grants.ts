@@ -8,7 +8,7 @@ import { awaitHuman } from './human-tasks.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
 import type { AppDeps } from './deps.ts';
 import { revokeRetryAt } from './revoke-retry.ts';
-import { grantSpec } from './people.ts';
+import { grantSpec } from './grant-specs.ts';
 import { claimDue } from '../db/claim-due.ts';
 import { aboutGrant, recordSessionsEnded, raiseGrantAlert } from './grant-evidence.ts';
 

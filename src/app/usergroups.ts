@@ -1,11 +1,11 @@
 import type { AccessConfig } from '../config/access-schema.ts';
-import type { Directory } from '../ports.ts';
+import type { ChatDirectory } from '../ports.ts';
 
 /**
  * Resolves every Slack user group access.yml names, so the pure policy can answer membership
  * questions synchronously. The directory caches, so this is cheap after the first call.
  */
-export async function usergroupLookup(config: AccessConfig, directory: Directory): Promise<(groupId: string) => readonly string[]> {
+export async function usergroupLookup(config: AccessConfig, directory: ChatDirectory): Promise<(groupId: string) => readonly string[]> {
   const ids = new Set<string>();
   const add = (audience: { slack_usergroup?: string | undefined } | undefined) => {
     if (audience?.slack_usergroup) ids.add(audience.slack_usergroup);

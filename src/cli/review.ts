@@ -4,7 +4,7 @@ import { startReview, type StartedReview } from '../app/start-review.ts';
 import { loadAccessConfig } from '../config/access.ts';
 import { readCliEnv } from '../config/env.ts';
 import { BOT_HOLDER, DataDirBusyError } from '../db/data-dir-lock.ts';
-import { askRunningBot, type ReviewStartRequest } from '../db/review-mailbox.ts';
+import { askRunningBot, type ReviewStartRequest } from '../bot-mailbox.ts';
 import { loadReviewReport, reviewReportCsv, reviewReportMarkdown } from '../evidence/review-report.ts';
 import { systemClock } from '../ports.ts';
 import { cliUser, withDatabase } from './context.ts';

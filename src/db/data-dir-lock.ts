@@ -1,7 +1,7 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-/** The holder name the bot takes the folder under; a CLI that finds it can hand work to the bot (review-mailbox.ts). */
+/** The holder name the bot takes the folder under; a CLI that finds it can hand work to the bot (src/bot-mailbox.ts). */
 export const BOT_HOLDER = 'the breakglass bot';
 
 export class DataDirBusyError extends Error {

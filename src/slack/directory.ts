@@ -1,12 +1,12 @@
 import type { WebClient } from '@slack/web-api';
-import { ProviderError, type Directory, type SlackUser } from '../ports.ts';
+import { ProviderError, type ChatDirectory, type SlackUser } from '../ports.ts';
 
 const TTL_MS = 60_000;
 /** Slack's `ok: false` answers that mean "not now" rather than "no". */
 const TRANSIENT_ANSWERS = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited']);
 
 /**
- * A failed call as the Directory port promises it: a ProviderError saying whether trying again may
+ * A failed call as the ChatDirectory port promises it: a ProviderError saying whether trying again may
  * help. A definite answer from Slack (`ok: false`) is final unless it is an outage; HTTP errors are
  * final below 500 (except 429); anything else (a dropped connection, retries spent) is transient.
  */
@@ -19,7 +19,7 @@ function directoryError(method: string, error: unknown): ProviderError {
 }
 
 /** Slack's users and user groups, cached for a minute: requests and clicks come in bursts. */
-export class SlackDirectory implements Directory {
+export class SlackDirectory implements ChatDirectory {
   private readonly users = new Map<string, { at: number; value: SlackUser | undefined }>();
   private readonly groups = new Map<string, { at: number; value: string[] }>();
   private readonly byEmail = new Map<string, { at: number; value: SlackUser | undefined }>();

@@ -6,7 +6,7 @@ import { remindReviews } from '../app/remind-reviews.ts';
 import { revokeReviewItems } from '../app/revoke-review-items.ts';
 import { runReviewSchedule } from '../app/schedule-reviews.ts';
 import { startReview } from '../app/start-review.ts';
-import { answerReviewStartRequests, type ReviewStartAnswer, type ReviewStartRequest } from '../db/review-mailbox.ts';
+import { answerReviewStartRequests, type ReviewStartAnswer, type ReviewStartRequest } from '../bot-mailbox.ts';
 import { reviewCampaigns } from '../db/schema.ts';
 
 /**

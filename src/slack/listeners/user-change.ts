@@ -6,7 +6,7 @@ import { findPerson } from '../../evidence/person-aliases.ts';
 import { slackObservation } from '../../app/people-sightings.ts';
 import type { SlackUser } from '../../ports.ts';
 
-/** The event's user as the Directory port describes one. */
+/** The event's user as the ChatDirectory port describes one. */
 function slackUserOf(user: { id: string; name?: unknown; real_name?: unknown; profile?: { email?: unknown }; is_bot?: unknown }): SlackUser {
   const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
   return { id: user.id, name: text(user.real_name) ?? text(user.name) ?? user.id, email: text(user.profile?.email), deleted: false, isBot: user.is_bot === true };

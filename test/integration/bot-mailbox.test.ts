@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { answerReviewStartRequests, askRunningBot, type ReviewStartRequest } from '../../src/db/review-mailbox.ts';
+import { answerReviewStartRequests, askRunningBot, type ReviewStartRequest } from '../../src/bot-mailbox.ts';
 import { createLogger } from '../../src/logger.ts';
 
 const logger = createLogger('debug', new PassThrough());

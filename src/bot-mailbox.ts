@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { StartedReview } from '../app/start-review.ts';
-import type { Logger } from '../logger.ts';
+import type { StartedReview } from './app/start-review.ts';
+import type { Logger } from './logger.ts';
 
 /**
  * `review start` on the embedded database while the bot runs. PGlite allows one process, so the

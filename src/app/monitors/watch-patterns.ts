@@ -3,7 +3,7 @@ import { evidenceEvents, monitorCursor } from '../../db/schema.ts';
 import { isOpaque, parseEvent } from '../../domain/events.ts';
 import { raiseAlert } from '../alerts.ts';
 import type { AppDeps } from '../deps.ts';
-import { DETECTORS, type WatchedEvent } from './detectors.ts';
+import { DETECTORS, type Finding, type WatchedEvent } from './detectors.ts';
 
 const BATCH = 500;
 
@@ -19,6 +19,7 @@ export async function watchSuspiciousPatterns(deps: AppDeps): Promise<number> {
     const [cursor] = await tx.select().from(monitorCursor).for('update', { skipLocked: true });
     if (!cursor) return 0;
     const rows = await tx.select().from(evidenceEvents).where(gt(evidenceEvents.seq, cursor.seq)).orderBy(asc(evidenceEvents.seq)).limit(BATCH);
+    const findings: Finding[] = [];
     for (const row of rows) {
       const event = parseEvent(row);
       // An event the catalogue cannot read is readiness's to report; the monitors read on.
@@ -26,9 +27,12 @@ export async function watchSuspiciousPatterns(deps: AppDeps): Promise<number> {
       const watched: WatchedEvent = { ...row, requestId: row.requestId === null ? null : Number(row.requestId), event };
       for (const detect of DETECTORS) {
         const finding = await detect(tx, watched, config);
-        if (finding) await raiseAlert(tx, deps, { kind: finding.notification.kind, ...finding });
+        if (finding) findings.push(finding);
       }
     }
+    // Raised last: the first append takes the ledger's head lock until commit, and the reading above
+    // must not hold up every other writer.
+    for (const finding of findings) await raiseAlert(tx, deps, { kind: finding.notification.kind, ...finding });
     const last = rows.at(-1);
     if (last) await tx.update(monitorCursor).set({ seq: last.seq });
     return rows.length;

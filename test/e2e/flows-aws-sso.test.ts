@@ -115,7 +115,9 @@ people:
         expect(applied.details).toMatchObject({ provider: 'aws-sso', confirmed_by: 'listing', unanswered_error: expect.stringMatching(/CreateAccountAssignment/) });
         expect(await grantOf(h, requestId)).toMatchObject({ state: 'active' });
         expect(holders()).toEqual([users['carol']]);
-        // Carol's earlier sessions stay refused; one begun with this grant works.
+        // Carol's earlier sessions stay refused; one begun with this grant works. (An earlier revoke's
+        // deny reaches to the whole second after it, as aws:TokenIssueTime has second precision.)
+        await new Promise((resolve) => setTimeout(resolve, 1_100));
         expect(sso.refusesSession({ accountId: ACCOUNT, permissionSetArn: permissionSet, userId: users['carol']!, issuedAt: new Date(), at: new Date() })).toBe(false);
       } finally {
         restore();

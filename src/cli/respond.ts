@@ -1,6 +1,7 @@
 import { asc, eq } from 'drizzle-orm';
 import { Command } from 'commander';
 import { recordResponse, responseProblem } from '../app/respond-to-exception.ts';
+import { controlCharacterProblem } from '../domain/command.ts';
 import type { Db } from '../db/client.ts';
 import { alerts, evidenceEvents } from '../db/schema.ts';
 import { isException } from '../evidence/exceptions.ts';
@@ -31,7 +32,9 @@ export function respondCommand(): Command {
       if (!EXCEPTION_ID.test(exceptionId)) throw new Error(`"${exceptionId}" is not an exception id; \`npx breakglass readiness\` prints each exception's id (like late_revoke:1234), and alerts are alert:<number>`);
       const problem = responseProblem(text);
       if (problem) throw new Error(problem.replace(/ Retype it without and try again; nothing was changed\.$/, ' Nothing was recorded.'));
-      const by = options.as ? `cli:${options.as.trim()}` : cliUser();
+      const as = options.as?.trim();
+      if (as !== undefined && (as === '' || as.length > 100 || controlCharacterProblem(as))) throw new Error('--as takes a name of up to 100 characters, with no control characters; nothing was recorded');
+      const by = as ? `cli:${as}` : cliUser();
       await withDatabase(async ({ db }) => {
         const alertId = /^alert:(\d+)$/.exec(exceptionId)?.[1];
         if (alertId !== undefined) {

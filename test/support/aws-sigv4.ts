@@ -19,7 +19,8 @@ export function parseAuthorization(header: string | undefined): ParsedAuth | und
 
 const sha256hex = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 const hmac = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest();
-const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+/** RFC 3986 percent-encoding, as SigV4 and IAM's URL-encoded policy documents use it. */
+export const rfc3986 = (s: string) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** The signature a request should carry, given the secret of the key it names. */
 export function expectedSignature(req: IncomingMessage, body: Buffer, auth: ParsedAuth, secret: string): string {

@@ -1,23 +1,18 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AppDeps } from '../../src/app/deps.ts';
 import { reconcileDrift } from '../../src/app/reconcile-drift.ts';
 import { recordListing } from '../../src/app/record-listing.ts';
-import { loadAccessConfig } from '../../src/config/access.ts';
 import type { Database } from '../../src/db/client.ts';
 import { readTimeline, resolveUser } from '../../src/evidence/access-record.ts';
 import { accessBetween, accessToCsv, accessToJson, userAt, userAtToJson, whoAt, whoAtToJson } from '../../src/evidence/access-render.ts';
 import { userAtToText, whoAtToText } from '../../src/evidence/access-text.ts';
 import { Ledger } from '../../src/evidence/ledger.ts';
 import type { AccessTimeline } from '../../src/evidence/timeline.ts';
-import { createLogger } from '../../src/logger.ts';
 import type { AccessEntry, AccessProvider } from '../../src/ports.ts';
 import { runCli } from '../support/cli.ts';
 import { cliDatabaseVariants, type CliDatabase } from '../support/cli-databases.ts';
 import { FakeClock } from '../support/clock.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';
+import { useCaseDeps } from '../support/process-deps.ts';
 
 /** Every person is named by their stable breakglass id (see People and aliases). */
 const PERSON_ID = expect.stringMatching(/^P-[0-9a-f]{12}$/);
@@ -68,20 +63,8 @@ class ProviderState {
  */
 async function writeDay(database: Database): Promise<void> {
   const clock = new FakeClock(t('00:00:00'));
-  const folder = mkdtempSync(join(tmpdir(), 'breakglass-timeline-'));
-  writeFileSync(join(folder, 'access.yml'), ACCESS_YML);
   const state = new ProviderState();
-  const provider = state.provider();
-  const deps: AppDeps = {
-    db: database.db,
-    ledger: new Ledger(clock),
-    clock,
-    access: loadAccessConfig(join(folder, 'access.yml')),
-    providers: { forTarget: () => provider },
-    directory: { user: async () => undefined, usergroupMembers: async () => [], userByEmail: async () => undefined },
-    logger: createLogger('silent'),
-    wake: { grants: () => {}, outbox: () => {} },
-  };
+  const deps = useCaseDeps(database.db, { accessYml: ACCESS_YML, clock, provider: state.provider() });
   const story = new EvidenceStory();
   let written = 0;
   const flush = async () => {

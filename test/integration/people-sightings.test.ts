@@ -1,6 +1,3 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { asc } from 'drizzle-orm';
 import { beforeAll, expect, it } from 'vitest';
 import type { AppDeps } from '../../src/app/deps.ts';
@@ -8,15 +5,13 @@ import { approveRequest } from '../../src/app/decide-request.ts';
 import { detectOffboarding } from '../../src/app/offboard-person.ts';
 import { reconcileDrift } from '../../src/app/reconcile-drift.ts';
 import { requestAccess } from '../../src/app/request-access.ts';
-import { loadAccessConfig } from '../../src/config/access.ts';
 import { evidenceEvents } from '../../src/db/schema.ts';
 import { readDetails } from '../../src/domain/events.ts';
-import { Ledger } from '../../src/evidence/ledger.ts';
 import { findPerson } from '../../src/evidence/person-aliases.ts';
-import { createLogger } from '../../src/logger.ts';
 import type { AccessEntry, AccessProvider, SlackUser } from '../../src/ports.ts';
 import { FakeClock } from '../support/clock.ts';
 import { describeEachDatabase } from '../support/databases.ts';
+import { useCaseDeps } from '../support/process-deps.ts';
 
 const ACCESS = `security_channel: C0SEC
 resources:
@@ -40,23 +35,17 @@ describeEachDatabase('people are learnt where breakglass meets them', (context) 
   let listing: AccessEntry[] = [];
   let deps: AppDeps;
   beforeAll(() => {
-    const folder = mkdtempSync(join(tmpdir(), 'breakglass-people-'));
-    writeFileSync(join(folder, 'access.yml'), ACCESS);
     const provider: AccessProvider = { name: 'aws-iam', supports: () => true, grant: async () => {}, revoke: async () => {}, listAccess: async () => listing };
-    deps = {
-      db: context.database.db,
-      ledger: new Ledger(clock),
+    deps = useCaseDeps(context.database.db, {
+      accessYml: ACCESS,
       clock,
-      access: loadAccessConfig(join(folder, 'access.yml')),
-      providers: { forTarget: () => provider },
+      provider,
       directory: {
         user: async (id) => USERS.find((u) => u.id === id),
         usergroupMembers: async () => [],
         userByEmail: async (email) => USERS.find((u) => u.email?.toLowerCase() === email.toLowerCase()),
       },
-      logger: createLogger('silent'),
-      wake: { grants: () => {}, outbox: () => {} },
-    };
+    });
   });
   const personEvents = async () =>
     (await context.database.db.select().from(evidenceEvents).orderBy(asc(evidenceEvents.seq))).filter((e) => e.kind.startsWith('person.'));

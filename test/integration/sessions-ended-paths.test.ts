@@ -3,21 +3,15 @@
  * drift pass removing access nobody granted (`drift: { action: remove }`), and a review's Revoke,
  * each with the provider's count, from when, and how, committed next to the revoke's own event.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import { expect, it } from 'vitest';
-import type { AppDeps } from '../../src/app/deps.ts';
 import { reconcileDrift } from '../../src/app/reconcile-drift.ts';
 import { revokeReviewItems } from '../../src/app/revoke-review-items.ts';
-import { loadAccessConfig } from '../../src/config/access.ts';
 import { evidenceEvents, reviewCampaigns, reviewItems } from '../../src/db/schema.ts';
-import { Ledger } from '../../src/evidence/ledger.ts';
-import { createLogger } from '../../src/logger.ts';
 import type { AccessEntry, AccessProvider, GrantSpec } from '../../src/ports.ts';
 import { FakeClock } from '../support/clock.ts';
 import { describeEachDatabase } from '../support/databases.ts';
+import { useCaseDeps } from '../support/process-deps.ts';
 
 const ACCESS_YML = `
 security_channel: C0SECURITY
@@ -44,19 +38,7 @@ describeEachDatabase('sessions ended by a drift removal', (ctx) => {
       },
       listAccess: async () => [...held.values()],
     };
-    const folder = mkdtempSync(join(tmpdir(), 'breakglass-sessions-'));
-    writeFileSync(join(folder, 'access.yml'), ACCESS_YML);
-    const clock = new FakeClock('2026-03-04T03:00:00Z');
-    const deps: AppDeps = {
-      db: ctx.database.db,
-      ledger: new Ledger(clock),
-      clock,
-      access: loadAccessConfig(join(folder, 'access.yml')),
-      providers: { forTarget: () => provider },
-      directory: { user: async () => undefined, usergroupMembers: async () => [], userByEmail: async () => undefined },
-      logger: createLogger('silent'),
-      wake: { grants: () => {}, outbox: () => {} },
-    };
+    const deps = useCaseDeps(ctx.database.db, { accessYml: ACCESS_YML, clock: new FakeClock('2026-03-04T03:00:00Z'), provider });
     return { deps, revoked };
   }
   const ofKind = async (kind: string) => ctx.database.db.select().from(evidenceEvents).where(eq(evidenceEvents.kind, kind));

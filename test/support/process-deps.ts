@@ -5,7 +5,8 @@ import type { AppDeps } from '../../src/app/deps.ts';
 import { loadAccessConfig } from '../../src/config/access.ts';
 import { Ledger } from '../../src/evidence/ledger.ts';
 import { createLogger } from '../../src/logger.ts';
-import type { AccessProvider, Clock } from '../../src/ports.ts';
+import type { Db } from '../../src/db/client.ts';
+import type { AccessProvider, ChatDirectory, Clock } from '../../src/ports.ts';
 import type { Harness } from './harness.ts';
 
 /**
@@ -14,17 +15,26 @@ import type { Harness } from './harness.ts';
  * crash mid-call). It sends no Slack messages itself; the harness's bot delivers what it queues.
  */
 export function otherProcessDeps(h: Harness, input: { accessYml: string; clock: Clock; provider: Partial<AccessProvider> }): AppDeps {
-  const folder = mkdtempSync(join(tmpdir(), 'breakglass-other-process-'));
-  writeFileSync(join(folder, 'access.yml'), input.accessYml);
   const never = () => new Promise<void>(() => {});
   const provider: AccessProvider = { name: 'other-process', supports: () => true, grant: never, revoke: never, listAccess: async () => [], ...input.provider };
+  return useCaseDeps(h.bot.database.db, { ...input, provider });
+}
+
+/**
+ * What a use case gets when a test calls it in its own process: the access.yml text loaded as the
+ * bot loads its file, one provider for every resource, a Slack directory that knows nobody unless
+ * one is given, and no Slack messages sent.
+ */
+export function useCaseDeps(db: Db, input: { accessYml: string; clock: Clock; provider: AccessProvider; directory?: ChatDirectory }): AppDeps {
+  const folder = mkdtempSync(join(tmpdir(), 'breakglass-use-case-'));
+  writeFileSync(join(folder, 'access.yml'), input.accessYml);
   return {
-    db: h.bot.database.db,
+    db,
     ledger: new Ledger(input.clock),
     clock: input.clock,
     access: loadAccessConfig(join(folder, 'access.yml')),
-    providers: { forTarget: () => provider },
-    directory: { user: async () => undefined, usergroupMembers: async () => [], userByEmail: async () => undefined },
+    providers: { forTarget: () => input.provider },
+    directory: input.directory ?? { user: async () => undefined, usergroupMembers: async () => [], userByEmail: async () => undefined },
     logger: createLogger('silent'),
     wake: { grants: () => {}, outbox: () => {} },
   };

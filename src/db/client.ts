@@ -110,6 +110,10 @@ function postgresClient(url: string, max: number, onNotice?: (message: string) =
     backoff: reconnectBackoffS,
     onnotice: (notice) => onNotice?.(String(notice.message)),
     connection: { application_name: 'breakglass' },
+    // The driver's own first query on each new connection (array types, which breakglass never
+    // binds) is not awaited by anyone: a database restarting at that moment rejected it unhandled
+    // and ended the process (porsager/postgres#1192, #1223).
+    fetch_types: false,
   });
 }
 

@@ -132,7 +132,8 @@ export class PostgresRoleProvider implements AccessProvider {
     if (existing) return existing;
     const url = this.options.variable(target.adminUrlEnv);
     if (!url) throw new ProviderError(`${target.adminUrlEnv} is not set: it holds the admin URL for PostgreSQL role ${target.role}`, false);
-    const client = postgres(url, { max: 2, idle_timeout: 60, connect_timeout: 10, onnotice: () => {} });
+    // fetch_types: see src/db/client.ts (an unawaited first query that a restart rejects unhandled).
+    const client = postgres(url, { max: 2, idle_timeout: 60, connect_timeout: 10, fetch_types: false, onnotice: () => {} });
     this.clients.set(target.adminUrlEnv, client);
     return client;
   }

@@ -13,6 +13,7 @@ import { whoCommand } from './who.ts';
 import { reviewCommand } from './review.ts';
 import { respondCommand } from './respond.ts';
 import { accessCommand } from './access.ts';
+import { exportCommand } from './export.ts';
 
 // A reader that stops early (`| head -1`) closes the pipe: that ends the output, it is no failure.
 // Whatever exit code the command already set (verify's 1 for a broken chain) is kept.
@@ -36,7 +37,8 @@ const program = new Command('breakglass')
   .addCommand(auditPackCommand())
   .addCommand(reviewCommand())
   .addCommand(respondCommand())
-  .addCommand(accessCommand());
+  .addCommand(accessCommand())
+  .addCommand(exportCommand());
 
 try {
   await program.parseAsync(process.argv);

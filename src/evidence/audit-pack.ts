@@ -24,6 +24,7 @@ import { assessReadiness, campaignId, escapeMarkdown, newestCheckpointCheck, off
 import { readEventPages } from './read.ts';
 import { verifyLedger, type VerifyResult } from './verify.ts';
 import { PEOPLE_COLUMNS, PeopleHistory } from './people-csv.ts';
+import { REVIEW_LINES_COLUMNS, reviewLineRows } from './pack-review-lines.ts';
 
 /**
  * The package an auditor gets for a period: one plain file per part (CSV, Markdown, JSON), an
@@ -58,6 +59,7 @@ export const CSV_COLUMNS = {
     'reviewed_within_24h', 'escalated_at', 'alert_acknowledged_by', 'alert_acknowledged_at', 'evidence_seqs',
   ],
   'reviews.csv': ['seq', 'occurred_at', 'kind', 'campaign_id', 'period', 'actor', 'reviewer', 'subject', 'resource', 'decision', 'due_at', 'overdue', 'details'],
+  'review-lines.csv': REVIEW_LINES_COLUMNS,
   'offboarding.csv': [
     'person', 'slack_user', 'source', 'deactivated_at', 'detected_at', 'completed_at', 'access_ended_at', 'took', 'sla', 'sla_met', 'systems', 'unmanaged_access',
     'detected_seq', 'completed_seq',
@@ -97,6 +99,11 @@ export const PACK_FILES: Array<{ file: string; criteria: string[]; checks: strin
     file: 'reviews.csv',
     criteria: ['CC6.2', 'CC6.3'],
     checks: 'Periodic access reviews were started on schedule, each line was kept or revoked by the person’s manager, and every campaign was signed off by its due date.',
+  },
+  {
+    file: 'review-lines.csv',
+    criteria: ['CC6.2', 'CC6.3'],
+    checks: 'The review population: every line of every access review open in the period, as its reviewer saw it (person, resource, provider principal, basis — `request #N` or `unmanaged` — and since when), the decision, who made it and when, the reviewer’s sign-off, and whether the revoke was seen done at the provider; `population_matches_ledger` says whether the campaign’s lines still hash to the population its `review.started` event recorded.',
   },
   {
     file: 'offboarding.csv',
@@ -565,6 +572,7 @@ async function writeCsvFiles(db: Db, read: LedgerRead, period: Period, now: Date
   csv('approvals.csv', approvalRows(history, period));
   csv('emergency.csv', emergencyRows(history, period, now));
   csv('reviews.csv', reviewRows(history, period));
+  csv('review-lines.csv', (await reviewLineRows(db, period, now)) as Row[]);
   csv('offboarding.csv', offboardingRows(history, period));
   csv('alerts.csv', alertRows(history, period));
   csv('people.csv', read.people.rows(period.to));

@@ -1,5 +1,6 @@
 import { stringify } from 'csv-stringify/sync';
-import type { ReviewReport } from './review-report.ts';
+import { toSafeCsv, type Cell } from './csv-safe.ts';
+import type { ReviewReport, ReviewReportLine } from './review-report.ts';
 
 /** The review report worded: CSV for spreadsheets, Markdown for people. */
 
@@ -31,42 +32,43 @@ export const REVIEW_REPORT_COLUMNS = [
   'revoke_error',
 ] as const;
 
-const iso = (d: Date | null) => (d ? d.toISOString() : '');
-const flag = (b: boolean | null) => (b === null ? '' : b ? 'yes' : 'no');
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+const flag = (b: boolean | null) => (b === null ? null : b ? 'yes' : 'no');
 
-/** One row per line of access, RFC 4180. */
+/** One row per line of access: what the reviewer saw, the decision, the sign-off, the revoke. */
+export function reviewLineRow(campaign: ReviewReport['campaign'], l: ReviewReportLine): Record<(typeof REVIEW_REPORT_COLUMNS)[number], Cell> {
+  return {
+    campaign_id: campaign.id,
+    period: campaign.period,
+    item_id: l.itemId,
+    resource: l.resource,
+    person: l.person,
+    email: l.email,
+    principal: l.principal,
+    slack_user: l.slackUser,
+    granted_by: l.grantedBy,
+    since: iso(l.since),
+    since_source: l.sinceSource,
+    new_since_last_review: flag(l.newSinceLastReview),
+    reviewer: l.reviewer,
+    route: l.route,
+    route_note: l.routeNote,
+    decision: l.decision,
+    decided_by: l.decidedBy,
+    decided_at: iso(l.decidedAt),
+    signed_off_by: l.signedOffBy,
+    signed_off_at: iso(l.signedOffAt),
+    overdue: flag(l.overdue),
+    revoke_state: l.revokeState,
+    revoked_at: iso(l.revokedAt),
+    revoke_verified: flag(l.revokeVerified),
+    revoke_error: l.revokeError,
+  };
+}
+
+/** One row per line of access, RFC 4180, Excel-safe (csv-safe.ts), without a byte order mark (for piping). */
 export function reviewReportCsv(report: ReviewReport): string {
-  const c = report.campaign;
-  return stringify(
-    report.lines.map((l) => [
-      c.id,
-      c.period,
-      l.itemId,
-      l.resource,
-      l.person,
-      l.email ?? '',
-      l.principal,
-      l.slackUser ?? '',
-      l.grantedBy,
-      iso(l.since),
-      l.sinceSource ?? '',
-      flag(l.newSinceLastReview),
-      l.reviewer ?? '',
-      l.route,
-      l.routeNote ?? '',
-      l.decision ?? '',
-      l.decidedBy ?? '',
-      iso(l.decidedAt),
-      l.signedOffBy ?? '',
-      iso(l.signedOffAt),
-      flag(l.overdue),
-      l.revokeState ?? '',
-      iso(l.revokedAt),
-      flag(l.revokeVerified),
-      l.revokeError ?? '',
-    ]),
-    { header: true, columns: [...REVIEW_REPORT_COLUMNS], record_delimiter: '\n' },
-  );
+  return toSafeCsv(REVIEW_REPORT_COLUMNS, report.lines.map((l) => reviewLineRow(report.campaign, l)), { bom: false });
 }
 
 /** A cell: pipes escaped, line breaks flattened, empty shown as a dash. */

@@ -13,6 +13,9 @@ import { assessReadiness, type ReadinessReport } from '../../src/evidence/readin
 import { runCli } from '../support/cli.ts';
 import { cliDatabaseVariants, type CliDatabase, describeSideBySide } from '../support/cli-databases.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';
+import { reviewCampaigns, reviewItems } from '../../src/db/schema.ts';
+import type { Db } from '../../src/db/client.ts';
+import { populationHash } from '../../src/domain/review.ts';
 import { tamper } from '../support/tamper.ts';
 
 const HOUR = 3_600_000;
@@ -23,10 +26,24 @@ const CRITERIA = ['CC6.1', 'CC6.2', 'CC6.3', 'CC7.2', 'CC7.3', 'CC8.1'];
 const KEY = generateSigningKey();
 const SIGNER = KEY.signer;
 
+/** Campaign 1's population as the reviewer saw it: Alice's grant, and an account nobody granted with a hostile name. */
+const REVIEW_LINES = [
+  { resource: 'prod-db', principal: 'alice@example.com', email: 'alice@example.com', grantId: 1, requestId: 1, route: 'manager' as const },
+  { resource: 'prod-db', principal: '=cmd|calc', email: null, grantId: null, requestId: null, route: 'security' as const },
+];
+
+async function storeCampaign(db: Db): Promise<void> {
+  await db.insert(reviewCampaigns).values({ id: 1, period: '2026-Q1', scope: ['prod-db'], scopeKey: 'prod-db', trigger: 'manual', requestedBy: 'U0SEC', requestedAt: new Date(t('07:59:00')), state: 'closed', openedAt: new Date(t('08:00:00')), closedAt: new Date(t('15:00:00')) });
+  await db.insert(reviewItems).values([
+    { ...REVIEW_LINES[0]!, campaignId: 1, personName: 'Alice Able', personSlack: 'U0ALICE', since: new Date(t('09:02:00')), sinceSource: 'grant', decision: 'keep', decidedBy: 'U0MGR', decidedAt: new Date(t('10:00:00')) },
+    { ...REVIEW_LINES[1]!, campaignId: 1, since: new Date(t('06:00:00')), sinceSource: 'first_seen' },
+  ]);
+}
+
 function buildStory(): EvidenceStory {
   const s = new EvidenceStory();
   s.config(t('00:05:00'), loadAccessConfig(ACCESS).hash);
-  s.review(t('08:00:00'), { kind: 'review.started', actor: 'U0SEC', details: { campaign_id: 1, period: '2026-Q1', due_at: '2026-03-10T00:00:00.000Z', reviewers: 1, security_items: 0 } });
+  s.review(t('08:00:00'), { kind: 'review.started', actor: 'U0SEC', details: { campaign_id: 1, period: '2026-Q1', due_at: '2026-03-10T00:00:00.000Z', reviewers: 1, security_items: 0, population_sha256: populationHash(REVIEW_LINES.map((l) => ({ ...l, reviewer: null }))) } });
   const a = s.request(t('09:00:00'), { requester: 'U0ALICE', resource: 'prod-db', durationMs: 2 * HOUR, reason: TRICKY, ticket: 'INC-7', approvers: ['U0BOB', 'U0CAROL'], approvalsRequired: 2 });
   s.approve(t('09:01:00'), a, 'U0BOB');
   s.approve(t('09:02:00'), a, 'U0CAROL');
@@ -124,6 +141,7 @@ for (const variant of cliDatabaseVariants) {
       const db = await database.open();
       try {
         await story.writeTo(db.db);
+        await storeCampaign(db.db);
         const options = { db: db.db, from: new Date(t('00:00:00')), to: new Date(t('00:00:00', '2026-03-03')), outDir: dir, access, now: new Date('2026-03-20T00:00:00Z'), signer: SIGNER };
         result = await writeAuditPack(options);
         first = snapshot(dir);
@@ -185,6 +203,12 @@ for (const variant of cliDatabaseVariants) {
       ]);
       // Details as readable text, not JSON.
       expect(records(dir, 'reviews.csv')[1]!.details).toBe('by_assigned_reviewer: true; campaign_id: 1; decision: keep; email: alice@example.com; granted_by: request #1; item_id: 1; keep_all_remaining: false; new_since_last_review: false; period: 2026-Q1; principal: alice@example.com; reviewer: ; route: manager');
+      // The review population: each line as the reviewer saw it, its decision, and whether the lines still hash to what review.started recorded.
+      expect(records(dir, 'review-lines.csv').map((r) => [r.campaign_id, r.person, r.principal, r.granted_by, r.since, r.decision, r.decided_by, r.decided_at, r.population_matches_ledger])).toEqual([
+        ['1', "'=cmd|calc", "'=cmd|calc", 'unmanaged', t('06:00:00.000'), '', '', '', 'yes'],
+        ['1', 'Alice Able', 'alice@example.com', 'request #1', t('09:02:00.000'), 'keep', 'U0MGR', t('10:00:00.000'), 'yes'],
+      ]);
+      expect(readFileSync(join(quiet, 'review-lines.csv'), 'utf8')).toBe(`\uFEFF${CSV_COLUMNS['review-lines.csv'].join(',')}\n`);
       expect(records(dir, 'reviews.csv').map((r) => [r.kind, r.campaign_id, r.actor, r.reviewer, r.decision])).toEqual([
         ['review.started', '1', 'U0SEC', '', ''],
         ['review.decided', '1', 'U0MGR', '', 'keep'],
@@ -298,7 +322,7 @@ for (const variant of cliDatabaseVariants) {
 
       const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', dir], { ...database.env, ACCESS_CONFIG: ACCESS, LEDGER_SIGNING_KEY: KEY.encoded });
       expect(cli.code, cli.stderr).toBe(0);
-      expect(cli.stdout).toBe(`Wrote 20 files to ${dir}: 22 event(s) in the period; ledger intact (${events.length} event(s) verified); 1 readiness gap(s), see readiness.md.\n`);
+      expect(cli.stdout).toBe(`Wrote 21 files to ${dir}: 22 event(s) in the period; ledger intact (${events.length} event(s) verified); 1 readiness gap(s), see readiness.md.\n`);
       sameExceptGenerated(first, snapshot(dir));
     });
 

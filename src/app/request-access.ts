@@ -7,6 +7,7 @@ import { formatDuration } from '../domain/duration.ts';
 import { checkRequest, eligibleApprovers } from '../domain/policy.ts';
 import { raiseAlert } from './alerts.ts';
 import { applyGrant, type ApplyResult } from './apply-grant.ts';
+import { reportUnavailableApprovers, screenApprovers } from './approver-availability.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { extendGrant } from './extend-grant.ts';
 import { describeLeft, leaverStatus, offboardedSince, type LeaverStatus, type PersonRef } from './leavers.ts';
@@ -120,15 +121,26 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
 
 /** Refuses a request too few people could approve, or from someone who has left. */
 async function vet(deps: AppDeps, ask: NewRequest, resource: ResourceConfig, members: (id: string) => readonly string[]): Promise<Vetted> {
-  const approvers = eligibleApprovers(resource, ask.requester, members);
+  const approvers = await availableApprovers(deps, ask.resource, resource, eligibleApprovers(resource, ask.requester, members));
   const emergency = resource.emergency_self_grant;
-  if (!emergency && approvers.length < resource.approvals_required) {
-    throw new Refusal({ code: 'too_few_approvers', resource: ask.resource, required: resource.approvals_required, available: approvers.length });
-  }
   const requester = { emails: [ask.email], slackUserId: ask.requester };
   const leaver = await leaverStatus(deps, requester);
   if (leaver.left) throw new Refusal({ code: 'requester_left', left: describeLeft(leaver.left) });
   return { approvers, emergency, requester, leaver };
+}
+
+/**
+ * The eligible approvers who can approve now; those who cannot are reported to security (once)
+ * and skipped. Refuses a request (not an emergency self-grant, which needs no approver first)
+ * that too few could approve.
+ */
+async function availableApprovers(deps: AppDeps, name: string, resource: ResourceConfig, eligible: string[]): Promise<string[]> {
+  const { present, unavailable } = await screenApprovers(deps, eligible);
+  const required = resource.approvals_required;
+  if (unavailable.length > 0) await reportUnavailableApprovers(deps, name, unavailable, { required, available: present.length });
+  if (resource.emergency_self_grant || present.length >= required) return present;
+  if (unavailable.length > 0) throw new Refusal({ code: 'approvers_unavailable', resource: name, required, available: present.length, unavailable });
+  throw new Refusal({ code: 'too_few_approvers', resource: name, required, available: present.length });
 }
 
 /** The request row and its request.created event: pending, or (an emergency self-grant) approved by the requester. */

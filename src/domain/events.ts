@@ -124,6 +124,12 @@ export const EVENT_DETAILS = {
       ])
       .optional(),
   }),
+  /**
+   * A configured approver of the resource who cannot approve: gone from Slack, deactivated there
+   * or in Okta. Subject: the approver. Recorded (and security alerted) once per approver, resource
+   * and reason; `available` is how many could still approve then, against `required`.
+   */
+  'approver.unavailable': z.object({ approver: z.string(), reason: z.string(), required: z.number(), available: z.number() }),
   'request.created': z.object({
     request_kind: z.string(),
     duration: z.string(),

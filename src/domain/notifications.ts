@@ -40,6 +40,7 @@ export type Notification =
   | { kind: 'review_revoke_failed'; campaignId: number; person: string; resource: string; error: string }
   | { kind: 'review_overdue'; campaignId: number; period: string; reviewer: string | null; dueAt: string | null; undecided: number; lines: number; escalatedTo: string | null }
   | { kind: 'review_build_failed'; campaignId: number; period: string; error: string }
+  | { kind: 'approver_unavailable'; approver: string; resource: string; reason: string; required: number; available: number }
   | { kind: 'offboarding_unmanaged'; email: string; resources: string[] }
   | { kind: 'offboarding_sla_missed'; email: string; slaMs: number }
   | { kind: 'policy_refused'; path: string; hash: string; problems: string[]; inForce: string }
@@ -106,6 +107,10 @@ const SECURITY_ALERTS = {
     return msg`${emoji('rotating_light')} Access review #${n.campaignId} (${n.period}) is overdue: ${whose} was due ${n.dueAt ? [date(n.dueAt)] : msg`its due date`} and is not signed off (${n.undecided} of ${n.lines} line(s) undecided).${told}`;
   },
   review_build_failed: (n) => msg`${emoji('warning')} Access review #${n.campaignId} (${n.period}) could not start: ${n.error}. breakglass keeps trying.`,
+  approver_unavailable: (n) => {
+    const left = n.available < n.required ? msg`${code(n.resource)} cannot be approved now: it needs ${n.required} approval(s) and only ${n.available} approver(s) remain.` : msg`${n.available} approver(s) remain for the ${n.required} approval(s) it needs.`;
+    return msg`${emoji('warning')} ${mention(n.approver)} approves ${code(n.resource)} but cannot: ${n.reason}. breakglass skips them. ${left} Fix its approvers in access.yml.`;
+  },
   offboarding_unmanaged: (n) => msg`${emoji('warning')} ${n.email} left, but still has access breakglass did not grant: ${codes(n.resources)}. Remove it at the provider.`,
   offboarding_sla_missed: (n) => msg`${emoji('warning')} Offboarding of ${n.email} missed the ${formatDuration(n.slaMs)} SLA.`,
   policy_refused: (n) => msg`${emoji('warning')} A new version of ${code(n.path)} (${code(n.hash.slice(0, 12))}) was refused, so the policy in force stays ${code(n.inForce.slice(0, 12))}:\n${pre(n.problems.join('\n'))}\nFix the file; breakglass loads it as soon as it changes.`,

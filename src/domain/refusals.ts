@@ -11,6 +11,7 @@ export type RefusalReason =
   | { code: 'not_requestable'; resource: string; options: string[]; /** The resource is defined, but this person is not among its requesters. */ exists?: boolean }
   | { code: 'too_long'; resource: string; durationMs: number; maxMs: number }
   | { code: 'too_few_approvers'; resource: string; required: number; available: number }
+  | { code: 'approvers_unavailable'; resource: string; required: number; available: number; unavailable: Array<{ approver: string; reason: string }> }
   | { code: 'requester_left'; left: string }
   | { code: 'no_active_access'; access: AccessRef }
   | { code: 'access_already_ending'; access: AccessRef; state: string }
@@ -90,6 +91,8 @@ const REQUEST_REFUSALS = {
   },
   too_long: (r) => msg`${formatDuration(r.durationMs)} is longer than ${code(r.resource)} allows (max_duration ${formatDuration(r.maxMs)}). Ask for ${formatDuration(r.maxMs)} or less; you can extend later.`,
   too_few_approvers: (r) => msg`${code(r.resource)} needs ${r.required} approval(s), but only ${r.available} person(s) other than you can approve it. Ask your security team to fix its approvers in access.yml.`,
+  approvers_unavailable: (r) =>
+    msg`${code(r.resource)} needs ${r.required} approval(s), but only ${r.available} of its approvers can approve now: ${joined(r.unavailable.map((u) => msg`${mention(u.approver)} (${u.reason})`), ', ')}. Your security team has been told; ask them to fix its approvers in access.yml.`,
   requester_left: (r) => msg`You cannot request access: you were ${r.left}. breakglass gives a leaver no access; once you are active again in Okta and Slack, you can ask again.`,
 } satisfies Partial<Wording>;
 

@@ -148,6 +148,8 @@ export class EvidenceHistory {
   /** offboarding.* events, in seq order. */
   readonly offboardingEvents: StoredEvent[] = [];
   readonly checkpoints: StoredEvent[] = [];
+  /** `approver.unavailable` events, in seq order: configured approvers who could not approve. */
+  readonly unavailableApprovers: StoredEvent[] = [];
   /** How long events waited for a signed checkpoint (any key whose signature verifies). */
   readonly coverage = new CheckpointCoverage();
   /** When the bot was not running, from its lifecycle events (recorded since its first `bot.started`). */
@@ -339,6 +341,9 @@ export class EvidenceHistory {
         alert.grantId = id(d.grant_id);
         return;
       }
+      case 'approver.unavailable':
+        this.unavailableApprovers.push(event);
+        return;
       case 'exception.responded': {
         const d = parsed.details;
         this.responses.push({ exceptionId: d.exception_id, alertId: id(d.alert_id), by: event.actor, at: event.occurredAt, text: d.response, seq: event.seq });

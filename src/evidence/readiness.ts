@@ -63,6 +63,8 @@ interface Scope {
  *   time (reported once they are due, whether signed late or not at all).
  * - offboarding_past_sla: `offboarding.completed` in the period with `sla_met: false`, and
  *   `offboarding.detected` before `to` whose SLA has run out with no completion recorded.
+ * - approvers_short: `approver.unavailable` in the period that left its resource with fewer
+ *   approvers than `approvals_required` (requests for it were refused until access.yml is fixed).
  * - silent_days: whole UTC days in the period, already over, on which nothing was recorded.
  * - ledger_tampered: the chain does not verify.
  * - checkpoint_missing: events that waited more than a day for a signed checkpoint (see
@@ -87,6 +89,7 @@ export function assessReadiness(history: EvidenceHistory, options: ReadinessOpti
     ...alertGaps(history, scope),
     ...reviewCampaignGaps(history, scope),
     ...offboardingGaps(history, scope),
+    ...approverGaps(history, scope),
     ...silentDays(history, from, to, now, checked),
     ...uptime.gaps,
   ], history);
@@ -289,6 +292,22 @@ function alertGaps(history: EvidenceHistory, { inPeriod, checked }: Scope): Gap[
     });
   }
   return gaps;
+}
+
+/** A configured approver found unable to approve, which left the resource short of the approvals it needs. */
+function approverGaps(history: EvidenceHistory, { inPeriod }: Scope): Gap[] {
+  return history.unavailableApprovers.flatMap((event) => {
+    const d = readDetails('approver.unavailable', event.details);
+    if (!d || !inPeriod(event.occurredAt) || d.available >= d.required) return [];
+    return [{
+      kind: 'approvers_short' as const,
+      summary: `${event.resource} needs ${d.required} approval(s) but only ${d.available} approver(s) could give them from ${event.occurredAt.toISOString()}: ${d.approver} is ${d.reason}.`,
+      seqs: [event.seq],
+      resource: event.resource,
+      subject: d.approver,
+      at: event.occurredAt.toISOString(),
+    }];
+  });
 }
 
 /** Review campaigns started before the period's end, due by now, not signed off by their due time. */

@@ -12,6 +12,9 @@ export async function checkMayConfirm(deps: Pick<AppDeps, 'db'>, input: { taskId
   if (!task) throw new Refusal({ code: 'no_task', taskId: input.taskId });
   if (!task.owners.includes(input.user)) throw new Refusal({ code: 'not_task_owner', system: task.system });
   if (task.doneAt) throw new Refusal({ code: 'task_already_done', system: task.system, by: task.doneBy });
+  // The grant moved on (it ended before anyone confirmed granting it): the card is stale.
+  const [grant] = await deps.db.select({ state: grants.state }).from(grants).where(eq(grants.id, task.grantId));
+  if (grant?.state !== (task.action === 'grant' ? 'granting' : 'revoking')) throw new Refusal({ code: 'task_withdrawn', system: task.system });
   return task;
 }
 

@@ -208,6 +208,11 @@ export const EVENT_DETAILS = {
   'manual.removal_confirmed': z.object({ task_id: id, grant_id: id, system: z.string(), note: z.string().nullable(), opened_at: time, confirmed_at: time }),
   'manual.reminded': z.object({ task_id: id, grant_id: id, action: z.enum(['grant', 'remove']), owners: z.array(z.string()), due_at: time }),
   'manual.escalated': z.object({ task_id: id, grant_id: id, action: z.enum(['grant', 'remove']), due_at: time, alert_id: id }),
+  /**
+   * The grant's end passed and no owner confirmed granting it: breakglass does not know whether it
+   * was granted, so the grant ends as for any end (the owners are asked to remove it) and security is alerted.
+   */
+  'manual.grant_unconfirmed': z.object({ task_id: id, grant_id: id, system: z.string(), owners: z.array(z.string()), ends_at: time, alert_id: id }),
   'emergency.reviewed': z.object({ grant_id: id, granted_at: time, reviewed_after_ms: z.number() }),
   'emergency.escalated': z.object({ grant_id: id, granted_at: time, unreviewed_for_ms: z.number() }),
   'review.started': z.object({

@@ -5,7 +5,7 @@ import { loadReviewReport, reviewReportCsv, reviewReportMarkdown } from '../../s
 import { verifyLedger } from '../../src/evidence/verify.ts';
 import { ACTIONS, HUMAN_TASK_MODAL, VIEWS } from '../../src/slack/blocks/view-models.ts';
 import { postgresAvailable } from '../support/databases.ts';
-import { click, clockAtNow, eventsOf, request, waitForCard, waitForEvent } from '../support/flows.ts';
+import { click, clockAtNow, eventsOf, request, slash, waitForCard, waitForEvent } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { clickReview, itemsOf, lineOn, requestReview, reviewEvents, waitForReviewCard } from '../support/reviews.ts';
 import { post, viewSubmission } from '../support/slack-requests.ts';
@@ -48,10 +48,10 @@ for (const database of ['pglite', 'postgres'] as const) {
         database,
         accessYml: ACCESS,
         clock,
-        slack: { users: ['alice', 'bob', 'carol', 'dave'].map((name) => ({ id: `U0${name.toUpperCase()}`, name, email: `${name}@example.com` })) },
+        slack: { users: ['alice', 'bob', 'carol', 'dave', 'erin'].map((name) => ({ id: `U0${name.toUpperCase()}`, name, email: `${name}@example.com` })) },
       });
       const bob = h.okta.addUser({ login: 'bob@example.com', firstName: 'Bob', lastName: 'Boss' });
-      for (const [first, last] of [['Alice', 'Able'], ['Carol', 'Cloud'], ['Dave', 'Doe']]) {
+      for (const [first, last] of [['Alice', 'Able'], ['Carol', 'Cloud'], ['Dave', 'Doe'], ['Erin', 'Early']]) {
         h.okta.addUser({ login: `${first!.toLowerCase()}@example.com`, firstName: first, lastName: last, managerId: bob.id });
       }
     });
@@ -121,6 +121,39 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(await h.bot.database.db.select().from(evidenceEvents).where(eq(evidenceEvents.kind, 'grant.revoke_failed'))).toEqual([]);
       expect(await verifyLedger(h.bot.database.db)).toMatchObject({ ok: true });
       expect(h.slack.violations).toEqual([]);
+    });
+
+    it('a Revoke of access whose removal an owner already confirmed is resolved by that confirmation, without a second removal', async () => {
+      const erin = await request(h, 'U0ERIN', 'figma 2h DES-23 export assets');
+      await click(h, 'U0BOB', ACTIONS.approve, { message: await waitForCard(h, 'U0BOB', erin.requestId) });
+      await confirm(h, await taskCard(h, 'Grant', 'erin@example.com'), '');
+      await waitForEvent(h, erin.requestId, 'grant.applied');
+      const { campaignId } = await requestReview(h, ACCESS, clock, { period: '2026-Q4-late' });
+      const card = await waitForReviewCard(h, 'U0BOB', campaignId);
+      const line = lineOn(card, 'Erin Early', 'figma');
+
+      // Erin ends it herself before her manager gets to the card; an owner confirms the removal.
+      await slash(h, 'U0ERIN', `end ${erin.requestId}`);
+      await confirm(h, await taskCard(h, 'Remove', 'erin@example.com'), 'gone');
+      await waitForEvent(h, erin.requestId, 'grant.revoked');
+      const removalCards = h.slack.messagesTo('U0CAROL').filter((m) => (m.text ?? '').startsWith('Remove Figma admin from erin@')).length;
+
+      const revoke = await clickReview(h, 'U0BOB', card, ACTIONS.reviewRevoke, line.itemId);
+      expect(revoke.status).toBe(200);
+      const [revoked] = await h.slack.waitFor(async () => {
+        const events = await reviewEvents(h, campaignId, 'grant.revoked');
+        return events.length > 0 ? events : undefined;
+      }, 5_000, 'the line revoked');
+      const [grant] = await h.bot.database.db.select().from(grants).where(eq(grants.requestId, erin.requestId));
+      const [removal] = await h.bot.database.db.select().from(humanTasks).where(and(eq(humanTasks.grantId, grant!.id), eq(humanTasks.action, 'remove')));
+      // The line points at the owner's earlier Done; the grant's own revocation (reason ended) stays the only one for the grant.
+      expect(revoked).toMatchObject({ actor: 'U0BOB', details: { grant_id: null, grants_ended: [], task_id: removal!.id, confirmed_by: 'U0CAROL', provider_call: 'confirmed_by_owner', revoked_at: removal!.doneAt!.toISOString() } });
+      const revocations = (await eventsOf(h, erin.requestId)).filter((e) => e.kind === 'grant.revoked');
+      expect(revocations.map((e) => [e.details['reason'], e.details['grant_id']])).toEqual([['ended', grant!.id], ['review', null]]);
+      expect((await itemsOf(h, campaignId)).find((i) => i.id === line.itemId)).toMatchObject({ revokeState: 'revoked', revokeVerified: false });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(h.slack.messagesTo('U0CAROL').filter((m) => (m.text ?? '').startsWith('Remove Figma admin from erin@'))).toHaveLength(removalCards);
+      expect(await verifyLedger(h.bot.database.db)).toMatchObject({ ok: true });
     });
   });
 }

@@ -18,6 +18,7 @@ import { claimDue } from '../db/claim-due.ts';
 import { learnPeople } from './learn-people.ts';
 import { directoryObservation } from './people-sightings.ts';
 import type { PersonObservation } from '../domain/people.ts';
+import { confirmedGrantsOf } from './manual-review.ts';
 
 /**
  * While a replica builds a campaign no other touches it; the builder renews the lease as it goes,
@@ -185,6 +186,8 @@ async function listPopulation(deps: AppDeps, targets: Record<string, GrantTarget
     const target = targets[resource]!;
     try {
       const provider = deps.providers.forTarget(target);
+      // Granted by hand: no listing exists, so the population is breakglass's grants its owners confirmed (not a sighting at a provider).
+      if (provider.canList === false) return { resource, entries: await confirmedGrantsOf(deps, resource) };
       const entries = await provider.listAccess(resource, target);
       await noteListing(deps, { resource, provider: provider.name, entries, source: 'review' });
       return { resource, entries };

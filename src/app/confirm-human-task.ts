@@ -2,6 +2,9 @@ import { and, eq, isNull } from 'drizzle-orm';
 import { enqueue } from '../db/outbox.ts';
 import { grants, humanTasks } from '../db/schema.ts';
 import { Refusal, type AppDeps } from './deps.ts';
+import type { Tx } from '../db/client.ts';
+import { aboutGrant } from './grant-evidence.ts';
+import { resolveReviewRemovals } from './manual-review.ts';
 
 /** The open task, when this user may press its Done: before the note modal opens, and again on submit. */
 export async function checkMayConfirm(deps: Pick<AppDeps, 'db'>, input: { taskId: number; user: string }) {
@@ -9,6 +12,9 @@ export async function checkMayConfirm(deps: Pick<AppDeps, 'db'>, input: { taskId
   if (!task) throw new Refusal({ code: 'no_task', taskId: input.taskId });
   if (!task.owners.includes(input.user)) throw new Refusal({ code: 'not_task_owner', system: task.system });
   if (task.doneAt) throw new Refusal({ code: 'task_already_done', system: task.system, by: task.doneBy });
+  // The grant moved on (it ended before anyone confirmed granting it): the card is stale.
+  const [grant] = await deps.db.select({ state: grants.state }).from(grants).where(eq(grants.id, task.grantId));
+  if (grant?.state !== (task.action === 'grant' ? 'granting' : 'revoking')) throw new Refusal({ code: 'task_withdrawn', system: task.system });
   return task;
 }
 
@@ -49,15 +55,8 @@ export async function confirmHumanTask(deps: AppDeps, input: { taskId: number; u
         });
         await enqueue(tx, now, { type: 'notify_user', user: grant.person, notification: { kind: 'grant_active', requestId: grant.requestId, resource: grant.resource, endsAt: grant.endsAt.toISOString() } });
       } else {
-        const reason = grant.revokeReason ?? 'expired';
         await deps.ledger.append(tx, { kind: 'manual.removal_confirmed', actor: input.user, ...about, details: confirmed });
-        await deps.ledger.append(tx, {
-          kind: 'grant.revoked',
-          actor: input.user,
-          ...about,
-          details: { grant_id: grant.id, reason, ends_at: grant.endsAt.toISOString(), revoked_at: now.toISOString(), late_by_ms: Math.max(0, now.getTime() - grant.endsAt.getTime()), attempts: grant.attempts, provider_call: 'confirmed_by_owner' },
-        });
-        await enqueue(tx, now, { type: 'notify_user', user: grant.person, notification: { kind: 'grant_ended', requestId: grant.requestId, resource: grant.resource, reason } });
+        await recordRemoved(tx, deps, grant, { taskId: task.id, by: input.user, at: now });
       }
       await enqueue(tx, now, { type: 'refresh_cards', requestId: grant.requestId }, ...task.owners.map((owner) => ({ type: 'human_task_card' as const, taskId: task.id, owner })));
     });
@@ -68,4 +67,19 @@ export async function confirmHumanTask(deps: AppDeps, input: { taskId: number; u
   deps.wake.outbox();
   deps.wake.grants();
   return { action: task.action, system: task.system };
+}
+
+/** The grant's `grant.revoked` on an owner's Done; a review's Revoke that ended it records it with the review line (manual-review.ts). */
+async function recordRemoved(tx: Tx, deps: AppDeps, grant: typeof grants.$inferSelect, removal: { taskId: number; by: string; at: Date }): Promise<void> {
+  const now = removal.at;
+  const reason = grant.revokeReason ?? 'expired';
+  if (!(await resolveReviewRemovals(tx, deps, grant, removal))) {
+    await deps.ledger.append(tx, {
+      kind: 'grant.revoked',
+      actor: removal.by,
+      ...aboutGrant(grant),
+      details: { grant_id: grant.id, reason, ends_at: grant.endsAt.toISOString(), revoked_at: now.toISOString(), late_by_ms: Math.max(0, now.getTime() - grant.endsAt.getTime()), attempts: grant.attempts, provider_call: 'confirmed_by_owner' },
+    });
+  }
+  await enqueue(tx, now, { type: 'notify_user', user: grant.person, notification: { kind: 'grant_ended', requestId: grant.requestId, resource: grant.resource, reason } });
 }

@@ -1,7 +1,8 @@
 import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { enqueue } from '../db/outbox.ts';
-import { reviewCards, reviewItems } from '../db/schema.ts';
+import { reviewCampaigns, reviewCards, reviewItems } from '../db/schema.ts';
+import { isByHand } from './manual-review.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { REVOKE_LEASE_MS, revokeReviewItems } from './revoke-review-items.ts';
 import { assertMayDecide, assertNotSignedOff, isOwnLine, lineDecider, lockCard, type Campaign, type Decider } from './review-authority.ts';
@@ -17,6 +18,8 @@ export interface DecideOutcome {
   /** For a revoke: whether the provider has already removed the access (else it is being retried). */
   revoked?: boolean;
   error?: string | undefined;
+  /** For a revoke of access granted by hand: the owners are asked to remove it; the line is revoked at their Done. */
+  byHand?: boolean;
 }
 
 /**
@@ -52,8 +55,14 @@ export async function decideReviewItem(deps: AppDeps, input: { itemId: number; u
   deps.wake.outbox();
   if (input.decision === 'keep') return { itemId: input.itemId, decision: 'keep' };
   await revokeReviewItems(deps, { itemIds: [input.itemId], leasedByCaller: true });
-  const [after] = await deps.db.select({ state: reviewItems.revokeState, error: reviewItems.revokeError }).from(reviewItems).where(eq(reviewItems.id, input.itemId));
-  return { itemId: input.itemId, decision: 'revoke', revoked: after?.state === 'revoked', error: after?.state === 'revoked' ? undefined : (after?.error ?? undefined) };
+  const [after] = await deps.db
+    .select({ state: reviewItems.revokeState, error: reviewItems.revokeError, resource: reviewItems.resource, targets: reviewCampaigns.targets })
+    .from(reviewItems)
+    .innerJoin(reviewCampaigns, eq(reviewCampaigns.id, reviewItems.campaignId))
+    .where(eq(reviewItems.id, input.itemId));
+  const target = after?.targets?.[after.resource];
+  const byHand = target !== undefined && isByHand(deps, target);
+  return { itemId: input.itemId, decision: 'revoke', revoked: after?.state === 'revoked', error: after?.state === 'revoked' ? undefined : (after?.error ?? undefined), ...(byHand ? { byHand } : {}) };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm';
+import { and, eq, isNull, or, sql } from 'drizzle-orm';
 import { enqueue } from '../db/outbox.ts';
 import { grants, humanTasks } from '../db/schema.ts';
 import type { HumanTask } from '../ports.ts';
@@ -68,7 +68,8 @@ export async function openTasks(deps: AppDeps) {
     .select({ task: humanTasks, grant: grants })
     .from(humanTasks)
     .innerJoin(grants, eq(grants.id, humanTasks.grantId))
-    .where(and(isNull(humanTasks.doneAt), inArray(grants.state, ['granting', 'revoking'])));
+    // A grant task of a grant that ended unconfirmed (now revoking) waits on nobody: its removal task does.
+    .where(and(isNull(humanTasks.doneAt), or(and(eq(humanTasks.action, 'grant'), eq(grants.state, 'granting')), and(eq(humanTasks.action, 'remove'), eq(grants.state, 'revoking')))));
 }
 
 /** A task as its card shows it, read when the card is sent so it shows the state at that time. */

@@ -4,6 +4,7 @@ import { humanTasks } from '../db/schema.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';
 import { openTasks } from './human-tasks.ts';
+import { endUnconfirmedGrants } from './end-unconfirmed-grants.ts';
 
 /**
  * Owners who have not pressed Done are reminded once half the time to the task's due date has
@@ -11,8 +12,9 @@ import { openTasks } from './human-tasks.ts';
  * (the column it sets is its guard), with its evidence.
  */
 export async function remindHumanTasks(deps: AppDeps): Promise<number> {
+  // First, so a grant task whose grant ended unconfirmed gets that one alert, not also the overdue one.
+  let acted = await endUnconfirmedGrants(deps);
   const now = deps.clock.now();
-  let acted = 0;
   for (const { task, grant } of await openTasks(deps)) {
     const halfway = task.createdAt.getTime() + (task.dueAt.getTime() - task.createdAt.getTime()) / 2;
     const facts = { taskId: task.id, action: task.action, system: task.system, person: grant.person, email: grant.email, dueAt: task.dueAt.toISOString() };

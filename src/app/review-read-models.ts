@@ -42,13 +42,13 @@ export async function reviewCardView(
     totals,
     signedOff: card.signedOffBy && card.signedOffAt ? { by: card.signedOffBy, at: card.signedOffAt } : undefined,
     escalated: card.escalatedAt !== null,
-    lines: lines.map(lineView),
+    lines: lines.map((item) => lineView(item, campaign.targets?.[item.resource]?.kind === 'manual')),
     channel: card.channel,
     ts: card.ts,
   };
 }
 
-function lineView(item: Item): ReviewCardView['lines'][number] {
+function lineView(item: Item, byHand: boolean): ReviewCardView['lines'][number] {
   return {
     itemId: item.id,
     person: item.personName ?? item.principal,
@@ -63,6 +63,7 @@ function lineView(item: Item): ReviewCardView['lines'][number] {
     routeNote: item.routeNote ?? undefined,
     decision: item.decision && item.decidedBy && item.decidedAt ? { kind: item.decision, by: item.decidedBy, at: item.decidedAt } : undefined,
     revoke: item.revokeState ? { state: item.revokeState, verified: item.revokeVerified === true, error: item.revokeError ?? undefined } : undefined,
+    ...(byHand ? { byHand } : {}),
   };
 }
 

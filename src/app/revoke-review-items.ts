@@ -10,6 +10,7 @@ import { noteListing } from './record-listing.ts';
 import { revokeRetryAt } from './revoke-retry.ts';
 import { mapLimit } from './limit.ts';
 import { claimDue } from '../db/claim-due.ts';
+import { handReviewRevokesToOwners, isByHand } from './manual-review.ts';
 
 /**
  * While one process revokes an item no other does; a crash frees it after this. Short, so a revoke
@@ -34,8 +35,14 @@ export async function revokeReviewItems(deps: AppDeps, options: { itemIds?: numb
   const claimed = await claim(deps, options.itemIds, options.leasedByCaller === true);
   if (claimed.length === 0) return 0;
   const targets = await targetsOf(deps, claimed);
+  // Granted by hand: nothing to call or list; the owners remove it and their Done is the evidence.
+  const byHand = claimed.filter((item) => {
+    const target = targets.get(item.campaignId)?.[item.resource];
+    return target !== undefined && isByHand(deps, target);
+  });
+  if (byHand.length > 0) await handReviewRevokesToOwners(deps, byHand);
   const sessionsByItem = new Map<number, { provider: string; sessions: SessionsEnded }>();
-  const attempted = await mapLimit(claimed, CONCURRENCY, async (item) => {
+  const attempted = await mapLimit(claimed.filter((item) => !byHand.includes(item)), CONCURRENCY, async (item) => {
     const target = targets.get(item.campaignId)?.[item.resource];
     if (!target) return { item, error: `\`${item.resource}\` has no grant target recorded in review #${item.campaignId}` };
     try {
@@ -48,15 +55,26 @@ export async function revokeReviewItems(deps: AppDeps, options: { itemIds?: numb
     }
   });
 
-  // Verify: one listing per resource tells whether each revoked person is really gone.
+  const failures = new Map<number, string>(attempted.flatMap((a) => ('error' in a && a.error ? [[a.item.id, a.error] as const] : [])));
+  const verified = await verifyGone(deps, attempted, failures);
+  for (const item of verified) await recordRevoked(deps, item, sessionsByItem.get(item.id));
+  for (const item of claimed) {
+    const error = failures.get(item.id);
+    if (error !== undefined) await recordFailure(deps, item, error);
+  }
+  deps.wake.outbox();
+  return claimed.length;
+}
+
+/** One listing per resource tells whether each revoked person is really gone; what is not goes into `failures`. */
+async function verifyGone(deps: AppDeps, attempted: Array<{ item: Item; target?: GrantTarget; error?: string }>, failures: Map<number, string>): Promise<Item[]> {
   const byResource = new Map<string, { target: GrantTarget; items: Item[] }>();
   for (const a of attempted) {
-    if (!('target' in a) || !a.target) continue;
+    if (!a.target) continue;
     const group = byResource.get(`${a.item.campaignId}\n${a.item.resource}`) ?? { target: a.target, items: [] };
     group.items.push(a.item);
     byResource.set(`${a.item.campaignId}\n${a.item.resource}`, group);
   }
-  const failures = new Map<number, string>(attempted.flatMap((a) => ('error' in a && a.error ? [[a.item.id, a.error] as const] : [])));
   const verified: Item[] = [];
   for (const { target, items } of byResource.values()) {
     let listed: AccessEntry[];
@@ -74,13 +92,7 @@ export async function revokeReviewItems(deps: AppDeps, options: { itemIds?: numb
       else verified.push(item);
     }
   }
-  for (const item of verified) await recordRevoked(deps, item, sessionsByItem.get(item.id));
-  for (const item of claimed) {
-    const error = failures.get(item.id);
-    if (error !== undefined) await recordFailure(deps, item, error);
-  }
-  deps.wake.outbox();
-  return claimed.length;
+  return verified;
 }
 
 /**

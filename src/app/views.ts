@@ -94,6 +94,8 @@ export interface ReviewLineView {
   routeNote?: string | undefined;
   decision?: { kind: 'keep' | 'revoke'; by: string; at: Date } | undefined;
   revoke?: { state: 'pending' | 'revoked'; verified: boolean; error?: string | undefined } | undefined;
+  /** Granted by hand (a system breakglass cannot list): the line is breakglass's own confirmed grant, and its owners remove it. */
+  byHand?: boolean | undefined;
 }
 
 /** One reviewer's card in an access-review campaign, at one page. */

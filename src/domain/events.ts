@@ -43,6 +43,24 @@ const grantFailed = z.union([
 ]);
 
 const grantRevoked = z.union([
+  // An access review's Revoke of access granted by hand: an owner's Done confirmed the removal
+  // (grant_id null: the grant's removal had been confirmed before the Revoke, by task_id).
+  // First, so the worker's member below does not read it with its review fields stripped.
+  z.object({
+    reason: z.literal('review'),
+    campaign_id: id,
+    item_id: id,
+    principal: z.string(),
+    grant_id: id.nullable(),
+    grants_ended: z.array(id),
+    decided_at: nullableTime,
+    revoked_at: time,
+    attempts: z.number(),
+    provider_call: z.literal('confirmed_by_owner'),
+    task_id: id,
+    confirmed_by: z.string(),
+    verified: z.literal(false),
+  }),
   // The revoke worker: the grant's end came (expired, ended early, offboarding, a review's Revoke of an extension in flight).
   z.object({
     grant_id: id,
@@ -78,6 +96,8 @@ const grantRevokeFailed = z.union([
 const grantEndRequested = z.union([
   z.object({ grant_id: id, scheduled_end: time, by_security: z.boolean() }),
   z.object({ grant_id: id, scheduled_end: time, reason: z.literal('offboarding') }),
+  // An access review's Revoke of access granted by hand: the grant ends now, so its owners are asked to remove it.
+  z.object({ grant_id: id, scheduled_end: time, reason: z.literal('review'), campaign_id: id, item_id: id }),
 ]);
 
 const reviewDecided = z.union([
@@ -194,6 +214,11 @@ export const EVENT_DETAILS = {
   'manual.removal_confirmed': z.object({ task_id: id, grant_id: id, system: z.string(), note: z.string().nullable(), opened_at: time, confirmed_at: time }),
   'manual.reminded': z.object({ task_id: id, grant_id: id, action: z.enum(['grant', 'remove']), owners: z.array(z.string()), due_at: time }),
   'manual.escalated': z.object({ task_id: id, grant_id: id, action: z.enum(['grant', 'remove']), due_at: time, alert_id: id }),
+  /**
+   * The grant's end passed and no owner confirmed granting it: breakglass does not know whether it
+   * was granted, so the grant ends as for any end (the owners are asked to remove it) and security is alerted.
+   */
+  'manual.grant_unconfirmed': z.object({ task_id: id, grant_id: id, system: z.string(), owners: z.array(z.string()), ends_at: time, alert_id: id }),
   'emergency.reviewed': z.object({ grant_id: id, granted_at: time, reviewed_after_ms: z.number() }),
   'emergency.escalated': z.object({ grant_id: id, granted_at: time, unreviewed_for_ms: z.number() }),
   'review.started': z.object({

@@ -32,6 +32,7 @@ export type Notification =
   | { kind: 'human_task_reminder'; taskId: number; action: 'grant' | 'remove'; system: string; person: string; email: string; dueAt: string }
   // Security alerts.
   | { kind: 'human_task_overdue'; taskId: number; action: 'grant' | 'remove'; system: string; person: string; email: string; owners: string[]; dueAt: string }
+  | { kind: 'manual_grant_unconfirmed'; taskId: number; system: string; person: string; email: string; owners: string[]; endsAt: string }
   | { kind: 'emergency_grant'; requestId: number; requester: string; resource: string; durationMs: number; reason: string }
   | { kind: 'emergency_unreviewed'; requestId: number; person: string; resource: string }
   | { kind: 'revoke_failed'; requestId: number; person: string; resource: string; error: string }
@@ -95,6 +96,8 @@ const REVIEW_NOTICES = {
 /** Security alerts. */
 const SECURITY_ALERTS = {
   human_task_overdue: (n) => msg`${emoji('rotating_light')} Nobody has confirmed ${n.action === 'grant' ? msg`granting ${bold(n.system)} to` : msg`removing ${bold(n.system)} from`} ${n.email} (${mention(n.person)}); it was due ${date(n.dueAt)}. Owners: ${joined(n.owners.map((o) => [mention(o)]), ', ')}.`,
+  manual_grant_unconfirmed: (n) =>
+    msg`${emoji('rotating_light')} Nobody confirmed granting ${bold(n.system)} to ${n.email} (${mention(n.person)}) before the grant's end, ${date(n.endsAt)}: breakglass does not know whether it was granted. The grant is recorded ended unconfirmed, and its owners (${joined(n.owners.map((o) => [mention(o)]), ', ')}) are asked to remove it.`,
   emergency_grant: (n) => msg`${emoji('rotating_light')} ${mention(n.requester)} self-granted emergency access to ${code(n.resource)} for ${formatDuration(n.durationMs)} (request #${n.requestId}). Reason: ${n.reason}`,
   emergency_unreviewed: (n) => msg`${emoji('rotating_light')} ${mention(n.person)}'s emergency access to ${code(n.resource)} (request #${n.requestId}) has not been reviewed by an approver after 24 hours.`,
   revoke_failed: (n) => msg`${emoji('warning')} Revoking ${mention(n.person)}'s access to ${code(n.resource)} (request #${n.requestId}) failed: ${n.error}. breakglass keeps retrying until it succeeds.`,

@@ -35,6 +35,7 @@ export type RefusalReason =
   | { code: 'not_task_owner'; system: string }
   | { code: 'task_already_done'; system: string; by: string | null }
   | { code: 'no_task'; taskId: number }
+  | { code: 'task_withdrawn'; system: string }
   | { code: 'ack_not_security' }
   | { code: 'alert_already_acknowledged' }
   | { code: 'respond_not_security' }
@@ -132,6 +133,7 @@ const TASK_REFUSALS = {
   not_task_owner: (r) => msg`Only the owners of ${n(r.system)} may confirm this${NOTHING_CHANGED}`,
   task_already_done: (r) => msg`${who(r.by)} already confirmed this for ${n(r.system)}${NOTHING_CHANGED}`,
   no_task: (r) => msg`There is no such task (${r.taskId})${NOTHING_CHANGED}`,
+  task_withdrawn: (r) => msg`The grant ended before this was confirmed, so there is nothing to confirm for ${n(r.system)} any more${NOTHING_CHANGED}`,
 } satisfies Partial<Wording>;
 
 /** The security team's alerts and log export. */

@@ -1,4 +1,3 @@
-import { stringify } from 'csv-stringify/sync';
 import { toSafeCsv, type Cell } from './csv-safe.ts';
 import type { ReviewReport, ReviewReportLine } from './review-report.ts';
 
@@ -30,6 +29,8 @@ export const REVIEW_REPORT_COLUMNS = [
   'revoked_at',
   'revoke_verified',
   'revoke_error',
+  'removal_confirmed_by',
+  'removal_confirmed_at',
 ] as const;
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -63,6 +64,8 @@ export function reviewLineRow(campaign: ReviewReport['campaign'], l: ReviewRepor
     revoked_at: iso(l.revokedAt),
     revoke_verified: flag(l.revokeVerified),
     revoke_error: l.revokeError,
+    removal_confirmed_by: l.removalConfirmedBy,
+    removal_confirmed_at: iso(l.removalConfirmedAt),
   };
 }
 
@@ -117,7 +120,7 @@ function summary({ totals: t }: ReviewReport): string[] {
     '## Summary',
     '',
     `- Lines: ${t.lines} — kept ${t.kept}, revoked ${t.revoked}, undecided ${t.undecided}`,
-    `- Revocations: ${t.revoked} — ${t.revokedVerified} verified gone at the provider, ${t.revokePending} still being retried`,
+    `- Revocations: ${t.revoked} — ${t.revokedVerified} verified gone at the provider, ${t.revokedConfirmedByOwners} removed by hand and confirmed by the system's owners, ${t.revokePending} still pending (being retried, or awaiting an owner's Done)`,
     `- Unmanaged (granted outside breakglass): ${t.unmanaged}; new since the last review: ${t.newSinceLastReview}; people who have left (revoked automatically): ${t.left}`,
     `- Sign-offs: ${t.signOffs} of ${t.cards}; overdue: ${t.overdueCards}`,
     '',
@@ -167,7 +170,9 @@ function revocations(report: ReviewReport): string[] {
     '',
     ...table(
       ['Person', 'Email', 'Resource', 'Granted by', 'Decided by', 'Decided at', 'Revoked at', 'Verified', 'Error'],
-      report.lines.filter((l) => l.decision === 'revoke').map((l) => [l.person, l.email, l.resource, l.grantedBy, l.decidedBy, iso(l.decidedAt), iso(l.revokedAt) || 'pending', flag(l.revokeVerified), l.revokeError]),
+      report.lines
+        .filter((l) => l.decision === 'revoke')
+        .map((l) => [l.person, l.email, l.resource, l.grantedBy, l.decidedBy, iso(l.decidedAt), iso(l.revokedAt) || 'pending', l.removalConfirmedBy ? `confirmed by owner ${l.removalConfirmedBy}` : flag(l.revokeVerified), l.revokeError]),
     ),
   ];
 }

@@ -36,6 +36,9 @@ export interface ReviewReportLine {
   revokedAt: Date | null;
   revokeVerified: boolean | null;
   revokeError: string | null;
+  /** Granted by hand: who of the system's owners confirmed the removal with Done (the line's evidence), and when. */
+  removalConfirmedBy: string | null;
+  removalConfirmedAt: Date | null;
 }
 
 export interface ReviewSignOff {
@@ -61,7 +64,7 @@ export interface ReviewReport {
   population: { recorded: string | null; recomputed: string; matches: boolean };
   /** Resources in scope the campaign did not review, and why (as `review.started` recorded them). */
   skipped: Array<{ resource: string; reason: string }>;
-  totals: { lines: number; people: number; kept: number; revoked: number; undecided: number; revokedVerified: number; revokePending: number; left: number; unmanaged: number; newSinceLastReview: number; signOffs: number; cards: number; overdueCards: number };
+  totals: { lines: number; people: number; kept: number; revoked: number; undecided: number; revokedVerified: number; revokedConfirmedByOwners: number; revokePending: number; left: number; unmanaged: number; newSinceLastReview: number; signOffs: number; cards: number; overdueCards: number };
   signOffs: ReviewSignOff[];
   lines: ReviewReportLine[];
 }
@@ -83,7 +86,10 @@ export async function loadReviewReport(db: Db, options: { campaignId?: number | 
   const byCard = new Map(cards.map((c) => [c.id, c]));
   const now = options.now;
   const overdue = (card: Card | undefined) => Boolean(card && campaign.dueAt && (card.signedOffAt ? card.signedOffAt > campaign.dueAt : campaign.state !== 'closed' && now > campaign.dueAt));
-  const lines = items.sort((a, b) => comparePopulation(a, b) || a.id - b.id).map((item) => line(item, item.cardId !== null ? byCard.get(item.cardId) : undefined, overdue));
+  const removals = await confirmedRemovals(db, campaign.id);
+  const lines = items
+    .sort((a, b) => comparePopulation(a, b) || a.id - b.id)
+    .map((item) => ({ ...line(item, item.cardId !== null ? byCard.get(item.cardId) : undefined, overdue), ...byHand(campaign, item, removals) }));
   const recomputed = populationHash(
     items.map((i) => ({ resource: i.resource, principal: i.principal, email: i.email, grantId: i.grantId, requestId: i.requestId, route: i.route, reviewer: i.cardId !== null ? (byCard.get(i.cardId)?.recipient ?? null) : null })),
   );
@@ -96,7 +102,7 @@ export async function loadReviewReport(db: Db, options: { campaignId?: number | 
     campaign,
     population: { recorded, recomputed, matches: recorded === recomputed },
     skipped,
-    totals: totalsOf(items, cards, signOffs),
+    totals: { ...totalsOf(items, cards, signOffs), revokedConfirmedByOwners: lines.filter((l) => l.removalConfirmedBy !== null).length },
     signOffs,
     lines,
   };
@@ -121,7 +127,32 @@ function signOffOf(card: Card, items: Item[], overdue: (card: Card | undefined) 
   };
 }
 
-function totalsOf(items: Item[], cards: Card[], signOffs: ReviewSignOff[]): ReviewReport['totals'] {
+/** Review revokes of access granted by hand, as their evidence records them: the owner whose Done confirmed each removal. */
+async function confirmedRemovals(db: Db, campaignId: number): Promise<Map<number, { by: string; at: Date }>> {
+  const rows = await db
+    .select({ details: evidenceEvents.details })
+    .from(evidenceEvents)
+    .where(and(eq(evidenceEvents.kind, 'grant.revoked'), sql`${evidenceEvents.details}->>'campaign_id' = ${String(campaignId)}`, sql`${evidenceEvents.details}->>'provider_call' = 'confirmed_by_owner'`));
+  const out = new Map<number, { by: string; at: Date }>();
+  for (const row of rows) {
+    const d = readDetails('grant.revoked', row.details);
+    if (d && 'confirmed_by' in d) out.set(d.item_id, { by: d.confirmed_by, at: new Date(d.revoked_at) });
+  }
+  return out;
+}
+
+/** A line granted by hand says so in its basis, and names whose Done removed it. */
+function byHand(campaign: Campaign, item: Item, removals: Map<number, { by: string; at: Date }>): Partial<ReviewReportLine> {
+  if (campaign.targets?.[item.resource]?.kind !== 'manual') return {};
+  const removal = removals.get(item.id);
+  return {
+    grantedBy: item.requestId !== null ? `request #${item.requestId} (granted by hand, confirmed by its owners)` : 'unmanaged',
+    removalConfirmedBy: removal?.by ?? null,
+    removalConfirmedAt: removal?.at ?? null,
+  };
+}
+
+function totalsOf(items: Item[], cards: Card[], signOffs: ReviewSignOff[]): Omit<ReviewReport['totals'], 'revokedConfirmedByOwners'> {
   return {
     lines: items.length,
     people: new Set(items.map((i) => i.directoryId ?? (i.email ?? i.principal).toLowerCase())).size,
@@ -165,5 +196,7 @@ function line(item: Item, card: Card | undefined, overdue: (card: Card | undefin
     revokedAt: item.revokedAt,
     revokeVerified: item.revokeVerified,
     revokeError: item.revokeError,
+    removalConfirmedBy: null,
+    removalConfirmedAt: null,
   };
 }

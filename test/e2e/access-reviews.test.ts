@@ -357,7 +357,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(md).toMatch(/\| U0BOB \| 3 \| [12] \| [12] \| 0 \| U0BOB \| .* \| OVERDUE \| 3 \| U0CAROL and security/);
       const csv = reviewReportCsv(report);
       expect(csv.split('\n')[0]).toBe(
-        'campaign_id,period,item_id,resource,person,email,principal,slack_user,granted_by,since,since_source,new_since_last_review,reviewer,route,route_note,decision,decided_by,decided_at,signed_off_by,signed_off_at,overdue,revoke_state,revoked_at,revoke_verified,revoke_error',
+        'campaign_id,period,item_id,resource,person,email,principal,slack_user,granted_by,since,since_source,new_since_last_review,reviewer,route,route_note,decision,decided_by,decided_at,signed_off_by,signed_off_at,overdue,revoke_state,revoked_at,revoke_verified,revoke_error,removal_confirmed_by,removal_confirmed_at',
       );
       expect(csv).toMatch(new RegExp(`${second},2026-05-adhoc,\\d+,prod-db,Alice Able,alice@example.com,alice@example.com,U0ALICE,request #1,.*,grant,no,U0BOB,manager,,revoke,U0BOB,.*,U0BOB,.*,yes,revoked,.*,yes,`));
     });

@@ -137,6 +137,49 @@ for (const database of ['pglite', 'postgres'] as const) {
     });
   
 
+    it('a grant nobody confirmed by its end: ended unconfirmed, the owners asked to remove it, security alerted once', async () => {
+      const grantCards = () => h.slack.messagesTo('U0CAROL').filter((m) => (m.text ?? '').startsWith('Grant Figma admin to alice@'));
+      const grantsBefore = grantCards().length;
+      const { requestId } = await request(h, 'U0ALICE', 'figma 1h DES-15 rename the components');
+      await click(h, 'U0BOB', ACTIONS.approve, { message: await waitForCard(h, 'U0BOB', requestId) });
+      await h.slack.waitFor(() => grantCards().length === grantsBefore + 1 || undefined, 5_000, 'the grant card');
+      const grantCard = grantCards().at(-1)!;
+      // As an owner's Slack still shows it: the stored message is updated in place later.
+      const staleCopy = structuredClone(grantCard);
+      const removalCards = () => h.slack.messagesTo('U0CAROL').filter((m) => (m.text ?? '').startsWith('Remove Figma admin from alice@'));
+      const removalsBefore = removalCards().length;
+
+      clock.advance(HOUR + 1_000);
+      const unconfirmed = await waitForEvent(h, requestId, 'manual.grant_unconfirmed');
+      expect(unconfirmed).toMatchObject({ actor: 'breakglass', subject: 'U0ALICE', details: { system: 'Figma admin', owners: ['U0CAROL', 'U0DAN'], alert_id: expect.any(Number) } });
+      await h.slack.waitFor(
+        () => h.slack.messagesTo('C0SEC').find((m) => /Nobody confirmed granting \*Figma admin\* to alice@example\.com .*breakglass does not know whether it was granted/.test(textOf(m))),
+        5_000,
+        'the security alert',
+      );
+      // The owners are asked to remove what they may have granted; the grant card has nothing left to do.
+      await h.slack.waitFor(() => removalCards().length === removalsBefore + 1 || undefined, 5_000, 'the removal card');
+      await h.slack.waitFor(() => h.slack.messagesTo('U0CAROL').find((m) => m.ts === grantCard.ts && /ended before anyone confirmed granting it/.test(textOf(m)) && !hasButton(m, ACTIONS.humanTaskDone)), 5_000, 'the grant card withdrawn');
+      const [grant] = await h.bot.database.db.select().from(grants).where(eq(grants.requestId, requestId));
+      expect(grant).toMatchObject({ state: 'revoking', revokeReason: 'ended_unconfirmed', startsAt: null });
+
+      // Later ticks alert nothing more about it, and the stale grant card's Done changes nothing.
+      clock.advance(60_000);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const stale = await click(h, 'U0CAROL', ACTIONS.humanTaskDone, { message: staleCopy }, { triggerId: `${Date.now()}.1.abc` });
+      expect(stale.status).toBe(200);
+      expect(await stale.reply()).toMatch(/The grant ended before this was confirmed, so there is nothing to confirm for \*Figma admin\* any more/);
+      const kinds = (await eventsOf(h, requestId)).map((e) => e.kind);
+      expect(kinds.filter((k) => k === 'alert.raised')).toHaveLength(1);
+      expect(kinds).not.toContain('manual.escalated');
+      expect(kinds).not.toContain('grant.applied');
+      expect(kinds).not.toContain('manual.grant_confirmed');
+
+      await confirm(h, 'U0CAROL', removalCards().at(-1)!, 'checked: was never added');
+      expect(await waitForEvent(h, requestId, 'grant.revoked')).toMatchObject({ actor: 'U0CAROL', details: { reason: 'ended_unconfirmed', provider_call: 'confirmed_by_owner' } });
+      expect(await verifyLedger(h.bot.database.db)).toMatchObject({ ok: true });
+    });
+
     it('offboarding waits for the owners to remove it by hand, and its record names who confirmed each removal', async () => {
       const { requestId } = await request(h, 'U0ERIN', 'figma 2h DES-14 review the tokens');
       await click(h, 'U0BOB', ACTIONS.approve, { message: await waitForCard(h, 'U0BOB', requestId) });

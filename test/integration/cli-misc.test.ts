@@ -18,7 +18,66 @@ describe('npx breakglass iam-policy', () => {
     const policy = JSON.parse(result.stdout) as { Statement: Array<{ Action: string | string[]; Resource: string | string[] }> };
     expect(policy.Statement).toContainEqual(expect.objectContaining({ Action: ['iam:AddUserToGroup', 'iam:GetGroup', 'iam:RemoveUserFromGroup'], Resource: ['arn:aws:iam::*:group/ProdAdmins'] }));
     expect(policy.Statement).toContainEqual(expect.objectContaining({ Action: 'sts:AssumeRole', Resource: ['arn:aws:iam::123456789012:role/breakglass-granter'] }));
+    // The example's Identity Center resource: its assignment calls, scoped to its permission set and account.
+    expect(policy.Statement).toContainEqual(
+      expect.objectContaining({ Action: expect.arrayContaining(['sso:CreateAccountAssignment']), Resource: expect.arrayContaining(['arn:aws:sso:::account/123456789012']) }),
+    );
     expect(JSON.stringify(policy)).not.toMatch(/"iam:\*"|"\*:\*"/);
+  });
+
+  it('adds what the IAM Identity Center provider calls, on the instance, permission sets and accounts access.yml names', async () => {
+    const path = join(folder, 'sso.yml');
+    const ps = (id: string) => `arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/ps-${id}`;
+    writeFileSync(
+      path,
+      `security_channel: C0SEC
+resources:
+  prod-admin:
+    grant: { aws_sso: { permission_set_arn: ${ps('aaaaaaaaaaaaaaaa')}, account_id: "111122223333" } }
+    max_duration: 2h
+    approvers: { slack_users: [U0BOB] }
+  stage-read:
+    grant: { aws_sso: { permission_set_arn: ${ps('bbbbbbbbbbbbbbbb')}, account_id: "444455556666", end_sessions: false } }
+    max_duration: 2h
+    approvers: { slack_users: [U0BOB] }
+`,
+    );
+    type Policy = { Statement: Array<{ Sid: string; Action: string | string[]; Resource: string | string[] }> };
+    const found = await runCli(['iam-policy'], { ACCESS_CONFIG: path });
+    expect(found.code).toBe(0);
+    const policy = JSON.parse(found.stdout) as Policy;
+    const instance = 'arn:aws:sso:::instance/ssoins-0123456789abcdef';
+    expect(policy.Statement).toEqual([
+      { Sid: 'BreakglassFindInstance', Effect: 'Allow', Action: 'sso:ListInstances', Resource: '*' },
+      {
+        Sid: 'BreakglassAccountAssignments',
+        Effect: 'Allow',
+        Action: ['sso:CreateAccountAssignment', 'sso:DeleteAccountAssignment', 'sso:DescribePermissionSet', 'sso:ListAccountAssignments'],
+        Resource: [instance, ps('aaaaaaaaaaaaaaaa'), ps('bbbbbbbbbbbbbbbb'), 'arn:aws:sso:::account/111122223333', 'arn:aws:sso:::account/444455556666'],
+      },
+      { Sid: 'BreakglassAssignmentStatus', Effect: 'Allow', Action: ['sso:DescribeAccountAssignmentCreationStatus', 'sso:DescribeAccountAssignmentDeletionStatus'], Resource: [instance] },
+      // Only the permission set that ends sessions at revoke has its inline policy edited and provisioned.
+      {
+        Sid: 'BreakglassEndSessions',
+        Effect: 'Allow',
+        Action: ['sso:GetInlinePolicyForPermissionSet', 'sso:ProvisionPermissionSet', 'sso:PutInlinePolicyToPermissionSet'],
+        Resource: [instance, ps('aaaaaaaaaaaaaaaa'), 'arn:aws:sso:::account/111122223333'],
+      },
+      { Sid: 'BreakglassProvisioningStatus', Effect: 'Allow', Action: 'sso:DescribePermissionSetProvisioningStatus', Resource: [instance] },
+      { Sid: 'BreakglassIdentityStore', Effect: 'Allow', Action: ['identitystore:DescribeUser', 'identitystore:GetUserId'], Resource: ['arn:aws:identitystore::*:identitystore/*', 'arn:aws:identitystore:::user/*'] },
+    ]);
+
+    // With the instance and identity store given, ListInstances is never called and the store is named.
+    const given = await runCli(['iam-policy'], { ACCESS_CONFIG: path, AWS_SSO_INSTANCE_ARN: instance, AWS_IDENTITY_STORE_ID: 'd-0123456789' });
+    expect(given.code).toBe(0);
+    const narrowed = JSON.parse(given.stdout) as Policy;
+    expect(narrowed.Statement.map((s) => s.Sid)).not.toContain('BreakglassFindInstance');
+    expect(narrowed.Statement.find((s) => s.Sid === 'BreakglassIdentityStore')!.Resource).toEqual(['arn:aws:identitystore::*:identitystore/d-0123456789', 'arn:aws:identitystore:::user/*']);
+
+    const bad = await runCli(['iam-policy'], { ACCESS_CONFIG: path, AWS_IDENTITY_STORE_ID: 'store-1' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/AWS_IDENTITY_STORE_ID: an identity store id looks like d-0123456789/);
+    expect(bad.stdout).toBe('');
   });
 
   it('names an unknown account role', async () => {

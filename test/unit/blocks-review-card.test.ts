@@ -42,6 +42,16 @@ const buttons = (blocks: readonly unknown[]) =>
   blocks.flatMap((b: any) => (b.type === 'actions' ? b.elements : [])).filter((e: any) => e.type === 'button') as Array<{ action_id: string; value: string; text: { text: string }; confirm?: unknown }>;
 
 describe('review card', () => {
+  it('says a line granted by hand is breakglass’s record, and that a Revoke waits for an owner’s Done', () => {
+    const revoke = (state: 'pending' | 'revoked') => ({ decision: { kind: 'revoke' as const, by: 'U0BOB', at: now }, revoke: { state, verified: false } });
+    const pending = lineText(line(1, { requestId: 7, byHand: true, ...revoke('pending') }));
+    expect(pending).toContain('breakglass request #7, granted by hand and confirmed by its owners (this system cannot be listed: the line is breakglass’s record)');
+    expect(pending).toContain(':no_entry: *Revoked* by <@U0BOB>');
+    expect(pending).toContain('its owners are asked to remove it by hand');
+    expect(pending).not.toContain('being removed');
+    expect(lineText(line(1, { requestId: 7, byHand: true, ...revoke('revoked') }))).toContain('removed by hand (an owner confirmed it with Done)');
+  });
+
   it('shows each line with person, resource, how and since when it was granted, and whether it is new', () => {
     const { blocks, text } = reviewCard(
       view({}, [

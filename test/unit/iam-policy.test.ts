@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { AccessConfigError, parseAccessConfig } from '../../src/config/access.ts';
 import type { GrantTarget, IamPolicyDocument } from '../../src/ports.ts';
+import { identityCenterStatements } from '../../src/providers/aws-sso/iam-policy.ts';
 import {
   grantPolicyDocument,
   grantPolicyName,
@@ -263,5 +265,15 @@ ${policyYaml}
     expect(policyProblems(fits)).toEqual([]);
     const over = { Statement: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: `arn:aws:s3:::${'y'.repeat(2048 - grown + 1800 + 1)}` }] };
     expect(policyProblems(over)).toEqual([expect.objectContaining({ path: [] })]);
+  });
+});
+
+describe('the IAM Identity Center policy in the README', () => {
+  it('is what `iam-policy` prints for one permission set in one account', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const at = readme.indexOf('"Sid": "BreakglassFindInstance"');
+    const block = readme.slice(readme.lastIndexOf('```json', at) + '```json'.length, readme.indexOf('```', at));
+    const target: GrantTarget = { kind: 'aws_sso_assignment', permissionSetArn: 'arn:aws:sso:::permissionSet/ssoins-0123456789abcdef/ps-0123456789abcdef', accountId: '123456789012', endSessions: true };
+    expect(JSON.parse(block)).toEqual({ Version: '2012-10-17', Statement: identityCenterStatements([{ target }]) });
   });
 });

@@ -37,6 +37,6 @@ export const manual = defineProvider({
 
   describe: (target) => {
     const who = [...target.owners.slackUsers.map((u) => `<@${u}>`), ...(target.owners.slackUsergroup ? [`<!subteam^${target.owners.slackUsergroup}>`] : [])].join(', ');
-    return `${target.system}, granted and removed by hand by its owners (${who}); human-confirmed: each grant and removal is evidenced by an owner's Done in Slack, and breakglass cannot list who holds it, so drift checks and access reviews skip it`;
+    return `${target.system}, granted and removed by hand by its owners (${who}); human-confirmed: each grant and removal is evidenced by an owner's Done in Slack, and breakglass cannot list who holds it, so drift checks skip it and access reviews cover the grants breakglass made and its owners confirmed (a reviewer's Revoke asks the owners to remove it)`;
   },
 });

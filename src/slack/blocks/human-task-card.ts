@@ -17,7 +17,13 @@ export function humanTaskCard(view: HumanTaskView): { text: string; blocks: type
   if (view.done) {
     blocks.push(mrkdwnSection(`✅ Done by ${user(view.done.by)} at ${slackDate(view.done.at)}${view.done.note ? `\n${quote(view.done.note, HUMAN_TASK_NOTE_MAX)}` : ''}`));
   } else if (view.withdrawn) {
-    blocks.push(mrkdwnSection('Nothing to do any more: the grant ended before this was done.'));
+    blocks.push(
+      mrkdwnSection(
+        view.action === 'grant'
+          ? 'Nothing to do any more: the grant ended before anyone confirmed granting it. If it was granted after all, the removal card asks you to remove it.'
+          : 'Nothing to do any more: the grant ended before this was done.',
+      ),
+    );
   } else {
     blocks.push(mrkdwnSection(`Due ${slackDate(view.dueAt)}. Press *Done* once you have made the change.`));
     blocks.push({ type: 'actions', elements: [button('Done', ACTIONS.humanTaskDone, String(view.taskId), 'primary')] });

@@ -90,11 +90,20 @@ function intro(view: ReviewCardView): string {
   );
 }
 
+/** A Revoke of access granted by hand waits for an owner's Done, which is its evidence. */
+function byHandStatus(r: ReviewLineView['revoke']): string {
+  if (r?.state === 'revoked') return 'removed by hand (an owner confirmed it with Done)';
+  return `its owners are asked to remove it by hand${r?.error ? ` (${userText(r.error, 300)})` : ''}`;
+}
+
 export function lineText(line: ReviewLineView): string {
   const who = [`*${userText(line.person, 100)}*`, line.slackId ? user(line.slackId) : undefined, line.email && line.email !== line.person ? `(${userText(line.email, 120)})` : undefined]
     .filter(Boolean)
     .join(' ');
-  const how = line.requestId !== undefined ? `breakglass request #${line.requestId}` : '*unmanaged*: not granted through breakglass';
+  const how =
+    line.requestId === undefined
+      ? '*unmanaged*: not granted through breakglass'
+      : `breakglass request #${line.requestId}${line.byHand ? ', granted by hand and confirmed by its owners (this system cannot be listed: the line is breakglass’s record)' : ''}`;
   const since = line.since ? `${line.sinceSource === 'grant' ? 'since' : 'seen since'} ${slackDate(line.since, '{date_short}')}` : undefined;
   const fresh = line.isNew === true ? ':new: new since the last review' : line.isNew === false ? 'in the last review too' : 'first review of this resource';
   const rows = [`${who} · ${resourceName(line.resource)}`, [how, since, fresh].filter(Boolean).join(' · ')];
@@ -108,8 +117,9 @@ function outcome(line: ReviewLineView): string {
   const by = d.by === 'breakglass' ? 'breakglass (the person has left)' : user(d.by);
   if (d.kind === 'keep') return `:white_check_mark: *Kept* by ${by}, ${slackDate(d.at, '{date_short} {time}')}`;
   const r = line.revoke;
-  const status =
-    r?.state === 'revoked'
+  const status = line.byHand
+    ? byHandStatus(r)
+    : r?.state === 'revoked'
       ? `removed at the provider${r.verified ? ' (verified)' : ''}`
       : `being removed${r?.error ? ` — the provider refused for now (${userText(r.error, 300)}); breakglass keeps retrying` : ''}`;
   return `:no_entry: *Revoked* by ${by}, ${slackDate(d.at, '{date_short} {time}')}: ${status}`;

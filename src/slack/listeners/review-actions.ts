@@ -20,6 +20,9 @@ export function reviewActionHandlers(deps: AppDeps): Record<string, Handler> {
     },
     [ACTIONS.reviewRevoke]: async (id, user) => {
       const outcome = await decideReviewItem(deps, { itemId: id, user, decision: 'revoke' });
+      if (outcome.byHand && outcome.revoked === false && !outcome.error) {
+        return 'Revoke recorded. This access is granted by hand: its owners are now asked to remove it, and the line shows it removed once one of them confirms with Done.';
+      }
       return outcome.revoked === false ? `Revoke recorded, but the provider refused for now (${outcome.error ?? 'unknown error'}). breakglass keeps retrying and the card shows when it is done.` : undefined;
     },
     [ACTIONS.reviewKeepAll]: async (id, user) => {

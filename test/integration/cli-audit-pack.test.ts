@@ -102,7 +102,7 @@ function snapshot(dir: string): Record<string, string> {
   return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
 }
 
-/** Every file of the pack; report.pdf only where Chromium prints it (test/e2e/report-browser.test.ts). */
+/** Every file of the pack; report.pdf only where Chromium prints it (test/integration/report-browser.test.ts). */
 const WRITTEN = PACK_FILES.map((f) => f.file).filter((f) => f !== 'report.pdf').sort();
 const story = buildStory();
 const events = story.events();

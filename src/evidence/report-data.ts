@@ -14,7 +14,7 @@ export const BASIS_LABELS: Record<BasisKind, string> = {
   grant: 'approved grant',
   emergency: 'emergency self-grant',
   review_keep: 'kept in an access review',
-  unmanaged: 'unmanaged (seen at the provider, granted by nobody)',
+  unmanaged: 'unmanaged (granted by nobody)',
 };
 
 export interface AccessRow {
@@ -204,7 +204,7 @@ function basisText(basis: Basis): string {
     case 'review_keep':
       return `kept by ${basis.reviewer} in review campaign ${basis.campaignId}${basis.period ? ` (${basis.period})` : ''} at ${basis.decidedAt.toISOString()}`;
     case 'unmanaged':
-      return basis.note ?? 'seen at the provider, granted by nobody';
+      return basis.note ?? 'seen at the provider; no grant or review covers it';
   }
 }
 

@@ -12,6 +12,8 @@ import { esc, legendHtml, offboardingSvg, reviewSvg, revokeSvg, timelineSvg } fr
 
 const seqs = (values: number[]) => `<span class="seq">${values.length === 0 ? '—' : values.map((s) => esc(s)).join(', ')}</span>`;
 const cell = (value: string | number | null | undefined) => `<td>${value === null || value === undefined || value === '' ? '—' : esc(value)}</td>`;
+/** An instant: broken only between its date and its time, so a column of them reads down. */
+const when = (value: string | null | undefined) => cell(value).replace('<td>', '<td class="t">').replace(/(\d{4}-\d\d-\d\d)T/g, '$1T<wbr>');
 
 export function renderReportHtml(data: ReportData): string {
   const title = `Production access evidence, ${data.period.from.slice(0, 10)} to ${data.period.to.slice(0, 10)}`;
@@ -80,7 +82,7 @@ function exceptionsHtml(data: ReportData): string {
   if (data.exceptions.length === 0) return '<section id="exceptions"><h2>Exceptions</h2><p>No exceptions found in the period.</p></section>';
   const rows = data.exceptions.map((e) => {
     const responses = e.responses.length === 0 ? '<em>No management response recorded.</em>' : e.responses.map((r) => `<p class="response">${esc(r.by)} at ${esc(r.at)} <span class="seq">${esc(r.seq)}</span>: ${esc(r.text)}</p>`).join('');
-    return `<tr id="${esc(e.anchor)}"><td><code>${esc(e.id)}</code></td><td>${esc(e.title)}</td><td>${esc(e.summary)}</td>${cell(e.at)}<td>${responses}</td><td>${seqs(e.seqs)}</td></tr>`;
+    return `<tr id="${esc(e.anchor)}"><td><code>${esc(e.id)}</code></td><td>${esc(e.title)}</td><td>${esc(e.summary)}</td>${when(e.at)}<td>${responses}</td><td>${seqs(e.seqs)}</td></tr>`;
   });
   return `<section id="exceptions"><h2>Exceptions and management responses</h2><p>Respond with <code>npx breakglass respond &lt;id&gt; "&lt;text&gt;"</code>.</p>
 <table><thead><tr><th>id</th><th>exception</th><th>what</th><th>at</th><th>management response</th><th>seq</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
@@ -89,7 +91,7 @@ function exceptionsHtml(data: ReportData): string {
 function accessHtml(data: ReportData): string {
   const figures = data.timelines.map((t) => `<figure id="timeline-${esc(t.resource.replace(/[^A-Za-z0-9_-]/g, '_'))}"><figcaption>${esc(t.resource)}</figcaption>${timelineSvg(t, data.period, data.generatedAt)}</figure>`).join('');
   const rows = data.timelines.flatMap((t) => t.lanes.flatMap((l) => l.rows)).map(
-    (r) => `<tr id="${esc(r.anchor)}" class="row-${r.basis}">${cell(r.resource)}${cell(r.person)}${cell(r.principal)}<td><span class="swatch basis-${r.basis}"></span>${esc(BASIS_LABELS[r.basis])}: ${esc(r.basisText)}</td>${cell(r.from)}${cell(r.to ?? 'still held')}${cell(r.ended)}<td>${seqs(r.seqs)}</td></tr>`,
+    (r) => `<tr id="${esc(r.anchor)}" class="row-${r.basis}">${cell(r.resource)}${cell(r.person)}${cell(r.principal)}<td><span class="swatch basis-${r.basis}"></span>${esc(BASIS_LABELS[r.basis])}: ${esc(r.basisText)}</td>${when(r.from)}${when(r.to ?? 'still held')}${cell(r.ended)}<td>${seqs(r.seqs)}</td></tr>`,
   );
   const body = rows.length === 0 ? '<p>No access to any resource is recorded in the period.</p>' : `${legendHtml()}${figures}<table><thead><tr><th>resource</th><th>person</th><th>principal</th><th>basis</th><th>from</th><th>to</th><th>ended</th><th>seq</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
   return `<section id="access"><h2>Who held access when</h2><p>From the access record (<code>access.csv</code>): breakglass’s grants and what the providers’ listings showed, whatever granted it.</p>${body}</section>`;
@@ -98,7 +100,7 @@ function accessHtml(data: ReportData): string {
 function reviewsHtml(data: ReportData): string {
   if (data.reviews.length === 0) return '<section id="reviews"><h2>Access reviews</h2><p>No access-review campaign has events in the period.</p></section>';
   const rows = data.reviews.map(
-    (r) => `<tr id="${esc(r.anchor)}">${cell(r.campaign)}${cell(r.startedAt)}${cell(r.dueAt)}${cell(r.decided)}${cell(r.kept)}${cell(r.revoked)}${cell(`${r.signOffs} of ${r.expected ?? '?'}`)}${cell(r.missing)}${cell(r.closedAt)}<td>${seqs(r.seqs)}</td></tr>`,
+    (r) => `<tr id="${esc(r.anchor)}">${cell(r.campaign)}${when(r.startedAt)}${when(r.dueAt)}${cell(r.decided)}${cell(r.kept)}${cell(r.revoked)}${cell(`${r.signOffs} of ${r.expected ?? '?'}`)}${cell(r.missing)}${when(r.closedAt)}<td>${seqs(r.seqs)}</td></tr>`,
   );
   return `<section id="reviews"><h2>Access reviews: completion</h2><figure>${reviewSvg(data.reviews)}</figure>
 <table><thead><tr><th>campaign</th><th>started</th><th>due</th><th>lines decided</th><th>kept</th><th>revoked</th><th>sign-offs</th><th>missing at period end</th><th>closed</th><th>seq</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
@@ -107,7 +109,7 @@ function reviewsHtml(data: ReportData): string {
 function offboardingHtml(data: ReportData): string {
   if (data.offboarding.length === 0) return '<section id="offboarding"><h2>Offboarding</h2><p>No offboarding is recorded in the period.</p></section>';
   const rows = data.offboarding.map(
-    (r) => `<tr id="${esc(r.anchor)}">${cell(r.person)}${cell(r.deactivatedAt)}${cell(r.accessEndedAt)}${cell(r.tookMs === null ? null : humanDuration(r.tookMs))}${cell(r.slaMs === null ? null : humanDuration(r.slaMs))}${cell(r.slaMet === null ? 'not completed' : r.slaMet ? 'yes' : 'no')}<td>${seqs(r.seqs)}</td></tr>`,
+    (r) => `<tr id="${esc(r.anchor)}">${cell(r.person)}${when(r.deactivatedAt)}${when(r.accessEndedAt)}${cell(r.tookMs === null ? null : humanDuration(r.tookMs))}${cell(r.slaMs === null ? null : humanDuration(r.slaMs))}${cell(r.slaMet === null ? 'not completed' : r.slaMet ? 'yes' : 'no')}<td>${seqs(r.seqs)}</td></tr>`,
   );
   return `<section id="offboarding"><h2>Offboarding: time against the SLA</h2><p>The line on each bar is the SLA.</p><figure>${offboardingSvg(data.offboarding)}</figure>
 <table><thead><tr><th>person</th><th>deactivated</th><th>access ended</th><th>took</th><th>SLA</th><th>met</th><th>seq</th></tr></thead><tbody>${rows.join('')}</tbody></table></section>`;
@@ -118,7 +120,7 @@ function revokesHtml(data: ReportData): string {
   const intro = `<p>${data.revokes.length} revocation(s) in the period; ${late} came more than ${esc(humanDuration(data.lateToleranceMs))} after the access’s end.</p>`;
   if (data.revokes.length === 0) return `<section id="revokes"><h2>Revocations: lateness</h2>${intro}</section>`;
   const rows = data.revokes.map(
-    (r) => `<tr id="${esc(r.anchor)}" class="${r.late ? 'late' : ''}">${cell(r.grantId)}${cell(r.resource)}${cell(r.person)}${cell(r.scheduledEnd)}${cell(r.revokedAt)}${cell(r.lateByMs > 0 ? humanDuration(r.lateByMs) : 'on time')}<td>${seqs(r.seqs)}</td></tr>`,
+    (r) => `<tr id="${esc(r.anchor)}" class="${r.late ? 'late' : ''}">${cell(r.grantId)}${cell(r.resource)}${cell(r.person)}${when(r.scheduledEnd)}${when(r.revokedAt)}${cell(r.lateByMs > 0 ? humanDuration(r.lateByMs) : 'on time')}<td>${seqs(r.seqs)}</td></tr>`,
   );
   const figure = late > 0 ? `<figure>${revokeSvg(data.revokes, data.lateToleranceMs)}</figure>` : '';
   return `<section id="revokes"><h2>Revocations: lateness</h2>${intro}${figure}

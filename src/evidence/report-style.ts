@@ -11,7 +11,8 @@ h1 { font-size: 1.6rem; margin-bottom: .2rem; } h2 { border-bottom: 2px solid va
 code, .seq { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .9em; overflow-wrap: anywhere; }
 .seq { color: var(--muted); } .seq::before { content: "seq "; }
 table { border-collapse: collapse; width: 100%; margin: .6rem 0; font-size: .86rem; }
-th, td { border: 1px solid var(--line); padding: .25rem .4rem; text-align: left; vertical-align: top; overflow-wrap: anywhere; white-space: pre-wrap; }
+th, td { border: 1px solid var(--line); padding: .25rem .4rem; text-align: left; vertical-align: top; overflow-wrap: break-word; white-space: pre-wrap; }
+td.t { overflow-wrap: normal; }
 thead th { background: #edf2f7; } td.num { text-align: right; } table.population { width: auto; }
 tr:target { outline: 3px solid #d69e2e; background: #fffbea; }
 tr.late td { background: #fff5f5; }

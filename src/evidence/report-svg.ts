@@ -12,24 +12,41 @@ const LABEL = 190;
 const PLOT = WIDTH - LABEL - 20;
 const LANE = 22;
 const TOP = 28;
+const BARS = PLOT * 0.5;
 
 /** Text for HTML or SVG content and attribute values: hostile reasons stay text. */
 export function esc(value: string | number | null | undefined): string {
   return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+const DAY = 86_400_000;
 
-/** Evenly spaced date ticks across [start, end). */
-function axis(start: number, end: number, height: number): string {
-  const ticks: string[] = [];
-  for (let i = 0; i <= 6; i++) {
-    const t = start + ((end - start) * i) / 6;
-    const x = LABEL + (PLOT * i) / 6;
-    ticks.push(`<line class="tick" x1="${x}" y1="${TOP - 6}" x2="${x}" y2="${height - 4}"/>`);
-    if (i < 6) ticks.push(`<text class="tick-label" x="${x + 2}" y="${TOP - 10}">${esc(day(t))}</text>`);
+/** Tick instants at UTC midnights: every day, 2 days, week, 2 weeks, or month, whichever gives at most 10. */
+export function tickTimes(start: number, end: number): number[] {
+  const days = (end - start) / DAY;
+  const step = [1, 2, 7, 14].find((d) => days / d <= 10);
+  const ticks: number[] = [];
+  let t = Math.ceil(start / DAY) * DAY;
+  if (step === undefined) {
+    const first = new Date(start);
+    t = Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + (first.getUTCDate() === 1 && start % DAY === 0 ? 0 : 1), 1);
+    const months = Math.ceil(days / 300);
+    for (; t <= end; t = Date.UTC(new Date(t).getUTCFullYear(), new Date(t).getUTCMonth() + months, 1)) ticks.push(t);
+    return ticks;
   }
-  return ticks.join('');
+  for (; t <= end; t += step * DAY) ticks.push(t);
+  return ticks;
+}
+
+/** The date axis: a line and a label at each tick. */
+function axis(start: number, end: number, height: number): string {
+  return tickTimes(start, end)
+    .map((t) => {
+      const x = (LABEL + ((t - start) / (end - start)) * PLOT).toFixed(1);
+      const label = t + DAY / 2 < end ? `<text class="tick-label" x="${x}" y="${TOP - 10}" text-anchor="middle">${esc(new Date(t).toISOString().slice(0, 10))}</text>` : '';
+      return `<line class="tick" x1="${x}" y1="${TOP - 6}" x2="${x}" y2="${height - 4}"/>${label}`;
+    })
+    .join('');
 }
 
 function bar(row: AccessRow, lane: number, start: number, end: number): string {
@@ -84,9 +101,11 @@ function hbars(rows: HBar[], aria: string, className: string): string {
   const height = 8 + rows.length * LANE;
   const parts = rows.map((r, i) => {
     const y = 4 + i * LANE;
-    const w = Math.max(2, Math.min(1, r.value) * PLOT * 0.7);
-    const marker = r.marker === undefined ? '' : `<line class="marker" x1="${LABEL + r.marker * PLOT * 0.7}" y1="${y}" x2="${LABEL + r.marker * PLOT * 0.7}" y2="${y + LANE - 2}"/>`;
-    return `<a href="#${esc(r.href)}"><text class="lane-label" x="${LABEL - 6}" y="${y + LANE / 2 + 3}" text-anchor="end">${esc(truncate(r.label, 28))}</text><rect class="bar ${r.cls}" data-row="${esc(r.href)}" x="${LABEL}" y="${y + 2}" width="${w.toFixed(1)}" height="${LANE - 6}"><title>${esc(r.text)}</title></rect><text class="bar-text" x="${LABEL + w + 6}" y="${y + LANE / 2 + 3}">${esc(r.text)}</text>${marker}</a>`;
+    // Bars take half the plot, their text the other half, so a long caption never runs off.
+    const w = Math.max(2, Math.min(1, r.value) * BARS);
+    const mx = (LABEL + (r.marker ?? 0) * BARS).toFixed(1);
+    const marker = r.marker === undefined ? '' : `<line class="marker" x1="${mx}" y1="${y}" x2="${mx}" y2="${y + LANE - 2}"/>`;
+    return `<a href="#${esc(r.href)}"><text class="lane-label" x="${LABEL - 6}" y="${y + LANE / 2 + 3}" text-anchor="end">${esc(truncate(r.label, 28))}</text><rect class="bar ${r.cls}" data-row="${esc(r.href)}" x="${LABEL}" y="${y + 2}" width="${w.toFixed(1)}" height="${LANE - 6}"><title>${esc(r.text)}</title></rect><text class="bar-text" x="${LABEL + BARS + 12}" y="${y + LANE / 2 + 3}">${esc(truncate(r.text, 70))}</text>${marker}</a>`;
   });
   return `<svg class="${className}" viewBox="0 0 ${WIDTH} ${height}" role="img" aria-label="${esc(aria)}" xmlns="http://www.w3.org/2000/svg">${parts.join('')}</svg>`;
 }

@@ -33,8 +33,8 @@ import type { AccessTimeline } from './timeline.ts';
  * The package an auditor gets for a period: one plain file per part (CSV, Markdown, JSON), an
  * index mapping each file to the SOC 2 criteria it supports, and SHA256SUMS over all of them.
  * Everything is derived from the evidence ledger (and the policy from access.yml); running it
- * twice over the same ledger writes the same bytes, except the generation time in README.md
- * (and so README.md's line in SHA256SUMS).
+ * twice over the same ledger writes the same bytes, except the generation time in README.md and
+ * report.html (and so their lines in SHA256SUMS), and report.pdf, which Chromium dates.
  */
 
 export interface Period {

@@ -79,7 +79,8 @@ async function printWithPlaywright(playwright: PlaywrightCore, executable: strin
   try {
     const page = await browser.newPage();
     await page.goto(pathToFileURL(htmlPath).href, { waitUntil: 'load' });
-    await page.pdf({ path: pdfPath, format: 'A4', landscape: true, printBackground: true, margin: { top: '12mm', bottom: '12mm', left: '10mm', right: '10mm' } });
+    // The page size and margins are the report's own (@page), as Chromium's --print-to-pdf uses them.
+    await page.pdf({ path: pdfPath, printBackground: true, preferCSSPageSize: true });
   } finally {
     await browser.close();
   }

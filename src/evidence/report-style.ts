@@ -30,6 +30,7 @@ svg .tick { stroke: #e2e8f0; } svg .lane { stroke: #f0f0f0; } svg .tick-label { 
 .swatch { display: inline-block; width: .8em; height: .8em; margin-right: .3em; vertical-align: -1px; }
 ul.legend { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 1.2rem; } ul.legend svg { display: inline; width: 14px; vertical-align: -2px; }
 .response { margin: 0 0 .3rem; }
+@page { size: A4 landscape; margin: 12mm 10mm; }
 @media print {
   body { margin: 0; max-width: none; font-size: 10pt; }
   nav { display: none; }

@@ -15,7 +15,8 @@ export type PdfPrinter = (htmlPath: string, pdfPath: string) => Promise<PdfOutco
 const NAMES = ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable'];
 // Without these Chromium keeps trying to reach the internet (updates, field trials).
 const QUIET = ['--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-gpu'];
-const TIMEOUT_MS = 120_000;
+// A busy quarter (3,000 grants: a 2.8 MB report, ~500 pages) took 100 s to print on 2 busy cores.
+const TIMEOUT_MS = 600_000;
 
 /** The first Chromium executable on `pathVariable` (the PATH), or null. */
 export function findChromium(pathVariable: string | undefined): string | null {
@@ -58,7 +59,7 @@ export function chromiumPrinter(executable: string | null): PdfPrinter {
 interface PlaywrightCore {
   chromium: {
     launch(options: { executablePath: string; args: string[]; timeout: number }): Promise<{
-      newPage(): Promise<{ goto(url: string, options: { waitUntil: 'load' }): Promise<unknown>; pdf(options: Record<string, unknown>): Promise<unknown> }>;
+      newPage(): Promise<{ goto(url: string, options: { waitUntil: 'load'; timeout: number }): Promise<unknown>; pdf(options: Record<string, unknown>): Promise<unknown> }>;
       close(): Promise<void>;
     }>;
   };
@@ -78,7 +79,7 @@ async function printWithPlaywright(playwright: PlaywrightCore, executable: strin
   const browser = await playwright.chromium.launch({ executablePath: executable, args: launchArgs(), timeout: TIMEOUT_MS });
   try {
     const page = await browser.newPage();
-    await page.goto(pathToFileURL(htmlPath).href, { waitUntil: 'load' });
+    await page.goto(pathToFileURL(htmlPath).href, { waitUntil: 'load', timeout: TIMEOUT_MS });
     // The page size and margins are the report's own (@page), as Chromium's --print-to-pdf uses them.
     await page.pdf({ path: pdfPath, printBackground: true, preferCSSPageSize: true });
   } finally {

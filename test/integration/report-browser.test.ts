@@ -44,8 +44,10 @@ describe.skipIf(!browserAvailable)('report.html in Chromium', () => {
   });
 
   it('opens from disk with no console error, no request and no dialog, and saves a screenshot', async () => {
-    const shot = join(root, 'report.png');
+    // Kept after the run (one file, replaced each time) for a person to look at.
+    const shot = join(tmpdir(), 'breakglass-report.png');
     await opened.page.screenshot({ path: shot, fullPage: true });
+    console.info(`report.html screenshot: ${shot}`);
     expect(opened.errors).toEqual([]);
     expect(opened.requests).toEqual([]);
     expect(opened.dialogs).toEqual([]);

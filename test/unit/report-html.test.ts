@@ -4,6 +4,7 @@ import { EvidenceHistory } from '../../src/evidence/history.ts';
 import { assessReadiness } from '../../src/evidence/readiness.ts';
 import { gatherReport, type ReportData } from '../../src/evidence/report-data.ts';
 import { renderReportHtml } from '../../src/evidence/report-html.ts';
+import { tickTimes } from '../../src/evidence/report-svg.ts';
 import { buildTimeline } from '../../src/evidence/timeline.ts';
 import { EXPECTED_BARS, HOSTILE_REASON, HOSTILE_RESPONSE, REPORT_NOW, REPORT_PERIOD, reportStory } from '../support/report-story.ts';
 
@@ -71,5 +72,16 @@ describe('report.html (pure render)', () => {
   it('fetches nothing: no external URL in any src or href, and a CSP that forbids it', () => {
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
     expect(html).toContain(`content="default-src 'none'; style-src 'unsafe-inline'; img-src data:"`);
+  });
+});
+
+describe('the timeline axis', () => {
+  const ticks = (from: string, to: string) => tickTimes(Date.parse(from), Date.parse(to)).map((t) => new Date(t).toISOString().slice(0, 10));
+
+  it('ticks at UTC midnights: daily for a week, fortnightly for a quarter, every two months for a year', () => {
+    expect(ticks('2026-03-01T00:00:00Z', '2026-03-08T00:00:00Z')).toEqual(['2026-03-01', '2026-03-02', '2026-03-03', '2026-03-04', '2026-03-05', '2026-03-06', '2026-03-07', '2026-03-08']);
+    expect(ticks('2026-01-01T00:00:00Z', '2026-04-01T00:00:00Z')).toEqual(['2026-01-01', '2026-01-15', '2026-01-29', '2026-02-12', '2026-02-26', '2026-03-12', '2026-03-26']);
+    expect(ticks('2026-01-01T00:00:00Z', '2027-01-01T00:00:00Z')).toEqual(['2026-01-01', '2026-03-01', '2026-05-01', '2026-07-01', '2026-09-01', '2026-11-01', '2027-01-01']);
+    expect(ticks('2026-01-15T12:00:00Z', '2026-01-15T18:00:00Z')).toEqual([]);
   });
 });

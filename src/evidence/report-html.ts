@@ -12,6 +12,8 @@ import { esc, legendHtml, offboardingSvg, reviewSvg, revokeSvg, timelineSvg } fr
 
 const seqs = (values: number[]) => `<span class="seq">${values.length === 0 ? '—' : values.map((s) => esc(s)).join(', ')}</span>`;
 const cell = (value: string | number | null | undefined) => `<td>${value === null || value === undefined || value === '' ? '—' : esc(value)}</td>`;
+/** The pack's Markdown texts (file checks, notes): escaped, with `code` and **bold** kept as such. */
+const markdownText = (value: string) => esc(value).replace(/`([^`]+)`/g, '<code>$1</code>').replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>');
 /** An instant: broken only between its date and its time, so a column of them reads down. */
 const when = (value: string | null | undefined) => cell(value).replace('<td>', '<td class="t">').replace(/(\d{4}-\d\d-\d\d)T/g, '$1T<wbr>');
 
@@ -73,7 +75,7 @@ function summaryHtml(data: ReportData): string {
 function controlHtml(c: ControlSection): string {
   const population = c.population.map((p) => `<li><a href="${esc(p.href)}">${esc(p.count)} ${esc(p.label)}</a></li>`).join('');
   const exceptions = c.exceptions.length === 0 ? '<p>No exceptions found for this control.</p>' : `<ul>${c.exceptions.map((e) => `<li><a href="#${esc(e.anchor)}"><code>${esc(e.id)}</code></a> ${esc(e.title)}</li>`).join('')}</ul>`;
-  const files = c.files.map((f) => `<li><code>${esc(f.file)}</code>: ${esc(f.checks)}</li>`).join('');
+  const files = c.files.map((f) => `<li><code>${esc(f.file)}</code>: ${markdownText(f.checks)}</li>`).join('');
   return `<section class="control" id="control-${esc(c.id.replace('.', '-'))}"><h3>${esc(c.id)}: ${esc(c.meaning)}</h3>
 <p>${esc(c.narrative)}</p><h4>Population</h4><ul>${population || '<li>—</li>'}</ul><h4>Exceptions</h4>${exceptions}<h4>Files behind it</h4><ul>${files}</ul></section>`;
 }
@@ -129,6 +131,5 @@ function revokesHtml(data: ReportData): string {
 
 function notesHtml(data: ReportData): string {
   if (data.notes.length === 0) return '';
-  // The pack's notes are Markdown for README.md; here they are shown as plain text.
-  return `<section id="notes"><h2>Notes</h2><ul>${data.notes.map((n) => `<li>${esc(n.replace(/[`*]/g, ''))}</li>`).join('')}</ul></section>`;
+  return `<section id="notes"><h2>Notes</h2><ul>${data.notes.map((n) => `<li>${markdownText(n)}</li>`).join('')}</ul></section>`;
 }

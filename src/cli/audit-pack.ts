@@ -3,19 +3,21 @@ import { Command } from 'commander';
 import { loadAccessConfig } from '../config/access.ts';
 import { readCliEnv } from '../config/env.ts';
 import { writeAuditPack } from '../evidence/audit-pack.ts';
+import { chromiumPrinter, findChromium } from '../evidence/report-pdf.ts';
 import { ownSigningKey, SIGNING_KEY_FILE } from '../evidence/signing-key.ts';
 import { parseEndInstant, parseInstant, progress, progressDone, withDatabase } from './context.ts';
 
 export function auditPackCommand(): Command {
   return new Command('audit-pack')
-    .description('write the evidence package for a period: CSV, Markdown and JSON files, an index mapped to SOC 2 criteria, SHA256SUMS signed with the ledger signing key, and a standalone verifier')
+    .description('write the evidence package for a period: report.html (and report.pdf, printed by Chromium when it is installed), CSV, Markdown and JSON files, an index mapped to SOC 2 criteria, SHA256SUMS signed with the ledger signing key, and a standalone verifier')
     .requiredOption('--from <date>', 'first day (UTC) or instant, inclusive, e.g. 2026-01-01', parseInstant)
     .requiredOption('--to <date>', 'last day (UTC, inclusive) or instant (exclusive), e.g. 2026-03-31', parseEndInstant)
     .requiredOption('--out <dir>', 'the folder to write to (created if missing; files of the same names are replaced, others left alone)')
     .option('--no-bom', 'CSV files without the UTF-8 byte order mark (which tells Excel they are UTF-8)')
+    .option('--no-pdf', 'do not print report.html to report.pdf (which needs Chromium on PATH)')
     .option('--progress', 'show progress on stderr even when it is not a terminal (e.g. in a CI log)')
     .addHelpText('after', '\nExit 0 when the pack is written and the ledger verifies; 1 when the ledger does not verify or does not match its checkpoints (the pack is still written, and says so); 2 on error.')
-    .action(async (options: { from: Date; to: Date; out: string; progress?: boolean; bom: boolean }) => {
+    .action(async (options: { from: Date; to: Date; out: string; progress?: boolean; bom: boolean; pdf: boolean }) => {
       if (options.to <= options.from) throw new Error('--to must be after --from');
       const env = readCliEnv(process.env);
       // The policy is part of the package: a missing or invalid access.yml stops here, before any work.
@@ -23,7 +25,7 @@ export function auditPackCommand(): Command {
       const key = ownSigningKey({ configured: env.LEDGER_SIGNING_KEY, keyFile: join(resolve(env.DATA_DIR), SIGNING_KEY_FILE) });
       const started = Date.now();
       const result = await withDatabase(({ db }) =>
-        writeAuditPack({ db, from: options.from, to: options.to, outDir: resolve(options.out), access, now: new Date(), signer: key?.signer, bom: options.bom, onProgress: (step) => progress(step.padEnd(60), options.progress) }),
+        writeAuditPack({ db, from: options.from, to: options.to, outDir: resolve(options.out), access, now: new Date(), signer: key?.signer, bom: options.bom, pdf: options.pdf ? chromiumPrinter(findChromium(process.env.PATH)) : undefined, onProgress: (step) => progress(step.padEnd(60), options.progress) }),
       );
       progressDone();
       const { verification, readiness } = result;
@@ -33,6 +35,7 @@ export function auditPackCommand(): Command {
           gaps === 0 ? 'no readiness gaps' : `${gaps} readiness gap(s), see readiness.md`
         }.\n`,
       );
+      process.stdout.write(result.pdf.written ? `report.html and report.pdf (${result.pdf.how}) written.\n` : `report.html written; report.pdf skipped: ${result.pdf.why}.\n`);
       const seconds = ((Date.now() - started) / 1000).toFixed(1);
       process.stderr.write(`audit-pack: ${verification.count.toLocaleString('en-US')} event(s) verified, ${result.read.toLocaleString('en-US')} read, ${result.events.toLocaleString('en-US')} exported, in ${seconds} s\n`);
       if (!key) {

@@ -25,13 +25,17 @@ import { readEventPages } from './read.ts';
 import { verifyLedger, type VerifyResult } from './verify.ts';
 import { PEOPLE_COLUMNS, PeopleHistory } from './people-csv.ts';
 import { REVIEW_LINES_COLUMNS, reviewLineRows } from './pack-review-lines.ts';
+import { REPORT_FILES, writePackReport } from './pack-report.ts';
+import type { ReportInput } from './report-data.ts';
+import type { PdfOutcome, PdfPrinter } from './report-pdf.ts';
+import type { AccessTimeline } from './timeline.ts';
 
 /**
  * The package an auditor gets for a period: one plain file per part (CSV, Markdown, JSON), an
  * index mapping each file to the SOC 2 criteria it supports, and SHA256SUMS over all of them.
  * Everything is derived from the evidence ledger (and the policy from access.yml); running it
- * twice over the same ledger writes the same bytes, except the generation time in README.md
- * (and so README.md's line in SHA256SUMS).
+ * twice over the same ledger writes the same bytes, except the generation time in README.md and
+ * report.html (and so their lines in SHA256SUMS), and report.pdf, which Chromium dates.
  */
 
 export interface Period {
@@ -75,6 +79,7 @@ export type CsvFile = keyof typeof CSV_COLUMNS;
 
 /** Every file the pack writes, the SOC 2 criteria it supports, and what the auditor checks there. */
 export const PACK_FILES: Array<{ file: string; criteria: string[]; checks: string }> = [
+  ...REPORT_FILES,
   {
     file: 'grants.csv',
     criteria: ['CC6.1', 'CC6.2', 'CC6.3'],
@@ -480,6 +485,8 @@ export interface AuditPackOptions extends Period {
   signer?: CheckpointSigner | undefined;
   /** CSV files start with a UTF-8 byte order mark unless this is false. */
   bom?: boolean | undefined;
+  /** Prints report.html to report.pdf; without it the pack has no PDF (`--no-pdf`). */
+  pdf?: PdfPrinter | undefined;
 }
 
 export interface AuditPackResult {
@@ -492,6 +499,8 @@ export interface AuditPackResult {
   verification: Verification;
   readiness: ReadinessReport;
   notes: string[];
+  /** Whether report.pdf was written, and why not when it was not. */
+  pdf: PdfOutcome;
 }
 
 export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPackResult> {
@@ -509,7 +518,8 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   const { history } = read;
 
   step('writing the grant and revoke log…');
-  const counts = await writeCsvFiles(db, read, period, now, (file, content) => write(file, content), options.bom);
+  const timeline = await finishTimeline(db, read.timeline);
+  const counts = writeCsvFiles(read, timeline, (await reviewLineRows(db, period, now)) as Row[], period, now, (file, content) => write(file, content), options.bom);
   step('writing the policy…');
   write('policy.md', renderPolicy(options.access));
 
@@ -530,12 +540,22 @@ export async function writeAuditPack(options: AuditPackOptions): Promise<AuditPa
   const proof = await writePackProof(db, outDir, period, history.checkpoints.filter((c) => inPeriod(c.occurredAt, period)), options.signer);
   const versions = policyVersions(history, period);
   const notes = packNotes({ counts, verification, verify, versions, accessHash: options.access.hash, signed: Boolean(options.signer) });
+  step('writing the report…');
+  const reportInput = { period, now, history, timeline, readiness, verification, eventsInPeriod: events, policyVersions: versions, notes };
+  const pdf = await writePackReport(outDir, packReportInput(reportInput, options.access), options.pdf);
+  if (!pdf.written) notes.push(`\`report.pdf\` was not written: ${pdf.why}. \`report.html\` prints to the same pages from any browser.`);
   write('README.md', indexMarkdown({ period, now, events, counts, verification, readiness, access: options.access, versions, notes }));
 
-  const files = SUMMED_FILES.filter((f) => f !== 'public-key.pem' || proof.publicKey);
+  const files = SUMMED_FILES.filter((f) => (f !== 'public-key.pem' || proof.publicKey) && (f !== 'report.pdf' || pdf.written));
   signSumsFile(outDir, files, options.signer);
   step('done');
-  return { dir: outDir, files: [...files, 'SHA256SUMS', ...(options.signer ? [SIGNATURE_FILE.file] : [])], events, read: history.count, verification, readiness, notes };
+  return { dir: outDir, files: [...files, 'SHA256SUMS', ...(options.signer ? [SIGNATURE_FILE.file] : [])], events, read: history.count, verification, readiness, notes, pdf };
+}
+
+/** What report.html is drawn from: the pack's own findings, its files and the criteria they support. */
+function packReportInput(gathered: Omit<ReportInput, 'access' | 'files' | 'criteria'>, access: AuditPackOptions['access']): ReportInput {
+  const resources = Object.keys(access.config?.resources ?? {});
+  return { ...gathered, access: { hash: access.hash, path: access.path, resources }, files: PACK_FILES, criteria: CRITERIA };
 }
 
 interface LedgerRead {
@@ -560,7 +580,7 @@ async function readWholeLedger(db: Db, onCount: (n: number) => void, step: (text
 }
 
 /** The pack's CSV files; returns how many rows each has. */
-async function writeCsvFiles(db: Db, read: LedgerRead, period: Period, now: Date, write: (file: string, content: string) => void, bom: boolean | undefined): Promise<Record<string, number>> {
+function writeCsvFiles(read: LedgerRead, timeline: AccessTimeline, reviewLines: Row[], period: Period, now: Date, write: (file: string, content: string) => void, bom: boolean | undefined): Record<string, number> {
   const { history } = read;
   const counts: Record<string, number> = {};
   const csv = (file: CsvFile, rows: Row[]) => {
@@ -568,11 +588,11 @@ async function writeCsvFiles(db: Db, read: LedgerRead, period: Period, now: Date
     write(file, toCsv(CSV_COLUMNS[file], rows, { bom }));
   };
   csv('grants.csv', grantRows(history, period));
-  csv('access.csv', (await finishTimeline(db, read.timeline)).between(period.from, period.to).map(accessCsvRow));
+  csv('access.csv', timeline.between(period.from, period.to).map(accessCsvRow));
   csv('approvals.csv', approvalRows(history, period));
   csv('emergency.csv', emergencyRows(history, period, now));
   csv('reviews.csv', reviewRows(history, period));
-  csv('review-lines.csv', (await reviewLineRows(db, period, now)) as Row[]);
+  csv('review-lines.csv', reviewLines);
   csv('offboarding.csv', offboardingRows(history, period));
   csv('alerts.csv', alertRows(history, period));
   csv('people.csv', read.people.rows(period.to));

@@ -119,6 +119,8 @@ function snapshot(dir: string): Record<string, string> {
   return Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
 }
 
+/** Every file of the pack; report.pdf only where Chromium prints it (test/integration/report-browser.test.ts). */
+const WRITTEN = PACK_FILES.map((f) => f.file).filter((f) => f !== 'report.pdf').sort();
 const story = buildStory();
 const events = story.events();
 const access = loadAccessConfig(ACCESS);
@@ -157,9 +159,11 @@ for (const variant of cliDatabaseVariants) {
       await database.cleanup();
     });
 
-    it('writes every part, and nothing else', () => {
-      expect(Object.keys(first).sort()).toEqual(PACK_FILES.map((f) => f.file).sort());
-      expect(result.files.sort()).toEqual(PACK_FILES.map((f) => f.file).sort());
+    it('writes every part, and nothing else (no report.pdf without a printer)', () => {
+      expect(Object.keys(first).sort()).toEqual(WRITTEN);
+      expect(result.files.sort()).toEqual(WRITTEN);
+      expect(result.pdf).toEqual({ written: false, why: '--no-pdf was given' });
+      expect(first['README.md']).toContain('`report.pdf` was not written: --no-pdf was given.');
     });
 
     it('writes CSVs with headers, RFC 4180 escaping and the grant/revoke facts', () => {
@@ -294,7 +298,7 @@ for (const variant of cliDatabaseVariants) {
 
     it('writes SHA256SUMS that match the files', () => {
       const lines = first['SHA256SUMS']!.trim().split('\n');
-      expect(lines.map((l) => l.slice(66))).toEqual(PACK_FILES.map((f) => f.file).filter((f) => f !== 'SHA256SUMS' && f !== 'SHA256SUMS.sig').sort());
+      expect(lines.map((l) => l.slice(66))).toEqual(WRITTEN.filter((f) => f !== 'SHA256SUMS' && f !== 'SHA256SUMS.sig'));
       for (const line of lines) {
         const [, hash, file] = /^([0-9a-f]{64}) {2}(\S+)$/.exec(line)!;
         expect(createHash('sha256').update(first[file!]!, 'utf8').digest('hex'), file).toBe(hash);
@@ -311,7 +315,8 @@ for (const variant of cliDatabaseVariants) {
         const strip = (files: Record<string, string>) => ({
           ...files,
           'README.md': files['README.md']!.replace(/^- \*\*Generated:\*\* \S+/m, 'GENERATED'),
-          'SHA256SUMS': files['SHA256SUMS']!.replace(/^\S+ {2}README\.md$/m, 'README'),
+          'report.html': files['report.html']!.replace(/Generated \S+ by breakglass/, 'GENERATED'),
+          'SHA256SUMS': files['SHA256SUMS']!.replace(/^\S+ {2}README\.md$/m, 'README').replace(/^\S+ {2}report\.html$/m, 'REPORT'),
           // Signs SHA256SUMS, so it changes with README.md's line.
           'SHA256SUMS.sig': 'SIGNATURE',
         });
@@ -320,16 +325,18 @@ for (const variant of cliDatabaseVariants) {
       expect(second['README.md']).not.toBe(first['README.md']);
       sameExceptGenerated(first, second);
 
-      const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', dir], { ...database.env, ACCESS_CONFIG: ACCESS, LEDGER_SIGNING_KEY: KEY.encoded });
+      const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', dir, '--no-pdf'], { ...database.env, ACCESS_CONFIG: ACCESS, LEDGER_SIGNING_KEY: KEY.encoded });
       expect(cli.code, cli.stderr).toBe(0);
-      expect(cli.stdout).toBe(`Wrote 21 files to ${dir}: 22 event(s) in the period; ledger intact (${events.length} event(s) verified); 1 readiness gap(s), see readiness.md.\n`);
+      expect(cli.stdout).toBe(
+        `Wrote 22 files to ${dir}: 22 event(s) in the period; ledger intact (${events.length} event(s) verified); 1 readiness gap(s), see readiness.md.\nreport.html written; report.pdf skipped: --no-pdf was given.\n`,
+      );
       sameExceptGenerated(first, snapshot(dir));
     });
 
     it('shows progress with counts on stderr when asked (as on a terminal), and a summary either way', async () => {
       const period = story.events().filter((e) => e.occurredAt >= new Date(t('00:00:00')) && e.occurredAt < new Date(t('00:00:00', '2026-03-03'))).length;
       const out = join(root, 'progress');
-      const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', out, '--progress'], { ...database.env, ACCESS_CONFIG: ACCESS, LEDGER_SIGNING_KEY: KEY.encoded });
+      const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', out, '--progress', '--no-pdf'], { ...database.env, ACCESS_CONFIG: ACCESS, LEDGER_SIGNING_KEY: KEY.encoded });
       expect(cli.code, cli.stderr).toBe(0);
       const lines = cli.stderr.trim().split('\n');
       for (const line of [`verifying the evidence ledger… ${events.length} events`, `reading the evidence… ${events.length} events`, `exporting the evidence of the period… ${period} events`, 'done']) {
@@ -337,7 +344,7 @@ for (const variant of cliDatabaseVariants) {
       }
       expect(lines.at(-1)).toMatch(new RegExp(`^audit-pack: ${events.length} event\\(s\\) verified, ${events.length} read, ${period} exported, in \\d+\\.\\d s$`));
       // Not a terminal and not asked: the summary alone.
-      const plain = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', out], { ...database.env, ACCESS_CONFIG: ACCESS, LEDGER_SIGNING_KEY: KEY.encoded });
+      const plain = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', out, '--no-pdf'], { ...database.env, ACCESS_CONFIG: ACCESS, LEDGER_SIGNING_KEY: KEY.encoded });
       expect(plain.stderr).toMatch(/^audit-pack: .* exported, in \d+\.\d s\n$/);
     });
 
@@ -345,12 +352,12 @@ for (const variant of cliDatabaseVariants) {
       const db = await database.open();
       await tamper(db.db, sql`update evidence_events set details = '{"reason":"nothing to see"}'::jsonb where seq = 5`).finally(() => db.close());
       const out = join(root, 'broken');
-      const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', out], { ...database.env, ACCESS_CONFIG: ACCESS, LEDGER_SIGNING_KEY: KEY.encoded });
+      const cli = await runCli(['audit-pack', '--from', '2026-03-02', '--to', '2026-03-02', '--out', out, '--no-pdf'], { ...database.env, ACCESS_CONFIG: ACCESS, LEDGER_SIGNING_KEY: KEY.encoded });
       expect(cli.code).toBe(1);
       expect(cli.stdout).toMatch(/ledger BROKEN \(4 event\(s\) verified\)/);
       expect(cli.stderr).toMatch(/breakglass: the evidence ledger does not verify: event 5: its content does not match its hash: it was changed after it was written\. The pack was written and records this in verification\.json/);
       expect(JSON.parse(readFileSync(join(out, 'verification.json'), 'utf8'))).toMatchObject({ ok: false, problem: { seq: 5 } });
-      expect(readdirSync(out).sort()).toEqual(PACK_FILES.map((f) => f.file).sort());
+      expect(readdirSync(out).sort()).toEqual(WRITTEN);
     });
   });
 }

@@ -120,7 +120,7 @@ async function histories(db: Db, resource: string, campaigns: Array<{ id: number
   };
 }
 
-async function reportedRecently(db: Db | Tx, resource: string, principal: string, now: Date): Promise<boolean> {
+export async function reportedRecently(db: Db | Tx, resource: string, principal: string, now: Date): Promise<boolean> {
   const [recent] = await db
     .select({ seq: evidenceEvents.seq })
     .from(evidenceEvents)

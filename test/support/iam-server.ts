@@ -192,6 +192,12 @@ export class IamAccount {
     for (const g of this.groups.values()) g.members = g.members.map((m) => (m === from ? to : m));
   }
 
+  /** A membership removed by hand at the provider, outside breakglass. */
+  removeFromGroup(groupName: string, userName: string): void {
+    const group = this.groups.get(groupName);
+    if (group) group.members = group.members.filter((m) => m !== userName);
+  }
+
   isMember(groupName: string, userName: string): boolean {
     return this.groups.get(groupName)?.members.includes(userName) ?? false;
   }

@@ -108,7 +108,10 @@ async function checkOffboarding(deps: AppDeps, row: Row): Promise<boolean> {
     return false;
   }
   const principals = principalsOf(deps, emails, new Set([open.slackUser, ...personGrants.map((g) => g.person)]), personGrants);
-  const matches = (entry: AccessEntry) => principals.has(entry.principal.toLowerCase()) || (entry.email !== undefined && emails.includes(entry.email.toLowerCase()));
+  // A provider's id of the user (IAM UserId) finds them under a name changed since the grant.
+  const ids = new Set(personGrants.map((g) => g.principalId).filter((id): id is string => id !== null));
+  const matches = (entry: AccessEntry) =>
+    principals.has(entry.principal.toLowerCase()) || (entry.principalId !== undefined && ids.has(entry.principalId)) || (entry.email !== undefined && emails.includes(entry.email.toLowerCase()));
   const ctx: CheckContext = { detectedSeq: row.detectedSeq, personGrants, matches, checkedAt: row.checkedAt, heldBefore: row.held };
   const findings: CheckFindings = { systems: {}, held: [], found: [], sessionsEnded: [] };
   const failure = await checkSystems(deps, row, ctx, findings);

@@ -157,6 +157,8 @@ export const EVENT_DETAILS = {
     confirmed_by: z.literal('listing').optional(),
     unanswered_error: z.string().optional(),
     in_doubt_since: time.optional(),
+    /** The provider's unchanging id of the principal (an IAM UserId), where it has one: a later rename does not lose the access. */
+    principal_id: z.string().optional(),
   }),
   'grant.failed': grantFailed,
   /** The grant call's outcome is unknown and the provider could not be listed yet: breakglass keeps checking. */

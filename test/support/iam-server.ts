@@ -616,6 +616,19 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
         const r = role(p['RoleName']!);
         return [['Role', [['Path', r.Path], ['RoleName', r.RoleName], ['RoleId', r.RoleId], ['Arn', r.Arn], ['CreateDate', r.CreateDate], ['MaxSessionDuration', r.MaxSessionDuration]]]];
       }
+      case 'UpdateUser': {
+        // A rename keeps the user's id, groups and inline policies (renameUser); IAM names are unique without case.
+        const u = user(p['UserName']!);
+        const to = p['NewUserName'];
+        if (to !== undefined && to !== u.UserName) {
+          if ([...acct.users.keys()].some((n) => n.toLowerCase() === to.toLowerCase() && n !== u.UserName)) {
+            throw new AwsError(409, 'EntityAlreadyExists', `User with name ${to} already exists.`);
+          }
+          acct.renameUser(u.UserName, to);
+        }
+        if (p['NewPath'] !== undefined) acct.users.get(to ?? u.UserName)!.Path = p['NewPath'];
+        return undefined;
+      }
       case 'GetUser': {
         if (p['UserName'] !== undefined) return [['User', userXml(user(p['UserName']))]];
         const self = caller.arn.match(/:user(\/(?:.*\/)?)([^/]+)$/);

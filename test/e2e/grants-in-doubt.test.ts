@@ -4,6 +4,7 @@
  * alerted once and checked again by the worker; a revoke answered NoSuchEntity while IAM still lists
  * the membership is not recorded as revoked.
  */
+import { IAMClient, UpdateUserCommand } from '@aws-sdk/client-iam';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { alerts } from '../../src/db/schema.ts';
@@ -191,6 +192,27 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(iam().isMember('ProdAdmins', emailOf('frank'))).toBe(false);
       expect(securityAlerts(alertText)).toHaveLength(1);
       await waitForDm(h, 'U0FRANK', new RegExp(`\`prod-admin\` has ended \\(request #${requestId}\\)`));
+    });
+
+    it('an IAM user renamed while holding the group grant: found by the UserId kept at grant time, removed under the new name, recorded revoked', async () => {
+      clock.advance(PROBE_EVERY_MS + 1);
+      const { requestId } = await requestAndApprove(h, 'U0DAVE', 'prod-admin 1h INC-94 debug', ['U0BOB']);
+      const userId = iam().users.get(emailOf('dave'))!.UserId;
+      expect(await grantOf(h, requestId)).toMatchObject({ principalId: userId });
+      expect((await eventsOf(h, requestId)).find((e) => e.kind === 'grant.applied')?.details).toMatchObject({ principal_id: userId });
+      // An administrator renames the user through IAM's UpdateUser; the membership stays, under the new name.
+      const admin = new IAMClient({ region: 'us-east-1', endpoint: h.iam.url, credentials: h.iam.credentials, maxAttempts: 1 });
+      await admin.send(new UpdateUserCommand({ UserName: emailOf('dave'), NewUserName: 'dave.renamed' }));
+      admin.destroy();
+      expect(iam().isMember('ProdAdmins', 'dave.renamed')).toBe(true);
+
+      clock.advance(HOUR + 1_000);
+      const revoked = await waitForEvent(h, requestId, 'grant.revoked', WAIT);
+      expect(revoked).toMatchObject({ subject: 'U0DAVE', resource: 'prod-admin' });
+      expect(iam().members('ProdAdmins')).not.toContain('dave.renamed');
+      expect(h.iam.calls('RemoveUserFromGroup').filter((r) => /dave/.test(r.params['UserName'] ?? '')).map((r) => r.params['UserName'])).toEqual([emailOf('dave'), 'dave.renamed']);
+      expect((await eventsOf(h, requestId)).map((e) => e.kind)).not.toContain('grant.revoke_ineffective');
+      await waitForDm(h, 'U0DAVE', new RegExp(`\`prod-admin\` has ended \\(request #${requestId}\\)`));
     });
 
     it('leaves an intact ledger and made only calls Slack accepts', async () => {

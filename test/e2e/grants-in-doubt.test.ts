@@ -14,7 +14,10 @@ import { verifyLedger } from '../../src/evidence/verify.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import type { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
-import { click, clockAtNow, eventsOf, grantOf, request, requestAndApprove, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
+import { reconcileDrift } from '../../src/app/reconcile-drift.ts';
+import { AwsIamProvider } from '../../src/providers/aws-iam/aws-iam-provider.ts';
+import { click, clockAtNow, eventsOf, grantOf, ledger, request, requestAndApprove, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
+import { useCaseDeps } from '../support/process-deps.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import type { IamRecordedRequest } from '../support/iam-server.ts';
 import { textOf } from '../support/slack-server.ts';
@@ -205,6 +208,15 @@ for (const database of ['pglite', 'postgres'] as const) {
       await admin.send(new UpdateUserCommand({ UserName: emailOf('dave'), NewUserName: 'dave.renamed' }));
       admin.destroy();
       expect(iam().isMember('ProdAdmins', 'dave.renamed')).toBe(true);
+      // A drift pass meanwhile sees the grant's holder under the new name: granted access, not drift.
+      const provider = new AwsIamProvider({ iamEndpoint: h.iam.url, stsEndpoint: h.iam.url, credentials: h.iam.credentials });
+      try {
+        expect(await reconcileDrift(useCaseDeps(h.bot.database.db, { accessYml: ACCESS, clock, provider }))).toEqual([]);
+      } finally {
+        provider.destroy();
+      }
+      const seen = (await ledger(h)).find((e) => e.kind === 'access.observed' && e.details.principal === 'dave.renamed');
+      expect(seen?.details).toMatchObject({ basis_hint: 'grant', grant_id: (await grantOf(h, requestId))!.id });
 
       clock.advance(HOUR + 1_000);
       const revoked = await waitForEvent(h, requestId, 'grant.revoked', WAIT);

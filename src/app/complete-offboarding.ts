@@ -18,7 +18,7 @@ import { reportedRecently } from './reconcile-drift.ts';
  * How long a claimed check may run before another replica (or this one after a restart) takes it
  * over; the lease is the row's `next_check_at`, so a check that outlived it saves nothing.
  */
-const LEASE_MS = 60_000;
+const LEASE_MS = 30_000;
 /** The first retry after a provider failed a check; it doubles up to the drift interval. */
 const FAILED_CHECK_BASE_MS = 5_000;
 

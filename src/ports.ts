@@ -21,6 +21,11 @@ export interface Person {
    * the one access.yml `people:` gives. Absent: the provider derives it from the email.
    */
   principal?: string;
+  /**
+   * The provider's own, unchanging id of that principal, learnt when the grant was applied (an IAM
+   * UserId, AIDA…): the name may change while the grant runs, so revokes and listings match on it.
+   */
+  principalId?: string;
   slackUserId?: string;
 }
 
@@ -39,6 +44,8 @@ export interface AccessEntry {
   resource: string;
   /** Okta login/email or IAM user name, whichever the provider knows the person by. */
   principal: string;
+  /** The provider's unchanging id of the principal where it has one (IAM UserId): a renamed user is still the same. */
+  principalId?: string;
   email?: string;
   /** The breakglass grant id when the provider carries one (IAM inline policies do), else undefined. */
   grantId?: string;
@@ -60,8 +67,11 @@ export interface AccessEntry {
 export interface AccessProvider {
   readonly name: string;
   supports(target: GrantTarget): boolean;
-  /** Done when it returns, or a HumanTask: the change waits for a person to make it and confirm it. */
-  grant(spec: GrantSpec): Promise<void | HumanTask>;
+  /**
+   * Done when it returns (with the principal's provider id, where the provider has one), or a
+   * HumanTask: the change waits for a person to make it and confirm it.
+   */
+  grant(spec: GrantSpec): Promise<void | HumanTask | GrantApplied>;
   /** Done when it returns (with what it did to open sessions, where it ended them), or a HumanTask. */
   revoke(spec: GrantSpec): Promise<void | HumanTask | RevokeOutcome>;
   listAccess(resource: string, target: GrantTarget): Promise<AccessEntry[]>;
@@ -69,6 +79,11 @@ export interface AccessProvider {
   readonly canList?: boolean;
   /** Ends the person's open sessions, where the provider can (a revoke alone leaves them open); returns how many, null when the provider cannot count them. */
   endSessions?(spec: GrantSpec): Promise<number | null>;
+}
+
+/** A grant done at the provider, with the id the provider gives the principal (kept on the grant, see Person.principalId). */
+export interface GrantApplied {
+  principalId: string;
 }
 
 /** What a revoke did to the person's open sessions (access.yml `end_sessions`). */
@@ -87,7 +102,7 @@ export interface RevokeOutcome {
 }
 
 /** A provider's answer that a person, not the API, makes the change. */
-export const isHumanTask = (answer: void | HumanTask | RevokeOutcome): answer is HumanTask => typeof answer === 'object' && answer !== null && 'awaitingHuman' in answer;
+export const isHumanTask = (answer: void | HumanTask | RevokeOutcome | GrantApplied): answer is HumanTask => typeof answer === 'object' && answer !== null && 'awaitingHuman' in answer;
 
 /**
  * A provider's answer when a person, not an API, makes the change (access.yml `grant: { manual }`):

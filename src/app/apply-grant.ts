@@ -3,7 +3,7 @@ import { GRANT_LEASE_MS, whileLeased } from '../db/grants-repo.ts';
 import { grants } from '../db/schema.ts';
 import { isDatabaseUnreachable } from '../db/unreachable.ts';
 import { isOutcomeUnknown } from '../providers/retry.ts';
-import type { HumanTask } from '../ports.ts';
+import { isHumanTask, type GrantApplied, type HumanTask } from '../ports.ts';
 import type { AppDeps } from './deps.ts';
 import { checkGrantInDoubt, settleByListing } from './grant-in-doubt.ts';
 import { recordApplied, recordFailure } from './grant-outcome.ts';
@@ -51,12 +51,12 @@ async function applyGrantOnce(deps: AppDeps, grantId: number): Promise<ApplyResu
   // The grant stays leased to this process while the provider is called, however long that takes.
   const leased = <T>(work: () => Promise<T>) => whileLeased(deps.db, deps.clock, { grantId, state: 'granting', until: grant.nextAttemptAt, leaseMs: GRANT_LEASE_MS }, work);
   const sentAt = deps.clock.now();
-  let humanTask: HumanTask | void;
+  let answer: HumanTask | GrantApplied | void;
   try {
     // Checked again here: the grant may have been approved (or left by a crash) before the person's deactivation arrived.
     const { left } = await leaverStatus(deps, { emails: [grant.email], slackUserId: grant.person });
     if (left) throw new Error(`${grant.email} was ${describeLeft(left)}; breakglass gives a leaver no access`);
-    humanTask = await leased(() => provider.grant(spec));
+    answer = await leased(() => provider.grant(spec));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     deps.logger.warn({ grantId, resource: grant.resource, err: message }, 'grant failed at the provider');
@@ -75,11 +75,11 @@ async function applyGrantOnce(deps: AppDeps, grantId: number): Promise<ApplyResu
     return recordedFailure(deps, grant, message, { cleanup: 'revoked' });
   }
   // A person makes the change: the grant turns active when an owner confirms it (human-tasks.ts).
-  if (humanTask) {
-    await awaitHuman(deps, grant, humanTask);
-    return { state: 'awaiting_owners', system: humanTask.system };
+  if (answer && isHumanTask(answer)) {
+    await awaitHuman(deps, grant, answer);
+    return { state: 'awaiting_owners', system: answer.system };
   }
-  await recordApplied(deps, grant, { provider: provider.name, providerExpiry: spec.expiresAt, from: 'granting' });
+  await recordApplied(deps, grant, { provider: provider.name, providerExpiry: spec.expiresAt, from: 'granting', ...(answer ? { principalId: answer.principalId } : {}) });
   return { state: 'active' };
 }
 

@@ -19,8 +19,14 @@ export const MAX_CHECK_BACKOFF_MS = 20_000;
 
 /** Whether a listing shows the person holding the access: the name the grant used (IAM names are case-insensitive), or the email. */
 export function listsHolder(entries: AccessEntry[], spec: GrantSpec): boolean {
+  return holderIn(entries, spec) !== undefined;
+}
+
+/** The listed entry that is the grant's person: by the provider's id of them when known, else by name or email. */
+export function holderIn(entries: AccessEntry[], spec: GrantSpec): AccessEntry | undefined {
   const names = new Set([spec.person.principal, spec.person.email].filter((n): n is string => Boolean(n)).map((n) => n.toLowerCase()));
-  return entries.some((e) => names.has(e.principal.toLowerCase()) || (e.email !== undefined && names.has(e.email.toLowerCase())));
+  const id = spec.person.principalId;
+  return entries.find((e) => (id !== undefined && e.principalId === id) || names.has(e.principal.toLowerCase()) || (e.email !== undefined && names.has(e.email.toLowerCase())));
 }
 
 /**
@@ -36,21 +42,21 @@ export async function settleByListing(
 ): Promise<Settled> {
   const { spec } = await grantSpecUntil(deps.db, grant, grant.endsAt);
   const provider = deps.providers.forTarget(grant.target);
-  let held: boolean;
+  let held: AccessEntry | undefined;
   try {
     const entries = await whileLeased(deps.db, deps.clock, { grantId: grant.id, state: doubt.from, until: grant.nextAttemptAt, leaseMs: GRANT_LEASE_MS }, () =>
       provider.listAccess(grant.resource, grant.target),
     );
-    held = listsHolder(entries, spec);
+    held = holderIn(entries, spec);
   } catch (error) {
     const checkError = error instanceof Error ? error.message : String(error);
     deps.logger.warn({ grantId: grant.id, resource: grant.resource, err: checkError }, 'grant outcome unknown and the provider cannot be listed; checking again later');
     await recordInDoubt(deps, grant, { ...doubt, checkError });
     return { state: 'checking' };
   }
-  deps.logger.info({ grantId: grant.id, resource: grant.resource, held }, 'grant outcome checked at the provider');
+  deps.logger.info({ grantId: grant.id, resource: grant.resource, held: held !== undefined }, 'grant outcome checked at the provider');
   if (held) {
-    await recordApplied(deps, grant, { provider: provider.name, providerExpiry: spec.expiresAt, from: doubt.from, confirmed: { unansweredError: doubt.error, since: doubt.since } });
+    await recordApplied(deps, grant, { provider: provider.name, providerExpiry: spec.expiresAt, from: doubt.from, confirmed: { unansweredError: doubt.error, since: doubt.since }, principalId: held.principalId });
     return { state: 'active' };
   }
   await recordFailure(deps, grant, doubt.error, { from: doubt.from, checkedAbsentSince: doubt.since });

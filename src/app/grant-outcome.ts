@@ -22,12 +22,13 @@ export interface ConfirmedByListing {
 export async function recordApplied(
   deps: AppDeps,
   grant: Grant,
-  applied: { provider: string; providerExpiry: Date; from: 'granting' | 'checking'; confirmed?: ConfirmedByListing },
+  applied: { provider: string; providerExpiry: Date; from: 'granting' | 'checking'; confirmed?: ConfirmedByListing; principalId?: string | undefined },
 ): Promise<void> {
   const now = deps.clock.now();
   const startsAt = applied.confirmed?.since ?? now;
   const recorded = await deps.db.transaction(async (tx) => {
-    const updated = await updateGrantIf(tx, grant.id, applied.from, { state: 'active', startsAt, nextAttemptAt: null, attempts: 0, lastError: null, failureAlertedAt: null });
+    const principalId = applied.principalId ? { principalId: applied.principalId } : {};
+    const updated = await updateGrantIf(tx, grant.id, applied.from, { state: 'active', startsAt, nextAttemptAt: null, attempts: 0, lastError: null, failureAlertedAt: null, ...principalId });
     if (!updated) return false;
     const confirmed = applied.confirmed;
     await deps.ledger.append(tx, {
@@ -43,6 +44,7 @@ export async function recordApplied(
         provider_expiry: applied.providerExpiry.toISOString(),
         emergency: grant.emergency,
         ...(confirmed ? { confirmed_by: 'listing' as const, unanswered_error: confirmed.unansweredError, in_doubt_since: confirmed.since.toISOString() } : {}),
+        ...(applied.principalId ? { principal_id: applied.principalId } : {}),
       },
     });
     await enqueue(

@@ -26,13 +26,14 @@ export function grantSpec(grant: {
   person: string;
   email: string;
   principal: string | null;
+  principalId?: string | null;
   endsAt: Date;
 }): GrantSpec {
   return {
     grantId: String(grant.id),
     resource: grant.resource,
     target: grant.target,
-    person: { email: grant.email, slackUserId: grant.person, ...(grant.principal ? { principal: grant.principal } : {}) },
+    person: { email: grant.email, slackUserId: grant.person, ...(grant.principal ? { principal: grant.principal } : {}), ...(grant.principalId ? { principalId: grant.principalId } : {}) },
     expiresAt: grant.endsAt,
   };
 }

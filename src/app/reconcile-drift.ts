@@ -114,13 +114,17 @@ async function histories(db: Db, resource: string, campaigns: Array<{ id: number
     const names = [entry.principal.toLowerCase(), entry.email?.toLowerCase()].filter(Boolean);
     const mine = linesOf.get(entry.principal.toLowerCase());
     return {
-      grants: known.filter((g) => names.includes(g.email.toLowerCase()) || (g.principal !== null && names.includes(g.principal.toLowerCase()))),
+      // By the provider's id of the user first: a user renamed while holding the grant is still its holder.
+      grants: known.filter((g) => sameHolder(g, entry) || names.includes(g.email.toLowerCase()) || (g.principal !== null && names.includes(g.principal.toLowerCase()))),
       reviews: reviewing.map((campaignId) => ({ campaignId, line: mine?.get(campaignId) })),
     };
   };
 }
 
-async function reportedRecently(db: Db | Tx, resource: string, principal: string, now: Date): Promise<boolean> {
+/** The listed entry is the grant's principal by the provider's unchanging id (an IAM UserId), whatever its name now. */
+export const sameHolder = (grant: { principalId: string | null }, entry: AccessEntry): boolean => grant.principalId !== null && entry.principalId !== undefined && grant.principalId === entry.principalId;
+
+export async function reportedRecently(db: Db | Tx, resource: string, principal: string, now: Date): Promise<boolean> {
   const [recent] = await db
     .select({ seq: evidenceEvents.seq })
     .from(evidenceEvents)

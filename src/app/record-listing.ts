@@ -136,9 +136,10 @@ async function extendCoverage(
 
 /** Who a listed principal is (their Slack id) and whether a live breakglass grant explains the access. */
 async function personOf(deps: Pick<AppDeps, 'db' | 'access'>, resource: string) {
-  const rows = await deps.db.select({ id: grants.id, person: grants.person, email: grants.email, principal: grants.principal, state: grants.state }).from(grants).where(eq(grants.resource, resource));
+  const rows = await deps.db.select({ id: grants.id, person: grants.person, email: grants.email, principal: grants.principal, principalId: grants.principalId, state: grants.state }).from(grants).where(eq(grants.resource, resource));
   const names = (entry: AccessEntry) => [entry.principal.toLowerCase(), entry.email?.toLowerCase()].filter((n): n is string => Boolean(n));
-  const grantsOf = (entry: AccessEntry) => rows.filter((g) => names(entry).includes(g.email.toLowerCase()) || (g.principal !== null && names(entry).includes(g.principal.toLowerCase())));
+  const byId = (g: { principalId: string | null }, entry: AccessEntry) => g.principalId !== null && entry.principalId === g.principalId;
+  const grantsOf = (entry: AccessEntry) => rows.filter((g) => byId(g, entry) || names(entry).includes(g.email.toLowerCase()) || (g.principal !== null && names(entry).includes(g.principal.toLowerCase())));
   const people = Object.entries(deps.access.config.people);
   return {
     person(entry: AccessEntry): string | null {

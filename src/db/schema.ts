@@ -115,6 +115,11 @@ export const grants = pgTable(
      * column keeps its first name (aws_iam_user): renaming it needs a migration.
      */
     principal: text('aws_iam_user'),
+    /**
+     * The provider's own id of that principal, fixed at the grant (an IAM UserId, AIDA…): a name
+     * can be changed while the grant runs, the id cannot, so revoke and listings match on it.
+     */
+    principalId: text('principal_id'),
     resource: text('resource').notNull(),
     target: jsonb('target').$type<GrantTarget>().notNull(),
     state: text('state').$type<GrantState>().notNull(),
@@ -467,3 +472,50 @@ export const personAliases = pgTable(
     index('person_aliases_person_idx').on(t.personId),
   ],
 );
+
+/**
+ * Open offboardings, checked until a listing at every provider shows none of the leaver's access
+ * left. Claimed like grants (`next_check_at` is the lease, then the next check): a check that found
+ * access still held waits a drift interval before listing again, a failed one backs off. The
+ * evidence is `offboarding.detected`, `offboarding.access_held` and `offboarding.completed`.
+ */
+export const offboardings = pgTable(
+  'offboardings',
+  {
+    id: serial('id').primaryKey(),
+    /** The `offboarding.detected` event this offboarding is. */
+    detectedSeq: bigint('detected_seq', { mode: 'number' }).notNull().unique(),
+    subject: text('subject').notNull(),
+    state: text('state').$type<'open' | 'completed'>().notNull().default('open'),
+    nextCheckAt: timestamp('next_check_at', { withTimezone: true, precision: 3 }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    lastError: text('last_error'),
+    /** When the last check looked at the providers: a later listing in the inventory is news. */
+    checkedAt: timestamp('checked_at', { withTimezone: true, precision: 3 }),
+    /** Systems a listing showed clear of the leaver, by resource, as the completion records them. */
+    systems: jsonb('systems').$type<Record<string, OffboardingSystem>>().notNull().default(sql`'{}'::jsonb`),
+    /** Access the last check found still held, with since when. */
+    held: jsonb('held').$type<HeldAccess[]>().notNull().default(sql`'[]'::jsonb`),
+  },
+  (t) => [index('offboardings_due_idx').on(t.state, t.nextCheckAt)],
+);
+
+export interface OffboardingSystem {
+  resource: string;
+  provider: string;
+  outcome: 'no_access' | 'revoked' | 'removed' | 'gone';
+  ended_at: string | null;
+  principals?: string[];
+  last_seen_at?: string;
+  removals_confirmed?: Array<{ grant_id: number; system: string; confirmed_by: string | null; confirmed_at: string | null }>;
+}
+
+export interface HeldAccess {
+  resource: string;
+  provider: string;
+  principal: string;
+  /** When breakglass first saw it (the inventory's first sighting, or the listing that found it). */
+  since: string;
+  basis: 'unmanaged';
+  removal: 'none' | 'failed' | 'requested';
+}

@@ -183,6 +183,8 @@ export const EVENT_DETAILS = {
     confirmed_by: z.literal('listing').optional(),
     unanswered_error: z.string().optional(),
     in_doubt_since: time.optional(),
+    /** The provider's unchanging id of the principal (an IAM UserId), where it has one: a later rename does not lose the access. */
+    principal_id: z.string().optional(),
   }),
   'grant.failed': grantFailed,
   /** The grant call's outcome is unknown and the provider could not be listed yet: breakglass keeps checking. */
@@ -297,14 +299,41 @@ export const EVENT_DETAILS = {
       z.object({
         resource: z.string(),
         provider: z.string(),
-        outcome: z.enum(['no_access', 'revoked', 'unmanaged_reported']),
+        /**
+         * `removed`: access nobody granted, removed by breakglass (drift action remove); `gone`: seen
+         * gone by a later listing (removed outside breakglass). `unmanaged_reported` is what offboardings
+         * recorded before they waited for such access to go.
+         */
+        outcome: z.enum(['no_access', 'revoked', 'unmanaged_reported', 'removed', 'gone']),
         ended_at: nullableTime,
         principals: z.array(z.string()).optional(),
+        /** For `gone`: the listing before the one that saw it gone last showed it then. */
+        last_seen_at: time.optional(),
         /** A system granted by hand (cannot be listed): each of the person's grants, and the owner who confirmed its removal. */
         removals_confirmed: z.array(z.object({ grant_id: id, system: z.string(), confirmed_by: z.string().nullable(), confirmed_at: nullableTime })).optional(),
       }),
     ),
     unmanaged_access: z.array(z.string()),
+  }),
+  /**
+   * An open offboarding's check found the leaver still holding access at a provider (nobody granted
+   * it): what, since when, and whether breakglass removes it. Written when that set changes; the
+   * offboarding completes once a listing shows it gone.
+   */
+  'offboarding.access_held': z.object({
+    detected_seq: z.number(),
+    held: z.array(
+      z.object({
+        resource: z.string(),
+        provider: z.string(),
+        principal: z.string(),
+        since: time,
+        basis: z.literal('unmanaged'),
+        removal: z.enum(['none', 'failed', 'requested']),
+      }),
+    ),
+    checked_at: time,
+    next_check_at: time,
   }),
   'drift.detected': z.object({
     drift: z.enum(['unmanaged', 'revoke_ineffective']),

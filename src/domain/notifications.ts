@@ -42,7 +42,7 @@ export type Notification =
   | { kind: 'review_overdue'; campaignId: number; period: string; reviewer: string | null; dueAt: string | null; undecided: number; lines: number; escalatedTo: string | null }
   | { kind: 'review_build_failed'; campaignId: number; period: string; error: string }
   | { kind: 'approver_unavailable'; approver: string; resource: string; reason: string; required: number; available: number }
-  | { kind: 'offboarding_unmanaged'; email: string; resources: string[] }
+  | { kind: 'offboarding_unmanaged'; email: string; resources: string[]; removed?: boolean }
   | { kind: 'offboarding_sla_missed'; email: string; slaMs: number }
   | { kind: 'policy_refused'; path: string; hash: string; problems: string[]; inForce: string }
   | { kind: 'drift'; principal: string; resource: string; removed: boolean; cause: { unmanaged: true } | { campaignId: number } | { grantId: number | null } }
@@ -114,7 +114,10 @@ const SECURITY_ALERTS = {
     const left = n.available < n.required ? msg`${code(n.resource)} cannot be approved now: it needs ${n.required} approval(s) and only ${n.available} approver(s) remain.` : msg`${n.available} approver(s) remain for the ${n.required} approval(s) it needs.`;
     return msg`${emoji('warning')} ${mention(n.approver)} approves ${code(n.resource)} but cannot: ${n.reason}. breakglass skips them. ${left} Fix its approvers in access.yml.`;
   },
-  offboarding_unmanaged: (n) => msg`${emoji('warning')} ${n.email} left, but still has access breakglass did not grant: ${codes(n.resources)}. Remove it at the provider.`,
+  offboarding_unmanaged: (n) =>
+    n.removed
+      ? msg`${emoji('warning')} ${n.email} left, but still had access breakglass did not grant: ${codes(n.resources)}. breakglass removed it (drift action remove).`
+      : msg`${emoji('warning')} ${n.email} left, but still has access breakglass did not grant: ${codes(n.resources)}. Remove it at the provider; the offboarding stays open until a listing shows it gone.`,
   offboarding_sla_missed: (n) => msg`${emoji('warning')} Offboarding of ${n.email} missed the ${formatDuration(n.slaMs)} SLA.`,
   policy_refused: (n) => msg`${emoji('warning')} A new version of ${code(n.path)} (${code(n.hash.slice(0, 12))}) was refused, so the policy in force stays ${code(n.inForce.slice(0, 12))}:\n${pre(n.problems.join('\n'))}\nFix the file; breakglass loads it as soon as it changes.`,
   drift: (n) => msg`${emoji('mag')} Drift: ${n.principal} ${driftCause(n)}.${n.removed ? msg` breakglass removed it (drift: remove).` : msg` Remove it at the provider, or set ${code('drift: remove')}.`}`,

@@ -357,7 +357,9 @@ export function offboardingRows(history: EvidenceHistory, period: Period): Row[]
         took: r.tookMs === null ? null : humanDuration(r.tookMs),
         sla: r.slaMs === null ? null : humanDuration(r.slaMs),
         sla_met: r.completion?.sla_met ?? null,
-        systems: systems.map((x) => `${x.resource} (${x.provider}): ${x.outcome}${x.ended_at !== null ? ` at ${x.ended_at}` : ''}`).join('; '),
+        systems: r.completion
+          ? systems.map((x) => `${x.resource} (${x.provider}): ${x.outcome}${x.ended_at !== null ? ` at ${x.ended_at}` : ''}`).join('; ')
+          : (r.held ?? []).map((x) => `${x.resource} (${x.provider}): still held by ${x.principal} since ${x.since}`).join('; '),
         unmanaged_access: r.completion ? r.completion.unmanaged_access.join(' ') : null,
         detected_seq: r.detected?.seq ?? null,
         completed_seq: r.completed?.seq ?? null,

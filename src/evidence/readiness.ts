@@ -507,6 +507,8 @@ export interface OffboardingRecord {
   /** Their details as the catalogue reads them; null when absent or not of their kind's shape. */
   detection: EventDetails<'offboarding.detected'> | null;
   completion: EventDetails<'offboarding.completed'> | null;
+  /** While open: what the newest check found the person still holding (offboarding.access_held), since when. */
+  held: EventDetails<'offboarding.access_held'>['held'] | null;
   /** When the person was deactivated (details.deactivated_at), else when it was detected. */
   deactivatedAt: Date | null;
   slaMs: number | null;
@@ -526,7 +528,7 @@ export function offboardingRecords(events: StoredEvent[]): OffboardingRecord[] {
     const person = event.subject;
     if (event.kind === 'offboarding.detected') {
       const d = readDetails('offboarding.detected', event.details) ?? null;
-      const record: OffboardingRecord = { person, detected: event, completed: null, detection: d, completion: null, deactivatedAt: instant(d?.deactivated_at) ?? event.occurredAt, slaMs: slaOf(d), tookMs: null };
+      const record: OffboardingRecord = { person, detected: event, completed: null, detection: d, completion: null, held: null, deactivatedAt: instant(d?.deactivated_at) ?? event.occurredAt, slaMs: slaOf(d), tookMs: null };
       records.push(record);
       bySeq.set(event.seq, record);
       open.set(person ?? '', record);
@@ -534,7 +536,7 @@ export function offboardingRecords(events: StoredEvent[]): OffboardingRecord[] {
       const d = readDetails('offboarding.completed', event.details) ?? null;
       let record = (d ? bySeq.get(d.detected_seq) : undefined) ?? open.get(person ?? '');
       if (!record || record.completed) {
-        record = { person, detected: null, completed: null, detection: null, completion: null, deactivatedAt: instant(d?.deactivated_at), slaMs: null, tookMs: null };
+        record = { person, detected: null, completed: null, detection: null, completion: null, held: null, deactivatedAt: instant(d?.deactivated_at), slaMs: null, tookMs: null };
         records.push(record);
       }
       record.completed = event;
@@ -544,6 +546,10 @@ export function offboardingRecords(events: StoredEvent[]): OffboardingRecord[] {
       const ended = instant(d?.access_ended_at);
       record.tookMs = d?.took_ms ?? (ended && record.deactivatedAt ? ended.getTime() - record.deactivatedAt.getTime() : null);
       if (open.get(person ?? '') === record) open.delete(person ?? '');
+    } else if (event.kind === 'offboarding.access_held') {
+      const d = readDetails('offboarding.access_held', event.details);
+      const record = d ? bySeq.get(d.detected_seq) : undefined;
+      if (record && !record.completed) record.held = d!.held;
     }
   }
   return records;

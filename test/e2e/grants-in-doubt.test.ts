@@ -4,6 +4,7 @@
  * alerted once and checked again by the worker; a revoke answered NoSuchEntity while IAM still lists
  * the membership is not recorded as revoked.
  */
+import { IAMClient, UpdateUserCommand } from '@aws-sdk/client-iam';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { alerts } from '../../src/db/schema.ts';
@@ -13,7 +14,10 @@ import { verifyLedger } from '../../src/evidence/verify.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import type { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
-import { click, clockAtNow, eventsOf, grantOf, request, requestAndApprove, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
+import { reconcileDrift } from '../../src/app/reconcile-drift.ts';
+import { AwsIamProvider } from '../../src/providers/aws-iam/aws-iam-provider.ts';
+import { click, clockAtNow, eventsOf, grantOf, ledger, request, requestAndApprove, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
+import { useCaseDeps } from '../support/process-deps.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import type { IamRecordedRequest } from '../support/iam-server.ts';
 import { textOf } from '../support/slack-server.ts';
@@ -191,6 +195,36 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(iam().isMember('ProdAdmins', emailOf('frank'))).toBe(false);
       expect(securityAlerts(alertText)).toHaveLength(1);
       await waitForDm(h, 'U0FRANK', new RegExp(`\`prod-admin\` has ended \\(request #${requestId}\\)`));
+    });
+
+    it('an IAM user renamed while holding the group grant: found by the UserId kept at grant time, removed under the new name, recorded revoked', async () => {
+      clock.advance(PROBE_EVERY_MS + 1);
+      const { requestId } = await requestAndApprove(h, 'U0DAVE', 'prod-admin 1h INC-94 debug', ['U0BOB']);
+      const userId = iam().users.get(emailOf('dave'))!.UserId;
+      expect(await grantOf(h, requestId)).toMatchObject({ principalId: userId });
+      expect((await eventsOf(h, requestId)).find((e) => e.kind === 'grant.applied')?.details).toMatchObject({ principal_id: userId });
+      // An administrator renames the user through IAM's UpdateUser; the membership stays, under the new name.
+      const admin = new IAMClient({ region: 'us-east-1', endpoint: h.iam.url, credentials: h.iam.credentials, maxAttempts: 1 });
+      await admin.send(new UpdateUserCommand({ UserName: emailOf('dave'), NewUserName: 'dave.renamed' }));
+      admin.destroy();
+      expect(iam().isMember('ProdAdmins', 'dave.renamed')).toBe(true);
+      // A drift pass meanwhile sees the grant's holder under the new name: granted access, not drift.
+      const provider = new AwsIamProvider({ iamEndpoint: h.iam.url, stsEndpoint: h.iam.url, credentials: h.iam.credentials });
+      try {
+        expect(await reconcileDrift(useCaseDeps(h.bot.database.db, { accessYml: ACCESS, clock, provider }))).toEqual([]);
+      } finally {
+        provider.destroy();
+      }
+      const seen = (await ledger(h)).find((e) => e.kind === 'access.observed' && e.details.principal === 'dave.renamed');
+      expect(seen?.details).toMatchObject({ basis_hint: 'grant', grant_id: (await grantOf(h, requestId))!.id });
+
+      clock.advance(HOUR + 1_000);
+      const revoked = await waitForEvent(h, requestId, 'grant.revoked', WAIT);
+      expect(revoked).toMatchObject({ subject: 'U0DAVE', resource: 'prod-admin' });
+      expect(iam().members('ProdAdmins')).not.toContain('dave.renamed');
+      expect(h.iam.calls('RemoveUserFromGroup').filter((r) => /dave/.test(r.params['UserName'] ?? '')).map((r) => r.params['UserName'])).toEqual([emailOf('dave'), 'dave.renamed']);
+      expect((await eventsOf(h, requestId)).map((e) => e.kind)).not.toContain('grant.revoke_ineffective');
+      await waitForDm(h, 'U0DAVE', new RegExp(`\`prod-admin\` has ended \\(request #${requestId}\\)`));
     });
 
     it('leaves an intact ledger and made only calls Slack accepts', async () => {

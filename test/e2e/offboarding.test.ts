@@ -1,6 +1,8 @@
 import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accessRequests, grants } from '../../src/db/schema.ts';
+import { readTimeline, resolveUser } from '../../src/evidence/access-record.ts';
+import { userAt, userAtToJson } from '../../src/evidence/access-render.ts';
 import { Ledger } from '../../src/evidence/ledger.ts';
 import { verifyLedger } from '../../src/evidence/verify.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
@@ -25,7 +27,11 @@ people:
 offboarding:
   sla: 24h
   poll_every: PT1S
+drift:
+  every: PT2S
 `;
+/** Breakglass removes access nobody granted; a long drift interval keeps the drift pass from removing it before the offboarding looks. */
+const REMOVING = ACCESS.replace('drift:\n  every: PT2S', 'drift:\n  every: 1h\n  action: remove');
 
 const USERS = [
   { id: 'U0ALICE', name: 'alice', email: 'alice@example.com' },
@@ -38,13 +44,22 @@ async function deactivateInOkta(h: Harness, email: string) {
   return h.slack.waitFor(async () => (await ledger(h)).find((e) => e.kind === 'offboarding.detected' && e.subject === email), 10_000, `offboarding of ${email} detected`);
 }
 
-async function setUp(database: 'pglite' | 'postgres', others: typeof USERS = []): Promise<Harness> {
-  const h = await startHarness({ database, accessYml: ACCESS, slack: { users: [...USERS, ...others] } });
+async function setUp(database: 'pglite' | 'postgres', others: typeof USERS = [], accessYml = ACCESS): Promise<Harness> {
+  const h = await startHarness({ database, accessYml, slack: { users: [...USERS, ...others] } });
   for (const user of USERS) h.okta.addUser({ login: user.email, email: user.email, firstName: user.name, lastName: 'X' });
   h.okta.addGroup({ id: '00gPRODDB', name: 'prod-db' });
   h.iam.account().addGroup('ProdAdmins');
   for (const user of USERS) h.iam.account().addUser(user.email);
   return h;
+}
+
+/** What an open offboarding's check found still held, once it records it. */
+async function accessHeld(h: Harness, email: string, timeoutMs = 10_000) {
+  return h.slack.waitFor(
+    async () => (await ledger(h)).find((e) => e.kind === 'offboarding.access_held' && e.subject === email),
+    timeoutMs,
+    `access still held by ${email} recorded`,
+  );
 }
 
 async function completion(h: Harness, email: string, timeoutMs = 10_000) {
@@ -93,8 +108,8 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(h.slack.violations).toEqual([]);
     });
 
-    it('an Okta deactivation is polled; a provider failing first is retried; access nobody granted is reported', async () => {
-      h = await setUp(database);
+    it('an Okta deactivation is polled; a provider failing first is retried; access nobody granted is reported and, with drift: remove, removed', async () => {
+      h = await setUp(database, [], REMOVING);
       await requestAndApprove(h, 'U0DAVE', 'prod-admin 2h INC-2 deploy', ['U0BOB']);
       h.okta.addMember('00gPRODDB', 'dave@example.com'); // added by hand at Okta: unmanaged
       h.iam.failNext(6, 500, (r) => r.action === 'RemoveUserFromGroup');
@@ -105,14 +120,61 @@ for (const database of ['pglite', 'postgres'] as const) {
       const done = await completion(h, 'dave@example.com', 40_000);
 
       expect(h.iam.account().isMember('ProdAdmins', 'dave@example.com')).toBe(false);
-      expect(done.details).toMatchObject({ source: 'okta', sla_met: false, unmanaged_access: ['prod-db'] });
-      expect(done.details.systems).toContainEqual(expect.objectContaining({ resource: 'prod-db', outcome: 'unmanaged_reported', principals: ['dave@example.com'] }));
+      expect(h.okta.isMember('00gPRODDB', 'dave@example.com')).toBe(false);
+      expect(done.details).toMatchObject({ source: 'okta', sla_met: true, unmanaged_access: ['prod-db'] });
+      expect(done.details.systems).toContainEqual(expect.objectContaining({ resource: 'prod-db', outcome: 'removed', principals: ['dave@example.com'] }));
       const events = await ledger(h);
+      expect(events.find((e) => e.kind === 'drift.detected' && e.subject === 'dave@example.com')?.details).toMatchObject({ drift: 'unmanaged', action: 'remove', removed: true });
+      // Seen by the offboarding's own listings: there, then gone when breakglass removed it.
+      const gone = events.find((e) => e.kind === 'access.gone' && e.resource === 'prod-db' && e.details.principal === 'dave@example.com');
+      expect(gone?.details).toMatchObject({ source: 'offboarding' });
       expect(events.filter((e) => e.kind === 'grant.revoke_failed')).toHaveLength(1);
       expect(events.find((e) => e.kind === 'grant.revoked')?.details).toMatchObject({ reason: 'offboarding' });
       const harness = h;
-      const alert = await harness.slack.waitFor(() => harness.slack.messagesTo('C0SEC').find((m) => /dave@example\.com left, but still has access/.test(m.text ?? '')));
+      const alert = await harness.slack.waitFor(() => harness.slack.messagesTo('C0SEC').find((m) => /dave@example\.com left, but still had access breakglass did not grant: .*prod-db.*breakglass removed it/.test(m.text ?? '')));
       expect(alert).toBeDefined();
+      expect(h.slack.violations).toEqual([]);
+    });
+
+    it('access nobody granted keeps the offboarding open until a listing sees it gone, and the record\'s times come from that listing', async () => {
+      h = await setUp(database);
+      const harness = h;
+      h.okta.addMember('00gPRODDB', 'dave@example.com'); // added by hand at Okta: unmanaged
+      const detected = await deactivateInOkta(h, 'dave@example.com');
+      const held = await accessHeld(h, 'dave@example.com');
+      expect(held.details).toMatchObject({ detected_seq: detected.seq, held: [{ resource: 'prod-db', provider: 'okta', principal: 'dave@example.com', basis: 'unmanaged', removal: 'none' }] });
+      await harness.slack.waitFor(() => harness.slack.messagesTo('C0SEC').find((m) => /dave@example\.com left, but still has access breakglass did not grant: .*prod-db.*stays open until a listing shows it gone/.test(m.text ?? '')));
+      const observed = (await ledger(h)).find((e) => e.kind === 'access.observed' && e.resource === 'prod-db' && e.details.principal === 'dave@example.com')!;
+      expect(observed.details).toMatchObject({ basis_hint: 'unmanaged', source: 'offboarding' });
+
+      // Meanwhile, who --user (any alias, any case) shows what the leaver still holds.
+      const whoUser = async (at: Date) => {
+        const timeline = await readTimeline(harness.bot.database.db);
+        const user = await resolveUser(harness.bot.database.db, timeline, 'DAVE@Example.com');
+        return userAtToJson(userAt(timeline, { alias: 'DAVE@Example.com', ...user }, at));
+      };
+      const listedAt = new Date(String(observed.details.listed_at));
+      expect(await whoUser(listedAt)).toMatchObject({ holders: [{ resource: 'prod-db', basis: { kind: 'unmanaged' } }] });
+      // Checks go on at the drift interval (2 s here) and the offboarding stays open.
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      expect((await ledger(h)).filter((e) => e.kind === 'offboarding.completed')).toHaveLength(0);
+
+      h.okta.removeMember('00gPRODDB', 'dave@example.com'); // removed by hand at Okta
+      const done = await completion(h, 'dave@example.com', 15_000);
+      const events = await ledger(h);
+      const gone = events.find((e) => e.kind === 'access.gone' && e.resource === 'prod-db' && e.details.principal === 'dave@example.com')!;
+      expect(done.details.access_ended_at).toBe(gone.details.listed_at);
+      expect(done.details.systems).toContainEqual({ resource: 'prod-db', provider: 'okta', outcome: 'gone', ended_at: gone.details.listed_at, principals: ['dave@example.com'], last_seen_at: gone.details.last_seen_at });
+      expect(done.details.took_ms).toBe(Date.parse(String(gone.details.listed_at)) - Date.parse(String(done.details.deactivated_at)));
+      expect(done.details).toMatchObject({ sla_met: true, unmanaged_access: ['prod-db'] });
+      // Alerted once, and recorded as drift once (the drift pass does not report it again).
+      expect(h.slack.messagesTo('C0SEC').filter((m) => /dave@example\.com left/.test(m.text ?? ''))).toHaveLength(1);
+      expect(events.filter((e) => e.kind === 'drift.detected' && e.subject === 'dave@example.com')).toHaveLength(1);
+      // Asked afterwards, the access record has the interval from first sighting to the listing that saw it gone.
+      const mid = new Date((listedAt.getTime() + Date.parse(String(gone.details.listed_at))) / 2);
+      expect(await whoUser(mid)).toMatchObject({ holders: [{ resource: 'prod-db', basis: { kind: 'unmanaged' } }] });
+      expect(await whoUser(new Date(Date.parse(String(gone.details.listed_at)) + 1))).toMatchObject({ holders: [] });
+      expect(await verifyLedger(h.bot.database.db)).toMatchObject({ ok: true });
       expect(h.slack.violations).toEqual([]);
     });
 
@@ -211,6 +273,10 @@ for (const database of ['pglite', 'postgres'] as const) {
       for (const login of ['carl@example.com', 'erin@corp.example.com', 'fran@example.com']) h.okta.setStatus(login, 'DEPROVISIONED');
       const carl = await completion(h, 'carl@example.com');
       const erin = await completion(h, 'erin.sharp@example.com');
+      // fran's membership nobody granted keeps the offboarding open until it is removed (here by hand) and a listing sees it gone.
+      const held = await accessHeld(h, 'fran@example.com');
+      expect(held.details.held).toEqual([expect.objectContaining({ resource: 'prod-admin', principal: 'fran-admin', basis: 'unmanaged', removal: 'none' })]);
+      h.iam.account().removeFromGroup('ProdAdmins', 'fran-admin');
       const fran = await completion(h, 'fran@example.com');
 
       expect(h.iam.account().isMember('ProdAdmins', 'Carl@Example.com')).toBe(false);
@@ -220,7 +286,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(erin.details).toMatchObject({ sla_met: true, unmanaged_access: [] });
       expect(erin.details.systems).toContainEqual(expect.objectContaining({ resource: 'prod-db', outcome: 'revoked' }));
       expect(fran.details).toMatchObject({ unmanaged_access: ['prod-admin'] });
-      expect(fran.details.systems).toContainEqual(expect.objectContaining({ resource: 'prod-admin', outcome: 'unmanaged_reported', principals: ['fran-admin'] }));
+      expect(fran.details.systems).toContainEqual(expect.objectContaining({ resource: 'prod-admin', outcome: 'gone', principals: ['fran-admin'] }));
       const revoked = (await ledger(h)).filter((e) => e.kind === 'grant.revoked');
       expect(revoked.map((e) => [e.subject, e.details.reason])).toEqual([
         ['U0CARL', 'offboarding'],

@@ -1,4 +1,4 @@
-import { AddUserToGroupCommand, GetAccountAuthorizationDetailsCommand, IAMClient } from '@aws-sdk/client-iam';
+import { AddUserToGroupCommand, GetAccountAuthorizationDetailsCommand, IAMClient, UpdateUserCommand } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { AccessConfigError, parseAccessConfig } from '../../src/config/access.ts';
 import { minimalIamPolicy } from '../../src/providers/aws-iam/iam-policy.ts';
@@ -94,8 +94,8 @@ describe('aws_iam_group', () => {
     for (const n of names) iam.account().addToGroup('ProdDB', n);
     const entries = await provider.listAccess('prod-db', groupTarget());
     expect(entries.map((e) => e.principal)).toEqual(names);
-    expect(entries[0]).toEqual({ resource: 'prod-db', principal: 'u1@example.com', email: 'u1@example.com' });
-    expect(entries[4]).toEqual({ resource: 'prod-db', principal: 'svc-deploy' });
+    expect(entries[0]).toEqual({ resource: 'prod-db', principal: 'u1@example.com', principalId: expect.stringMatching(/^AIDA/), email: 'u1@example.com' });
+    expect(entries[4]).toEqual({ resource: 'prod-db', principal: 'svc-deploy', principalId: expect.stringMatching(/^AIDA/) });
     const pages = iam.calls('GetGroup');
     expect(pages).toHaveLength(3);
     expect(pages[1]!.params['Marker']).toBeTruthy();
@@ -121,7 +121,7 @@ describe('aws_iam_policy', () => {
     await provider.grant(spec(policyTarget(), { grantId: 'g2', expiresAt: later }));
     expect(iam.account().userPolicyNames('alice@example.com')).toEqual(['breakglass-prod-logs']);
     const entries = await provider.listAccess('prod-logs', policyTarget());
-    expect(entries).toEqual([{ resource: 'prod-logs', principal: 'alice@example.com', email: 'alice@example.com', grantId: 'g2' }]);
+    expect(entries).toEqual([{ resource: 'prod-logs', principal: 'alice@example.com', principalId: expect.stringMatching(/^AIDA/), email: 'alice@example.com', grantId: 'g2' }]);
     await provider.revoke(spec(policyTarget()));
     expect(iam.account().userPolicyNames('alice@example.com')).toEqual([]);
     await expect(provider.revoke(spec(policyTarget()))).resolves.toBeUndefined();
@@ -138,9 +138,9 @@ describe('aws_iam_policy', () => {
 
     const entries = await provider.listAccess('prod-logs', policyTarget());
     expect(entries).toEqual([
-      { resource: 'prod-logs', principal: 'alice@example.com', email: 'alice@example.com', grantId: '7f1c2b9e-0d4a-4e55-9a0b-1234567890ab' },
-      { resource: 'prod-logs', principal: 'd@example.com', email: 'd@example.com', grantId: 'grant-77' },
-      { resource: 'prod-logs', principal: 'e@example.com', email: 'e@example.com' }, // not written by breakglass: no grant id
+      { resource: 'prod-logs', principal: 'alice@example.com', principalId: expect.stringMatching(/^AIDA/), email: 'alice@example.com', grantId: '7f1c2b9e-0d4a-4e55-9a0b-1234567890ab' },
+      { resource: 'prod-logs', principal: 'd@example.com', principalId: expect.stringMatching(/^AIDA/), email: 'd@example.com', grantId: 'grant-77' },
+      { resource: 'prod-logs', principal: 'e@example.com', principalId: expect.stringMatching(/^AIDA/), email: 'e@example.com' }, // not written by breakglass: no grant id
     ]);
     const pages = iam.calls('GetAccountAuthorizationDetails');
     expect(pages).toHaveLength(3); // 5 users, 2 a page
@@ -265,13 +265,44 @@ describe('unknown outcomes and revokes not found', () => {
     expect(iam.calls('GetGroup')).toHaveLength(1);
   });
 
-  it("a user renamed while holding an inline policy: the revoke's NoSuchEntity is not taken as done (the listing finds the grant's policy)", async () => {
+  it("a user renamed while holding an inline policy: the revoke's NoSuchEntity is not taken as done; the listing finds the grant's policy under the new name, and it is removed there", async () => {
     await provider.grant(spec(policyTarget()));
     iam.account().renameUser('alice@example.com', 'alice.smith@example.com');
-    const err = await provider.revoke(spec(policyTarget())).catch((e) => e);
-    expect(err).toBeInstanceOf(RevokeIneffectiveError);
-    expect(err).toMatchObject({ principal: 'alice.smith@example.com' });
-    expect(iam.account().userPolicyNames('alice.smith@example.com')).toEqual(['breakglass-prod-logs']);
+    await provider.revoke(spec(policyTarget()));
+    expect(iam.account().userPolicyNames('alice.smith@example.com')).toEqual([]);
+    expect(iam.calls('DeleteUserPolicy').map((r) => r.params['UserName'])).toEqual(['alice@example.com', 'alice.smith@example.com']);
+  });
+
+  it('a user renamed (UpdateUser) while holding a group grant is found by the UserId the grant returned, and removed under the new name', async () => {
+    const applied = await provider.grant(spec(groupTarget()));
+    const userId = iam.account().users.get('alice@example.com')!.UserId;
+    expect(applied).toEqual({ principalId: userId });
+    expect(userId).toMatch(/^AIDA/);
+    const admin = new IAMClient({ region: 'us-east-1', endpoint: iam.url, credentials: iam.credentials, maxAttempts: 1 });
+    await admin.send(new UpdateUserCommand({ UserName: 'alice@example.com', NewUserName: 'alice.smith' }));
+    admin.destroy();
+    expect(iam.account().isMember('ProdDB', 'alice.smith')).toBe(true);
+    expect(await provider.listAccess('prod-logs', groupTarget())).toEqual([{ resource: 'prod-logs', principal: 'alice.smith', principalId: userId }]);
+
+    await provider.revoke(spec(groupTarget(), { person: { email: 'alice@example.com', principalId: userId } }));
+    expect(iam.account().members('ProdDB')).toEqual([]);
+    expect(iam.calls('RemoveUserFromGroup').map((r) => r.params['UserName'])).toEqual(['alice@example.com', 'alice.smith']);
+  });
+
+  it('without the UserId (a grant from before it was kept) a renamed group member is not found by name: the revoke cannot tell', async () => {
+    await provider.grant(spec(groupTarget()));
+    iam.account().renameUser('alice@example.com', 'alice.smith');
+    await provider.revoke(spec(groupTarget()));
+    expect(iam.account().isMember('ProdDB', 'alice.smith')).toBe(true);
+  });
+
+  it('UpdateUser at the test server is checked against the IAM model and refuses a name taken (without case)', async () => {
+    iam.account().addUser('Bob');
+    const admin = new IAMClient({ region: 'us-east-1', endpoint: iam.url, credentials: iam.credentials, maxAttempts: 1 });
+    await expect(admin.send(new UpdateUserCommand({ UserName: 'alice@example.com', NewUserName: 'bob' }))).rejects.toMatchObject({ name: 'EntityAlreadyExistsException' });
+    await expect(admin.send(new UpdateUserCommand({ UserName: 'alice@example.com', NewUserName: 'has space' }))).rejects.toMatchObject({ name: 'ValidationError' });
+    await expect(admin.send(new UpdateUserCommand({ UserName: 'nobody', NewUserName: 'x' }))).rejects.toMatchObject({ name: 'NoSuchEntityException' });
+    admin.destroy();
   });
 });
 

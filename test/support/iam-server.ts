@@ -192,6 +192,12 @@ export class IamAccount {
     for (const g of this.groups.values()) g.members = g.members.map((m) => (m === from ? to : m));
   }
 
+  /** A membership removed by hand at the provider, outside breakglass. */
+  removeFromGroup(groupName: string, userName: string): void {
+    const group = this.groups.get(groupName);
+    if (group) group.members = group.members.filter((m) => m !== userName);
+  }
+
   isMember(groupName: string, userName: string): boolean {
     return this.groups.get(groupName)?.members.includes(userName) ?? false;
   }
@@ -609,6 +615,19 @@ export async function startIamServer(opts: StartIamServerOptions = {}): Promise<
       case 'GetRole': {
         const r = role(p['RoleName']!);
         return [['Role', [['Path', r.Path], ['RoleName', r.RoleName], ['RoleId', r.RoleId], ['Arn', r.Arn], ['CreateDate', r.CreateDate], ['MaxSessionDuration', r.MaxSessionDuration]]]];
+      }
+      case 'UpdateUser': {
+        // A rename keeps the user's id, groups and inline policies (renameUser); IAM names are unique without case.
+        const u = user(p['UserName']!);
+        const to = p['NewUserName'];
+        if (to !== undefined && to !== u.UserName) {
+          if ([...acct.users.keys()].some((n) => n.toLowerCase() === to.toLowerCase() && n !== u.UserName)) {
+            throw new AwsError(409, 'EntityAlreadyExists', `User with name ${to} already exists.`);
+          }
+          acct.renameUser(u.UserName, to);
+        }
+        if (p['NewPath'] !== undefined) acct.users.get(to ?? u.UserName)!.Path = p['NewPath'];
+        return undefined;
       }
       case 'GetUser': {
         if (p['UserName'] !== undefined) return [['User', userXml(user(p['UserName']))]];

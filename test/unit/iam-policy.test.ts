@@ -135,6 +135,7 @@ describe('minimalIamPolicy', () => {
           Action: ['iam:AddUserToGroup', 'iam:GetGroup', 'iam:RemoveUserFromGroup'],
           Resource: ['arn:aws:iam::*:group/Billing', 'arn:aws:iam::*:group/ProdDB'],
         },
+        { Sid: 'BreakglassReadUserIds', Effect: 'Allow', Action: 'iam:GetUser', Resource: 'arn:aws:iam::*:user/*' },
       ],
     });
   });
@@ -142,7 +143,7 @@ describe('minimalIamPolicy', () => {
   it('grants inline-policy actions on users and GetAccountAuthorizationDetails (the listing) for aws_iam_policy resources', () => {
     const doc = minimalIamPolicy([{ name: 'logs', target: inline() }]);
     const actions = doc.Statement.flatMap((s) => s['Action'] as string[] | string);
-    expect(actions.sort()).toEqual(['iam:DeleteUserPolicy', 'iam:GetAccountAuthorizationDetails', 'iam:PutUserPolicy']);
+    expect(actions.sort()).toEqual(['iam:DeleteUserPolicy', 'iam:GetAccountAuthorizationDetails', 'iam:GetUser', 'iam:PutUserPolicy']);
     const userStmt = doc.Statement.find((s) => s['Sid'] === 'BreakglassInlineUserPolicies');
     expect(userStmt?.['Resource']).toBe('arn:aws:iam::*:user/*');
   });

@@ -30,8 +30,8 @@ describe('notifications: Slack words them in mrkdwn, files and terminals get pla
       `:rotating_light: Access review #4 (2026-Q1) is overdue: <@U0ALICE>'s review was due <!date^${unix}^{date_short_pretty} {time}|2026-03-02T12:00:00Z> and is not signed off (2 of 5 line(s) undecided). Their manager <@U0BOB> has been told.`,
     );
     const unmanaged: Notification = { kind: 'offboarding_unmanaged', email: 'dan@example.com', resources: ['prod-db', 'ops'] };
-    expect(plain(unmanaged)).toBe('dan@example.com left, but still has access breakglass did not grant: prod-db, ops. Remove it at the provider.');
-    expect(notificationMrkdwn(unmanaged)).toBe(':warning: dan@example.com left, but still has access breakglass did not grant: `prod-db`, `ops`. Remove it at the provider.');
+    expect(plain(unmanaged)).toBe('dan@example.com left, but still has access breakglass did not grant: prod-db, ops. Remove it at the provider; the offboarding stays open until a listing shows it gone.');
+    expect(notificationMrkdwn(unmanaged)).toBe(':warning: dan@example.com left, but still has access breakglass did not grant: `prod-db`, `ops`. Remove it at the provider; the offboarding stays open until a listing shows it gone.');
   });
 
   it('a checkpoint notice keeps its line in a code block in Slack and on a line of its own in plain text', () => {

@@ -2,6 +2,7 @@ import {
   AddUserToGroupCommand,
   DeleteRolePolicyCommand,
   DeleteUserPolicyCommand,
+  GetUserCommand,
   IAMClient,
   PutRolePolicyCommand,
   PutUserPolicyCommand,
@@ -13,7 +14,7 @@ import {
   type UserDetail,
 } from '@aws-sdk/client-iam';
 import { AssumeRoleCommand, GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { ProviderError, RevokeIneffectiveError, systemClock, type AccessEntry, type AccessProvider, type Clock, type GrantSpec, type GrantTarget, type Person, type RevokeOutcome, type SessionsEnded } from '../../ports.ts';
+import { ProviderError, RevokeIneffectiveError, systemClock, type AccessEntry, type AccessProvider, type Clock, type GrantApplied, type GrantSpec, type GrantTarget, type Person, type RevokeOutcome, type SessionsEnded } from '../../ports.ts';
 import { isAwsIamTarget, type AwsIamTarget } from './target.ts';
 import {
   grantPolicyDocument,
@@ -115,8 +116,24 @@ export class AwsIamProvider implements AccessProvider {
     return isAwsIamTarget(target);
   }
 
-  async grant(spec: GrantSpec): Promise<void> {
-    return this.changing(this.awsTarget(spec.target).accountRoleArn, () => this.put(spec));
+  async grant(spec: GrantSpec): Promise<void | GrantApplied> {
+    const target = this.awsTarget(spec.target);
+    await this.changing(target.accountRoleArn, () => this.put(spec));
+    return this.userIdOf(target, iamUserOf(spec.person));
+  }
+
+  /**
+   * The user's UserId (AIDA…), which a rename keeps: revokes and listings find the user by it. The
+   * grant is done whether or not this answers; without it the user is matched by name as before.
+   */
+  private async userIdOf(target: AwsIamTarget, userName: string): Promise<GrantApplied | undefined> {
+    const iam = this.iamFor(target.accountRoleArn);
+    try {
+      const out = await this.call(`IAM GetUser ${userName}`, () => iam.send(new GetUserCommand({ UserName: userName })));
+      return out.User?.UserId ? { principalId: out.User.UserId } : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   private async put(spec: GrantSpec): Promise<void> {
@@ -203,10 +220,9 @@ export class AwsIamProvider implements AccessProvider {
     }
   }
 
-  private async remove(spec: GrantSpec): Promise<void> {
+  private async remove(spec: GrantSpec, userName = iamUserOf(spec.person)): Promise<void> {
     const target = this.awsTarget(spec.target);
     const iam = this.iamFor(target.accountRoleArn);
-    const userName = iamUserOf(spec.person);
     try {
       if (target.kind === 'aws_iam_group') {
         await this.call(`IAM RemoveUserFromGroup ${target.groupName} ${userName}`, () =>
@@ -225,26 +241,40 @@ export class AwsIamProvider implements AccessProvider {
     }
   }
 
-  /** After a NoSuchEntity on revoke: the listing must no longer show the user, nor (inline policies) this grant's policy. */
+  /**
+   * After a NoSuchEntity on revoke: the listing must no longer show the user (by UserId, which a
+   * rename keeps, or by name), nor (inline policies) this grant's policy. A user found under another
+   * name was renamed: the access is removed under that name, then the listing must not show it.
+   */
   private async confirmGone(spec: GrantSpec, userName: string): Promise<void> {
-    const lower = userName.toLowerCase();
-    // A group that no longer exists holds nobody.
-    const listed = await this.listAccess(spec.resource, spec.target).catch((err: unknown) => {
-      if (isNoSuchEntity(err)) return [];
-      throw err;
-    });
-    const still = listed.find((e) => e.principal.toLowerCase() === lower || e.grantId === spec.grantId);
+    const still = await this.stillListed(spec, userName);
+    if (still && still.principal.toLowerCase() !== userName.toLowerCase()) {
+      await this.remove(spec, still.principal);
+      return;
+    }
     if (still) {
       throw new RevokeIneffectiveError(`IAM answered NoSuchEntity to removing ${userName}'s access to ${spec.resource}, but still lists ${still.principal} holding it`, still.principal);
     }
   }
 
+  private async stillListed(spec: GrantSpec, userName: string): Promise<AccessEntry | undefined> {
+    const lower = userName.toLowerCase();
+    const userId = spec.person.principalId;
+    // A group that no longer exists holds nobody.
+    const listed = await this.listAccess(spec.resource, spec.target).catch((err: unknown) => {
+      if (isNoSuchEntity(err)) return [];
+      throw err;
+    });
+    return listed.find((e) => (userId !== undefined && e.principalId === userId) || e.principal.toLowerCase() === lower || e.grantId === spec.grantId);
+  }
+
   async listAccess(resource: string, target: GrantTarget): Promise<AccessEntry[]> {
     const t = this.awsTarget(target);
     const iam = this.iamFor(t.accountRoleArn);
-    const entry = (userName: string, grantId?: string): AccessEntry => ({
+    const entry = (userName: string, userId: string | undefined, grantId?: string): AccessEntry => ({
       resource,
       principal: userName,
+      ...(userId ? { principalId: userId } : {}),
       ...(userName.includes('@') ? { email: userName } : {}),
       ...(grantId !== undefined ? { grantId } : {}),
     });
@@ -252,7 +282,7 @@ export class AwsIamProvider implements AccessProvider {
       return this.call(`IAM GetGroup ${t.groupName}`, async () => {
         const out: AccessEntry[] = [];
         for await (const page of paginateGetGroup({ client: iam }, { GroupName: t.groupName })) {
-          for (const u of page.Users ?? []) if (u.UserName) out.push(entry(u.UserName));
+          for (const u of page.Users ?? []) if (u.UserName) out.push(entry(u.UserName, u.UserId));
         }
         return out;
       });
@@ -263,7 +293,7 @@ export class AwsIamProvider implements AccessProvider {
       const policy = u.UserPolicyList?.find((p) => p.PolicyName === policyName);
       if (!u.UserName || !policy) return [];
       // IAM hands policy documents back URL-encoded.
-      return [entry(u.UserName, readGrantPolicy(policy.PolicyDocument ? decodeURIComponent(policy.PolicyDocument) : '').grantId)];
+      return [entry(u.UserName, u.UserId, readGrantPolicy(policy.PolicyDocument ? decodeURIComponent(policy.PolicyDocument) : '').grantId)];
     });
   }
 

@@ -277,6 +277,10 @@ export function minimalIamPolicy(resources: PolicyResource[], options: { forRole
       { Sid: 'BreakglassReadUsers', Effect: 'Allow', Action: 'iam:GetAccountAuthorizationDetails', Resource: '*' },
     );
   }
+  if (managed.length) {
+    // The grant reads the user's UserId, which a rename keeps, so its revoke finds a renamed user (without it: matched by name).
+    statements.push({ Sid: 'BreakglassReadUserIds', Effect: 'Allow', Action: 'iam:GetUser', Resource: `arn:aws:iam::${account}:user/*` });
+  }
   const sessionRoles = sortedUnique(managed.flatMap((r) => (r.target.sessionRoleArn && r.target.endSessions ? [r.target.sessionRoleArn] : [])));
   if (sessionRoles.length) {
     statements.push({ Sid: 'BreakglassEndRoleSessions', Effect: 'Allow', Action: ['iam:DeleteRolePolicy', 'iam:ListRolePolicies', 'iam:PutRolePolicy'], Resource: sessionRoles });

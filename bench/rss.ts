@@ -187,7 +187,8 @@ async function oneRun(kind: BenchDbKind, mode: Mode, build: string | undefined):
 }
 
 const build = await buildDist();
-const modes: Mode[] = build ? ['node dist/main.js', 'npm start (tsx)'] : ['npm start (tsx)'];
+// BENCH_RSS_MODES=dist or =tsx measures only that way of starting the bot.
+const modes: Mode[] = (build ? (['node dist/main.js', 'npm start (tsx)'] as Mode[]) : (['npm start (tsx)'] as Mode[])).filter((m) => !process.env.BENCH_RSS_MODES || m.includes(process.env.BENCH_RSS_MODES));
 const figures: Figure[] = [];
 try {
   for (const kind of KINDS) {

@@ -72,8 +72,10 @@ async function startBotProcess(mode: Mode, build: string | undefined, env: Recor
   let port: number | undefined;
   const onData = (chunk: Buffer) => {
     output += chunk.toString();
-    const m = /"port":(\d+)[^\n]*breakglass is listening|breakglass is listening[^\n]*"port":(\d+)/.exec(output);
-    if (m && port === undefined) port = Number(m[1] ?? m[2]);
+    // Only until the port is known: matching the whole output (up to 1 MB) again for every log line
+    // took this process's CPU, which the bot shares, while the load ran.
+    const m = port === undefined ? /"port":(\d+)[^\n]*breakglass is listening|breakglass is listening[^\n]*"port":(\d+)/.exec(output) : null;
+    if (m) port = Number(m[1] ?? m[2]);
     if (output.length > 1_000_000) output = output.slice(-100_000);
     if (process.env.BENCH_RSS_ECHO) for (const line of chunk.toString().split('\n')) if (line.startsWith('MEM')) log(line);
   };

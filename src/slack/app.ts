@@ -296,6 +296,8 @@ function parsesToNull(body: string, contentType: string | undefined): boolean {
  * Mode (no signature, an authenticated connection) by the payload's digest, so a redelivered click
  * counts once. Should the database not answer within a second, the delivery is processed (it can
  * change nothing then), so Slack still gets its acknowledgement within three seconds.
+ * A slash command is handed to its listener before the database has answered (see firstDeliveryOf):
+ * its empty ack then waits on nothing, not on a queue of other requests' transactions.
  */
 function acknowledgeUnhandled(app: App, logger: Logger, firstDelivery: (key: string) => Promise<boolean>): void {
   const processEvent = app.processEvent.bind(app);
@@ -307,22 +309,50 @@ function acknowledgeUnhandled(app: App, logger: Logger, firstDelivery: (key: str
     };
     const signature: unknown = event.customProperties?.[SIGNATURE_PROPERTY];
     const key = typeof signature === 'string' ? signature : `sha256:${createHash('sha256').update(JSON.stringify(event.body)).digest('hex')}`;
-    const first = await withTimeout(firstDelivery(key), REPLAY_CHECK_TIMEOUT_MS).catch((error: unknown) => {
-      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not check a Slack request against the replay guard; processing it');
-      return true;
-    });
-    if (!first) {
-      logger.warn('the same signed Slack request arrived again; ignored as a replay');
+    const first = replayVerdict(firstDelivery(key), logger);
+    if (!isSlashCommand(event.body) && !(await first)) {
       await ack();
       return;
     }
     try {
-      await processEvent({ ...event, ack });
+      await processEvent({ ...event, ack, customProperties: { ...event.customProperties, [FIRST_DELIVERY_PROPERTY]: first } });
     } catch (error) {
       logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'a signed Slack request could not be processed; acknowledged and ignored');
     }
     if (!acked) await ack();
   };
+}
+
+/** The replay guard's answer within REPLAY_CHECK_TIMEOUT_MS (true when the database is slower); never rejects. */
+function replayVerdict(check: Promise<boolean>, logger: Logger): Promise<boolean> {
+  return withTimeout(check, REPLAY_CHECK_TIMEOUT_MS).then(
+    (first) => {
+      if (!first) logger.warn('the same signed Slack request arrived again; ignored as a replay');
+      return first;
+    },
+    (error: unknown) => {
+      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'could not check a Slack request against the replay guard; processing it');
+      return true;
+    },
+  );
+}
+
+/** Carries the replay guard's pending answer into a listener's context. */
+const FIRST_DELIVERY_PROPERTY = 'slackFirstDelivery';
+
+function isSlashCommand(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && typeof (body as { command?: unknown }).command === 'string';
+}
+
+/**
+ * Whether this slash command is the first delivery of its bytes (false: a replay, to be ignored).
+ * A slash command's listener gets it still pending, so that an ack carrying nothing can go at once;
+ * the listener must wait for it before any answer with content and before any work. Other kinds of
+ * request reach their listeners only once it is known to be true.
+ */
+export function firstDeliveryOf(context: Record<string, unknown>): Promise<boolean> {
+  const pending = context[FIRST_DELIVERY_PROPERTY];
+  return pending instanceof Promise ? (pending as Promise<boolean>) : Promise.resolve(true);
 }
 
 function withApiSuffix(url: string): string {

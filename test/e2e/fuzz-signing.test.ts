@@ -188,6 +188,18 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(await healthz(h)).toBe(200);
     });
 
+    it('answers a replayed help or invalid command empty, as the first answer is not shown twice', async () => {
+      for (const text of ['help', 'prod-db forever']) {
+        const command = slashCommand({ text, userId: 'U0ALICE', responseUrl: h.slack.responseUrl(`replay-${++counter}`) });
+        const first = await send(h, command);
+        expect(first.status).toBe(200);
+        expect(first.body).toMatch(/"text"/);
+        const again = await send(h, command);
+        expect(again.status).toBe(200);
+        expect(again.body).not.toMatch(/"text"/);
+      }
+    });
+
     it('ignores the same signed command replayed to another replica or after a restart', async () => {
       const created = await kindCount('request.created');
       const command = slashCommand({ text: 'prod-db 1h INC-11 replayed elsewhere', userId: 'U0ALICE', responseUrl: h.slack.responseUrl(`replay-${++counter}`) });

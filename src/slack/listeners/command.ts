@@ -2,6 +2,7 @@ import type { App, SlashCommand } from '@slack/bolt';
 import { Refusal } from '../../app/deps.ts';
 import { parseCommand, type Command } from '../../domain/command.ts';
 import type { Logger } from '../../logger.ts';
+import { firstDeliveryOf } from '../app.ts';
 import { refusalMrkdwn } from '../render.ts';
 import { failureReply } from './failure-reply.ts';
 
@@ -29,21 +30,23 @@ export function registerCommandListener(
   },
 ): void {
   const { handlers, logger, track } = deps;
-  app.command('/breakglass', async ({ command: body, ack, respond }) => {
+  app.command('/breakglass', async ({ command: body, ack, respond, context }) => {
     const command = parseCommand(body.text ?? '');
-    // Answers that need no I/O go back in the ack itself: they work even when Slack's response_url does not.
-    if (command.kind === 'invalid' || command.kind === 'help') {
-      await ack({ response_type: 'ephemeral', text: command.kind === 'help' ? await deps.help(body) : command.message });
-      return;
-    }
-    const handler = handlers[command.kind] as ((c: Command, b: SlashCommand) => Promise<CommandReply>) | undefined;
+    const first = firstDeliveryOf(context);
+    const handler = command.kind === 'invalid' || command.kind === 'help' ? undefined : (handlers[command.kind] as ((c: Command, b: SlashCommand) => Promise<CommandReply>) | undefined);
     if (!handler) {
-      await ack({ response_type: 'ephemeral', text: deps.unconfigured ?? `\`${command.kind}\` is not available in this installation.` });
-      return;
+      // A replay is answered empty, as every replayed request is: its answer is not shown twice.
+      if (!(await first)) return ack();
+      // Answers that need no I/O go back in the ack itself: they work even when Slack's response_url does not.
+      if (command.kind === 'invalid' || command.kind === 'help') return ack({ response_type: 'ephemeral', text: command.kind === 'help' ? await deps.help(body) : command.message });
+      return ack({ response_type: 'ephemeral', text: deps.unconfigured ?? `\`${command.kind}\` is not available in this installation.` });
     }
+    // The ack carries nothing, so it waits for nothing: not even the replay guard's database write,
+    // which queues behind other requests' transactions under load. The work waits for it instead.
     await ack();
     track(
-      handler(command, body)
+      first
+        .then((isFirst) => (isFirst ? handler(command, body) : undefined))
         .then((reply) => (reply ? respond({ response_type: 'ephemeral', text: reply.text }) : undefined))
         .catch(async (error: unknown) => {
           if (error instanceof Refusal) return respond({ response_type: 'ephemeral', text: refusalMrkdwn(error.reason) });

@@ -23,6 +23,12 @@ export async function withDatabase<T>(run: (database: Database, env: CliEnv) => 
   }
 }
 
+/** An access review campaign's number, as `--campaign` takes it. */
+export function campaignId(text: string): number {
+  if (!/^\d{1,9}$/.test(text)) throw new InvalidArgumentError(`"${text}" is not a campaign number`);
+  return Number(text);
+}
+
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
 /** `2026-01-01` is that day's start in UTC; a full ISO-8601 instant is taken as written. */

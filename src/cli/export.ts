@@ -3,13 +3,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadReviewReport } from '../evidence/review-report.ts';
 import { vantaAccessFile } from '../evidence/vanta-access-file.ts';
 import { systemClock } from '../ports.ts';
-import { withDatabase } from './context.ts';
+import { campaignId, withDatabase } from './context.ts';
 import { uploadToVanta, type VantaFile } from './vanta-upload.ts';
-
-const campaignId = (text: string) => {
-  if (!/^\d{1,9}$/.test(text)) throw new InvalidArgumentError(`"${text}" is not a campaign number`);
-  return Number(text);
-};
 
 const documentId = (text: string) => {
   if (!/^[A-Za-z0-9._-]{1,200}$/.test(text)) throw new InvalidArgumentError(`"${text}" is not a Vanta document id (the part after /documents/ in its URL, e.g. access-reviews)`);

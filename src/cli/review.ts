@@ -7,12 +7,7 @@ import { BOT_HOLDER, DataDirBusyError } from '../db/data-dir-lock.ts';
 import { askRunningBot, type ReviewStartRequest } from '../bot-mailbox.ts';
 import { loadReviewReport, reviewReportCsv, reviewReportMarkdown } from '../evidence/review-report.ts';
 import { systemClock } from '../ports.ts';
-import { cliUser, withDatabase } from './context.ts';
-
-const campaignId = (text: string) => {
-  if (!/^\d{1,9}$/.test(text)) throw new InvalidArgumentError(`"${text}" is not a campaign number`);
-  return Number(text);
-};
+import { campaignId, cliUser, withDatabase } from './context.ts';
 
 const resourceList = (text: string) => {
   const names = text.split(',').map((s) => s.trim()).filter(Boolean);

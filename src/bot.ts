@@ -33,6 +33,8 @@ import { SlackDirectory } from './slack/directory.ts';
 import { WorkerLoop } from './workers/loop.ts';
 import { watchSuspiciousPatterns } from './app/monitors/watch-patterns.ts';
 import { providersFromEnv } from './providers/from-env.ts';
+import { onCallFromEnv, onCallProblems } from './oncall/from-env.ts';
+import type { OnCallDirectory } from './ports.ts';
 import { reviewTicker } from './workers/reviews.ts';
 import type { AppDeps } from './app/deps.ts';
 import { expireRequests } from './app/expire-requests.ts';
@@ -90,6 +92,7 @@ interface Parts {
   ledger: Ledger;
   clock: Clock;
   providers: Providers;
+  onCall: OnCallDirectory | undefined;
   metrics: PrometheusMetrics;
   slack: SlackApp;
   inFlight: InFlight;
@@ -100,6 +103,8 @@ interface Parts {
 export async function startBot(options: BotOptions): Promise<RunningBot> {
   const { env, access, logger } = options;
   const clock = options.clock ?? systemClock;
+  // Before the database opens: a policy PagerDuty cannot serve here stops the start with nothing to undo.
+  const onCall = onCallFromEnv(env, access?.config);
   const database = await openBotDatabase(env, logger);
   const ledger = new Ledger(clock);
   await recordPolicyLoaded(database, ledger, clock, access, logger);
@@ -112,7 +117,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const slack = slackAppFor(env, logger, metrics, database);
   const tickMs = options.tickMs ?? 1_000;
   const heartbeat = new WorkerLoop('heartbeat', tickMs, heartbeatTicker({ db: database.db, ledger, clock }, identity.host), logger);
-  const parts: Parts = { options, database, ledger, clock, providers, metrics, slack, inFlight, tickMs };
+  const parts: Parts = { options, database, ledger, clock, providers, onCall, metrics, slack, inFlight, tickMs };
   const wiring = access ? wireConfigured(parts, new PolicyInForce(access)) : wireUnconfigured(slack, logger, inFlight);
   slack.app.error(async (error) => {
     logger.error({ err: error }, 'unhandled error in a Slack listener');
@@ -194,14 +199,14 @@ function wireUnconfigured(slack: SlackApp, logger: Logger, inFlight: InFlight): 
 
 /** The use cases' dependencies, the workers that run them, the policy's reload and the Slack listeners. */
 function wireConfigured(parts: Parts, policy: PolicyInForce): Wiring {
-  const { options, database, ledger, clock, providers, metrics, slack, tickMs } = parts;
+  const { options, database, ledger, clock, providers, onCall, metrics, slack, tickMs } = parts;
   const { env, logger } = options;
   const woken: { grants?: WorkerLoop; outbox?: WorkerLoop } = {};
   const wake = { grants: () => woken.grants!.wake(), outbox: () => woken.outbox!.wake() };
   const directory = new SlackDirectory(slack.client);
   // The identity directory (Okta) access reviews ask for people's status and managers.
   const identities = providers.identities;
-  const deps: AppDeps = { db: database.db, ledger, clock, access: policy, providers: guardedProviders(countedProviders(providers.registry, metrics), () => clock.now()), directory, identities, logger, metrics, wake };
+  const deps: AppDeps = { db: database.db, ledger, clock, access: policy, providers: guardedProviders(countedProviders(providers.registry, metrics), () => clock.now()), directory, identities, onCall, logger, metrics, wake };
   const sender = new OutboxSender(deps, slack.outboxClient);
   woken.outbox = new WorkerLoop('outbox', tickMs, async () => {
     while ((await sender.sendDue()) > 0);
@@ -223,7 +228,7 @@ function wireConfigured(parts: Parts, policy: PolicyInForce): Wiring {
   const driftLoop = new WorkerLoop('drift', () => policy.config.drift.every, () => reconcileDrift(deps), logger);
   loops.push(driftLoop);
   if (feed) loops.push(new WorkerLoop('okta-deactivations', () => policy.config.offboarding.poll_every, () => pollDeactivations(deps, feed), logger));
-  const reloader = new PolicyReloader(deps, policy, { path: policy.path, problemsRunning: (config) => resourcesWithoutProvider(config, providers.registry) });
+  const reloader = new PolicyReloader(deps, policy, { path: policy.path, problemsRunning: (config) => [...resourcesWithoutProvider(config, providers.registry), ...onCallProblems(env, config)] });
   loops.push(new WorkerLoop('policy', options.policyPollMs ?? 30_000, () => reloader.adoptRecorded(), logger));
   const stopWatching = watchFile(policy.path, 300, () => void reloader.reloadFile('file changed').catch((error: unknown) => logger.error({ err: error }, 'reloading access.yml failed; the policy in force stays')), logger);
   registerSlackListeners(slack, deps, directory, parts.inFlight);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.ts';
 import { duration } from './duration-field.ts';
+import { autoApprove } from './auto-approve-field.ts';
 import { scheduleProblem } from '../domain/review.ts';
 import { monitorsSchema } from './monitors-schema.ts';
 import type { GrantTarget } from '../ports.ts';
@@ -38,8 +39,13 @@ const resource = z
     request_ttl: duration.default(() => parseDuration('1h')!),
     /** How long before the end the holder is reminded; the top-level remind_before when absent. */
     remind_before: duration.optional(),
+    /** Approved at once for who is on call now (PagerDuty), reviewed by the approvers afterwards. */
+    auto_approve: autoApprove.optional(),
   })
   .superRefine((r, ctx) => {
+    if (r.auto_approve && r.emergency_self_grant) {
+      ctx.addIssue({ code: 'custom', path: ['auto_approve'], message: 'auto_approve has no effect with emergency_self_grant: true (everyone is already granted at once); remove one of them' });
+    }
     const listed = r.approvers.slack_users?.length ?? 0;
     if (r.approvers.slack_usergroup === undefined && r.approvals_required > listed) {
       ctx.addIssue({

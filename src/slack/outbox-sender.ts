@@ -157,7 +157,7 @@ export class OutboxSender {
         if (!done.has(approver)) await this.postAndRemember(requestId, 'approval', approver, rendered);
       }
     }
-    if (request?.kind === 'emergency') await this.emergencyCards(requestId, false);
+    if (request?.kind === 'emergency' || request?.kind === 'on_call') await this.emergencyCards(requestId, false);
   }
 
   private async emergencyCards(requestId: number, postMissing: boolean): Promise<void> {

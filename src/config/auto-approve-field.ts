@@ -6,7 +6,8 @@ import { z } from 'zod';
  * escalation levels, when they ask. Ids are checked here so a typo fails the start, not an incident.
  */
 const scheduleId = z.string().regex(/^P[A-Z0-9]+$/, 'a PagerDuty schedule id looks like PABC123 (P, then capital letters and digits; see the schedule URL)');
-const escalationLevel = z.int('an escalation level is a whole number: 1 is the first level').min(1, 'escalation levels start at 1 (the first level)');
+// A refine, not z.int(): a fraction's issue would carry no input and read as "missing".
+const escalationLevel = z.number().refine((n) => Number.isInteger(n) && n >= 1, 'an escalation level is a whole number from 1 (the first level) up');
 
 export const pagerDutyAutoApprove = z.strictObject({
   schedule_ids: z.array(scheduleId).min(1, 'name at least one PagerDuty schedule id'),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AccessConfigError, parseAccessConfig } from '../../src/config/access.ts';
+import { renderPolicy } from '../../src/evidence/policy-doc.ts';
 
 const base = `security_channel: C0SEC
 resources:
@@ -52,5 +53,15 @@ describe('access.yml auto_approve.pagerduty', () => {
     expect(problemsOf(`${base}    emergency_self_grant: true\n    auto_approve: { pagerduty: { schedule_ids: [PABC123] } }\n`)).toEqual([
       expect.objectContaining({ line: 8, path: 'resources.prod-db.auto_approve', message: expect.stringMatching(/no effect with emergency_self_grant/) }),
     ]);
+  });
+
+  it('is written into the policy document: the resource’s row and what on-call approval means', () => {
+    const config = parseAccessConfig(`${base}    auto_approve: { pagerduty: { schedule_ids: [PABC123, PDEF456], escalation_levels: [1, 2] } }\n`);
+    const doc = renderPolicy({ config, hash: 'f'.repeat(64), path: 'access.yml' });
+    expect(doc).toContain('| On-call auto-approval | approved at once for whoever PagerDuty has on call in schedule PABC123, PDEF456 at escalation level 1, 2; reviewed by an approver afterwards (see section 3) |');
+    expect(doc).toContain('### On-call auto-approval');
+    expect(doc).toMatch(/`pagerduty_on_call` policy/);
+    expect(doc).toMatch(/An outage never approves a request/);
+    expect(renderPolicy({ config: parseAccessConfig(base), hash: 'f'.repeat(64), path: 'access.yml' })).not.toMatch(/on-call/i);
   });
 });

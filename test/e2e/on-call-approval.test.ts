@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emergencyRows, grantRows } from '../../src/evidence/audit-pack.ts';
+import { EvidenceHistory } from '../../src/evidence/history.ts';
+import { readEvents } from '../../src/evidence/read.ts';
+import { assessReadiness } from '../../src/evidence/readiness.ts';
 import { verifyLedger } from '../../src/evidence/verify.ts';
+import { whoFromLedger, whoToText } from '../../src/evidence/who.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import type { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
@@ -52,6 +57,23 @@ async function expectApprovalCards(h: Harness, requestId: number, user: string):
   expect((await eventsOf(h, requestId)).map((e) => e.kind)).toEqual(['request.created']);
   expect(await grantOf(h, requestId)).toBeUndefined();
   expect(member(h, user)).toBe(false);
+}
+
+/** The evidence reports label the grant on-call (never an emergency self-grant), with PagerDuty's shifts, and find no gap in it. */
+async function expectOnCallEvidence(h: Harness, requestId: number, verify: Awaited<ReturnType<typeof verifyLedger>>, shift: { start: string | null; end: string | null }): Promise<void> {
+  const now = new Date(Date.now() + HOUR);
+  const who = await whoFromLedger(h.bot.database.db, 'prod-db', new Date());
+  const holder = who.holders.find((x) => x.requestId === String(requestId));
+  expect(holder).toMatchObject({ requestKind: 'on_call', emergency: false, selfGranted: false, onCall: { pagerDutyUserId: 'PALICE1' } });
+  expect(whoToText(who)).toContain(`approved by:  on call in PagerDuty (schedule PPRIMRY level 1 ${shift.start}–${shift.end}; reviewed by U0BOB`);
+  const history = new EvidenceHistory();
+  for await (const event of readEvents(h.bot.database.db)) history.add(event);
+  const period = { from: new Date(Date.now() - 48 * HOUR), to: now };
+  const [row] = emergencyRows(history, period, now).filter((r) => r.request_id === String(requestId));
+  expect(row).toMatchObject({ basis: 'pagerduty_on_call', reviewed_by: 'U0BOB', reviewed_within_24h: 'yes', on_call: `PagerDuty user PALICE1: schedule PPRIMRY level 1 from ${shift.start} to ${shift.end}` });
+  expect(grantRows(history, period).find((r) => r.request_id === String(requestId))).toMatchObject({ emergency: false });
+  const readiness = assessReadiness(history, { ...period, now, verify });
+  expect(readiness.gaps.filter((g) => g.requestId === String(requestId))).toEqual([]);
 }
 
 for (const database of ['pglite', 'postgres'] as const) {
@@ -137,7 +159,9 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(await waitForEvent(h, requestId, 'emergency.reviewed')).toMatchObject({ actor: 'U0BOB', subject: 'U0ALICE' });
       await reviewCard(h, 'U0CAROL', requestId, /Reviewed by <@U0BOB>/);
       expect(await grantOf(h, requestId)).toMatchObject({ emergency: false, reviewedBy: 'U0BOB' });
-      expect(await verifyLedger(h.bot.database.db)).toMatchObject({ ok: true });
+      const verify = await verifyLedger(h.bot.database.db);
+      expect(verify).toMatchObject({ ok: true });
+      await expectOnCallEvidence(h, requestId, verify, alice);
     });
 
     it('on call at another level or in another schedule, or unknown to PagerDuty: the approvers decide as usual', async () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AccessConfigError, parseAccessConfig } from '../../src/config/access.ts';
 import { renderPolicy } from '../../src/evidence/policy-doc.ts';
@@ -63,5 +64,10 @@ describe('access.yml auto_approve.pagerduty', () => {
     expect(doc).toMatch(/`pagerduty_on_call` policy/);
     expect(doc).toMatch(/An outage never approves a request/);
     expect(renderPolicy({ config: parseAccessConfig(base), hash: 'f'.repeat(64), path: 'access.yml' })).not.toMatch(/on-call/i);
+  });
+
+  it('is shown, commented out, in access.example.yml, and reads as documented once restored', () => {
+    const text = readFileSync(new URL('../../access.example.yml', import.meta.url), 'utf8').replace(/^#(\s{2}.*)$/gm, '$1');
+    expect(parseAccessConfig(text).resources['prod-admin']!.auto_approve).toEqual({ pagerduty: { schedule_ids: ['PABC123', 'PDEF456'], escalation_levels: [1] } });
   });
 });

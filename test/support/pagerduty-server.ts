@@ -53,7 +53,7 @@ export interface PagerDutyTestServer {
 }
 
 /** Query parameters each operation declares (name → type), from the spec's parameters. */
-const DECLARED: Record<string, Record<string, 'string' | 'integer' | 'boolean' | 'string[]' | 'date-time' | 'include'>> = {
+export const DECLARED: Record<string, Record<string, 'string' | 'integer' | 'boolean' | 'string[]' | 'date-time' | 'include'>> = {
   '/users': { query: 'string', 'team_ids[]': 'string[]', limit: 'integer', offset: 'integer', total: 'boolean', 'include[]': 'include' },
   '/oncalls': {
     time_zone: 'string',
@@ -69,7 +69,7 @@ const DECLARED: Record<string, Record<string, 'string' | 'integer' | 'boolean' |
     earliest: 'boolean',
   },
 };
-const INCLUDES: Record<string, string[]> = { '/users': ['contact_methods', 'notification_rules', 'teams', 'subdomains'], '/oncalls': ['escalation_policies', 'users', 'schedules'] };
+export const INCLUDES: Record<string, string[]> = { '/users': ['contact_methods', 'notification_rules', 'teams', 'subdomains'], '/oncalls': ['escalation_policies', 'users', 'schedules'] };
 
 /** Why the request does not match the spec, or undefined. */
 function specProblem(path: string, query: URLSearchParams, headers: IncomingMessage['headers']): string | undefined {

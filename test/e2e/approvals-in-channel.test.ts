@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { postgresAvailable } from '../support/databases.ts';
-import { approvalCard, click, clockAtNow, eventsOf, grantOf, hasButton, request, waitForCard, waitForEvent } from '../support/flows.ts';
+import { approvalCard, click, clockAtNow, eventsOf, grantOf, hasButton, request, slash, waitForCard, waitForEvent } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { textOf, type StoredMessage } from '../support/slack-server.ts';
 
@@ -28,12 +28,13 @@ const CARD = (requestId: number) => new RegExp(`^Access request #${requestId}:`)
 for (const database of ['pglite', 'postgres'] as const) {
   describe.skipIf(database === 'postgres' && !postgresAvailable)(`approvals in a channel [${database}]`, () => {
     let h: Harness;
+    const clock = clockAtNow();
 
     beforeAll(async () => {
       h = await startHarness({
         database,
         accessYml: ACCESS,
-        clock: clockAtNow(),
+        clock,
         tickMs: 50,
         slack: {
           users: USERS.map((n) => ({ id: `U0${n.toUpperCase()}`, name: n, email: `${n}@example.com` })),
@@ -122,6 +123,12 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(await carol.reply()).toMatch(/already approved/);
       expect((await eventsOf(h, requestId)).length).toBe(events);
       expect(thread(card)).toEqual(replies);
+
+      // Its end is told in the thread too.
+      await slash(h, 'U0ALICE', `end ${requestId}`);
+      await waitForEvent(h, requestId, 'grant.revoked');
+      await h.slack.waitFor(() => thread(card).length === 3, 5_000, 'the end in the thread');
+      expect(thread(card)[2]).toMatch(/Access ended/);
       expect(h.slack.violations).toEqual([]);
     });
 
@@ -150,6 +157,15 @@ for (const database of ['pglite', 'postgres'] as const) {
       // The DM cards work as ever.
       await click(h, 'U0BOB', ACTIONS.approve, { message: bobs });
       await waitForEvent(h, requestId, 'grant.applied');
+    });
+
+    it('a request nobody decides expires, and its thread says so', async () => {
+      const { requestId } = await request(h, 'U0ALICE', 'prod-db 1h INC-12 nobody answers');
+      const card = await waitForChannelCard('C0DBA', requestId);
+      clock.advance(61 * 60_000);
+      await waitForEvent(h, requestId, 'request.expired');
+      await h.slack.waitFor(() => thread(card).some((t) => /Expired before enough approvers decided/.test(t)), 5_000, 'the expiry in the thread');
+      expect(hasButton(channelCard('C0DBA', requestId), ACTIONS.approve)).toBe(false);
     });
 
     it('checks the approval channels of a reloaded policy', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AccessConfigError, parseAccessConfig } from '../../src/config/access.ts';
+import { renderPolicy } from '../../src/evidence/policy-doc.ts';
 
 const withApprovers = (approvers: string, extra = '') => `security_channel: C0SEC
 resources:
@@ -47,3 +48,18 @@ describe('access.yml approvers.slack_channel', () => {
   });
 });
 
+
+describe('the policy document', () => {
+  it('says where a resource is approved, and who approves when the channel alone names them', () => {
+    const text = `${withApprovers('{ slack_users: [U0BOB], slack_channel: C0DBA }')}  staging-db:
+    grant: { okta_group: 00g2 }
+    max_duration: 1h
+    approvers: { slack_channel: G0STAGE }
+`;
+    const doc = renderPolicy({ config: parseAccessConfig(text), hash: 'a'.repeat(64), path: 'access.yml' });
+    expect(doc).toMatch(/\| Approvers \| Slack user `U0BOB` \|\n\| Approvals \| in channel `#C0DBA`: one card there/);
+    expect(doc).toMatch(/\| Approvers \| members of Slack channel `G0STAGE` \|\n\| Approvals \| in channel `#G0STAGE`/);
+    // A resource approved by DM says nothing of channels.
+    expect(renderPolicy({ config: parseAccessConfig(withApprovers('{ slack_users: [U0BOB] }')), hash: 'a'.repeat(64), path: 'access.yml' })).not.toMatch(/\| Approvals \|/);
+  });
+});

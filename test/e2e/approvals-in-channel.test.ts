@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { postgresAvailable } from '../support/databases.ts';
-import { approvalCard, click, clockAtNow, eventsOf, grantOf, hasButton, request, slash, waitForCard, waitForEvent } from '../support/flows.ts';
+import { approvalCard, click, clockAtNow, eventsOf, grantOf, hasButton, request, slash, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { textOf, type StoredMessage } from '../support/slack-server.ts';
 
@@ -159,10 +159,15 @@ for (const database of ['pglite', 'postgres'] as const) {
       await waitForEvent(h, requestId, 'grant.applied');
     });
 
-    it('a request nobody decides expires, and its thread says so', async () => {
+    it('a request nobody decides: its approvers are reminded where the card is, then it expires and its thread says so', async () => {
       const { requestId } = await request(h, 'U0ALICE', 'prod-db 1h INC-12 nobody answers');
       const card = await waitForChannelCard('C0DBA', requestId);
-      clock.advance(61 * 60_000);
+      clock.advance(31 * 60_000);
+      for (const approver of ['U0BOB', 'U0CAROL']) {
+        await waitForDm(h, approver, new RegExp(`request #${requestId} for \`prod-db\` is still waiting for your decision.*Its card, with Approve and Deny, is in channel \`C0DBA\``));
+      }
+      expect(h.slack.messagesTo('U0DAVE').some((m) => textOf(m).includes(`#${requestId}`))).toBe(false);
+      clock.advance(30 * 60_000);
       await waitForEvent(h, requestId, 'request.expired');
       await h.slack.waitFor(() => thread(card).some((t) => /Expired before enough approvers decided/.test(t)), 5_000, 'the expiry in the thread');
       expect(hasButton(channelCard('C0DBA', requestId), ACTIONS.approve)).toBe(false);

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
+import { ACTIONS, DENY_MODAL } from '../../src/slack/blocks/view-models.ts';
+import { post, viewSubmission } from '../support/slack-requests.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { approvalCard, click, clockAtNow, eventsOf, grantOf, hasButton, request, slash, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
@@ -95,7 +96,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(now.history).toEqual([]);
       expect(thread(now)).toEqual([]);
       expect(await grantOf(h, requestId)).toBeUndefined();
-      expect(h.slack.modals.size).toBe(0);
+      expect([...h.slack.modals.values()].some((v) => v.private_metadata === String(requestId))).toBe(false);
     });
 
     it('an approver in the channel approves: the card changes in place, the thread tells each step, access is granted; a repeated click changes nothing', async () => {
@@ -130,6 +131,26 @@ for (const database of ['pglite', 'postgres'] as const) {
       await h.slack.waitFor(() => thread(card).length === 3, 5_000, 'the end in the thread');
       expect(thread(card)[2]).toMatch(/Access ended/);
       expect(h.slack.violations).toEqual([]);
+    });
+
+    it('an approver denies in the channel: the card shows it in place, the thread gives the reason', async () => {
+      const { requestId } = await request(h, 'U0ALICE', 'prod-db 1h INC-13 schema change');
+      const card = await waitForChannelCard('C0DBA', requestId);
+      const triggerId = '22222.33333.channeldeny';
+      await click(h, 'U0CAROL', ACTIONS.deny, { message: card }, { triggerId });
+      const modal = await h.slack.waitFor(() => [...h.slack.modals.values()].find((v) => v.private_metadata === String(requestId)), 5_000, 'the deny modal');
+      const reason = 'Wait for the change window';
+      const submitted = await post(h.baseUrl, viewSubmission({ userId: 'U0CAROL', view: modal, values: { [DENY_MODAL.block]: { [DENY_MODAL.action]: reason } } }));
+      expect(submitted.status).toBe(200);
+      await waitForEvent(h, requestId, 'request.denied');
+      await h.slack.waitFor(() => thread(card).some((t) => t.includes(`<@U0CAROL> denied: ${reason}`)), 5_000, 'the denial in the thread');
+      const now = channelCard('C0DBA', requestId)!;
+      expect(now.ts).toBe(card.ts);
+      expect(textOf(now)).toMatch(/Denied\* by <@U0CAROL>/);
+      expect(hasButton(now, ACTIONS.approve)).toBe(false);
+      const late = await click(h, 'U0BOB', ACTIONS.approve, { message: card });
+      expect(await late.reply()).toMatch(/already denied; nothing changed/);
+      expect(thread(card)).toHaveLength(1);
     });
 
     it('a channel named alone: its members approve, the requester and outsiders do not', async () => {

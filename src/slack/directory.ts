@@ -1,7 +1,9 @@
 import type { WebClient } from '@slack/web-api';
+import { mapLimit } from '../app/limit.ts';
 import { ProviderError, type ChannelAccess, type ChatDirectory, type SlackUser } from '../ports.ts';
 
 const TTL_MS = 60_000;
+const MEMBER_LOOKUPS = 8;
 /** A channel that does not exist, or a private one the bot is not in: Slack does not tell them apart. */
 const CHANNEL_UNSEEN = new Set(['channel_not_found', 'not_in_channel']);
 /** Slack's `ok: false` answers that mean "not now" rather than "no". */
@@ -97,7 +99,8 @@ export class SlackDirectory implements ChatDirectory {
     } catch (error) {
       if (!CHANNEL_UNSEEN.has((error as { data?: { error?: string } }).data?.error ?? '')) throw directoryError('conversations.members', error);
     }
-    const people = await Promise.all(members.map(async (id) => ((await this.user(id).catch(() => undefined))?.isBot ? undefined : id)));
+    // A few users.info calls at a time: a large channel must not burst into Slack's rate limit.
+    const people = await mapLimit(members, MEMBER_LOOKUPS, async (id) => ((await this.user(id).catch(() => undefined))?.isBot ? undefined : id));
     const value = people.filter((id): id is string => id !== undefined);
     this.channels.set(channelId, { at: Date.now(), value });
     return value;

@@ -1,4 +1,5 @@
 import { isOpaque, parseEvent } from '../domain/events.ts';
+import { SLACK_USER_ID } from '../domain/people.ts';
 import type { StoredEvent } from './event.ts';
 
 /**
@@ -80,12 +81,10 @@ export class PersonGraph {
   }
 }
 
-const SLACK_ID = /^[UW][A-Z0-9]{2,}$/;
-
 /** The `person` of an answer row: a stable id and a readable label, from the person's aliases. */
 export function personView(aliases: string[], known?: { id: string; label: string } | null): { id: string; label: string; aliases: string[] } {
   if (known) return { id: known.id, label: known.label, aliases };
-  const slack = aliases.find((a) => SLACK_ID.test(a));
+  const slack = aliases.find((a) => SLACK_USER_ID.test(a));
   const email = aliases.find((a) => a.includes('@'));
   const id = slack ?? email?.toLowerCase() ?? aliases[0]?.toLowerCase() ?? '(unknown)';
   return { id, label: email ?? aliases.find((a) => a !== slack) ?? id, aliases };

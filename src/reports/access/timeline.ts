@@ -2,7 +2,7 @@ import { isOpaque, parseEvent } from '../../domain/events.ts';
 import type { StoredEvent } from '../../ledger/event.ts';
 import { EvidenceHistory, type GrantApplied, type GrantRecord } from '../history.ts';
 import { PersonGraph, personView } from './person-graph.ts';
-import { describeGrant } from './who.ts';
+import { describeGrant, type GrantDecision } from './who.ts';
 
 /**
  * The access record: every interval of access the ledger knows of, whatever granted it, each with
@@ -25,21 +25,11 @@ export interface ListingSpan {
 }
 
 export type Basis =
-  | {
+  | (GrantDecision & {
       kind: 'grant' | 'emergency_grant';
-      grantId: string;
-      requestId: string | null;
-      requestKind: string | null;
-      reason: string | null;
-      ticket: string | null;
-      approvedBy: string[];
-      approvalsRequired: number | null;
-      selfGranted: boolean;
-      emergencyReview: { by: string; at: Date } | null;
       /** The access.yml version the request was decided under, and where that version came from. */
       policy: { configHash: string | null; source: Record<string, unknown> | null };
-      scheduledEndAt: Date;
-    }
+    })
   | { kind: 'review_keep'; campaignId: number; period: string | null; reviewer: string; decidedAt: Date }
   | { kind: 'unmanaged'; note: string | null };
 

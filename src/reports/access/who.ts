@@ -22,14 +22,12 @@ export interface ExtensionView {
   at: Date;
 }
 
-export interface AccessHolder {
-  person: string;
-  resource: string;
+/** What a breakglass grant rests on: the request, its approvals and the emergency review. */
+export interface GrantDecision {
   grantId: string;
   requestId: string | null;
   /** standard, emergency or extension, as request.created recorded it. */
   requestKind: string | null;
-  emergency: boolean;
   reason: string | null;
   ticket: string | null;
   /** Everyone whose request.approved counted, in order; for an emergency self-grant, the requester. */
@@ -38,9 +36,15 @@ export interface AccessHolder {
   selfGranted: boolean;
   /** Who reviewed an emergency grant after the fact, when. */
   emergencyReview: { by: string; at: Date } | null;
-  grantedAt: Date;
   /** The end in force at the instant asked about (extensions and early ends recorded by then). */
   scheduledEndAt: Date;
+}
+
+export interface AccessHolder extends GrantDecision {
+  person: string;
+  resource: string;
+  emergency: boolean;
+  grantedAt: Date;
   /** When access actually ended (the revocation), if recorded at all. */
   endedAt: Date | null;
   endReason: string | null;

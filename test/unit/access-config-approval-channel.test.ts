@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AccessConfigError, parseAccessConfig } from '../../src/config/access.ts';
-import { renderPolicy } from '../../src/evidence/policy-doc.ts';
+import { renderPolicy } from '../../src/reports/policy/policy-doc.ts';
 
 const withApprovers = (approvers: string, extra = '') => `security_channel: C0SEC
 resources:

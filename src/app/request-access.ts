@@ -14,7 +14,7 @@ import { describeLeft, leaverStatus, offboardedSince, type LeaverStatus, type Pe
 import type { Tx } from '../db/client.ts';
 import { personFor } from './grant-specs.ts';
 import { learnSlackUser } from './people-sightings.ts';
-import { findPerson } from '../evidence/person-aliases.ts';
+import { findPerson } from '../reports/access/person-aliases.ts';
 import { underOnePolicy } from './policy-in-force.ts';
 import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';
@@ -116,7 +116,8 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
       return { kind: 'on_call' as const, requestId: request.id, grantId };
     }
     if (!vetted.emergency) {
-      await enqueue(tx, now, { type: 'approval_cards', requestId: request.id });
+      const channel = resource.approvers.slack_channel;
+      await enqueue(tx, now, { type: 'approval_cards', requestId: request.id, ...(channel ? { channel } : {}) });
       return { kind: 'pending' as const, requestId: request.id };
     }
     const grantId = await selfGrant(tx, deps, ask, resource, request.id, extended, now);
@@ -204,6 +205,7 @@ async function recordRequest(
       // A person offboarded before and active again since: the auditor sees which offboarding they came back from.
       ...(leaver.seenSeq > 0 ? { rejoined_after_offboarding_seq: leaver.seenSeq } : {}),
       ...(who ? { person_id: who.id, person_label: who.label } : {}),
+      ...(resource.approvers.slack_channel && !emergency && !onCall ? { approval_channel: resource.approvers.slack_channel } : {}),
     },
   });
   return request!;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.ts';
+import { SLACK_USER_ID } from '../domain/people.ts';
 import { duration } from './duration-field.ts';
 import { autoApprove } from './auto-approve-field.ts';
 import { scheduleProblem } from '../domain/review.ts';
@@ -7,7 +8,7 @@ import { monitorsSchema } from './monitors-schema.ts';
 import type { GrantTarget } from '../ports.ts';
 import { grantFields, grantTarget, personFields } from '../providers/registry.ts';
 
-const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user id looks like U012ABCDEF');
+const slackUserId = z.string().regex(SLACK_USER_ID, 'a Slack user id looks like U012ABCDEF');
 const slackUsergroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'a Slack user group id looks like S012ABCDEF');
 const slackChannelId = z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'a Slack channel id looks like C012ABCDEF');
 
@@ -18,6 +19,21 @@ const slackAudience = z
   })
   .refine((a) => (a.slack_users?.length ?? 0) > 0 || a.slack_usergroup !== undefined, {
     message: 'name at least one of slack_users or slack_usergroup',
+  });
+
+/**
+ * Who approves a resource: people, a user group, and/or a channel the one approval card is posted
+ * to. A channel alone makes its members the approvers; beside users or a group it only says where
+ * the card goes. A DM id (D…) is no place for a shared card, so only C… and G… are accepted.
+ */
+const approverAudience = z
+  .strictObject({
+    slack_users: z.array(slackUserId).optional(),
+    slack_usergroup: slackUsergroupId.optional(),
+    slack_channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'an approval channel id looks like C012ABCDEF (G… for an old private channel); copy it from the channel details in Slack').optional(),
+  })
+  .refine((a) => (a.slack_users?.length ?? 0) > 0 || a.slack_usergroup !== undefined || a.slack_channel !== undefined, {
+    message: 'name at least one of slack_users, slack_usergroup or slack_channel',
   });
 
 const grant = z.strictObject(grantFields).transform((fields, ctx): GrantTarget => {
@@ -32,7 +48,7 @@ const resource = z
     description: z.string().optional(),
     grant,
     max_duration: duration,
-    approvers: slackAudience,
+    approvers: approverAudience,
     approvals_required: z.int().min(1).default(1),
     emergency_self_grant: z.boolean().default(false),
     requesters: slackAudience.optional(),
@@ -47,7 +63,9 @@ const resource = z
       ctx.addIssue({ code: 'custom', path: ['auto_approve'], message: 'auto_approve has no effect with emergency_self_grant: true (everyone is already granted at once); remove one of them' });
     }
     const listed = r.approvers.slack_users?.length ?? 0;
-    if (r.approvers.slack_usergroup === undefined && r.approvals_required > listed) {
+    // A channel alone is approved by its members, who are only known once Slack is asked.
+    const channelMembersApprove = r.approvers.slack_channel !== undefined && listed === 0;
+    if (r.approvers.slack_usergroup === undefined && !channelMembersApprove && r.approvals_required > listed) {
       ctx.addIssue({
         code: 'custom',
         path: ['approvals_required'],

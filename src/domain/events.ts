@@ -57,20 +57,25 @@ const grantFailed = z.union([
   z.object({ grant_id: id, original_request_id: id, error: z.string(), extension: z.literal(true), ends_at: time }),
 ]);
 
+/** What every access review's Revoke records, however the removal was confirmed. */
+const reviewRevoke = {
+  reason: z.literal('review'),
+  campaign_id: id,
+  item_id: id,
+  principal: z.string(),
+  grant_id: id.nullable(),
+  grants_ended: z.array(id),
+  decided_at: nullableTime,
+  revoked_at: time,
+  attempts: z.number(),
+};
+
 const grantRevoked = z.union([
   // An access review's Revoke of access granted by hand: an owner's Done confirmed the removal
   // (grant_id null: the grant's removal had been confirmed before the Revoke, by task_id).
   // First, so the worker's member below does not read it with its review fields stripped.
   z.object({
-    reason: z.literal('review'),
-    campaign_id: id,
-    item_id: id,
-    principal: z.string(),
-    grant_id: id.nullable(),
-    grants_ended: z.array(id),
-    decided_at: nullableTime,
-    revoked_at: time,
-    attempts: z.number(),
+    ...reviewRevoke,
     provider_call: z.literal('confirmed_by_owner'),
     task_id: id,
     confirmed_by: z.string(),
@@ -89,15 +94,7 @@ const grantRevoked = z.union([
   }),
   // An access review's Revoke of a line, verified at the provider.
   z.object({
-    reason: z.literal('review'),
-    campaign_id: id,
-    item_id: id,
-    principal: z.string(),
-    grant_id: id.nullable(),
-    grants_ended: z.array(id),
-    decided_at: nullableTime,
-    revoked_at: time,
-    attempts: z.number(),
+    ...reviewRevoke,
     provider_call: z.literal('revoked'),
     verified: z.literal(true),
   }),
@@ -180,7 +177,13 @@ export const EVENT_DETAILS = {
     /** The requester as a person (see person.seen); absent on events recorded before people were kept. */
     person_id: z.string().optional(),
     person_label: z.string().optional(),
+    /** access.yml approvers.slack_channel: the one approval card goes to this channel, not to each approver's DMs. */
+    approval_channel: z.string().optional(),
   }),
+  /** The request's one approval card, posted in its approval channel: where (channel, message ts) every approver saw it. */
+  'approval.card_posted': z.object({ channel: z.string(), ts: z.string() }),
+  /** The approval channel refused the card (the bot is not in it, it is gone or archived): sent to these approvers' DMs instead. */
+  'approval.channel_failed': z.object({ channel: z.string(), error: z.string(), dm_approvers: z.array(z.string()) }),
   'request.approved': requestApproved,
   'request.denied': z.object({ reason: z.string(), config_hash: z.string() }),
   'request.expired': z.object({ pending_until: time }),

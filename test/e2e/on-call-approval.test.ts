@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emergencyRows, grantRows } from '../../src/evidence/audit-pack.ts';
-import { EvidenceHistory } from '../../src/evidence/history.ts';
-import { readEvents } from '../../src/evidence/read.ts';
-import { assessReadiness } from '../../src/evidence/readiness.ts';
-import { verifyLedger } from '../../src/evidence/verify.ts';
-import { whoFromLedger, whoToText } from '../../src/evidence/who.ts';
+import { emergencyRows, grantRows } from '../../src/reports/pack/audit-pack.ts';
+import { EvidenceHistory } from '../../src/reports/history.ts';
+import { readEvents } from '../../src/ledger/read.ts';
+import { assessReadiness } from '../../src/reports/readiness/readiness.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
+import { whoFromLedger, whoToText } from '../../src/reports/access/who.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import type { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';

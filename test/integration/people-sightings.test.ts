@@ -7,7 +7,7 @@ import { reconcileDrift } from '../../src/app/reconcile-drift.ts';
 import { requestAccess } from '../../src/app/request-access.ts';
 import { evidenceEvents } from '../../src/db/schema.ts';
 import { readDetails } from '../../src/domain/events.ts';
-import { findPerson } from '../../src/evidence/person-aliases.ts';
+import { findPerson } from '../../src/reports/access/person-aliases.ts';
 import type { AccessEntry, AccessProvider, SlackUser } from '../../src/ports.ts';
 import { FakeClock } from '../support/clock.ts';
 import { describeEachDatabase } from '../support/databases.ts';
@@ -44,6 +44,8 @@ describeEachDatabase('people are learnt where breakglass meets them', (context) 
         user: async (id) => USERS.find((u) => u.id === id),
         usergroupMembers: async () => [],
         userByEmail: async (email) => USERS.find((u) => u.email?.toLowerCase() === email.toLowerCase()),
+        channelMembers: async () => [],
+        channel: async () => ({ found: false }),
       },
     });
   });

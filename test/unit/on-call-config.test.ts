@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { AccessConfigError, parseAccessConfig } from '../../src/config/access.ts';
-import { renderPolicy } from '../../src/evidence/policy-doc.ts';
+import { renderPolicy } from '../../src/reports/policy/policy-doc.ts';
 
 const base = `security_channel: C0SEC
 resources:

@@ -8,7 +8,7 @@ import { whoFromLedger, whoToText } from '../../src/reports/access/who.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import type { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
-import { click, clockAtNow, eventsOf, grantOf, hasButton, request, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
+import { click, clockAtNow, eventsOf, grantOf, hasButton, request, slash, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { startPagerDutyServer, type PagerDutyTestServer } from '../support/pagerduty-server.ts';
 import { textOf, type StoredMessage } from '../support/slack-server.ts';
@@ -162,6 +162,11 @@ for (const database of ['pglite', 'postgres'] as const) {
       const verify = await verifyLedger(h.bot.database.db);
       expect(verify).toMatchObject({ ok: true });
       await expectOnCallEvidence(h, requestId, verify, alice);
+    });
+
+    it('help says the resource is approved at once for whoever is on call', async () => {
+      const help = await slash(h, 'U0DAVE', 'help');
+      expect(help.ack ?? (await help.reply())).toContain('`prod-db` up to 4h, approved at once when you are on call (PagerDuty)');
     });
 
     it('on call at another level or in another schedule, or unknown to PagerDuty: the approvers decide as usual', async () => {

@@ -79,7 +79,10 @@ export class PagerDutyOnCall implements OnCallDirectory {
       });
     } catch (error) {
       const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
-      throw new OnCallUnavailable(timedOut ? `GET ${path} timed out after ${this.timeoutMs} ms` : `GET ${path} failed: ${(error as Error).message}`);
+      // fetch says only "fetch failed"; the cause (ECONNREFUSED, ENOTFOUND, …) is what an operator needs.
+      const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
+      const why = typeof cause?.code === 'string' ? cause.code : typeof cause?.message === 'string' ? cause.message : (error as Error).message;
+      throw new OnCallUnavailable(timedOut ? `GET ${path} timed out after ${this.timeoutMs} ms` : `GET ${path} failed: ${why}`);
     }
     if (!response.ok) throw new OnCallUnavailable(`GET ${path} answered ${response.status}${await errorText(response)}`);
     try {

@@ -207,7 +207,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       await pd.close();
       const { requestId } = await request(h, 'U0ALICE', 'prod-db 1h INC-82 PagerDuty gone');
       await expectApprovalCards(h, requestId, 'alice');
-      expect(h.logs()).toMatch(/GET \/users failed/);
+      expect(h.logs()).toMatch(/GET \/users failed: ECONNREFUSED/);
       expect(h.logs()).not.toContain(pd.token);
       expect(h.slack.violations).toEqual([]);
     });

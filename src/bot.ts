@@ -32,7 +32,8 @@ import { OutboxSender } from './slack/outbox-sender.ts';
 import { SlackDirectory } from './slack/directory.ts';
 import { WorkerLoop } from './workers/loop.ts';
 import { watchSuspiciousPatterns } from './app/monitors/watch-patterns.ts';
-import { providersFromEnv } from './providers/from-env.ts';
+import { providersFromEnv, stepUpWithoutVerifier } from './providers/from-env.ts';
+import { StepUp } from './app/step-up.ts';
 import { reviewTicker } from './workers/reviews.ts';
 import type { AppDeps } from './app/deps.ts';
 import { expireRequests } from './app/expire-requests.ts';
@@ -62,6 +63,8 @@ export interface BotOptions {
   clock?: Clock;
   /** How often a replica looks for a policy version another replica recorded (default 30 s). */
   policyPollMs?: number;
+  /** An Okta Verify step-up's polling and give-up (default every 2 s, for 60 s). */
+  stepUp?: { pollMs: number; timeoutMs: number };
 }
 
 export interface RunningBot {
@@ -202,6 +205,7 @@ function wireConfigured(parts: Parts, policy: PolicyInForce): Wiring {
   // The identity directory (Okta) access reviews ask for people's status and managers.
   const identities = providers.identities;
   const deps: AppDeps = { db: database.db, ledger, clock, access: policy, providers: guardedProviders(countedProviders(providers.registry, metrics), () => clock.now()), directory, identities, logger, metrics, wake };
+  if (providers.pushVerifier) deps.stepUp = new StepUp(providers.pushVerifier, options.stepUp);
   const sender = new OutboxSender(deps, slack.outboxClient);
   woken.outbox = new WorkerLoop('outbox', tickMs, async () => {
     while ((await sender.sendDue()) > 0);
@@ -223,7 +227,7 @@ function wireConfigured(parts: Parts, policy: PolicyInForce): Wiring {
   const driftLoop = new WorkerLoop('drift', () => policy.config.drift.every, () => reconcileDrift(deps), logger);
   loops.push(driftLoop);
   if (feed) loops.push(new WorkerLoop('okta-deactivations', () => policy.config.offboarding.poll_every, () => pollDeactivations(deps, feed), logger));
-  const reloader = new PolicyReloader(deps, policy, { path: policy.path, problemsRunning: (config) => resourcesWithoutProvider(config, providers.registry) });
+  const reloader = new PolicyReloader(deps, policy, { path: policy.path, problemsRunning: (config) => [...resourcesWithoutProvider(config, providers.registry), ...stepUpWithoutVerifier(config, providers.pushVerifier)] });
   loops.push(new WorkerLoop('policy', options.policyPollMs ?? 30_000, () => reloader.adoptRecorded(), logger));
   const stopWatching = watchFile(policy.path, 300, () => void reloader.reloadFile('file changed').catch((error: unknown) => logger.error({ err: error }, 'reloading access.yml failed; the policy in force stays')), logger);
   registerSlackListeners(slack, deps, directory, parts.inFlight);

@@ -1,5 +1,5 @@
-import { and, eq } from 'drizzle-orm';
-import { requestApprovals } from '../db/schema.ts';
+import { and, eq, lt } from 'drizzle-orm';
+import { requestApprovals, stepUpPushes } from '../db/schema.ts';
 import { ProviderError, type PushResult, type PushVerifier } from '../ports.ts';
 import type { StepUpFailure } from '../domain/refusals.ts';
 import { approveRequest, checkMayDecide, type DecisionOutcome, type Verification } from './decide-request.ts';
@@ -10,6 +10,8 @@ import { oktaUserOf } from './step-up-person.ts';
 /** How long an approver has to answer the push: after that the approval does not count. */
 export const STEP_UP_TIMEOUT_MS = 60_000;
 const POLL_EVERY_MS = 2_000;
+/** Beyond the timeout, how long a claim may outlive its push (the last poll, the approval's transaction). */
+const CLAIM_GRACE_MS = 30_000;
 
 /** What a push got to before it ended: the evidence of a failed step-up. */
 interface PushTrail {
@@ -30,27 +32,37 @@ class StepUpFailed extends Error {
 }
 
 /**
- * Okta Verify push for approvers (access.yml `approval: { step_up: okta_verify }`). One push per
- * approver and request at a time: a second click while one is on the phone sends none.
+ * Okta Verify push for approvers (access.yml `approval: { step_up: okta_verify }`): the verifier,
+ * and how often a push is polled and how long it is waited for.
  */
 export class StepUp {
-  private readonly pending = new Set<string>();
-
   constructor(
     readonly verifier: PushVerifier,
     readonly timing: { pollMs: number; timeoutMs: number } = { pollMs: POLL_EVERY_MS, timeoutMs: STEP_UP_TIMEOUT_MS },
   ) {}
+}
 
-  /** Runs `work` unless a push for this approval is already pending. */
-  async once<T>(requestId: number, approver: string, work: () => Promise<T>): Promise<T> {
-    const key = `${requestId}:${approver}`;
-    if (this.pending.has(key)) throw new Refusal({ code: 'step_up_pending', requestId });
-    this.pending.add(key);
-    try {
-      return await work();
-    } finally {
-      this.pending.delete(key);
-    }
+/**
+ * Runs `work` while this approver's push for the request is claimed in the database, so that a
+ * second click, on this replica or another, sends no second push. A claim older than a push can
+ * last (a bot stopped mid-push) is taken over.
+ */
+async function oncePerApproval<T>(deps: AppDeps, stepUp: StepUp, click: { requestId: number; approver: string }, work: () => Promise<T>): Promise<T> {
+  const startedAt = deps.clock.now();
+  const staleBefore = new Date(startedAt.getTime() - stepUp.timing.timeoutMs - CLAIM_GRACE_MS);
+  const claimed = await deps.db
+    .insert(stepUpPushes)
+    .values({ requestId: click.requestId, approver: click.approver, startedAt })
+    .onConflictDoUpdate({ target: [stepUpPushes.requestId, stepUpPushes.approver], set: { startedAt }, setWhere: lt(stepUpPushes.startedAt, staleBefore) })
+    .returning();
+  if (claimed.length === 0) throw new Refusal({ code: 'step_up_pending', requestId: click.requestId });
+  try {
+    return await work();
+  } finally {
+    await deps.db
+      .delete(stepUpPushes)
+      .where(and(eq(stepUpPushes.requestId, click.requestId), eq(stepUpPushes.approver, click.approver), eq(stepUpPushes.startedAt, startedAt)))
+      .catch((error: unknown) => deps.logger.warn({ err: error, requestId: click.requestId }, 'could not release a step-up claim; it lapses after the timeout'));
   }
 }
 
@@ -69,7 +81,7 @@ export async function approveClick(depsInForce: AppDeps, input: { requestId: num
   const stepUp = deps.stepUp;
   // Start-up and reloads refuse step_up without Okta; should one slip through, nothing is approved unverified.
   if (!stepUp) throw new Refusal({ code: 'step_up_failed', requestId: request.id, reason: 'okta_unreachable', error: 'Okta is not configured' });
-  return stepUp.once(request.id, input.approver, async () => {
+  return oncePerApproval(deps, stepUp, { requestId: request.id, approver: input.approver }, async () => {
     const verification = await verifyByPush(deps, stepUp, input).catch(async (error: unknown) => {
       if (!(error instanceof StepUpFailed)) throw error;
       await recordFailure(deps, { request, approver: input.approver }, error);

@@ -4,6 +4,7 @@ import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { click, eventsOf, grantOf, hasButton, request, waitForCard, waitForEvent } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
+import { blockAction, post } from '../support/slack-requests.ts';
 import { textOf } from '../support/slack-server.ts';
 
 const ACCESS = `security_channel: C0SEC
@@ -130,7 +131,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(failed.details).toMatchObject({ reason: 'timed_out', factor_result: 'WAITING' });
       await approve.replyMatching(/not counted: the Okta Verify push was not answered in time/);
 
-      const stop = h.okta.failWhen((r) => r.path.endsWith('/factors'), 403);
+      const stop = h.okta.failWhen((r) => r.path.endsWith('/factors'), 503);
       try {
         const second = await click(h, 'U0BOB', ACTIONS.approve, { message: card });
         expect(await second.reply()).toMatch(/not counted: breakglass could not reach Okta/);
@@ -151,6 +152,23 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(await first.reply()).toMatch(PUSH_SENT);
       const second = await click(h, 'U0BOB', ACTIONS.approve, { message: card });
       expect(await second.reply()).toMatch(/already on your phone; approve it there\. No second push was sent/);
+      await waitForEvent(h, requestId, 'grant.applied');
+      expect(pushesTo('bob@example.com').length).toBe(before + 1);
+      expect((await eventsOf(h, requestId)).filter((e) => e.kind === 'request.approved')).toHaveLength(1);
+    });
+
+    it.runIf(database === 'postgres')('a second click on another replica while the push is pending sends no second push', async () => {
+      const replica = await h.replica();
+      h.okta.scriptPush('bob@example.com', { result: 'SUCCESS', afterPolls: 8 });
+      const { requestId } = await request(h, 'U0ALICE', 'prod-db 1h INC-7 migrate');
+      const card = await waitForCard(h, 'U0BOB', requestId);
+      const before = pushesTo('bob@example.com').length;
+      const first = await click(h, 'U0BOB', ACTIONS.approve, { message: card });
+      expect(await first.reply()).toMatch(PUSH_SENT);
+      const onReplica = await post(`http://127.0.0.1:${replica.port}`, blockAction({ userId: 'U0BOB', actionId: ACTIONS.approve, message: card, responseUrl: h.slack.responseUrl('replica-click') }));
+      expect(onReplica.status).toBe(200);
+      const answer = await h.slack.waitFor(() => h.slack.responses('replica-click')[0], 5_000, 'the replica answering the click');
+      expect(String(answer.body.text)).toMatch(/already on your phone/);
       await waitForEvent(h, requestId, 'grant.applied');
       expect(pushesTo('bob@example.com').length).toBe(before + 1);
       expect((await eventsOf(h, requestId)).filter((e) => e.kind === 'request.approved')).toHaveLength(1);

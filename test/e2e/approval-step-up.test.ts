@@ -12,7 +12,7 @@ resources:
   prod-db:
     grant: { okta_group: 00gPRODDB }
     max_duration: 4h
-    approvers: { slack_users: [U0BOB, U0CAROL] }
+    approvers: { slack_users: [U0BOB, U0CAROL, U0DAN] }
     approval: { step_up: okta_verify }
   staging-db:
     grant: { okta_group: 00gSTAGING }
@@ -37,6 +37,8 @@ for (const database of ['pglite', 'postgres'] as const) {
             { id: 'U0ALICE', name: 'alice', email: 'alice@example.com' },
             { id: 'U0BOB', name: 'bob', email: 'bob@example.com' },
             { id: 'U0CAROL', name: 'carol', email: 'carol@example.com' },
+            // Dan is in Slack only: Okta does not know him.
+            { id: 'U0DAN', name: 'dan', email: 'dan@example.com' },
           ],
         },
       });
@@ -112,7 +114,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       await expectUnchanged(h, requestId, card);
     });
 
-    it('an approver with no Okta Verify push enrolled is told so, and no push is sent', async () => {
+    it('an approver with no Okta Verify push enrolled, or not in Okta, is told so, and no push is sent', async () => {
       const { requestId } = await request(h, 'U0ALICE', 'prod-db 1h INC-3 cache');
       const card = await waitForCard(h, 'U0CAROL', requestId);
       const approve = await click(h, 'U0CAROL', ACTIONS.approve, { message: card });
@@ -120,6 +122,13 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect((await waitForEvent(h, requestId, 'approval.step_up_failed')).details).toMatchObject({ reason: 'no_push_factor', factor_id: null, okta_user_id: h.okta.user('carol@example.com')!.id });
       expect(pushesTo('carol@example.com')).toEqual([]);
       await expectUnchanged(h, requestId, card, 'U0CAROL');
+
+      const danCard = await waitForCard(h, 'U0DAN', requestId);
+      const byDan = await click(h, 'U0DAN', ACTIONS.approve, { message: danCard });
+      expect(await byDan.reply()).toMatch(/not counted: breakglass cannot find you in Okta/);
+      const failures = (await eventsOf(h, requestId)).filter((e) => e.kind === 'approval.step_up_failed');
+      expect(failures.at(-1)).toMatchObject({ actor: 'U0DAN', details: { reason: 'no_okta_user', okta_user_id: null } });
+      await expectUnchanged(h, requestId, danCard, 'U0DAN');
     });
 
     it('a push nobody answers times out; Okta unreachable is said as such; neither counts', async () => {

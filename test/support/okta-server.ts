@@ -279,7 +279,7 @@ export async function startOktaServer(opts: StartOktaServerOptions = {}): Promis
     return { items: slice, link: links.join(', ') };
   }
 
-  function route(method: string, url: URL): { status: number; body?: unknown; link?: string } {
+  function route(method: string, url: URL, body = ''): { status: number; body?: unknown; link?: string } {
     const segs = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (segs[0] !== 'api' || segs[1] !== 'v1') throw new OktaHttpError(404, 'E0000007', `Not found: Resource not found: ${url.pathname}`);
     const [, , coll, id, sub, subId, ...more] = segs;
@@ -330,7 +330,7 @@ export async function startOktaServer(opts: StartOktaServerOptions = {}): Promis
       if ((method === 'PUT' && i < 0) || (method === 'DELETE' && i >= 0)) g.lastMembershipUpdated = nowIso();
       return { status: 204 };
     }
-    if (coll === 'users' && id !== undefined && sub === 'factors') return factorRoute(method, users.get(id), id, subId, more);
+    if (coll === 'users' && id !== undefined && sub === 'factors') return factorRoute(method, users.get(id), id, subId, more, body);
     const known = (coll === 'users' || coll === 'groups') && (sub === undefined || (coll === 'groups' && sub === 'users'));
     throw known
       ? new OktaHttpError(405, 'E0000022', `The endpoint does not support the provided HTTP method`)
@@ -355,7 +355,7 @@ export async function startOktaServer(opts: StartOktaServerOptions = {}): Promis
    * verifyFactor (a push challenge: no body, 201 WAITING with a poll link) and
    * getFactorTransactionStatus. Only ids name the user here, as at Okta.
    */
-  function factorRoute(method: string, user: OktaUserRecord | undefined, ref: string, factorId: string | undefined, rest: string[]): { status: number; body?: unknown } {
+  function factorRoute(method: string, user: OktaUserRecord | undefined, ref: string, factorId: string | undefined, rest: string[], body: string): { status: number; body?: unknown } {
     if (!user) throw notFound(ref, 'User');
     const enrolled = factors.get(user.id) ?? [];
     if (factorId === undefined) {
@@ -368,6 +368,8 @@ export async function startOktaServer(opts: StartOktaServerOptions = {}): Promis
     if (rest.length === 1 && rest[0] === 'verify' && method === 'POST') {
       if (factor.factorType !== 'push') throw new OktaHttpError(400, 'E0000001', 'Api validation failed: factorType (only push is served here)');
       if (factor.status !== 'ACTIVE') throw new OktaHttpError(400, 'E0000001', `Api validation failed: factor is ${factor.status}`);
+      // A push challenge is a request without a body (or, for number matching, only useNumberMatchingChallenge).
+      if (!pushChallengeBody(body)) throw new OktaHttpError(400, 'E0000001', `Api validation failed: a push challenge takes no body, got ${body}`);
       const transactionId = oktaId('v2mst.');
       pushes.push({ userId: user.id, factorId: factor.id, transactionId, polls: 0 });
       const poll = `${base}/transactions/${transactionId}`;
@@ -388,6 +390,16 @@ export async function startOktaServer(opts: StartOktaServerOptions = {}): Promis
       return { status: 200, body: { factorResult: result, profile, _links: { verify: { href: `${base}/verify`, hints: { allow: ['POST'] } }, factor: { href: base, hints: { allow: ['GET', 'DELETE'] } } } } };
     }
     throw new OktaHttpError(rest.length === 0 || rest[0] === 'verify' || rest[0] === 'transactions' ? 405 : 404, rest.length === 0 ? 'E0000022' : 'E0000007', `Not found: Resource not found: ${method} ${base}/${rest.join('/')}`);
+  }
+
+  function pushChallengeBody(body: string): boolean {
+    if (body.trim() === '') return true;
+    try {
+      const parsed = JSON.parse(body) as unknown;
+      return typeof parsed === 'object' && parsed !== null && Object.keys(parsed).every((k) => k === 'useNumberMatchingChallenge');
+    } catch {
+      return false;
+    }
   }
 
   function rateHeaders(remaining: number, resetInSeconds = 60): Record<string, string> {
@@ -446,7 +458,7 @@ export async function startOktaServer(opts: StartOktaServerOptions = {}): Promis
     const failure = injected(rec);
     if (failure) return sendError(res, rec, failure);
     try {
-      const out = route(rec.method, url);
+      const out = route(rec.method, url, rec.body);
       sendJson(res, rec, out.status, out.body, out.link ? { Link: out.link } : {});
     } catch (err) {
       if (err instanceof OktaHttpError) return sendError(res, rec, err);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyLedger } from '../../src/evidence/verify.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { postgresAvailable } from '../support/databases.ts';
-import { click, eventsOf, grantOf, hasButton, request, waitForCard, waitForEvent } from '../support/flows.ts';
+import { click, clockAtNow, eventsOf, grantOf, hasButton, request, waitForCard, waitForEvent } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { blockAction, post } from '../support/slack-requests.ts';
 import { textOf } from '../support/slack-server.ts';
@@ -208,3 +208,31 @@ async function expectUnchanged(h: Harness, requestId: number, before: { blocks?:
   expect(hasButton(card, ACTIONS.approve)).toBe(true);
   expect(textOf(card)).toBe(textOf(before as Parameters<typeof textOf>[0]));
 }
+
+describe('a step-up on the bot\'s default timing (a push waited for 60 s, polled every 2 s) [pglite]', () => {
+  let h: Harness;
+  const clock = clockAtNow();
+  beforeAll(async () => {
+    h = await startHarness({
+      database: 'pglite',
+      accessYml: ACCESS,
+      clock,
+      slack: { users: [{ id: 'U0ALICE', name: 'alice', email: 'alice@example.com' }, { id: 'U0BOB', name: 'bob', email: 'bob@example.com' }] },
+    });
+    h.okta.addUser({ login: 'bob@example.com' });
+    h.okta.addFactor('bob@example.com');
+  });
+  afterAll(async () => h?.stop());
+
+  it('gives up on a push nobody answers after 60 s of polls, in fake time', async () => {
+    h.okta.scriptPush('bob@example.com', { result: 'WAITING' });
+    const { requestId } = await request(h, 'U0ALICE', 'prod-db 1h INC-8 nobody home');
+    const card = await waitForCard(h, 'U0BOB', requestId);
+    const approve = await click(h, 'U0BOB', ACTIONS.approve, { message: card });
+    await approve.replyMatching(/not counted: the Okta Verify push was not answered in time/, 10_000);
+    expect(h.okta.pushes).toHaveLength(1);
+    expect(h.okta.pushes[0]!.polls).toBe(30);
+    expect((await waitForEvent(h, requestId, 'approval.step_up_failed')).details).toMatchObject({ reason: 'timed_out', factor_result: 'WAITING' });
+    expect(await grantOf(h, requestId)).toBeUndefined();
+  });
+});

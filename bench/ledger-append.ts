@@ -8,8 +8,8 @@
  */
 import { sql } from 'drizzle-orm';
 import { rowsOf } from '../src/db/client.ts';
-import { Ledger } from '../src/evidence/ledger.ts';
-import { verifyLedger } from '../src/evidence/verify.ts';
+import { Ledger } from '../src/ledger/ledger.ts';
+import { verifyLedger } from '../src/ledger/verify.ts';
 import postgres from 'postgres';
 import type { Database } from '../src/db/client.ts';
 import { DATABASE_URL, figure, fmt, log, median, QUICK, report, RUNS, type Figure } from './lib/common.ts';

@@ -29,7 +29,7 @@ import { startReview } from '../src/app/start-review.ts';
 import { parseAccessConfig } from '../src/config/access.ts';
 import { openDatabase, type Database } from '../src/db/client.ts';
 import { evidenceEvents, outbox, reviewCards, reviewItems } from '../src/db/schema.ts';
-import { Ledger } from '../src/evidence/ledger.ts';
+import { Ledger } from '../src/ledger/ledger.ts';
 import { createLogger } from '../src/logger.ts';
 import { systemClock } from '../src/ports.ts';
 import { OktaProvider } from '../src/providers/okta/okta-provider.ts';

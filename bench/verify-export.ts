@@ -12,8 +12,8 @@
 import { Writable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import type { Database } from '../src/db/client.ts';
-import { exportEvents } from '../src/evidence/export.ts';
-import { verifyLedger } from '../src/evidence/verify.ts';
+import { exportEvents } from '../src/reports/export/export.ts';
+import { verifyLedger } from '../src/ledger/verify.ts';
 import { runBreakglass } from './lib/cli.ts';
 import { figure, fmt, log, QUICK, report, RUNS, type Figure } from './lib/common.ts';
 import { createBenchDatabase, type BenchDbKind } from './lib/databases.ts';

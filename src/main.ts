@@ -5,7 +5,7 @@ import { EnvError, readEnv } from './config/env.ts';
 import { DatabaseSetupError } from './db/client.ts';
 import { DataDirBusyError } from './db/data-dir-lock.ts';
 import { createLogger } from './logger.ts';
-import { SigningKeyError } from './evidence/signing-key.ts';
+import { SigningKeyError } from './ledger/signing-key.ts';
 import { ProviderSetupError } from './providers/from-env.ts';
 
 const DEFAULT_ACCESS_CONFIG = './access.yml';

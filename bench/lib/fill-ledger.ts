@@ -8,7 +8,7 @@ import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import type { Sql } from 'postgres';
 import type { Database } from '../../src/db/client.ts';
-import { canonicalContent, chainHash, GENESIS_HASH, type StoredEvent } from '../../src/evidence/event.ts';
+import { canonicalContent, chainHash, GENESIS_HASH, type StoredEvent } from '../../src/ledger/event.ts';
 
 const COLUMNS = 'seq, occurred_at, kind, actor, subject, resource, request_id, details, prev_hash, hash';
 /** First event's time; one event every 30 s after it (1M events span about a year). */

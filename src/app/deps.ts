@@ -1,6 +1,6 @@
 import type { LoadedAccessConfig } from '../config/access.ts';
 import type { Db } from '../db/client.ts';
-import type { Ledger } from '../evidence/ledger.ts';
+import type { Ledger } from '../ledger/ledger.ts';
 import type { Logger } from '../logger.ts';
 import type { Clock, ChatDirectory, IdentityDirectory, Metrics, Providers } from '../ports.ts';
 import type { StepUp } from './step-up.ts';

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { exportEvents } from '../evidence/export.ts';
+import { exportEvents } from '../reports/export/export.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { isSecurity } from './security.ts';
 

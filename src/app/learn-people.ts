@@ -10,7 +10,7 @@ import {
   type KnownPerson,
   type PersonObservation,
 } from '../domain/people.ts';
-import type { Ledger } from '../evidence/ledger.ts';
+import type { Ledger } from '../ledger/ledger.ts';
 import type { Logger } from '../logger.ts';
 import type { Clock } from '../ports.ts';
 

@@ -1,13 +1,13 @@
 import { and, desc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
-import { enqueue } from '../db/outbox.ts';
 import { accessRequests, evidenceEvents, grants, LIVE_GRANT_STATES, offboardings } from '../db/schema.ts';
 import { formatDuration } from '../domain/duration.ts';
 import type { AppDeps } from './deps.ts';
+import { cancelPendingRequests } from './cancel-requests.ts';
 import { emailsOf, grantsOf, offboardingsOf, requestsOf, type PersonRef } from './leavers.ts';
 import { learnPeople } from './learn-people.ts';
 import { leaverObservation } from './people-sightings.ts';
-import { findPerson } from '../evidence/person-aliases.ts';
+import { findPerson } from '../reports/access/person-aliases.ts';
 
 export interface Deactivation {
   source: 'slack' | 'okta';
@@ -76,7 +76,7 @@ export async function detectOffboarding(deps: AppDeps, leaver: Deactivation): Pr
         details: { grant_id: grant.id, scheduled_end: grant.endsAt.toISOString(), reason: 'offboarding' },
       });
     }
-    await cancelPendingRequests(tx, deps, person, { seq: detected.seq, detail: leaver.detail ?? `${leaver.source} deactivation` });
+    await cancelLeaversRequests(tx, deps, person, { seq: detected.seq, detail: leaver.detail ?? `${leaver.source} deactivation` });
     // Checked by completeOffboardings until a listing shows none of the leaver's access left.
     await tx.insert(offboardings).values({ detectedSeq: detected.seq, subject: email, nextCheckAt: now }).onConflictDoNothing();
     return true;
@@ -116,25 +116,14 @@ async function grantedSince(tx: Tx, person: PersonRef, since: Date): Promise<boo
 }
 
 /** A leaver's pending requests end like expired ones: state and evidence together, and every approver's card says so. */
-async function cancelPendingRequests(tx: Tx, deps: AppDeps, person: PersonRef, offboarding: { seq: number; detail: string }): Promise<void> {
-  const now = deps.clock.now();
-  const reason = `the requester was offboarded (${offboarding.detail})`;
-  const cancelled = await tx
-    .update(accessRequests)
-    .set({ state: 'cancelled', decidedAt: now, decidedBy: 'breakglass', outcomeReason: reason })
-    .where(and(eq(accessRequests.state, 'pending'), requestsOf(person)))
-    .returning();
-  for (const request of cancelled) {
-    await deps.ledger.append(tx, {
-      kind: 'request.cancelled',
-      actor: 'breakglass',
-      subject: request.requester,
-      resource: request.resource,
-      requestId: request.id,
-      details: { reason: 'offboarding', offboarding_seq: offboarding.seq, detail: offboarding.detail },
-    });
-    await enqueue(tx, now, { type: 'refresh_cards', requestId: request.id });
-  }
+async function cancelLeaversRequests(tx: Tx, deps: AppDeps, person: PersonRef, offboarding: { seq: number; detail: string }): Promise<void> {
+  await cancelPendingRequests(
+    tx,
+    deps,
+    deps.clock.now(),
+    { where: and(eq(accessRequests.state, 'pending'), requestsOf(person)), outcomeReason: `the requester was offboarded (${offboarding.detail})` },
+    () => ({ details: { reason: 'offboarding', offboarding_seq: offboarding.seq, detail: offboarding.detail } }),
+  );
 }
 
 export { completeOffboardings } from './complete-offboarding.ts';

@@ -3,7 +3,7 @@ import type { PolicySource } from '../config/policy-source.ts';
 import type { Db } from '../db/client.ts';
 import { evidenceEvents, policyVersions } from '../db/schema.ts';
 import { readDetails } from '../domain/events.ts';
-import type { Ledger } from '../evidence/ledger.ts';
+import type { Ledger } from '../ledger/ledger.ts';
 
 export interface PolicyLoaded {
   hash: string;

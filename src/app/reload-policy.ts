@@ -5,7 +5,7 @@ import type { AccessConfig } from '../config/access-schema.ts';
 import { AccessConfigError, parseAccessConfig, type LoadedAccessConfig } from '../config/access.ts';
 import { describePolicySource } from '../config/policy-source.ts';
 import { alerts } from '../db/schema.ts';
-import { newestPolicyVersion } from '../evidence/policy-history.ts';
+import { newestPolicyVersion } from '../reports/policy/policy-history.ts';
 import { NoProviderError, type ProviderRegistry } from '../providers/registry.ts';
 import { raiseAlert } from './alerts.ts';
 import type { AppDeps } from './deps.ts';

@@ -14,7 +14,7 @@ import { describeLeft, leaverStatus, offboardedSince, type LeaverStatus, type Pe
 import type { Tx } from '../db/client.ts';
 import { personFor } from './grant-specs.ts';
 import { learnSlackUser } from './people-sightings.ts';
-import { findPerson } from '../evidence/person-aliases.ts';
+import { findPerson } from '../reports/access/person-aliases.ts';
 import { underOnePolicy } from './policy-in-force.ts';
 import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';

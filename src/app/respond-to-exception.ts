@@ -3,7 +3,7 @@ import type { Db, Tx } from '../db/client.ts';
 import { enqueue } from '../db/outbox.ts';
 import { alerts, evidenceEvents, grants } from '../db/schema.ts';
 import { controlCharacterProblem } from '../domain/command.ts';
-import type { Ledger } from '../evidence/ledger.ts';
+import type { Ledger } from '../ledger/ledger.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { isSecurity } from './security.ts';
 

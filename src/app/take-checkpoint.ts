@@ -3,7 +3,7 @@ import type { Db, Tx } from '../db/client.ts';
 import { enqueue } from '../db/outbox.ts';
 import { evidenceEvents } from '../db/schema.ts';
 import type { Notification } from '../domain/notifications.ts';
-import { checkpointDetails, formatCheckpoint, signCheckpoint, type CheckpointSigner, type SignedCheckpoint } from '../evidence/checkpoint.ts';
+import { checkpointDetails, formatCheckpoint, signCheckpoint, type CheckpointSigner, type SignedCheckpoint } from '../ledger/checkpoint.ts';
 import type { AppDeps } from './deps.ts';
 
 export const DAY_MS = 86_400_000;

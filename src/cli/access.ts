@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
-import { readTimeline } from '../evidence/access-record.ts';
-import { accessBetween, accessToCsv, accessToJson } from '../evidence/access-render.ts';
-import { accessToText } from '../evidence/access-text.ts';
+import { readTimeline } from '../reports/access/access-record.ts';
+import { accessBetween, accessToCsv, accessToJson } from '../reports/access/access-render.ts';
+import { accessToText } from '../reports/access/access-text.ts';
 import { parseEndInstant, parseInstant, withDatabase } from './context.ts';
 
 export function accessCommand(): Command {

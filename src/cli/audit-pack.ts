@@ -2,9 +2,9 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { loadAccessConfig } from '../config/access.ts';
 import { readCliEnv } from '../config/env.ts';
-import { writeAuditPack } from '../evidence/audit-pack.ts';
-import { chromiumPrinter, findChromium } from '../evidence/report-pdf.ts';
-import { ownSigningKey, SIGNING_KEY_FILE } from '../evidence/signing-key.ts';
+import { writeAuditPack } from '../reports/pack/audit-pack.ts';
+import { chromiumPrinter, findChromium } from '../reports/pack/report-pdf.ts';
+import { ownSigningKey, SIGNING_KEY_FILE } from '../ledger/signing-key.ts';
 import { parseEndInstant, parseInstant, progress, progressDone, withDatabase } from './context.ts';
 
 export function auditPackCommand(): Command {

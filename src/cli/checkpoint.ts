@@ -3,11 +3,11 @@ import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import type { CliEnv } from '../config/env.ts';
 import type { Db } from '../db/client.ts';
-import { CheckpointFormatError, keyFingerprint, normalisePublicKey, parseCheckpoint, type SignedCheckpoint } from '../evidence/checkpoint.ts';
-import { checkLedgerAgainstCheckpoint, latestCheckpointEvent } from '../evidence/checkpoint-check.ts';
-import { uncoveredDays, type CheckpointCoverage } from '../evidence/checkpoint-coverage.ts';
-import { ownPublicKey, SIGNING_KEY_FILE } from '../evidence/signing-key.ts';
-import { verifyLedger } from '../evidence/verify.ts';
+import { CheckpointFormatError, keyFingerprint, normalisePublicKey, parseCheckpoint, type SignedCheckpoint } from '../ledger/checkpoint.ts';
+import { checkLedgerAgainstCheckpoint, latestCheckpointEvent } from '../ledger/checkpoint-check.ts';
+import { uncoveredDays, type CheckpointCoverage } from '../ledger/checkpoint-coverage.ts';
+import { ownPublicKey, SIGNING_KEY_FILE } from '../ledger/signing-key.ts';
+import { verifyLedger } from '../ledger/verify.ts';
 import { progress, progressDone, withDatabase } from './context.ts';
 
 export interface CheckpointReport {

@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
-import { exportEvents } from '../evidence/export.ts';
-import { namesOfPerson } from '../evidence/person-filter.ts';
-import { ledgerVerdict, verifyLedger, type LedgerVerdict } from '../evidence/verify.ts';
-import type { SignedCheckpoint } from '../evidence/checkpoint.ts';
-import { CheckpointCoverage } from '../evidence/checkpoint-coverage.ts';
-import { headRowProblem, readHeadRow } from '../evidence/head-row.ts';
+import { exportEvents } from '../reports/export/export.ts';
+import { namesOfPerson } from '../reports/access/person-filter.ts';
+import { ledgerVerdict, verifyLedger, type LedgerVerdict } from '../ledger/verify.ts';
+import type { SignedCheckpoint } from '../ledger/checkpoint.ts';
+import { CheckpointCoverage } from '../ledger/checkpoint-coverage.ts';
+import { headRowProblem, readHeadRow } from '../ledger/head-row.ts';
 import { checkpointCommand, checkpointOption, checkpointReport, publicKeyOption } from './checkpoint.ts';
 import { parseEndInstant, parseInstant, progress, progressDone, withDatabase } from './context.ts';
 

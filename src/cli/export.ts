@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { loadReviewReport } from '../evidence/review-report.ts';
-import { vantaAccessFile } from '../evidence/vanta-access-file.ts';
+import { loadReviewReport } from '../reports/review/review-report.ts';
+import { vantaAccessFile } from '../reports/export/vanta-access-file.ts';
 import { systemClock } from '../ports.ts';
 import { campaignId, withDatabase } from './context.ts';
 import { uploadToVanta, type VantaFile } from './vanta-upload.ts';

@@ -4,8 +4,8 @@ import { createTwoFilesPatch } from 'diff';
 import { loadAccessConfig, type LoadedAccessConfig } from '../config/access.ts';
 import { readCliEnv } from '../config/env.ts';
 import { describeSource } from '../config/policy-source.ts';
-import { renderPolicy } from '../evidence/policy-doc.ts';
-import { findPolicyVersion, loadedPolicy, policyInForce, policyVersionsLoaded, type PolicyVersion } from '../evidence/policy-history.ts';
+import { renderPolicy } from '../reports/policy/policy-doc.ts';
+import { findPolicyVersion, loadedPolicy, policyInForce, policyVersionsLoaded, type PolicyVersion } from '../reports/policy/policy-history.ts';
 import { parseInstant, withDatabase } from './context.ts';
 
 export function policyCommand(): Command {

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { readinessFromLedger, readinessToText } from '../evidence/readiness.ts';
+import { readinessFromLedger, readinessToText } from '../reports/readiness/readiness.ts';
 import { parseEndInstant, parseInstant, progress, progressDone, withDatabase } from './context.ts';
 
 export function readinessCommand(): Command {

@@ -4,9 +4,9 @@ import { recordResponse, responseProblem } from '../app/respond-to-exception.ts'
 import { controlCharacterProblem } from '../domain/command.ts';
 import type { Db } from '../db/client.ts';
 import { alerts, evidenceEvents } from '../db/schema.ts';
-import { isException } from '../evidence/exceptions.ts';
-import { Ledger } from '../evidence/ledger.ts';
-import { readinessFromLedger, type Gap } from '../evidence/readiness.ts';
+import { isException } from '../reports/readiness/exceptions.ts';
+import { Ledger } from '../ledger/ledger.ts';
+import { readinessFromLedger, type Gap } from '../reports/readiness/readiness.ts';
 import { systemClock } from '../ports.ts';
 import { cliUser, progress, progressDone, withDatabase } from './context.ts';
 

@@ -5,7 +5,7 @@ import { loadAccessConfig } from '../config/access.ts';
 import { readCliEnv } from '../config/env.ts';
 import { BOT_HOLDER, DataDirBusyError } from '../db/data-dir-lock.ts';
 import { askRunningBot, type ReviewStartRequest } from '../bot-mailbox.ts';
-import { loadReviewReport, reviewReportCsv, reviewReportMarkdown } from '../evidence/review-report.ts';
+import { loadReviewReport, reviewReportCsv, reviewReportMarkdown } from '../reports/review/review-report.ts';
 import { systemClock } from '../ports.ts';
 import { campaignId, cliUser, withDatabase } from './context.ts';
 

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
-import { readTimeline, resolveUser } from '../evidence/access-record.ts';
-import { userAt, userAtToJson, whoAt, whoAtToJson } from '../evidence/access-render.ts';
-import { userAtToText, whoAtToText } from '../evidence/access-text.ts';
+import { readTimeline, resolveUser } from '../reports/access/access-record.ts';
+import { userAt, userAtToJson, whoAt, whoAtToJson } from '../reports/access/access-render.ts';
+import { userAtToText, whoAtToText } from '../reports/access/access-text.ts';
 import { parseInstant, withDatabase } from './context.ts';
 
 export function whoCommand(): Command {

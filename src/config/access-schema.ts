@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.ts';
+import { SLACK_USER_ID } from '../domain/people.ts';
 import { duration } from './duration-field.ts';
 import { scheduleProblem } from '../domain/review.ts';
 import { monitorsSchema } from './monitors-schema.ts';
 import type { GrantTarget } from '../ports.ts';
 import { grantFields, grantTarget, personFields } from '../providers/registry.ts';
 
-const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user id looks like U012ABCDEF');
+const slackUserId = z.string().regex(SLACK_USER_ID, 'a Slack user id looks like U012ABCDEF');
 const slackUsergroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'a Slack user group id looks like S012ABCDEF');
 const slackChannelId = z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'a Slack channel id looks like C012ABCDEF');
 

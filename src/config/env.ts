@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isValidSigningKey } from '../evidence/checkpoint.ts';
+import { isValidSigningKey } from '../ledger/checkpoint.ts';
 import { providerEnv, providerEnvHints, providerEnvProblems } from '../providers/registry.ts';
 
 /**

@@ -51,20 +51,25 @@ const grantFailed = z.union([
   z.object({ grant_id: id, original_request_id: id, error: z.string(), extension: z.literal(true), ends_at: time }),
 ]);
 
+/** What every access review's Revoke records, however the removal was confirmed. */
+const reviewRevoke = {
+  reason: z.literal('review'),
+  campaign_id: id,
+  item_id: id,
+  principal: z.string(),
+  grant_id: id.nullable(),
+  grants_ended: z.array(id),
+  decided_at: nullableTime,
+  revoked_at: time,
+  attempts: z.number(),
+};
+
 const grantRevoked = z.union([
   // An access review's Revoke of access granted by hand: an owner's Done confirmed the removal
   // (grant_id null: the grant's removal had been confirmed before the Revoke, by task_id).
   // First, so the worker's member below does not read it with its review fields stripped.
   z.object({
-    reason: z.literal('review'),
-    campaign_id: id,
-    item_id: id,
-    principal: z.string(),
-    grant_id: id.nullable(),
-    grants_ended: z.array(id),
-    decided_at: nullableTime,
-    revoked_at: time,
-    attempts: z.number(),
+    ...reviewRevoke,
     provider_call: z.literal('confirmed_by_owner'),
     task_id: id,
     confirmed_by: z.string(),
@@ -83,15 +88,7 @@ const grantRevoked = z.union([
   }),
   // An access review's Revoke of a line, verified at the provider.
   z.object({
-    reason: z.literal('review'),
-    campaign_id: id,
-    item_id: id,
-    principal: z.string(),
-    grant_id: id.nullable(),
-    grants_ended: z.array(id),
-    decided_at: nullableTime,
-    revoked_at: time,
-    attempts: z.number(),
+    ...reviewRevoke,
     provider_call: z.literal('revoked'),
     verified: z.literal(true),
   }),

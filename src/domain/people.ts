@@ -69,6 +69,9 @@ export interface PersonUpdate {
   changes: PersonChange[];
 }
 
+/** Slack's user ids (U…, or W… on Enterprise Grid): anything else never came from Slack. */
+export const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
+
 export const aliasKey = (value: string): string => value.trim().toLowerCase();
 
 /** The observation's aliases, trimmed, without empties or repeats. */

@@ -3,7 +3,7 @@ import { and, eq, isNull, like, or, sql } from 'drizzle-orm';
 import type { AppDeps } from '../app/deps.ts';
 import { reviewCardView } from '../app/review-read-models.ts';
 import { reviewCards } from '../db/schema.ts';
-import { loadReviewReport, reviewReportMarkdown } from '../evidence/review-report.ts';
+import { loadReviewReport, reviewReportMarkdown } from '../reports/review/review-report.ts';
 import { reviewCard } from './blocks/review-card.ts';
 
 type Deps = Pick<AppDeps, 'db' | 'clock' | 'access' | 'logger'>;

@@ -1,6 +1,6 @@
 import type { AppDeps } from '../app/deps.ts';
 import { takeCheckpointIfDue } from '../app/take-checkpoint.ts';
-import type { CheckpointSigner } from '../evidence/checkpoint.ts';
+import type { CheckpointSigner } from '../ledger/checkpoint.ts';
 
 /**
  * The checkpoint worker's tick: cheap on every tick (a clock comparison), it looks at the

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alerts } from '../../src/db/schema.ts';
-import { loadReviewReport, reviewReportMarkdown } from '../../src/evidence/review-report.ts';
+import { loadReviewReport, reviewReportMarkdown } from '../../src/reports/review/review-report.ts';
 import { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { startHarness, type Harness } from '../support/harness.ts';

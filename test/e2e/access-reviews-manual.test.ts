@@ -1,8 +1,8 @@
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evidenceEvents, grants, humanTasks } from '../../src/db/schema.ts';
-import { loadReviewReport, reviewReportCsv, reviewReportMarkdown } from '../../src/evidence/review-report.ts';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { loadReviewReport, reviewReportCsv, reviewReportMarkdown } from '../../src/reports/review/review-report.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { ACTIONS, HUMAN_TASK_MODAL, VIEWS } from '../../src/slack/blocks/view-models.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { click, clockAtNow, eventsOf, request, slash, waitForCard, waitForEvent } from '../support/flows.ts';

@@ -5,10 +5,10 @@
  * Readiness lists the shortfall.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EvidenceHistory } from '../../src/evidence/history.ts';
-import { readEvents } from '../../src/evidence/read.ts';
-import { assessReadiness } from '../../src/evidence/readiness.ts';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { EvidenceHistory } from '../../src/reports/history.ts';
+import { readEvents } from '../../src/ledger/read.ts';
+import { assessReadiness } from '../../src/reports/readiness/readiness.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import type { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { eq } from 'drizzle-orm';

@@ -35,7 +35,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.ts';
 import { accessRequests, evidenceEvents, grants, reviewItems } from '../../src/db/schema.ts';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { grantPolicyName } from '../../src/providers/aws-iam/iam-policy.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { BotProcess, freePort } from '../support/bot-process.ts';

@@ -10,7 +10,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { GRANT_LEASE_MS } from '../../src/db/grants-repo.ts';
 import { accessRequests, grants } from '../../src/db/schema.ts';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { FakeClock } from '../support/clock.ts';
 import { postgresAvailable, TEST_DATABASE_URL } from '../support/databases.ts';

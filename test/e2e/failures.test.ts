@@ -9,7 +9,7 @@ import { approveRequest } from '../../src/app/decide-request.ts';
 import { MAX_REVOKE_BACKOFF_MS } from '../../src/app/revoke-retry.ts';
 import { GRANT_LEASE_MS } from '../../src/db/grants-repo.ts';
 import { accessRequests, alerts, evidenceEvents, grants, outbox } from '../../src/db/schema.ts';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { DEFAULT_RETRY } from '../../src/providers/retry.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { FakeClock } from '../support/clock.ts';

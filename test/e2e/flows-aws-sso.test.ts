@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import type { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { clockAtNow, eventsOf, grantOf, request, requestAndApprove, slash, waitForCard, waitForDm, waitForEvent, click } from '../support/flows.ts';

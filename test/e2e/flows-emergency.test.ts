@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { ACTIONS, RESPOND_MODAL, VIEWS } from '../../src/slack/blocks/view-models.ts';
 import { post, viewSubmission } from '../support/slack-requests.ts';
 import type { FakeClock } from '../support/clock.ts';

@@ -128,7 +128,7 @@ for (const database of ['pglite', 'postgres'] as const) {
         { numRuns: 200 },
       );
       // Whole bodies that are not an event envelope at all.
-      for (const body of [null, 0, 'x', [], [1, 2], {}, { type: 'event_callback' }, { type: 'event_callback', event: null }, { type: 'event_callback', event: [] }, { type: {} }]) {
+      for (const body of [null, 0, 'x', [], [1, 2], {}, { type: 'event_callback' }, { type: 'event_callback', event: null }, { type: 'event_callback', event: [] }, { type: {} }, eventCallback(appHomeOpenedEvent('', 'D0EMPTY')).payload]) {
         const res = await send(h, signedJson(body));
         expectStatus(res.status, [200], `body ${JSON.stringify(body)}`);
       }

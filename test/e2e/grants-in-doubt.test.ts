@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { alerts } from '../../src/db/schema.ts';
 import { PROBE_EVERY_MS } from '../../src/providers/circuit.ts';
 import { DEFAULT_RETRY } from '../../src/providers/retry.ts';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import type { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { post, signedHeaders, slashCommand, type Signing } from '../support/slack-requests.ts';

@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evidenceEvents, grants } from '../../src/db/schema.ts';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { ACTIONS, HUMAN_TASK_MODAL, VIEWS } from '../../src/slack/blocks/view-models.ts';
 import type { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';

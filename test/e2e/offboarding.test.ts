@@ -1,10 +1,10 @@
 import { eq } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { accessRequests, grants } from '../../src/db/schema.ts';
-import { readTimeline, resolveUser } from '../../src/evidence/access-record.ts';
-import { userAt, userAtToJson } from '../../src/evidence/access-render.ts';
-import { Ledger } from '../../src/evidence/ledger.ts';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { readTimeline, resolveUser } from '../../src/reports/access/access-record.ts';
+import { userAt, userAtToJson } from '../../src/reports/access/access-render.ts';
+import { Ledger } from '../../src/ledger/ledger.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { click, eventsOf, grantOf, ledger, request, requestAndApprove, slash, waitForCard, waitForEvent } from '../support/flows.ts';

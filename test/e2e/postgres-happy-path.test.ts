@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evidenceEvents } from '../../src/db/schema.ts';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { createPostgresDatabase, postgresAvailable, TEST_DATABASE_URL } from '../support/databases.ts';
 import { startHarness, type Harness } from '../support/harness.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { REQUEST_FORM, SHORTCUTS, VIEWS } from '../../src/slack/blocks/view-models.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { clockAtNow, ledger, slash, waitForCard, waitForDm, type EvidenceRow } from '../support/flows.ts';

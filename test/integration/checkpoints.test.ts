@@ -18,11 +18,11 @@ import {
   parseCheckpoint,
   signCheckpoint,
   type CheckpointSigner,
-} from '../../src/evidence/checkpoint.ts';
-import { checkLedgerAgainstCheckpoint, latestCheckpointEvent } from '../../src/evidence/checkpoint-check.ts';
-import { Ledger } from '../../src/evidence/ledger.ts';
-import { resolveSigningKey } from '../../src/evidence/signing-key.ts';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+} from '../../src/ledger/checkpoint.ts';
+import { checkLedgerAgainstCheckpoint, latestCheckpointEvent } from '../../src/ledger/checkpoint-check.ts';
+import { Ledger } from '../../src/ledger/ledger.ts';
+import { resolveSigningKey } from '../../src/ledger/signing-key.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { checkpointReport } from '../../src/cli/checkpoint.ts';
 import { createLogger } from '../../src/logger.ts';
 import { FakeClock } from '../support/clock.ts';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.ts';
-import { Ledger } from '../../src/evidence/ledger.ts';
+import { Ledger } from '../../src/ledger/ledger.ts';
 import { describeSideBySide } from '../support/cli-databases.ts';
 import { runCli } from '../support/cli.ts';
 import { createPostgresDatabase, postgresAvailable } from '../support/databases.ts';

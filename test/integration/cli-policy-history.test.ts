@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordConfigLoaded } from '../../src/app/record-config.ts';
 import { loadAccessConfig } from '../../src/config/access.ts';
 import { describePolicySource } from '../../src/config/policy-source.ts';
-import { Ledger } from '../../src/evidence/ledger.ts';
+import { Ledger } from '../../src/ledger/ledger.ts';
 import { cliDatabaseVariants, type CliDatabase, describeSideBySide } from '../support/cli-databases.ts';
 import { runCli } from '../support/cli.ts';
 import { FakeClock } from '../support/clock.ts';

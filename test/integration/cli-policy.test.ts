@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadAccessConfig } from '../../src/config/access.ts';
-import { renderPolicy, words } from '../../src/evidence/policy-doc.ts';
+import { renderPolicy, words } from '../../src/reports/policy/policy-doc.ts';
 import { runCli } from '../support/cli.ts';
 
 const folder = mkdtempSync(join(tmpdir(), 'breakglass-policy-'));

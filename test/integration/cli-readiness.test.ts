@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateSigningKey } from '../../src/evidence/checkpoint.ts';
-import { EvidenceHistory } from '../../src/evidence/history.ts';
-import { assessReadiness, readinessToMarkdown, readinessToText, type CheckpointStatus, type ReadinessReport } from '../../src/evidence/readiness.ts';
-import type { VerifyResult } from '../../src/evidence/verify.ts';
+import { generateSigningKey } from '../../src/ledger/checkpoint.ts';
+import { EvidenceHistory } from '../../src/reports/history.ts';
+import { assessReadiness, readinessToMarkdown, readinessToText, type CheckpointStatus, type ReadinessReport } from '../../src/reports/readiness/readiness.ts';
+import type { VerifyResult } from '../../src/ledger/verify.ts';
 import { runCli } from '../support/cli.ts';
 import { cliDatabaseVariants, type CliDatabase, describeSideBySide } from '../support/cli-databases.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';

@@ -5,8 +5,8 @@
  * button (recorded against the alert).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EvidenceHistory } from '../../src/evidence/history.ts';
-import { assessReadiness, readinessToMarkdown, readinessToText, type ReadinessReport } from '../../src/evidence/readiness.ts';
+import { EvidenceHistory } from '../../src/reports/history.ts';
+import { assessReadiness, readinessToMarkdown, readinessToText, type ReadinessReport } from '../../src/reports/readiness/readiness.ts';
 import { runCli } from '../support/cli.ts';
 import { cliDatabaseVariants, type CliDatabase } from '../support/cli-databases.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';

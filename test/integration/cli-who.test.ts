@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { whoFromLedger, whoHadAccess, whoToJson, whoToText } from '../../src/evidence/who.ts';
-import { whoAt, whoAtToJson } from '../../src/evidence/access-render.ts';
-import { whoAtToText } from '../../src/evidence/access-text.ts';
-import { buildTimeline } from '../../src/evidence/timeline.ts';
+import { whoFromLedger, whoHadAccess, whoToJson, whoToText } from '../../src/reports/access/who.ts';
+import { whoAt, whoAtToJson } from '../../src/reports/access/access-render.ts';
+import { whoAtToText } from '../../src/reports/access/access-text.ts';
+import { buildTimeline } from '../../src/reports/access/timeline.ts';
 import { runCli } from '../support/cli.ts';
 import { cliDatabaseVariants, type CliDatabase, describeSideBySide } from '../support/cli-databases.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';

@@ -5,8 +5,8 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordConfigLoaded } from '../../src/app/record-config.ts';
 import { DatabaseSetupError, openDatabase, type Database } from '../../src/db/client.ts';
-import { Ledger } from '../../src/evidence/ledger.ts';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { Ledger } from '../../src/ledger/ledger.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { systemClock } from '../../src/ports.ts';
 import { createPostgresDatabase, postgresAvailable, TEST_DATABASE_URL } from '../support/databases.ts';
 

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import { expect, it } from 'vitest';
-import { exportEvents } from '../../src/evidence/export.ts';
+import { exportEvents } from '../../src/reports/export/export.ts';
 import { describeEachDatabase } from '../support/databases.ts';
 
 describeEachDatabase('evidence export into a slow stream', (ctx) => {

@@ -4,8 +4,8 @@ import { sql } from 'drizzle-orm';
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { rowsOf } from '../../src/db/client.ts';
-import { safeCell } from '../../src/evidence/csv-safe.ts';
-import { EXPORT_COLUMNS, exportEvents } from '../../src/evidence/export.ts';
+import { safeCell } from '../../src/reports/csv-safe.ts';
+import { EXPORT_COLUMNS, exportEvents } from '../../src/reports/export/export.ts';
 import { describeEachDatabase } from '../support/databases.ts';
 
 function sink(): Writable & { text: () => string } {

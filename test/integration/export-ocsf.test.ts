@@ -5,7 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { expect, it } from 'vitest';
-import { exportEvents } from '../../src/evidence/export.ts';
+import { exportEvents } from '../../src/reports/export/export.ts';
 import { describeEachDatabase } from '../support/databases.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';
 import { runCli } from '../support/cli.ts';

@@ -13,7 +13,7 @@ import { alerts, evidenceEvents, monitorCursor, outbox, reviewCampaigns, reviewC
 import type { EvidenceEvent } from '../../src/domain/events.ts';
 import { plainText } from '../../src/domain/message.ts';
 import { notificationWords, type Notification } from '../../src/domain/notifications.ts';
-import { Ledger } from '../../src/evidence/ledger.ts';
+import { Ledger } from '../../src/ledger/ledger.ts';
 import { FakeClock } from '../support/clock.ts';
 import { describeEachDatabase } from '../support/databases.ts';
 import { wipeLedger } from '../support/tamper.ts';

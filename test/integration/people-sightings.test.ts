@@ -7,7 +7,7 @@ import { reconcileDrift } from '../../src/app/reconcile-drift.ts';
 import { requestAccess } from '../../src/app/request-access.ts';
 import { evidenceEvents } from '../../src/db/schema.ts';
 import { readDetails } from '../../src/domain/events.ts';
-import { findPerson } from '../../src/evidence/person-aliases.ts';
+import { findPerson } from '../../src/reports/access/person-aliases.ts';
 import type { AccessEntry, AccessProvider, SlackUser } from '../../src/ports.ts';
 import { FakeClock } from '../support/clock.ts';
 import { describeEachDatabase } from '../support/databases.ts';

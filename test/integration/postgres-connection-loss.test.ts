@@ -10,8 +10,8 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rowsOf, type Database, type Tx } from '../../src/db/client.ts';
 import { isDatabaseUnreachable } from '../../src/db/unreachable.ts';
-import { Ledger } from '../../src/evidence/ledger.ts';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { Ledger } from '../../src/ledger/ledger.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { openTestDatabase, postgresAvailable, TEST_DATABASE_URL } from '../support/databases.ts';
 import { uncatalogued } from '../support/uncatalogued.ts';
 

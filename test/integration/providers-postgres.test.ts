@@ -4,7 +4,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccessConfigError, parseAccessConfig } from '../../src/config/access.ts';
 import { readEnv } from '../../src/config/env.ts';
-import { renderPolicy } from '../../src/evidence/policy-doc.ts';
+import { renderPolicy } from '../../src/reports/policy/policy-doc.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { GrantSpec } from '../../src/ports.ts';
 import { providersFromEnv, ProviderSetupError } from '../../src/providers/from-env.ts';

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { expect, it } from 'vitest';
 import { recordConfigLoaded } from '../../src/app/record-config.ts';
 import { evidenceEvents, policyVersions } from '../../src/db/schema.ts';
-import { Ledger } from '../../src/evidence/ledger.ts';
+import { Ledger } from '../../src/ledger/ledger.ts';
 import { describeEachDatabase } from '../support/databases.ts';
 
 /** A version's text and where it came from, as the bot passes them. */

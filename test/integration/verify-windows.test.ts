@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { beforeAll, expect, it } from 'vitest';
-import { canonicalContent, chainHash, GENESIS_HASH } from '../../src/evidence/event.ts';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { canonicalContent, chainHash, GENESIS_HASH } from '../../src/ledger/event.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { describeEachDatabase } from '../support/databases.ts';
 import { tamper } from '../support/tamper.ts';
 

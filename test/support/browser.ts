@@ -1,5 +1,5 @@
 import { pathToFileURL } from 'node:url';
-import { findChromium } from '../../src/evidence/report-pdf.ts';
+import { findChromium } from '../../src/reports/pack/report-pdf.ts';
 
 /**
  * A real browser for the tests: Debian's `chromium` driven by playwright-core. Without either, the

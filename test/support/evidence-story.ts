@@ -1,8 +1,8 @@
 import type { Db } from '../../src/db/client.ts';
 import type { EventDetails } from '../../src/domain/events.ts';
-import { checkpointDetails, signCheckpoint, type CheckpointSigner } from '../../src/evidence/checkpoint.ts';
-import { canonicalContent, chainHash, GENESIS_HASH, normaliseDetails, type EvidenceInput, type StoredEvent } from '../../src/evidence/event.ts';
-import { Ledger } from '../../src/evidence/ledger.ts';
+import { checkpointDetails, signCheckpoint, type CheckpointSigner } from '../../src/ledger/checkpoint.ts';
+import { canonicalContent, chainHash, GENESIS_HASH, normaliseDetails, type EvidenceInput, type StoredEvent } from '../../src/ledger/event.ts';
+import { Ledger } from '../../src/ledger/ledger.ts';
 
 interface RequestInfo {
   id: number;

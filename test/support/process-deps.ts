@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppDeps } from '../../src/app/deps.ts';
 import { loadAccessConfig } from '../../src/config/access.ts';
-import { Ledger } from '../../src/evidence/ledger.ts';
+import { Ledger } from '../../src/ledger/ledger.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { Db } from '../../src/db/client.ts';
 import type { AccessProvider, ChatDirectory, Clock } from '../../src/ports.ts';

@@ -1,4 +1,4 @@
-import type { EvidenceInput } from '../../src/evidence/event.ts';
+import type { EvidenceInput } from '../../src/ledger/event.ts';
 
 /**
  * An event the catalogue (src/domain/events.ts) does not describe, appended as is: for tests of

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { whoAt, whoAtToJson } from '../../src/evidence/access-render.ts';
-import { whoAtToText } from '../../src/evidence/access-text.ts';
-import { buildTimeline, type ListingSpan } from '../../src/evidence/timeline.ts';
+import { whoAt, whoAtToJson } from '../../src/reports/access/access-render.ts';
+import { whoAtToText } from '../../src/reports/access/access-text.ts';
+import { buildTimeline, type ListingSpan } from '../../src/reports/access/timeline.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';
 
 const t = (time: string) => `2026-03-05T${time}Z`;

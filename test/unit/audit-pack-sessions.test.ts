@@ -1,7 +1,7 @@
 /** grants.csv says, on the grant's own line, whether its revoke also ended the sessions open then. */
 import { expect, it } from 'vitest';
-import { grantRows } from '../../src/evidence/audit-pack.ts';
-import { EvidenceHistory } from '../../src/evidence/history.ts';
+import { grantRows } from '../../src/reports/pack/audit-pack.ts';
+import { EvidenceHistory } from '../../src/reports/history.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';
 
 const HOUR = 3_600_000;

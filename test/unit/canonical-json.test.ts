@@ -1,8 +1,8 @@
 import canonicalize from 'canonicalize';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from '../../src/evidence/canonical-json.ts';
-import { canonicalContent } from '../../src/evidence/event.ts';
+import { canonicalJson } from '../../src/ledger/canonical-json.ts';
+import { canonicalContent } from '../../src/ledger/event.ts';
 
 /** What the library does, errors included, so the two can be compared on anything. */
 function outcome(run: () => string | undefined): { text?: string | undefined; error?: true } {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { safeCell, safeHash, toSafeCsv } from '../../src/evidence/csv-safe.ts';
-import { detailsText, slackToText } from '../../src/evidence/human-text.ts';
+import { safeCell, safeHash, toSafeCsv } from '../../src/reports/csv-safe.ts';
+import { detailsText, slackToText } from '../../src/reports/human-text.ts';
 
 describe('Excel-safe CSV', () => {
   it('puts a quote before text a spreadsheet would run as a formula, and nothing else', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EVENT_DETAILS, EVENT_KINDS, isOpaque, parseEvent, readDetails } from '../../src/domain/events.ts';
-import type { EvidenceInput } from '../../src/evidence/event.ts';
-import { EvidenceHistory } from '../../src/evidence/history.ts';
+import type { EvidenceInput } from '../../src/ledger/event.ts';
+import { EvidenceHistory } from '../../src/reports/history.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';
 import { uncatalogued } from '../support/uncatalogued.ts';
 

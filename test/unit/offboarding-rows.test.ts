@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { offboardingRows } from '../../src/evidence/audit-pack.ts';
-import { EvidenceHistory } from '../../src/evidence/history.ts';
+import { offboardingRows } from '../../src/reports/pack/audit-pack.ts';
+import { EvidenceHistory } from '../../src/reports/history.ts';
 import { EvidenceStory } from '../support/evidence-story.ts';
 
 const t = (time: string) => `2026-03-04T${time}Z`;

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CRITERIA, PACK_FILES } from '../../src/evidence/audit-pack.ts';
-import { EvidenceHistory } from '../../src/evidence/history.ts';
-import { assessReadiness } from '../../src/evidence/readiness.ts';
-import { gatherReport, type ReportData } from '../../src/evidence/report-data.ts';
-import { renderReportHtml } from '../../src/evidence/report-html.ts';
-import { tickTimes } from '../../src/evidence/report-svg.ts';
-import { buildTimeline } from '../../src/evidence/timeline.ts';
+import { CRITERIA, PACK_FILES } from '../../src/reports/pack/audit-pack.ts';
+import { EvidenceHistory } from '../../src/reports/history.ts';
+import { assessReadiness } from '../../src/reports/readiness/readiness.ts';
+import { gatherReport, type ReportData } from '../../src/reports/pack/report-data.ts';
+import { renderReportHtml } from '../../src/reports/pack/report-html.ts';
+import { tickTimes } from '../../src/reports/pack/report-svg.ts';
+import { buildTimeline } from '../../src/reports/access/timeline.ts';
 import { EXPECTED_BARS, HOSTILE_REASON, HOSTILE_RESPONSE, REPORT_NOW, REPORT_PERIOD, reportStory } from '../support/report-story.ts';
 
 const events = reportStory().events();

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { defineProvider, type ProviderSetup } from '../module.ts';
+import { SLACK_USER_ID } from '../../domain/people.ts';
 import { isManualTarget, type ManualTarget } from './target.ts';
 
 const owners = z
   .strictObject({
-    slack_users: z.array(z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user id looks like U012ABCDEF')).optional(),
+    slack_users: z.array(z.string().regex(SLACK_USER_ID, 'a Slack user id looks like U012ABCDEF')).optional(),
     slack_usergroup: z.string().regex(/^S[A-Z0-9]{2,}$/, 'a Slack user group id looks like S012ABCDEF').optional(),
   })
   .refine((o) => (o.slack_users?.length ?? 0) > 0 || o.slack_usergroup !== undefined, { message: 'name at least one of slack_users or slack_usergroup' });

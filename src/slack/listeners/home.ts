@@ -1,6 +1,7 @@
 import type { App } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type { AppDeps } from '../../app/deps.ts';
+import { SLACK_USER_ID } from '../../domain/people.ts';
 import { myAccess } from '../../app/read-models.ts';
 import { homeView } from '../blocks/home.ts';
 import { classifySlackFailure } from '../slack-failure.ts';
@@ -15,7 +16,8 @@ export function homePublisher(deps: AppDeps, client: WebClient): (user: string) 
 
 export function registerHomeListener(app: App, deps: AppDeps, publish: (user: string) => Promise<void>): void {
   app.event('app_home_opened', async ({ event }) => {
-    if (event.tab !== 'home' || typeof event.user !== 'string') return;
+    // A user id Slack never issues would only come back as invalid_arguments, logged as the bot's error.
+    if (event.tab !== 'home' || typeof event.user !== 'string' || !SLACK_USER_ID.test(event.user)) return;
     await publish(event.user).catch((error: unknown) => {
       // Slack refusing the view for this user (not found, deactivated) is about the event, not the bot.
       const failure = classifySlackFailure(error);

@@ -2,7 +2,7 @@ import type { App } from '@slack/bolt';
 import type { AppDeps } from '../../app/deps.ts';
 import { detectOffboarding } from '../../app/offboard-person.ts';
 import { learnPeople } from '../../app/learn-people.ts';
-import { findPerson } from '../../evidence/person-aliases.ts';
+import { findPerson } from '../../reports/access/person-aliases.ts';
 import { slackObservation } from '../../app/people-sightings.ts';
 import type { SlackUser } from '../../ports.ts';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyLedger } from '../../src/evidence/verify.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { click, clockAtNow, eventsOf, grantOf, hasButton, request, waitForCard, waitForEvent } from '../support/flows.ts';

@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { AccessConfigError, parseAccessConfig } from '../../src/config/access.ts';
 import { readEnv } from '../../src/config/env.ts';
-import { renderPolicy } from '../../src/evidence/policy-doc.ts';
+import { renderPolicy } from '../../src/reports/policy/policy-doc.ts';
 import { createLogger } from '../../src/logger.ts';
 import { providersFromEnv, ProviderSetupError, stepUpWithoutVerifier } from '../../src/providers/from-env.ts';
 

@@ -158,11 +158,16 @@ for (const database of ['pglite', 'postgres'] as const) {
       const card = await waitForCard(h, 'U0BOB', requestId);
       const before = pushesTo('bob@example.com').length;
       const first = await click(h, 'U0BOB', ACTIONS.approve, { message: card });
+      // Slack had its answer while the push was still on the phone: the push is handled after the ack.
+      const ackedAt = Date.now();
+      expect(first.status).toBe(200);
       expect(await first.reply()).toMatch(PUSH_SENT);
       const second = await click(h, 'U0BOB', ACTIONS.approve, { message: card });
       expect(await second.reply()).toMatch(/already on your phone; approve it there\. No second push was sent/);
       await waitForEvent(h, requestId, 'grant.applied');
       expect(pushesTo('bob@example.com').length).toBe(before + 1);
+      const lastPoll = h.okta.requests.filter((r) => r.path.includes('/transactions/')).at(-1)!;
+      expect(lastPoll.at.getTime()).toBeGreaterThan(ackedAt);
       expect((await eventsOf(h, requestId)).filter((e) => e.kind === 'request.approved')).toHaveLength(1);
     });
 

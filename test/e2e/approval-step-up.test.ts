@@ -60,6 +60,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       h.okta.scriptPush('bob@example.com', { result: 'SUCCESS', afterPolls: 2 });
       const { requestId } = await request(h, 'U0ALICE', 'prod-db 1h INC-1 disk full');
       const card = await waitForCard(h, 'U0BOB', requestId);
+      expect(textOf(card)).toContain('Approving sends an Okta Verify push to your phone');
       const started = Date.now();
       const approve = await click(h, 'U0BOB', ACTIONS.approve, { message: card });
       expect(approve.status).toBe(200);
@@ -192,6 +193,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       const factorCalls = h.okta.requests.filter((r) => r.path.includes('/factors')).length;
       const { requestId } = await request(h, 'U0ALICE', 'staging-db 1h INC-6 debug');
       const card = await waitForCard(h, 'U0BOB', requestId);
+      expect(textOf(card)).not.toContain('Okta Verify');
       const approve = await click(h, 'U0BOB', ACTIONS.approve, { message: card });
       expect(approve.status).toBe(200);
       const approved = await waitForEvent(h, requestId, 'request.approved');

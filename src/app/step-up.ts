@@ -1,5 +1,5 @@
 import { and, eq, lt } from 'drizzle-orm';
-import { requestApprovals, stepUpPushes } from '../db/schema.ts';
+import { accessRequests, requestApprovals, stepUpPushes } from '../db/schema.ts';
 import { ProviderError, type PushResult, type PushVerifier } from '../ports.ts';
 import type { StepUpFailure } from '../domain/refusals.ts';
 import { approveRequest, checkMayDecide, type DecisionOutcome, type Verification } from './decide-request.ts';
@@ -74,8 +74,10 @@ async function oncePerApproval<T>(deps: AppDeps, stepUp: StepUp, click: { reques
  */
 export async function approveClick(depsInForce: AppDeps, input: { requestId: number; approver: string; pushSent: () => Promise<void> }): Promise<DecisionOutcome> {
   const deps = underOnePolicy(depsInForce);
+  // Most approvals need no step-up: those go straight to the decision, which checks everything itself.
+  const [found] = await deps.db.select({ resource: accessRequests.resource }).from(accessRequests).where(eq(accessRequests.id, input.requestId));
+  if (!found || deps.access.config.resources[found.resource]?.approval?.step_up !== 'okta_verify') return approveRequest(depsInForce, input);
   const request = await checkMayDecide(deps, { requestId: input.requestId, user: input.approver, verb: 'approve' });
-  if (deps.access.config.resources[request.resource]?.approval?.step_up !== 'okta_verify') return approveRequest(depsInForce, input);
   const [already] = await deps.db.select().from(requestApprovals).where(and(eq(requestApprovals.requestId, request.id), eq(requestApprovals.approver, input.approver)));
   if (already) throw new Refusal({ code: 'already_approved', requestId: request.id, required: request.approvalsRequired });
   const stepUp = deps.stepUp;

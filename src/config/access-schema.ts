@@ -29,10 +29,10 @@ const approverAudience = z
   .strictObject({
     slack_users: z.array(slackUserId).optional(),
     slack_usergroup: slackUsergroupId.optional(),
-    slack_channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'an approval channel id looks like C012ABCDEF (G… for an old private channel); copy it from the channel details in Slack').optional(),
+    channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'an approval channel id looks like C012ABCDEF (G… for an old private channel); copy it from the channel details in Slack').optional(),
   })
-  .refine((a) => (a.slack_users?.length ?? 0) > 0 || a.slack_usergroup !== undefined || a.slack_channel !== undefined, {
-    message: 'name at least one of slack_users, slack_usergroup or slack_channel',
+  .refine((a) => (a.slack_users?.length ?? 0) > 0 || a.slack_usergroup !== undefined || a.channel !== undefined, {
+    message: 'name at least one of slack_users, slack_usergroup or channel',
   });
 
 const grant = z.strictObject(grantFields).transform((fields, ctx): GrantTarget => {
@@ -58,7 +58,7 @@ const resource = z
   .superRefine((r, ctx) => {
     const listed = r.approvers.slack_users?.length ?? 0;
     // A channel alone is approved by its members, who are only known once Slack is asked.
-    const channelMembersApprove = r.approvers.slack_channel !== undefined && listed === 0;
+    const channelMembersApprove = r.approvers.channel !== undefined && listed === 0;
     if (r.approvers.slack_usergroup === undefined && !channelMembersApprove && r.approvals_required > listed) {
       ctx.addIssue({
         code: 'custom',

@@ -183,7 +183,7 @@ export const outbox = pgTable(
 
 /** What the outbox can be asked to do; rendering happens at send time from the database. */
 export type OutboxMessage =
-  | { type: 'approval_cards'; requestId: number; /** access.yml approvers.slack_channel when the request was made. */ channel?: string }
+  | { type: 'approval_cards'; requestId: number; /** access.yml approvers.channel when the request was made. */ channel?: string }
   | { type: 'refresh_cards'; requestId: number }
   /** Something to tell one person, as facts; the sender words it. (`text`: finished Slack text, as queued before notifications were data; still sent as it is.) */
   | ({ type: 'notify_user'; user: string } & ({ notification: Notification } | { text: string }))

@@ -162,7 +162,7 @@ export const EVENT_DETAILS = {
     /** The requester as a person (see person.seen); absent on events recorded before people were kept. */
     person_id: z.string().optional(),
     person_label: z.string().optional(),
-    /** access.yml approvers.slack_channel: the one approval card goes to this channel, not to each approver's DMs. */
+    /** access.yml approvers.channel: the one approval card goes to this channel, not to each approver's DMs. */
     approval_channel: z.string().optional(),
   }),
   /** The request's one approval card, posted in its approval channel: where (channel, message ts) every approver saw it. */

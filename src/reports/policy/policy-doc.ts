@@ -61,8 +61,8 @@ function resourcesSection(config: AccessConfig): string[] {
     line('| | |', '| --- | --- |');
     line(`| How access is granted | ${cell(describeGrant(resource.grant))} |`);
     line(`| Who may request it | ${cell(resource.requesters ? audienceText(resource.requesters) : 'everyone in the Slack workspace')} |`);
-    line(`| Approvers | ${cell(audienceText(resource.approvers) || `members of Slack channel \`${resource.approvers.slack_channel}\``)} |`);
-    if (resource.approvers.slack_channel) line(`| Approvals | ${cell(channelApprovals(resource.approvers.slack_channel))} |`);
+    line(`| Approvers | ${cell(audienceText(resource.approvers) || `members of Slack channel \`${resource.approvers.channel}\``)} |`);
+    if (resource.approvers.channel) line(`| Approvals | ${cell(channelApprovals(resource.approvers.channel))} |`);
     line(`| Approvals required | ${resource.approvals_required} distinct approver${resource.approvals_required === 1 ? '' : 's'}, never the requester |`);
     line(`| Maximum duration | ${words(resource.max_duration)}; longer requests are refused |`);
     line(`| Request expiry | an undecided request expires after ${words(resource.request_ttl)} |`);

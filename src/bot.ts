@@ -5,6 +5,8 @@ import { describePolicySource } from './config/policy-source.ts';
 import type { LoadedAccessConfig } from './config/access.ts';
 import { watchFile } from './config/watch-file.ts';
 import { PolicyInForce } from './app/policy-in-force.ts';
+import { checkApprovalChannels } from './app/approval-channels.ts';
+import type { AccessConfig } from './config/access-schema.ts';
 import { PolicyReloader, resourcesWithoutProvider, type ReloadOutcome } from './app/reload-policy.ts';
 import type { Env } from './config/env.ts';
 import { openDatabase, type Database } from './db/client.ts';
@@ -227,7 +229,10 @@ function wireConfigured(parts: Parts, policy: PolicyInForce): Wiring {
   const driftLoop = new WorkerLoop('drift', () => policy.config.drift.every, () => reconcileDrift(deps), logger);
   loops.push(driftLoop);
   if (feed) loops.push(new WorkerLoop('okta-deactivations', () => policy.config.offboarding.poll_every, () => pollDeactivations(deps, feed), logger));
-  const reloader = new PolicyReloader(deps, policy, { path: policy.path, problemsRunning: (config) => [...resourcesWithoutProvider(config, providers.registry), ...stepUpWithoutVerifier(config, providers.pushVerifier)] });
+  // Approval channels are checked with Slack in the background: a Slack outage must not hold the start or a reload.
+  const checkChannels = (config: AccessConfig, when: string) => parts.inFlight.track(checkApprovalChannels(deps, config, when).catch((error: unknown) => logger.error({ err: error, when }, 'checking the approval channels failed')));
+  checkChannels(policy.config, 'start');
+  const reloader = new PolicyReloader(deps, policy, { path: policy.path, problemsRunning: (config) => [...resourcesWithoutProvider(config, providers.registry), ...stepUpWithoutVerifier(config, providers.pushVerifier)], onLoaded: (config) => checkChannels(config, 'reload') });
   loops.push(new WorkerLoop('policy', options.policyPollMs ?? 30_000, () => reloader.adoptRecorded(), logger));
   const stopWatching = watchFile(policy.path, 300, () => void reloader.reloadFile('file changed').catch((error: unknown) => logger.error({ err: error }, 'reloading access.yml failed; the policy in force stays')), logger);
   registerSlackListeners(slack, deps, directory, parts.inFlight);

@@ -187,7 +187,14 @@ export interface ChatDirectory {
   usergroupMembers(groupId: string): Promise<string[]>;
   /** The Slack user with this profile email (case-insensitive), or undefined when there is none. */
   userByEmail(email: string): Promise<SlackUser | undefined>;
+  /** The people in a channel (bots left out); none when the channel cannot be seen. */
+  channelMembers(channelId: string): Promise<string[]>;
+  /** Whether a channel exists for the bot, and whether the bot is in it (it can post only then). */
+  channel(channelId: string): Promise<ChannelAccess>;
 }
+
+/** What the bot can do with a channel access.yml names. */
+export type ChannelAccess = { found: false } | { found: true; name: string; isMember: boolean; isArchived: boolean };
 
 /**
  * What operators watch (GET /metrics): latencies observed as they happen. Lags are in seconds;

@@ -19,6 +19,8 @@ export interface PolicyReloadOptions {
   path: string;
   /** What stops a valid file from working here, e.g. a resource whose provider is not configured. */
   problemsRunning(config: AccessConfig): string[];
+  /** Told of each version put in force (e.g. to check its approval channels); never awaited by the reload. */
+  onLoaded?(config: AccessConfig): void;
 }
 
 type ReloadDeps = Pick<AppDeps, 'db' | 'ledger' | 'clock' | 'logger'>;
@@ -82,6 +84,7 @@ export class PolicyReloader {
     const loaded = checked.loaded;
     await recordConfigLoaded(this.deps.db, this.deps.ledger, { hash, path, resources: Object.keys(loaded.config.resources), text, source, now: this.deps.clock.now() });
     this.policy.swap(loaded);
+    this.options.onLoaded?.(loaded.config);
     this.deps.logger.info({ config: path, hash, trigger }, 'access policy reloaded from the file');
     return { kind: 'loaded', hash };
   }
@@ -98,6 +101,7 @@ export class PolicyReloader {
       return this.refuse(checked, newest.path);
     }
     this.policy.swap(checked.loaded);
+    this.options.onLoaded?.(checked.loaded.config);
     this.deps.logger.info({ config: newest.path, hash: newest.hash, seq: newest.seq }, 'access policy changed to the version another replica recorded');
     return { kind: 'loaded', hash: newest.hash };
   }

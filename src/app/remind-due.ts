@@ -1,7 +1,7 @@
 import { and, eq, inArray, isNull, lte, ne, or, sql } from 'drizzle-orm';
 import { claimDue } from '../db/claim-due.ts';
 import { enqueue } from '../db/outbox.ts';
-import { accessRequests, grants, requestApprovals, type OutboxMessage } from '../db/schema.ts';
+import { accessRequests, grants, requestApprovals, slackMessages, type OutboxMessage } from '../db/schema.ts';
 import type { AppDeps } from './deps.ts';
 
 /**
@@ -51,16 +51,23 @@ export async function remindPendingApprovers(deps: AppDeps): Promise<number> {
     claim: async (tx, ids) => {
       const due = await tx.update(accessRequests).set({ approversRemindedAt: now }).where(inArray(accessRequests.id, ids)).returning();
       const approved = await tx.select().from(requestApprovals).where(inArray(requestApprovals.requestId, ids));
+      // A card posted in an approval channel is not "above" in the approver's DMs: the reminder says where it is.
+      const channelCards = await tx
+        .select({ requestId: slackMessages.requestId, channel: slackMessages.channel })
+        .from(slackMessages)
+        .where(and(inArray(slackMessages.requestId, ids), eq(slackMessages.purpose, 'approval'), sql`${slackMessages.recipient} = ${slackMessages.channel}`));
       for (const request of due) {
         const decided = new Set(approved.filter((a) => a.requestId === request.id).map((a) => a.approver));
         const waiting = request.approvers.filter((approver) => !decided.has(approver));
+        const channel = channelCards.find((card) => card.requestId === request.id)?.channel;
+        const facts = { requestId: request.id, requester: request.requester, resource: request.resource, pendingUntil: request.pendingUntil.toISOString() };
         await enqueue(
           tx,
           now,
           ...waiting.map((approver): OutboxMessage => ({
             type: 'notify_user',
             user: approver,
-            notification: { kind: 'approval_reminder', requestId: request.id, requester: request.requester, resource: request.resource, pendingUntil: request.pendingUntil.toISOString() },
+            notification: channel ? { kind: 'approval_reminder_in_channel', ...facts, channel } : { kind: 'approval_reminder', ...facts },
           })),
         );
       }

@@ -107,7 +107,8 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
     if (left) throw new Refusal({ code: 'requester_left', left: describeLeft(left) });
     const request = await recordRequest(tx, deps, ask, resource, { ...vetted, who }, now);
     if (!vetted.emergency) {
-      await enqueue(tx, now, { type: 'approval_cards', requestId: request.id });
+      const channel = resource.approvers.channel;
+      await enqueue(tx, now, { type: 'approval_cards', requestId: request.id, ...(channel ? { channel } : {}) });
       return { kind: 'pending' as const, requestId: request.id };
     }
     const grantId = await selfGrant(tx, deps, ask, resource, request.id, extended, now);
@@ -191,6 +192,7 @@ async function recordRequest(
       // A person offboarded before and active again since: the auditor sees which offboarding they came back from.
       ...(leaver.seenSeq > 0 ? { rejoined_after_offboarding_seq: leaver.seenSeq } : {}),
       ...(who ? { person_id: who.id, person_label: who.label } : {}),
+      ...(resource.approvers.channel && !emergency ? { approval_channel: resource.approvers.channel } : {}),
     },
   });
   return request!;

@@ -1,8 +1,9 @@
 import type { AccessConfig } from '../config/access-schema.ts';
+import { approvalChannelAlone } from '../domain/policy.ts';
 import type { ChatDirectory } from '../ports.ts';
 
 /**
- * Resolves every Slack user group access.yml names, so the pure policy can answer membership
+ * Resolves every Slack user group access.yml names (and every channel whose members approve), so the pure policy can answer membership
  * questions synchronously. The directory caches, so this is cheap after the first call.
  */
 export async function usergroupLookup(config: AccessConfig, directory: ChatDirectory): Promise<(groupId: string) => readonly string[]> {
@@ -15,6 +16,11 @@ export async function usergroupLookup(config: AccessConfig, directory: ChatDirec
     add(resource.requesters);
   }
   add(config.security);
-  const members = new Map(await Promise.all([...ids].map(async (id) => [id, await directory.usergroupMembers(id)] as const)));
+  // A channel that alone names the approvers is answered here too: its members approve.
+  const channels = new Set(Object.values(config.resources).flatMap((r) => (approvalChannelAlone(r) ? [r.approvers.channel!] : [])));
+  const members = new Map([
+    ...(await Promise.all([...ids].map(async (id) => [id, await directory.usergroupMembers(id)] as const))),
+    ...(await Promise.all([...channels].map(async (id) => [id, await directory.channelMembers(id)] as const))),
+  ]);
   return (groupId) => members.get(groupId) ?? [];
 }

@@ -20,6 +20,21 @@ const slackAudience = z
     message: 'name at least one of slack_users or slack_usergroup',
   });
 
+/**
+ * Who approves a resource: people, a user group, and/or a channel the one approval card is posted
+ * to. A channel alone makes its members the approvers; beside users or a group it only says where
+ * the card goes. A DM id (D…) is no place for a shared card, so only C… and G… are accepted.
+ */
+const approverAudience = z
+  .strictObject({
+    slack_users: z.array(slackUserId).optional(),
+    slack_usergroup: slackUsergroupId.optional(),
+    channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'an approval channel id looks like C012ABCDEF (G… for an old private channel); copy it from the channel details in Slack').optional(),
+  })
+  .refine((a) => (a.slack_users?.length ?? 0) > 0 || a.slack_usergroup !== undefined || a.channel !== undefined, {
+    message: 'name at least one of slack_users, slack_usergroup or channel',
+  });
+
 const grant = z.strictObject(grantFields).transform((fields, ctx): GrantTarget => {
   const target = grantTarget(fields);
   if ('kind' in target) return target;
@@ -36,7 +51,7 @@ const resource = z
     description: z.string().optional(),
     grant,
     max_duration: duration,
-    approvers: slackAudience,
+    approvers: approverAudience,
     approvals_required: z.int().min(1).default(1),
     emergency_self_grant: z.boolean().default(false),
     requesters: slackAudience.optional(),
@@ -48,7 +63,9 @@ const resource = z
   })
   .superRefine((r, ctx) => {
     const listed = r.approvers.slack_users?.length ?? 0;
-    if (r.approvers.slack_usergroup === undefined && r.approvals_required > listed) {
+    // A channel alone is approved by its members, who are only known once Slack is asked.
+    const channelMembersApprove = r.approvers.channel !== undefined && listed === 0;
+    if (r.approvers.slack_usergroup === undefined && !channelMembersApprove && r.approvals_required > listed) {
       ctx.addIssue({
         code: 'custom',
         path: ['approvals_required'],

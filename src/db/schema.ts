@@ -152,7 +152,8 @@ export const slackMessages = pgTable(
   {
     id: serial('id').primaryKey(),
     requestId: integer('request_id').notNull(),
-    purpose: text('purpose').$type<'approval' | 'emergency_review' | 'security_notice'>().notNull(),
+    // approval_thread: a reply in a channel card's thread, its recipient the evidence seq it tells of.
+    purpose: text('purpose').$type<'approval' | 'emergency_review' | 'security_notice' | 'approval_thread'>().notNull(),
     recipient: text('recipient').notNull(),
     channel: text('channel').notNull(),
     ts: text('ts').notNull(),
@@ -182,7 +183,7 @@ export const outbox = pgTable(
 
 /** What the outbox can be asked to do; rendering happens at send time from the database. */
 export type OutboxMessage =
-  | { type: 'approval_cards'; requestId: number }
+  | { type: 'approval_cards'; requestId: number; /** access.yml approvers.channel when the request was made. */ channel?: string }
   | { type: 'refresh_cards'; requestId: number }
   /** Something to tell one person, as facts; the sender words it. (`text`: finished Slack text, as queued before notifications were data; still sent as it is.) */
   | ({ type: 'notify_user'; user: string } & ({ notification: Notification } | { text: string }))

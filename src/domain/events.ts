@@ -171,7 +171,13 @@ export const EVENT_DETAILS = {
     /** The requester as a person (see person.seen); absent on events recorded before people were kept. */
     person_id: z.string().optional(),
     person_label: z.string().optional(),
+    /** access.yml approvers.channel: the one approval card goes to this channel, not to each approver's DMs. */
+    approval_channel: z.string().optional(),
   }),
+  /** The request's one approval card, posted in its approval channel: where (channel, message ts) every approver saw it. */
+  'approval.card_posted': z.object({ channel: z.string(), ts: z.string() }),
+  /** The approval channel refused the card (the bot is not in it, it is gone or archived): sent to these approvers' DMs instead. */
+  'approval.channel_failed': z.object({ channel: z.string(), error: z.string(), dm_approvers: z.array(z.string()) }),
   'request.approved': requestApproved,
   /**
    * An approver's Approve that did not count: the step-up the resource requires failed. Actor: the

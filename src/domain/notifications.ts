@@ -52,7 +52,23 @@ export type Notification =
   | { kind: 'reasked_after_denial'; person: string; resource: string; requestId: number | null; deniedRequestId: number | null; deniedBy: string; approver: string }
   | { kind: 'hasty_sign_off'; campaignId: number; reviewer: string; lines: number; elapsedMs: number }
   | { kind: 'repeated_approver'; approver: string; person: string; count: number; withinMs: number }
-  | { kind: 'large_log_export'; user: string; events: number; resource: string | null };
+  | { kind: 'large_log_export'; user: string; events: number; resource: string | null }
+  // In an approval channel: each step of a request, a reply in its card's thread.
+  | { kind: 'approval_thread'; requestId: number; step: ApprovalThreadStep }
+  | { kind: 'approval_reminder_in_channel'; requestId: number; requester: string; resource: string; pendingUntil: string; channel: string }
+  // Security alerts about approval channels (access.yml approvers.channel).
+  | { kind: 'approval_channel_unusable'; channel: string; resources: string[]; problem: 'not_found' | 'not_member' | 'archived' }
+  | { kind: 'approval_channel_failed'; requestId: number; channel: string; resource: string; error: string; approvers: string[] };
+
+/** What happened to a request whose card is in a channel, as its thread tells it. */
+export type ApprovalThreadStep =
+  | { step: 'approved'; by: string; approvals: number; required: number }
+  | { step: 'denied'; by: string; reason: string }
+  | { step: 'expired' }
+  | { step: 'cancelled' }
+  | { step: 'granted'; endsAt: string }
+  | { step: 'grant_failed'; error: string }
+  | { step: 'ended'; reason: string };
 
 const codes = (names: readonly string[]): Message => joined(names.map((n) => [code(n)]), ', ');
 
@@ -129,7 +145,40 @@ const SECURITY_ALERTS = {
   large_log_export: suspiciousPattern,
 } satisfies Partial<Wording>;
 
-const WORDING: Wording = { ...ACCESS_NOTICES, ...REMINDERS, ...REVIEW_NOTICES, ...SECURITY_ALERTS };
+/** Approval channels: the card's thread, and what security is told when a channel cannot take the card. */
+const APPROVAL_CHANNEL_NOTICES = {
+  approval_thread: (n) => threadStep(n.step),
+  approval_reminder_in_channel: (n) =>
+    msg`${emoji('bell')} ${mention(n.requester)}'s request #${n.requestId} for ${code(n.resource)} is still waiting for your decision; it expires at ${date(n.pendingUntil)}. Its card, with Approve and Deny, is in channel ${code(n.channel)}.`,
+  approval_channel_unusable: (n) => {
+    const why = n.problem === 'not_member' ? 'breakglass is not a member of it' : n.problem === 'archived' ? 'it is archived' : 'Slack does not know it, or it is a private channel breakglass is not in';
+    const fix = n.problem === 'not_member' ? msg`invite the bot there (${code('/invite @breakglass')})` : msg`correct ${code('approvers.channel')} in access.yml, or invite the bot to the channel`;
+    return msg`${emoji('warning')} Approval cards for ${codes(n.resources)} go to channel ${code(n.channel)}, but ${why}. Until you ${fix}, their cards are sent to each approver as a direct message instead.`;
+  },
+  approval_channel_failed: (n) =>
+    msg`${emoji('warning')} The approval card for request #${n.requestId} (${code(n.resource)}) could not be posted in channel ${code(n.channel)} (${n.error}); it was sent as a direct message to ${n.approvers.length > 0 ? joined(n.approvers.map((a) => [mention(a)]), ', ') : msg`nobody (no approver is available)`} instead.`,
+} satisfies Partial<Wording>;
+
+function threadStep(s: ApprovalThreadStep): Message {
+  switch (s.step) {
+    case 'approved':
+      return msg`${emoji('white_check_mark')} ${mention(s.by)} approved (${s.approvals} of ${s.required}).`;
+    case 'denied':
+      return msg`${emoji('no_entry')} ${mention(s.by)} denied: ${s.reason}`;
+    case 'expired':
+      return msg`${emoji('hourglass')} Expired before enough approvers decided.`;
+    case 'cancelled':
+      return msg`${emoji('no_entry_sign')} Cancelled.`;
+    case 'granted':
+      return msg`${emoji('unlock')} Access granted until ${date(s.endsAt)}.`;
+    case 'grant_failed':
+      return msg`${emoji('x')} The grant failed: ${s.error}`;
+    case 'ended':
+      return msg`${emoji('lock')} Access ended (${s.reason}).`;
+  }
+}
+
+const WORDING: Wording = { ...ACCESS_NOTICES, ...REMINDERS, ...REVIEW_NOTICES, ...SECURITY_ALERTS, ...APPROVAL_CHANNEL_NOTICES };
 
 /** What a notification says, for every channel; each formats the marked parts its own way. */
 export function notificationWords(n: Notification): Message {

@@ -52,7 +52,17 @@ export function checkRequest(
   return { ok: true, resource };
 }
 
-/** Everyone who may approve, never including the requester (separation of duties). */
+/**
+ * Everyone who may approve, never including the requester (separation of duties). A channel named
+ * alone makes its members the approvers; beside users or a group, only those are, wherever the
+ * card is posted: being in a channel is no authority of its own.
+ */
 export function eligibleApprovers(resource: ResourceConfig, requester: string, usergroupMembers: (groupId: string) => readonly string[]): string[] {
-  return [...audienceMembers(resource.approvers, usergroupMembers)].filter((u) => u !== requester);
+  const pool = approvalChannelAlone(resource) ? usergroupMembers(resource.approvers.channel!) : [...audienceMembers(resource.approvers, usergroupMembers)];
+  return [...new Set(pool)].filter((u) => u !== requester);
+}
+
+/** Whether the resource's approvers are the members of its approval channel, no one being named. */
+export function approvalChannelAlone(resource: ResourceConfig): boolean {
+  return resource.approvers.channel !== undefined && !resource.approvers.slack_users?.length && resource.approvers.slack_usergroup === undefined;
 }

@@ -1,7 +1,11 @@
 import type { WebClient } from '@slack/web-api';
-import { ProviderError, type ChatDirectory, type SlackUser } from '../ports.ts';
+import { mapLimit } from '../app/limit.ts';
+import { ProviderError, type ChannelAccess, type ChatDirectory, type SlackUser } from '../ports.ts';
 
 const TTL_MS = 60_000;
+const MEMBER_LOOKUPS = 8;
+/** A channel that does not exist, or a private one the bot is not in: Slack does not tell them apart. */
+const CHANNEL_UNSEEN = new Set(['channel_not_found', 'not_in_channel']);
 /** Slack's `ok: false` answers that mean "not now" rather than "no". */
 const TRANSIENT_ANSWERS = new Set(['internal_error', 'fatal_error', 'service_unavailable', 'request_timeout', 'ratelimited']);
 
@@ -23,6 +27,7 @@ export class SlackDirectory implements ChatDirectory {
   private readonly users = new Map<string, { at: number; value: SlackUser | undefined }>();
   private readonly groups = new Map<string, { at: number; value: string[] }>();
   private readonly byEmail = new Map<string, { at: number; value: SlackUser | undefined }>();
+  private readonly channels = new Map<string, { at: number; value: string[] }>();
 
   constructor(private readonly client: WebClient) {}
 
@@ -74,6 +79,42 @@ export class SlackDirectory implements ChatDirectory {
     this.byEmail.set(key, { at: Date.now(), value });
     if (value) this.users.set(value.id, { at: Date.now(), value });
     return value;
+  }
+
+  /**
+   * conversations.members (channels:read, groups:read), all pages, without bots (the bot itself is
+   * in the channel): they approve nothing. A channel Slack will not show is cached as empty.
+   */
+  async channelMembers(channelId: string): Promise<string[]> {
+    const cached = this.channels.get(channelId);
+    if (cached && Date.now() - cached.at < TTL_MS) return cached.value;
+    const members: string[] = [];
+    try {
+      let cursor: string | undefined;
+      do {
+        const page = await this.client.conversations.members({ channel: channelId, limit: 200, ...(cursor ? { cursor } : {}) });
+        members.push(...(page.members ?? []));
+        cursor = page.response_metadata?.next_cursor || undefined;
+      } while (cursor);
+    } catch (error) {
+      if (!CHANNEL_UNSEEN.has((error as { data?: { error?: string } }).data?.error ?? '')) throw directoryError('conversations.members', error);
+    }
+    // A few users.info calls at a time: a large channel must not burst into Slack's rate limit.
+    const people = await mapLimit(members, MEMBER_LOOKUPS, async (id) => ((await this.user(id).catch(() => undefined))?.isBot ? undefined : id));
+    const value = people.filter((id): id is string => id !== undefined);
+    this.channels.set(channelId, { at: Date.now(), value });
+    return value;
+  }
+
+  /** conversations.info, asked afresh each time: it is asked at start and on a policy reload. */
+  async channel(channelId: string): Promise<ChannelAccess> {
+    try {
+      const found = (await this.client.conversations.info({ channel: channelId })).channel;
+      return { found: true, name: found?.name ?? channelId, isMember: Boolean(found?.is_member), isArchived: Boolean(found?.is_archived) };
+    } catch (error) {
+      if (CHANNEL_UNSEEN.has((error as { data?: { error?: string } }).data?.error ?? '')) return { found: false };
+      throw directoryError('conversations.info', error);
+    }
   }
 
   /** A user changed (deactivated, new email): forget what we knew. */

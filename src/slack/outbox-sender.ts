@@ -15,6 +15,7 @@ import { notificationMessage, notificationMrkdwn } from './render.ts';
 import { classifySlackFailure } from './slack-failure.ts';
 import { backoffMs } from '../domain/backoff.ts';
 import { claimDue } from '../db/claim-due.ts';
+import { ChannelCard, isChannelCard } from './channel-card.ts';
 
 /** A claimed message is this process's for this long; after a crash another replica sends it. */
 const LEASE_MS = 60_000;
@@ -22,7 +23,7 @@ const LEASE_MS = 60_000;
 const MAX_BACKOFF_MS = 5 * 60_000;
 const REVIEW_CARD_CONCURRENCY = 4;
 
-type Deps = Pick<AppDeps, 'db' | 'clock' | 'access' | 'logger'>;
+type Deps = Pick<AppDeps, 'db' | 'clock' | 'access' | 'logger' | 'ledger'>;
 
 /**
  * Sends what the use cases queued. Rendering happens here, from the database, so a card always
@@ -31,10 +32,14 @@ type Deps = Pick<AppDeps, 'db' | 'clock' | 'access' | 'logger'>;
  * takes; one Slack refuses for good is marked failed and logged as an error, never as sent.
  */
 export class OutboxSender {
+  private readonly channelCard: ChannelCard;
+
   constructor(
     private readonly deps: Deps,
     private readonly client: WebClient,
-  ) {}
+  ) {
+    this.channelCard = new ChannelCard(deps, client);
+  }
 
   /** Sends one batch; returns how many messages it handled. */
   async sendDue(): Promise<number> {
@@ -125,8 +130,9 @@ export class OutboxSender {
         await this.client.chat.postMessage({ channel: this.deps.access.config.security_channel, text: notificationMrkdwn(message.notification) });
         return;
       case 'approval_cards':
+        return this.cards(message.requestId, { channel: message.channel });
       case 'refresh_cards':
-        return this.cards(message.requestId, message.type === 'approval_cards');
+        return this.cards(message.requestId, false);
       case 'emergency_review_cards':
         return this.emergencyCards(message.requestId, true);
       case 'security_alert':
@@ -143,20 +149,26 @@ export class OutboxSender {
     }
   }
 
-  /** Posts the approval card to each approver once, then keeps every copy up to date in place. */
-  private async cards(requestId: number, postMissing: boolean): Promise<void> {
+  /**
+   * Posts the approval card once (to the approval channel, or else to each approver), then keeps
+   * every copy up to date in place; a channel card's thread gets a reply for each step.
+   */
+  private async cards(requestId: number, post: { channel?: string | undefined } | false): Promise<void> {
     const view = await approvalCardView(this.deps, requestId);
     if (!view) return;
     const [request] = await this.deps.db.select({ approvers: accessRequests.approvers, kind: accessRequests.kind }).from(accessRequests).where(eq(accessRequests.id, requestId));
     const rendered = approvalCard(view);
     const existing = await this.deps.db.select().from(slackMessages).where(and(eq(slackMessages.requestId, requestId), eq(slackMessages.purpose, 'approval')));
     for (const card of existing) await this.client.chat.update({ channel: card.channel, ts: card.ts, text: rendered.text, blocks: rendered.blocks });
-    if (postMissing) {
+    const inChannel = post && post.channel ? await this.channelCard.place(requestId, post.channel, rendered, existing) : false;
+    if (post && !inChannel) {
       const done = new Set(existing.map((card) => card.recipient));
       for (const approver of request?.approvers ?? []) {
         if (!done.has(approver)) await this.postAndRemember(requestId, 'approval', approver, rendered);
       }
     }
+    const channelCard = existing.find(isChannelCard);
+    if (channelCard) await this.channelCard.thread(requestId, channelCard);
     if (request?.kind === 'emergency') await this.emergencyCards(requestId, false);
   }
 

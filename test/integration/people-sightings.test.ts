@@ -44,6 +44,8 @@ describeEachDatabase('people are learnt where breakglass meets them', (context) 
         user: async (id) => USERS.find((u) => u.id === id),
         usergroupMembers: async () => [],
         userByEmail: async (email) => USERS.find((u) => u.email?.toLowerCase() === email.toLowerCase()),
+        channelMembers: async () => [],
+        channel: async () => ({ found: false }),
       },
     });
   });

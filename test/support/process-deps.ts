@@ -34,7 +34,7 @@ export function useCaseDeps(db: Db, input: { accessYml: string; clock: Clock; pr
     clock: input.clock,
     access: loadAccessConfig(join(folder, 'access.yml')),
     providers: { forTarget: () => input.provider },
-    directory: input.directory ?? { user: async () => undefined, usergroupMembers: async () => [], userByEmail: async () => undefined },
+    directory: input.directory ?? { user: async () => undefined, usergroupMembers: async () => [], userByEmail: async () => undefined, channelMembers: async () => [], channel: async () => ({ found: false }) },
     logger: createLogger('silent'),
     wake: { grants: () => {}, outbox: () => {} },
   };

@@ -119,6 +119,19 @@ export interface ResponsePost {
   at: number;
 }
 
+/**
+ * A channel the server models: who is in it, whether the bot is, and whether it is private or
+ * archived. Slack refuses the bot's post to a public channel it is not in (not_in_channel) and
+ * hides a private one from it altogether (channel_not_found).
+ */
+export interface ChannelSpec {
+  name?: string;
+  members: string[];
+  botIsMember?: boolean;
+  isPrivate?: boolean;
+  isArchived?: boolean;
+}
+
 export type Failure = { status: number; body?: string } | { error: string; extra?: Record<string, unknown> };
 
 export interface SlackServerOptions {
@@ -131,6 +144,8 @@ export interface SlackServerOptions {
   users?: DirectoryUser[];
   /** Usergroup id → member user ids. */
   usergroups?: Record<string, string[]>;
+  /** Channels modelled as Slack does for membership (others take any post, as before). */
+  channels?: Record<string, ChannelSpec>;
   /**
    * Bot scopes granted. Default: the bot scopes in the repo's manifest.yml, so a call needing a
    * scope the manifest does not ask for fails here as it would in Slack. 'unchecked' turns it off.
@@ -340,6 +355,8 @@ const IMPLEMENTED = [
   'chat.postEphemeral',
   'chat.delete',
   'conversations.open',
+  'conversations.info',
+  'conversations.members',
   'users.info',
   'users.lookupByEmail',
   'usergroups.users.list',
@@ -367,6 +384,7 @@ export class SlackServer {
   #calls: ApiCall[] = [];
   #users = new Map<string, DirectoryUser>();
   #usergroups = new Map<string, string[]>();
+  #channels = new Map<string, ChannelSpec>();
   #dms = new Map<string, string>();
   #messages: StoredMessage[] = [];
   #ephemerals: StoredEphemeral[] = [];
@@ -392,6 +410,7 @@ export class SlackServer {
     this.setUser({ id: this.botUserId, name: 'breakglass', real_name: 'breakglass', is_bot: true });
     for (const u of opts.users ?? []) this.setUser(u);
     for (const [id, members] of Object.entries(opts.usergroups ?? {})) this.setUsergroup(id, members);
+    for (const [id, spec] of Object.entries(opts.channels ?? {})) this.setChannel(id, spec);
     loadSpec();
     this.#handlers = this.#buildHandlers();
     this.#server = createServer((req, res) => {
@@ -451,6 +470,10 @@ export class SlackServer {
   }
   setUsergroup(id: string, members: string[]): void {
     this.#usergroups.set(id, [...members]);
+  }
+  /** Models a channel from now on (the bot invited or removed, people joining): see ChannelSpec. */
+  setChannel(id: string, spec: ChannelSpec): void {
+    this.#channels.set(id, { ...spec, members: [...spec.members] });
   }
   /** The user as users.info returns it (and as a user_change event carries it). */
   userObject(id: string): Record<string, unknown> {
@@ -918,6 +941,10 @@ export class SlackServer {
         const blocks = this.#blocksParam('chat.postMessage', p, 50);
         if (p.text === undefined && blocks === undefined && p.attachments === undefined) throw new ApiError('no_text');
         const channel = this.#resolvePostChannel(String(p.channel));
+        this.#mayPost(channel);
+        if (p.thread_ts !== undefined && !this.#messages.some((m) => m.channel === channel && m.ts === String(p.thread_ts) && !m.deleted)) {
+          this.#violate('invalid_param', 'chat.postMessage', `thread_ts=${String(p.thread_ts)} is no message in ${channel}`, p);
+        }
         const at = Date.now();
         const msg: StoredMessage = {
           channel,
@@ -975,6 +1002,40 @@ export class SlackServer {
         if (user.deleted) throw new ApiError('user_disabled');
         const already = this.#dms.has(user.id);
         return { no_op: already, already_open: already, channel: { id: this.dmChannel(user.id) } };
+      },
+
+      'conversations.info': (p) => {
+        const id = String(p.channel);
+        const spec = this.#visibleChannel(id);
+        const name = spec.name ?? id.toLowerCase();
+        return {
+          channel: {
+            id,
+            name,
+            name_normalized: name,
+            created: 1449252889,
+            creator: 'U0CREATOR',
+            is_channel: !spec.isPrivate,
+            is_group: Boolean(spec.isPrivate),
+            is_im: false,
+            is_mpim: false,
+            is_private: Boolean(spec.isPrivate),
+            is_archived: Boolean(spec.isArchived),
+            is_general: false,
+            is_member: Boolean(spec.botIsMember),
+            is_shared: false,
+            is_ext_shared: false,
+            is_org_shared: false,
+            is_pending_ext_shared: false,
+            is_read_only: false,
+            unlinked: 0,
+          },
+        };
+      },
+
+      'conversations.members': (p) => {
+        const spec = this.#visibleChannel(String(p.channel));
+        return { members: [...spec.members, ...(spec.botIsMember ? [this.botUserId] : [])], response_metadata: { next_cursor: '' } };
       },
 
       'users.info': (p) => {
@@ -1046,6 +1107,22 @@ export class SlackServer {
         return { files: done };
       },
     };
+  }
+
+  /** A modelled channel as the bot may see it: a private one it is not in does not exist for it. */
+  #visibleChannel(id: string): ChannelSpec {
+    const spec = this.#channels.get(id);
+    if (!spec || (spec.isPrivate && !spec.botIsMember)) throw new ApiError('channel_not_found');
+    return spec;
+  }
+
+  /** Slack's refusals of a post to a modelled channel; channels not modelled take any post. */
+  #mayPost(channel: string): void {
+    const spec = this.#channels.get(channel);
+    if (!spec) return;
+    if (spec.isPrivate && !spec.botIsMember) throw new ApiError('channel_not_found');
+    if (spec.isArchived) throw new ApiError('is_archived');
+    if (!spec.botIsMember) throw new ApiError('not_in_channel');
   }
 
   #resolvePostChannel(channel: string): string {

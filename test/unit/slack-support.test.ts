@@ -331,7 +331,7 @@ describe('a real Bolt app over HTTP, with both doubles', () => {
 describe('manifest.yml', () => {
   it('asks for exactly the bot scopes breakglass uses', () => {
     expect(manifestBotScopes().sort()).toEqual(
-      ['chat:write', 'commands', 'files:write', 'im:write', 'usergroups:read', 'users:read', 'users:read.email'].sort(),
+      ['channels:read', 'chat:write', 'commands', 'files:write', 'groups:read', 'im:write', 'usergroups:read', 'users:read', 'users:read.email'].sort(),
     );
     const manifest = parseYaml(readFileSync(new URL('../../manifest.yml', import.meta.url), 'utf8')) as {
       settings: { event_subscriptions: { bot_events: string[] }; socket_mode_enabled: boolean };

@@ -61,7 +61,8 @@ function resourcesSection(config: AccessConfig): string[] {
     line('| | |', '| --- | --- |');
     line(`| How access is granted | ${cell(describeGrant(resource.grant))} |`);
     line(`| Who may request it | ${cell(resource.requesters ? audienceText(resource.requesters) : 'everyone in the Slack workspace')} |`);
-    line(`| Approvers | ${cell(audienceText(resource.approvers))} |`);
+    line(`| Approvers | ${cell(audienceText(resource.approvers) || `members of Slack channel \`${resource.approvers.channel}\``)} |`);
+    if (resource.approvers.channel) line(`| Approvals | ${cell(channelApprovals(resource.approvers.channel))} |`);
     line(`| Approvals required | ${resource.approvals_required} distinct approver${resource.approvals_required === 1 ? '' : 's'}, never the requester |`);
     if (resource.approval?.step_up === 'okta_verify') line(`| Approver verification | ${STEP_UP_ROW} |`);
     line(`| Maximum duration | ${words(resource.max_duration)}; longer requests are refused |`);
@@ -174,6 +175,11 @@ function audienceText(audience: Audience): string {
   if (audience.slack_users?.length) parts.push(`Slack user${audience.slack_users.length === 1 ? '' : 's'} ${audience.slack_users.map((u) => `\`${u}\``).join(', ')}`);
   if (audience.slack_usergroup) parts.push(`members of Slack user group \`${audience.slack_usergroup}\``);
   return parts.join(' and ');
+}
+
+/** Where the card goes when a resource names an approval channel. */
+function channelApprovals(channel: string): string {
+  return `in channel \`#${channel}\`: one card there, updated in place, each decision a reply in its thread; only the approvers above count. Should the channel refuse it, the approvers get it as direct messages and the security channel is alerted.`;
 }
 
 /** "A, B and C". */

@@ -42,6 +42,10 @@ const grant = z.strictObject(grantFields).transform((fields, ctx): GrantTarget =
   return z.NEVER;
 });
 
+const approvalSettings = z.strictObject({
+  step_up: z.enum(['okta_verify'], { error: 'step_up takes okta_verify (an Okta Verify push to the approver\'s phone before the approval counts)' }).optional(),
+});
+
 const resource = z
   .strictObject({
     description: z.string().optional(),
@@ -54,6 +58,8 @@ const resource = z
     request_ttl: duration.default(() => parseDuration('1h')!),
     /** How long before the end the holder is reminded; the top-level remind_before when absent. */
     remind_before: duration.optional(),
+    /** How an approver proves it is them before their approval counts; absent: their Slack session. */
+    approval: approvalSettings.optional(),
   })
   .superRefine((r, ctx) => {
     const listed = r.approvers.slack_users?.length ?? 0;

@@ -520,3 +520,18 @@ export interface HeldAccess {
   basis: 'unmanaged';
   removal: 'none' | 'failed' | 'requested';
 }
+
+/**
+ * An Okta Verify push on its way to an approver for a request (access.yml `approval: { step_up }`):
+ * claimed before the push is sent and deleted when it ends, so a second click, on any replica,
+ * sends no second push. A claim older than a push can last is one a stopped bot left behind.
+ */
+export const stepUpPushes = pgTable(
+  'step_up_pushes',
+  {
+    requestId: integer('request_id').notNull().references(() => accessRequests.id),
+    approver: text('approver').notNull(),
+    startedAt: timestamp('started_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.approver] })],
+);

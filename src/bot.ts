@@ -34,7 +34,8 @@ import { OutboxSender } from './slack/outbox-sender.ts';
 import { SlackDirectory } from './slack/directory.ts';
 import { WorkerLoop } from './workers/loop.ts';
 import { watchSuspiciousPatterns } from './app/monitors/watch-patterns.ts';
-import { providersFromEnv } from './providers/from-env.ts';
+import { providersFromEnv, stepUpWithoutVerifier } from './providers/from-env.ts';
+import { StepUp } from './app/step-up.ts';
 import { onCallFromEnv, onCallProblems } from './oncall/from-env.ts';
 import type { OnCallDirectory } from './ports.ts';
 import { reviewTicker } from './workers/reviews.ts';
@@ -66,6 +67,8 @@ export interface BotOptions {
   clock?: Clock;
   /** How often a replica looks for a policy version another replica recorded (default 30 s). */
   policyPollMs?: number;
+  /** An Okta Verify step-up's polling and give-up (default every 2 s, for 60 s). */
+  stepUp?: { pollMs: number; timeoutMs: number };
 }
 
 export interface RunningBot {
@@ -209,6 +212,7 @@ function wireConfigured(parts: Parts, policy: PolicyInForce): Wiring {
   // The identity directory (Okta) access reviews ask for people's status and managers.
   const identities = providers.identities;
   const deps: AppDeps = { db: database.db, ledger, clock, access: policy, providers: guardedProviders(countedProviders(providers.registry, metrics), () => clock.now()), directory, identities, onCall, logger, metrics, wake };
+  if (providers.pushVerifier) deps.stepUp = new StepUp(providers.pushVerifier, options.stepUp);
   const sender = new OutboxSender(deps, slack.outboxClient);
   woken.outbox = new WorkerLoop('outbox', tickMs, async () => {
     while ((await sender.sendDue()) > 0);
@@ -233,7 +237,7 @@ function wireConfigured(parts: Parts, policy: PolicyInForce): Wiring {
   // Approval channels are checked with Slack in the background: a Slack outage must not hold the start or a reload.
   const checkChannels = (config: AccessConfig, when: string) => parts.inFlight.track(checkApprovalChannels(deps, config, when).catch((error: unknown) => logger.error({ err: error, when }, 'checking the approval channels failed')));
   checkChannels(policy.config, 'start');
-  const reloader = new PolicyReloader(deps, policy, { path: policy.path, problemsRunning: (config) => [...resourcesWithoutProvider(config, providers.registry), ...onCallProblems(env, config)], onLoaded: (config) => checkChannels(config, 'reload') });
+  const reloader = new PolicyReloader(deps, policy, { path: policy.path, problemsRunning: (config) => [...resourcesWithoutProvider(config, providers.registry), ...stepUpWithoutVerifier(config, providers.pushVerifier), ...onCallProblems(env, config)], onLoaded: (config) => checkChannels(config, 'reload') });
   loops.push(new WorkerLoop('policy', options.policyPollMs ?? 30_000, () => reloader.adoptRecorded(), logger));
   const stopWatching = watchFile(policy.path, 300, () => void reloader.reloadFile('file changed').catch((error: unknown) => logger.error({ err: error }, 'reloading access.yml failed; the policy in force stays')), logger);
   registerSlackListeners(slack, deps, directory, parts.inFlight);

@@ -268,3 +268,26 @@ export interface OnCallShift {
 export interface OnCallDirectory {
   onCallNow(email: string, scheduleIds: readonly string[]): Promise<{ userId: string; shifts: OnCallShift[] } | undefined>;
 }
+
+/** Where an Okta Verify push stands: WAITING for the person, or their answer (TIMEOUT: Okta gave up on them). */
+export type PushResult = 'WAITING' | 'SUCCESS' | 'REJECTED' | 'TIMEOUT';
+
+/** A push just sent: what to poll. */
+export interface PushSent {
+  factorId: string;
+  transactionId: string;
+  result: PushResult;
+}
+
+/**
+ * Okta Verify push through Okta's Factors API (access.yml `approval: { step_up: okta_verify }`).
+ * Failures to reach Okta are thrown as ProviderError, like every port here.
+ */
+export interface PushVerifier {
+  /** The person's ACTIVE Okta Verify push factor (factorType push, provider OKTA); undefined when none is enrolled. */
+  pushFactor(oktaUserId: string): Promise<string | undefined>;
+  /** Sends one push to the person's phone. Never retried inside: a lost answer may mean a push on its way. */
+  sendPush(oktaUserId: string, factorId: string): Promise<PushSent>;
+  /** The push's state now. */
+  pushResult(oktaUserId: string, factorId: string, transactionId: string): Promise<PushResult>;
+}

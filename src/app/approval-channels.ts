@@ -11,7 +11,7 @@ type Problem = Extract<Notification, { kind: 'approval_channel_unusable' }>['pro
 export function approvalChannels(config: AccessConfig): Map<string, string[]> {
   const channels = new Map<string, string[]>();
   for (const [name, resource] of Object.entries(config.resources)) {
-    const channel = resource.approvers.slack_channel;
+    const channel = resource.approvers.channel;
     if (channel) channels.set(channel, [...(channels.get(channel) ?? []), name]);
   }
   return channels;
@@ -36,7 +36,7 @@ export async function checkApprovalChannels(deps: Pick<AppDeps, 'db' | 'ledger' 
     if (!problem) continue;
     deps.logger.warn(
       { channel, resources, problem, when },
-      `approval channel ${channel} (${resources.join(', ')}) cannot take approval cards: ${problem === 'not_member' ? 'invite the bot to it (/invite @breakglass)' : 'correct approvers.slack_channel in access.yml or invite the bot'}; cards are sent to the approvers as DMs meanwhile`,
+      `approval channel ${channel} (${resources.join(', ')}) cannot take approval cards: ${problem === 'not_member' ? 'invite the bot to it (/invite @breakglass)' : 'correct approvers.channel in access.yml or invite the bot'}; cards are sent to the approvers as DMs meanwhile`,
     );
     await alertOnce(deps, { kind: 'approval_channel_unusable', channel, resources, problem });
   }

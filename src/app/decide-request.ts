@@ -4,6 +4,7 @@ import { beginExtension, insertGrant, isRunning } from '../db/grants-repo.ts';
 import { enqueue } from '../db/outbox.ts';
 import { accessRequests, grants, requestApprovals } from '../db/schema.ts';
 import { eligibleApprovers } from '../domain/policy.ts';
+import type { EventDetails } from '../domain/events.ts';
 import { applyGrant, type ApplyResult } from './apply-grant.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
 import { Refusal, type AppDeps } from './deps.ts';
@@ -29,7 +30,7 @@ type Grant = typeof grants.$inferSelect;
  * final approval moves the grant to `extending`, so one extension is applied at a time and never
  * beside a revoke.
  */
-export async function approveRequest(depsInForce: AppDeps, input: { requestId: number; approver: string }): Promise<DecisionOutcome> {
+export async function approveRequest(depsInForce: AppDeps, input: { requestId: number; approver: string; verification?: Verification }): Promise<DecisionOutcome> {
   // One policy version decides it, and its hash is the one recorded, however a reload lands meanwhile.
   const deps = underOnePolicy(depsInForce);
   const approvers = await currentApprovers(deps);
@@ -38,6 +39,8 @@ export async function approveRequest(depsInForce: AppDeps, input: { requestId: n
   const decided = await deps.db.transaction(async (tx) => {
     const { request, extended } = await lockPending(tx, input.requestId, now);
     assertMayDecide(request, input.approver, approvers(request), 'approve');
+    const verification = input.verification ?? SLACK_SESSION;
+    assertVerified(deps, request, verification);
     // The deactivation may have arrived since the request was made, or even since the check above.
     const left = leaver.left ?? (await offboardedSince(tx, requesterOf(request), leaver.seenSeq));
     if (left) throw new Refusal({ code: 'approver_left', requester: request.requester, requestId: request.id, left: describeLeft(left) });
@@ -45,7 +48,7 @@ export async function approveRequest(depsInForce: AppDeps, input: { requestId: n
       await cancelPendingExtensions(tx, deps, [extended], now);
       return { request, ended: true };
     }
-    const { count, final } = await recordApproval(tx, deps, request, input.approver, now);
+    const { count, final } = await recordApproval(tx, deps, request, { approver: input.approver, verification }, now);
     const grantId = final ? await startGrant(tx, deps, { request, extended, approver: input.approver, now }) : undefined;
     await enqueue(tx, now, { type: 'refresh_cards', requestId: request.id });
     return { request, count, final, grantId };
@@ -65,7 +68,8 @@ export async function approveRequest(depsInForce: AppDeps, input: { requestId: n
 }
 
 /** This approver's approval and its request.approved event; whether it is the one that completes the count. */
-async function recordApproval(tx: Tx, deps: AppDeps, request: Request, approver: string, now: Date): Promise<{ count: number; final: boolean }> {
+async function recordApproval(tx: Tx, deps: AppDeps, request: Request, by: { approver: string; verification: Verification }, now: Date): Promise<{ count: number; final: boolean }> {
+  const { approver } = by;
   const inserted = await tx.insert(requestApprovals).values({ requestId: request.id, approver, approvedAt: now }).onConflictDoNothing().returning();
   if (inserted.length === 0) throw new Refusal({ code: 'already_approved', requestId: request.id, required: request.approvalsRequired });
   const [{ count }] = (await tx
@@ -79,9 +83,20 @@ async function recordApproval(tx: Tx, deps: AppDeps, request: Request, approver:
     subject: request.requester,
     resource: request.resource,
     requestId: request.id,
-    details: { approvals: count, approvals_required: request.approvalsRequired, final, config_hash: deps.access.hash },
+    details: { approvals: count, approvals_required: request.approvalsRequired, final, config_hash: deps.access.hash, verification: by.verification },
   });
   return { count, final };
+}
+
+/** How an approver was verified, as request.approved records it. */
+export type Verification = NonNullable<Extract<EventDetails<'request.approved'>, { approvals: number }>['verification']>;
+
+const SLACK_SESSION: Verification = { method: 'slack_session' };
+
+/** A resource whose approvals need a step-up counts only an approval that went through one: the policy may have changed since the click. */
+function assertVerified(deps: AppDeps, request: Request, verification: Verification): void {
+  const stepUp = deps.access.config.resources[request.resource]?.approval?.step_up;
+  if (stepUp === 'okta_verify' && verification.method !== 'okta_verify_push') throw new Refusal({ code: 'step_up_required', requestId: request.id, resource: request.resource });
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Db } from '../db/client.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Logger } from '../logger.ts';
 import type { Clock, ChatDirectory, IdentityDirectory, Metrics, OnCallDirectory, Providers } from '../ports.ts';
+import type { StepUp } from './step-up.ts';
 
 /** What every use case may use. Built once in bot.ts. */
 export interface AppDeps {
@@ -19,6 +20,8 @@ export interface AppDeps {
   logger: Logger;
   /** For operators' dashboards; absent in tests that do not look. */
   metrics?: Metrics | undefined;
+  /** Okta Verify push to approvers (access.yml `approval: { step_up: okta_verify }`), when Okta is configured. */
+  stepUp?: StepUp | undefined;
   /** Nudges the workers so a change is acted on now rather than at the next tick. */
   wake: { grants(): void; outbox(): void };
 }

@@ -71,6 +71,7 @@ export async function approvalCardView(deps: Pick<AppDeps, 'db' | 'clock' | 'acc
     request: summarise(request, deps.access.config.resources[request.resource]?.description),
     status: cardStatus(request, approvals, grant, deps.clock.now()),
     history: history.map((h) => ({ id: h.id, resource: h.resource, duration: formatDuration(h.durationMs), state: h.state, createdAt: h.createdAt })),
+    ...(deps.access.config.resources[request.resource]?.approval?.step_up ? { stepUp: true } : {}),
   };
 }
 

@@ -116,7 +116,7 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
       return { kind: 'on_call' as const, requestId: request.id, grantId };
     }
     if (!vetted.emergency) {
-      const channel = resource.approvers.slack_channel;
+      const channel = resource.approvers.channel;
       await enqueue(tx, now, { type: 'approval_cards', requestId: request.id, ...(channel ? { channel } : {}) });
       return { kind: 'pending' as const, requestId: request.id };
     }
@@ -205,7 +205,7 @@ async function recordRequest(
       // A person offboarded before and active again since: the auditor sees which offboarding they came back from.
       ...(leaver.seenSeq > 0 ? { rejoined_after_offboarding_seq: leaver.seenSeq } : {}),
       ...(who ? { person_id: who.id, person_label: who.label } : {}),
-      ...(resource.approvers.slack_channel && !emergency && !onCall ? { approval_channel: resource.approvers.slack_channel } : {}),
+      ...(resource.approvers.channel && !emergency && !onCall ? { approval_channel: resource.approvers.channel } : {}),
     },
   });
   return request!;

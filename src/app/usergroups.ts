@@ -17,7 +17,7 @@ export async function usergroupLookup(config: AccessConfig, directory: ChatDirec
   }
   add(config.security);
   // A channel that alone names the approvers is answered here too: its members approve.
-  const channels = new Set(Object.values(config.resources).flatMap((r) => (approvalChannelAlone(r) ? [r.approvers.slack_channel!] : [])));
+  const channels = new Set(Object.values(config.resources).flatMap((r) => (approvalChannelAlone(r) ? [r.approvers.channel!] : [])));
   const members = new Map([
     ...(await Promise.all([...ids].map(async (id) => [id, await directory.usergroupMembers(id)] as const))),
     ...(await Promise.all([...channels].map(async (id) => [id, await directory.channelMembers(id)] as const))),

@@ -45,6 +45,8 @@ export interface ApprovalCardView {
   request: RequestSummary;
   status: CardStatus;
   history: HistoryItem[];
+  /** Approvals of the resource count only after an Okta Verify push (access.yml `approval: { step_up }`). */
+  stepUp?: boolean;
 }
 
 export interface EmergencyReviewCardView {

@@ -30,10 +30,10 @@ const approverAudience = z
   .strictObject({
     slack_users: z.array(slackUserId).optional(),
     slack_usergroup: slackUsergroupId.optional(),
-    slack_channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'an approval channel id looks like C012ABCDEF (G… for an old private channel); copy it from the channel details in Slack').optional(),
+    channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'an approval channel id looks like C012ABCDEF (G… for an old private channel); copy it from the channel details in Slack').optional(),
   })
-  .refine((a) => (a.slack_users?.length ?? 0) > 0 || a.slack_usergroup !== undefined || a.slack_channel !== undefined, {
-    message: 'name at least one of slack_users, slack_usergroup or slack_channel',
+  .refine((a) => (a.slack_users?.length ?? 0) > 0 || a.slack_usergroup !== undefined || a.channel !== undefined, {
+    message: 'name at least one of slack_users, slack_usergroup or channel',
   });
 
 const grant = z.strictObject(grantFields).transform((fields, ctx): GrantTarget => {
@@ -41,6 +41,10 @@ const grant = z.strictObject(grantFields).transform((fields, ctx): GrantTarget =
   if ('kind' in target) return target;
   ctx.addIssue({ code: 'custom', message: target.message, ...(target.path ? { path: target.path } : {}) });
   return z.NEVER;
+});
+
+const approvalSettings = z.strictObject({
+  step_up: z.enum(['okta_verify'], { error: 'step_up takes okta_verify (an Okta Verify push to the approver\'s phone before the approval counts)' }).optional(),
 });
 
 const resource = z
@@ -57,6 +61,8 @@ const resource = z
     remind_before: duration.optional(),
     /** Approved at once for who is on call now (PagerDuty), reviewed by the approvers afterwards. */
     auto_approve: autoApprove.optional(),
+    /** How an approver proves it is them before their approval counts; absent: their Slack session. */
+    approval: approvalSettings.optional(),
   })
   .superRefine((r, ctx) => {
     if (r.auto_approve && r.emergency_self_grant) {
@@ -64,7 +70,7 @@ const resource = z
     }
     const listed = r.approvers.slack_users?.length ?? 0;
     // A channel alone is approved by its members, who are only known once Slack is asked.
-    const channelMembersApprove = r.approvers.slack_channel !== undefined && listed === 0;
+    const channelMembersApprove = r.approvers.channel !== undefined && listed === 0;
     if (r.approvers.slack_usergroup === undefined && !channelMembersApprove && r.approvals_required > listed) {
       ctx.addIssue({
         code: 'custom',

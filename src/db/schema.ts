@@ -183,7 +183,7 @@ export const outbox = pgTable(
 
 /** What the outbox can be asked to do; rendering happens at send time from the database. */
 export type OutboxMessage =
-  | { type: 'approval_cards'; requestId: number; /** access.yml approvers.slack_channel when the request was made. */ channel?: string }
+  | { type: 'approval_cards'; requestId: number; /** access.yml approvers.channel when the request was made. */ channel?: string }
   | { type: 'refresh_cards'; requestId: number }
   /** Something to tell one person, as facts; the sender words it. (`text`: finished Slack text, as queued before notifications were data; still sent as it is.) */
   | ({ type: 'notify_user'; user: string } & ({ notification: Notification } | { text: string }))
@@ -520,3 +520,18 @@ export interface HeldAccess {
   basis: 'unmanaged';
   removal: 'none' | 'failed' | 'requested';
 }
+
+/**
+ * An Okta Verify push on its way to an approver for a request (access.yml `approval: { step_up }`):
+ * claimed before the push is sent and deleted when it ends, so a second click, on any replica,
+ * sends no second push. A claim older than a push can last is one a stopped bot left behind.
+ */
+export const stepUpPushes = pgTable(
+  'step_up_pushes',
+  {
+    requestId: integer('request_id').notNull().references(() => accessRequests.id),
+    approver: text('approver').notNull(),
+    startedAt: timestamp('started_at', { withTimezone: true, precision: 3 }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.requestId, t.approver] })],
+);

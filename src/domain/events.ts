@@ -14,9 +14,18 @@ const time = z.string();
 const nullableTime = time.nullable();
 const id = z.number();
 
+/**
+ * How an approver was verified before the approval counted: their Slack session, or an Okta Verify
+ * push they accepted (access.yml `approval: { step_up: okta_verify }`). Absent on approvals recorded before it was kept.
+ */
+const approvalVerification = z.union([
+  z.object({ method: z.literal('slack_session') }),
+  z.object({ method: z.literal('okta_verify_push'), factor_result: z.literal('SUCCESS'), factor_id: z.string(), transaction_id: z.string(), okta_user_id: z.string() }),
+]);
+
 /** Details written with a spread of several shapes: each is one member, tried in order on read. */
 const requestApproved = z.union([
-  z.object({ approvals: z.number(), approvals_required: z.number(), final: z.boolean(), config_hash: z.string() }),
+  z.object({ approvals: z.number(), approvals_required: z.number(), final: z.boolean(), config_hash: z.string(), verification: approvalVerification.optional() }),
   // An emergency self-grant: the requester approves themselves under the policy.
   z.object({ self_grant: z.literal(true), policy: z.literal('emergency_self_grant'), approvals: z.array(z.string()), final: z.literal(true), config_hash: z.string() }),
   // On call in PagerDuty when asking (access.yml auto_approve.pagerduty): approved by the policy, not
@@ -177,7 +186,7 @@ export const EVENT_DETAILS = {
     /** The requester as a person (see person.seen); absent on events recorded before people were kept. */
     person_id: z.string().optional(),
     person_label: z.string().optional(),
-    /** access.yml approvers.slack_channel: the one approval card goes to this channel, not to each approver's DMs. */
+    /** access.yml approvers.channel: the one approval card goes to this channel, not to each approver's DMs. */
     approval_channel: z.string().optional(),
   }),
   /** The request's one approval card, posted in its approval channel: where (channel, message ts) every approver saw it. */
@@ -185,6 +194,21 @@ export const EVENT_DETAILS = {
   /** The approval channel refused the card (the bot is not in it, it is gone or archived): sent to these approvers' DMs instead. */
   'approval.channel_failed': z.object({ channel: z.string(), error: z.string(), dm_approvers: z.array(z.string()) }),
   'request.approved': requestApproved,
+  /**
+   * An approver's Approve that did not count: the step-up the resource requires failed. Actor: the
+   * approver; subject: the requester. `reason`: rejected, timed_out (no answer in time), no_push_factor,
+   * no_okta_user or okta_unreachable; the Okta ids and factorResult as far as the push got.
+   */
+  'approval.step_up_failed': z.object({
+    step_up: z.literal('okta_verify'),
+    reason: z.enum(['rejected', 'timed_out', 'no_push_factor', 'no_okta_user', 'okta_unreachable']),
+    factor_result: z.string().nullable(),
+    factor_id: z.string().nullable(),
+    transaction_id: z.string().nullable(),
+    okta_user_id: z.string().nullable(),
+    error: z.string().nullable(),
+    config_hash: z.string(),
+  }),
   'request.denied': z.object({ reason: z.string(), config_hash: z.string() }),
   'request.expired': z.object({ pending_until: time }),
   'request.cancelled': requestCancelled,

@@ -56,7 +56,7 @@ export type Notification =
   // In an approval channel: each step of a request, a reply in its card's thread.
   | { kind: 'approval_thread'; requestId: number; step: ApprovalThreadStep }
   | { kind: 'approval_reminder_in_channel'; requestId: number; requester: string; resource: string; pendingUntil: string; channel: string }
-  // Security alerts about approval channels (access.yml approvers.slack_channel).
+  // Security alerts about approval channels (access.yml approvers.channel).
   | { kind: 'approval_channel_unusable'; channel: string; resources: string[]; problem: 'not_found' | 'not_member' | 'archived' }
   | { kind: 'approval_channel_failed'; requestId: number; channel: string; resource: string; error: string; approvers: string[] };
 
@@ -152,7 +152,7 @@ const APPROVAL_CHANNEL_NOTICES = {
     msg`${emoji('bell')} ${mention(n.requester)}'s request #${n.requestId} for ${code(n.resource)} is still waiting for your decision; it expires at ${date(n.pendingUntil)}. Its card, with Approve and Deny, is in channel ${code(n.channel)}.`,
   approval_channel_unusable: (n) => {
     const why = n.problem === 'not_member' ? 'breakglass is not a member of it' : n.problem === 'archived' ? 'it is archived' : 'Slack does not know it, or it is a private channel breakglass is not in';
-    const fix = n.problem === 'not_member' ? msg`invite the bot there (${code('/invite @breakglass')})` : msg`correct ${code('approvers.slack_channel')} in access.yml, or invite the bot to the channel`;
+    const fix = n.problem === 'not_member' ? msg`invite the bot there (${code('/invite @breakglass')})` : msg`correct ${code('approvers.channel')} in access.yml, or invite the bot to the channel`;
     return msg`${emoji('warning')} Approval cards for ${codes(n.resources)} go to channel ${code(n.channel)}, but ${why}. Until you ${fix}, their cards are sent to each approver as a direct message instead.`;
   },
   approval_channel_failed: (n) =>

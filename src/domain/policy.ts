@@ -58,11 +58,11 @@ export function checkRequest(
  * card is posted: being in a channel is no authority of its own.
  */
 export function eligibleApprovers(resource: ResourceConfig, requester: string, usergroupMembers: (groupId: string) => readonly string[]): string[] {
-  const pool = approvalChannelAlone(resource) ? usergroupMembers(resource.approvers.slack_channel!) : [...audienceMembers(resource.approvers, usergroupMembers)];
+  const pool = approvalChannelAlone(resource) ? usergroupMembers(resource.approvers.channel!) : [...audienceMembers(resource.approvers, usergroupMembers)];
   return [...new Set(pool)].filter((u) => u !== requester);
 }
 
 /** Whether the resource's approvers are the members of its approval channel, no one being named. */
 export function approvalChannelAlone(resource: ResourceConfig): boolean {
-  return resource.approvers.slack_channel !== undefined && !resource.approvers.slack_users?.length && resource.approvers.slack_usergroup === undefined;
+  return resource.approvers.channel !== undefined && !resource.approvers.slack_users?.length && resource.approvers.slack_usergroup === undefined;
 }

@@ -58,7 +58,13 @@ export type RefusalReason =
   | { code: 'own_review_line' }
   | { code: 'review_line_decided'; by: string | null; decision: string; person: string; resource: string }
   | { code: 'review_only_own_lines_left' }
-  | { code: 'review_all_decided' };
+  | { code: 'review_all_decided' }
+  | { code: 'step_up_failed'; requestId: number; reason: StepUpFailure; error?: string | undefined }
+  | { code: 'step_up_pending'; requestId: number }
+  | { code: 'step_up_required'; requestId: number; resource: string };
+
+/** Why an Okta Verify step-up did not let an approval count (the `approval.step_up_failed` event's reason). */
+export type StepUpFailure = 'rejected' | 'timed_out' | 'no_push_factor' | 'no_okta_user' | 'okta_unreachable';
 
 /** A known, user-facing outcome: shown to the person, nothing else happens. Its message is the plain wording. */
 export class Refusal extends Error {
@@ -119,6 +125,22 @@ const DECISION_REFUSALS = {
   denial_needs_reason: () => msg`A denial needs a reason.`,
 } satisfies Partial<Wording>;
 
+/** Why an Approve that needs an Okta Verify push did not count. */
+const STEP_UP_WHY: Record<StepUpFailure, (r: { error?: string | undefined }) => Message> = {
+  rejected: () => msg`you rejected the Okta Verify push`,
+  timed_out: () => msg`the Okta Verify push was not answered in time`,
+  no_push_factor: () => msg`you have no active Okta Verify push enrolled in Okta; enrol Okta Verify, then approve again`,
+  no_okta_user: () => msg`breakglass cannot find you in Okta by your Slack email (or ${code('people:')} in access.yml)`,
+  okta_unreachable: (r) => msg`breakglass could not reach Okta${r.error ? msg` (${r.error})` : []}; try again in a moment`,
+};
+
+/** Approving a resource whose approvals need an Okta Verify push (access.yml `approval: { step_up: okta_verify }`). */
+const STEP_UP_REFUSALS = {
+  step_up_failed: (r) => msg`Your approval of request #${r.requestId} was not counted: ${STEP_UP_WHY[r.reason](r)}. Nothing changed.`,
+  step_up_pending: (r) => msg`An Okta Verify push for request #${r.requestId} is already on your phone; approve it there. No second push was sent.`,
+  step_up_required: (r) => msg`Approvals of ${code(r.resource)} need an Okta Verify push now, so request #${r.requestId} was not approved; click Approve again${NOTHING_CHANGED}`,
+} satisfies Partial<Wording>;
+
 /** Reviewing emergency access. */
 const EMERGENCY_REFUSALS = {
   no_emergency_grant: () => msg`There is no emergency grant to review here.`,
@@ -170,7 +192,7 @@ const REVIEW_REFUSALS = {
   review_all_decided: () => msg`Every line is already decided; sign off when you are ready.`,
 } satisfies Partial<Wording>;
 
-const WORDING: Wording = { ...REQUEST_REFUSALS, ...ACCESS_REFUSALS, ...DECISION_REFUSALS, ...EMERGENCY_REFUSALS, ...TASK_REFUSALS, ...SECURITY_REFUSALS, ...REVIEW_REFUSALS };
+const WORDING: Wording = { ...REQUEST_REFUSALS, ...ACCESS_REFUSALS, ...DECISION_REFUSALS, ...EMERGENCY_REFUSALS, ...TASK_REFUSALS, ...SECURITY_REFUSALS, ...REVIEW_REFUSALS, ...STEP_UP_REFUSALS };
 
 /** What a refusal says, for every channel; each formats the marked parts its own way. */
 export function refusalWords(r: RefusalReason): Message {

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { Logger } from '../logger.ts';
-import type { AccessProvider, DeactivationFeed, IdentityDirectory } from '../ports.ts';
+import type { AccessProvider, DeactivationFeed, IdentityDirectory, PushVerifier } from '../ports.ts';
 
 /** The environment cannot serve the access.yml it was given: the start stops with the fix. */
 export class ProviderSetupError extends Error {
@@ -17,6 +17,8 @@ export interface ProviderSetup {
   deactivations?: DeactivationFeed;
   /** People's status and managers, when the provider is also the identity directory. */
   identities?: IdentityDirectory;
+  /** Okta Verify push to approvers, when the provider can send one (access.yml `approval: { step_up: okta_verify }`). */
+  pushVerifier?: PushVerifier;
   close?(): void;
 }
 

@@ -12,15 +12,15 @@ resources:
   prod-db:
     grant: { aws_iam_group: ProdDB }
     max_duration: 4h
-    approvers: { slack_users: [U0BOB, U0CAROL], slack_channel: C0DBA }
+    approvers: { slack_users: [U0BOB, U0CAROL], channel: C0DBA }
   staging-db:
     grant: { aws_iam_group: StagingDB }
     max_duration: 2h
-    approvers: { slack_channel: C0STAGE }
+    approvers: { channel: C0STAGE }
   prod-admin:
     grant: { aws_iam_group: Admin }
     max_duration: 1h
-    approvers: { slack_users: [U0BOB, U0CAROL], slack_channel: C0LOCKED }
+    approvers: { slack_users: [U0BOB, U0CAROL], channel: C0LOCKED }
 `;
 
 const USERS = ['alice', 'bob', 'carol', 'dave', 'erin'];
@@ -195,9 +195,9 @@ for (const database of ['pglite', 'postgres'] as const) {
     });
 
     it('checks the approval channels of a reloaded policy', async () => {
-      writeFileSync(h.accessPath, `${ACCESS}  prod-ledger:\n    grant: { aws_iam_group: Ledger }\n    max_duration: 1h\n    approvers: { slack_users: [U0BOB], slack_channel: C0GONE }\n`);
+      writeFileSync(h.accessPath, `${ACCESS}  prod-ledger:\n    grant: { aws_iam_group: Ledger }\n    max_duration: 1h\n    approvers: { slack_users: [U0BOB], channel: C0GONE }\n`);
       expect((await h.bot.reloadPolicy('test')).kind).toBe('loaded');
-      await h.slack.waitFor(() => /approval channel C0GONE \(prod-ledger\) cannot take approval cards: correct approvers.slack_channel/.test(h.logs()), 5_000, 'the reload warning');
+      await h.slack.waitFor(() => /approval channel C0GONE \(prod-ledger\) cannot take approval cards: correct approvers.channel/.test(h.logs()), 5_000, 'the reload warning');
       const alert = await h.slack.waitFor(() => h.slack.messagesTo('C0SEC').find((m) => textOf(m).includes('C0GONE')), 5_000, 'the reload alert');
       expect(textOf(alert)).toMatch(/Slack does not know it/);
       // C0LOCKED was told already and not acknowledged: not again.

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ProviderError, type GrantSpec } from '../../src/ports.ts';
 import { OktaProvider } from '../../src/providers/okta/okta-provider.ts';
+import { OktaVerifyPush } from '../../src/providers/okta/okta-verify.ts';
 import { startOktaServer, type OktaRecordedRequest, type OktaTestServer } from '../support/okta-server.ts';
 import { peersPath } from '../support/slack-requests.ts';
 
@@ -321,5 +322,82 @@ describe('the Okta test server against Okta\'s OpenAPI document', () => {
 
   it('the schema check itself catches a wrong shape', () => {
     expect(schemaErrors(spec, schema('User'), { id: 1, status: 'NOPE', bogus: true })).toHaveLength(3);
+  });
+});
+
+/** Every key path of a JSON value, arrays' items as `[]`: the shape without the values. */
+function keysOf(value: unknown, at = '$'): string[] {
+  if (Array.isArray(value)) return [...new Set(value.flatMap((v) => keysOf(v, `${at}[]`)))].sort();
+  if (typeof value !== 'object' || value === null) return [at];
+  return Object.entries(value).flatMap(([k, v]) => keysOf(v, `${at}.${k}`)).sort();
+}
+
+describe('Okta Verify push over the Factors API (access.yml approval: { step_up: okta_verify })', () => {
+  const spec = JSON.parse(readFileSync(OKTA_SPEC, 'utf8')) as Schema;
+  const schema = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+  let verifier: OktaVerifyPush;
+  let alice: string;
+  beforeEach(() => {
+    verifier = new OktaVerifyPush(provider.client, fast.retry);
+    alice = okta.user('alice@example.com')!.id;
+  });
+
+  it('takes the ACTIVE Okta Verify push factor, ignoring other factors, pending ones and other vendors', async () => {
+    okta.addFactor(alice, { factorType: 'sms' });
+    okta.addFactor(alice, { factorType: 'push', status: 'PENDING_ACTIVATION' });
+    okta.addFactor(alice, { factorType: 'push', provider: 'DUO' });
+    expect(await verifier.pushFactor(alice)).toBeUndefined();
+    const push = okta.addFactor(alice);
+    expect(await verifier.pushFactor(alice)).toBe(push.id);
+    expect(okta.requests.filter((r) => r.path.endsWith('/factors')).map((r) => `${r.method} ${r.path}`)).toEqual([`GET /api/v1/users/${alice}/factors`, `GET /api/v1/users/${alice}/factors`]);
+  });
+
+  it('sends one push and reads its transaction until the answer: WAITING, then SUCCESS, REJECTED or TIMEOUT', async () => {
+    const push = okta.addFactor(alice);
+    for (const result of ['SUCCESS', 'REJECTED', 'TIMEOUT'] as const) {
+      okta.scriptPush(alice, { result, afterPolls: 1 });
+      const sent = await verifier.sendPush(alice, push.id);
+      expect(sent).toEqual({ factorId: push.id, transactionId: okta.pushes.at(-1)!.transactionId, result: 'WAITING' });
+      expect(await verifier.pushResult(alice, push.id, sent.transactionId)).toBe('WAITING');
+      expect(await verifier.pushResult(alice, push.id, sent.transactionId)).toBe(result);
+    }
+    expect(okta.requests.filter((r) => r.method === 'POST')).toHaveLength(3);
+  });
+
+  it('never retries the push itself, and says when Okta does not know the user', async () => {
+    const push = okta.addFactor(alice);
+    okta.failNext(1, 503, (r) => r.path.endsWith('/verify'));
+    await expect(verifier.sendPush(alice, push.id)).rejects.toBeInstanceOf(ProviderError);
+    expect(okta.pushes).toHaveLength(0);
+    expect(okta.requests.filter((r) => r.path.endsWith('/verify'))).toHaveLength(1);
+    await expect(verifier.pushFactor('00unobody')).rejects.toMatchObject({ status: 404, transient: false });
+  });
+
+  it('the test server answers factors, the push challenge and its transactions in the spec\'s shapes', async () => {
+    const push = okta.addFactor(alice);
+    const call = async (method: string, path: string, body?: string) => {
+      const res = await fetch(`${okta.url}${path}`, { method, headers: { Authorization: `SSWS ${okta.token}`, Accept: 'application/json', ...(body ? { 'Content-Type': 'application/json' } : {}) }, ...(body ? { body } : {}) });
+      return { status: res.status, body: (await res.json()) as unknown };
+    };
+    const list = await call('GET', `/api/v1/users/${alice}/factors`);
+    expect(schemaErrors(spec, { type: 'array', items: schema('UserFactorPush') }, list.body)).toEqual([]);
+    const challenge = await call('POST', `/api/v1/users/${alice}/factors/${push.id}/verify`);
+    expect(challenge.status).toBe(201);
+    expect(schemaErrors(spec, schema('UserFactorVerifyResponseWaiting'), challenge.body)).toEqual([]);
+    const poll = new URL((challenge.body as { _links: { poll: { href: string } } })._links.poll.href).pathname;
+    const shapes = { WAITING: 'UserFactorPushTransactionWaitingNoNMC', SUCCESS: 'UserFactorPushTransaction', REJECTED: 'UserFactorPushTransactionRejected', TIMEOUT: 'UserFactorPushTransactionTimeout' } as const;
+    const examples = spec['components'] as { examples: Record<string, { value: unknown }> };
+    for (const [result, shape] of Object.entries(shapes)) {
+      okta.scriptPush(alice, { result: result as keyof typeof shapes });
+      const answer = await call('GET', poll);
+      expect(answer.body).toMatchObject({ factorResult: result });
+      // The spec's schema types REJECTED's and TIMEOUT's `_links.factor` as a whole UserFactor, but
+      // its own examples (what Okta sends) give a link there: that link is checked against them.
+      const { factor, ...links } = ((answer.body as { _links?: Record<string, unknown> })._links ?? {}) as Record<string, unknown>;
+      expect(schemaErrors(spec, schema(shape), { ...(answer.body as object), ...(factor ? { _links: links } : {}) }), result).toEqual([]);
+      const example = examples.examples[`UserFactorVerifyPushTransaction${result === 'SUCCESS' ? 'Approved' : result[0] + result.slice(1).toLowerCase()}`]!.value;
+      expect(keysOf(answer.body), result).toEqual(keysOf(example));
+    }
+    expect((await call('POST', `/api/v1/users/${alice}/factors/${push.id}/verify`, '{"passCode":"123456"}')).status).toBe(400);
   });
 });

@@ -63,6 +63,8 @@ export interface ClickResult {
   reply(timeoutMs?: number): Promise<string>;
   /** Resolves undefined when the bot said nothing within the wait. */
   maybeReply(timeoutMs?: number): Promise<string | undefined>;
+  /** The first of the bot's answers to this click (it may answer more than once) that matches. */
+  replyMatching(matching: RegExp, timeoutMs?: number): Promise<string>;
 }
 
 /** A button click on a message (with a response_url the test can read) or on a view (App Home). */
@@ -83,6 +85,12 @@ export async function click(
   return {
     status: res.status,
     reply: async (timeoutMs = 5_000) => String((await h.slack.waitFor(read, timeoutMs, `the answer to a ${actionId} click`)).body.text ?? ''),
+    replyMatching: async (matching, timeoutMs = 5_000) =>
+      h.slack.waitFor(
+        () => h.slack.responses(name).map((r) => String(r.body.text ?? '')).find((text) => matching.test(text)),
+        timeoutMs,
+        `an answer to a ${actionId} click matching ${matching}`,
+      ),
     maybeReply: async (timeoutMs = 1_000) => {
       const got = await h.slack.waitFor(read, timeoutMs).catch(() => undefined);
       return got ? String(got.body.text ?? '') : undefined;

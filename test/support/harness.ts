@@ -33,6 +33,8 @@ export interface HarnessOptions {
   routeDatabase?: (url: string) => string;
   /** How often each bot looks for a policy version another replica recorded (the bot's default is 30 s). */
   policyPollMs?: number;
+  /** An Okta Verify step-up's polling and give-up (the bot's default: every 2 s, for 60 s). */
+  stepUp?: { pollMs: number; timeoutMs: number };
 }
 
 export interface Harness {
@@ -107,6 +109,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       tickMs: options.tickMs ?? 100,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.policyPollMs ? { policyPollMs: options.policyPollMs } : {}),
+      ...(options.stepUp ? { stepUp: options.stepUp } : {}),
     });
   const replicas: RunningBot[] = [];
   const harness: Harness = {

@@ -54,6 +54,23 @@ export interface OktaGroupRecord {
   members: string[];
 }
 
+/** An enrolled factor, as GET /users/{userId}/factors lists it (the spec's UserFactor). */
+export interface OktaFactorRecord {
+  id: string;
+  factorType: string;
+  provider: string;
+  status: 'ACTIVE' | 'PENDING_ACTIVATION' | 'INACTIVE' | 'NOT_SETUP' | 'ENROLLED' | 'DISABLED' | 'EXPIRED';
+}
+
+/**
+ * How the person answers the pushes sent to them: WAITING for `afterPolls` polls, then `result`.
+ * `result: 'WAITING'` is a phone that never answers.
+ */
+export interface OktaPushScript {
+  result: 'SUCCESS' | 'REJECTED' | 'TIMEOUT' | 'WAITING';
+  afterPolls?: number;
+}
+
 export interface OktaRecordedRequest {
   method: string;
   /** Path without the query, percent-decoded. */
@@ -102,6 +119,12 @@ export interface OktaTestServer {
   failWhen(predicate: (r: OktaRecordedRequest) => boolean, failure?: number | OktaFailure): () => void;
   clearFailures(): void;
   maxPageSize: number;
+  /** Enrols a factor for the user (an ACTIVE Okta Verify push by default); returns it. */
+  addFactor(ref: string, factor?: Partial<OktaFactorRecord>): OktaFactorRecord;
+  /** How this user answers every push from now on (default: SUCCESS at the first poll). */
+  scriptPush(ref: string, script: OktaPushScript): void;
+  /** Pushes sent (POST …/verify), oldest first. */
+  pushes: Array<{ userId: string; factorId: string; transactionId: string; polls: number }>;
 }
 
 const ERROR_CODES: Record<number, [string, string]> = {
@@ -127,7 +150,7 @@ class OktaHttpError extends Error {
 
 const notFound = (id: string, kind: string) => new OktaHttpError(404, 'E0000007', `Not found: Resource not found: ${id} (${kind})`);
 
-function oktaId(prefix: '00u' | '00g'): string {
+function oktaId(prefix: '00u' | '00g' | 'opf' | 'v2mst.'): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
   const bytes = randomBytes(17);
   return prefix + [...bytes].map((b) => alphabet[b % alphabet.length]).join('');
@@ -164,6 +187,9 @@ export async function startOktaServer(opts: StartOktaServerOptions = {}): Promis
   const oneShot: Array<{ left: number; failure: OktaFailure; filter?: (r: OktaRecordedRequest) => boolean }> = [];
   const standing = new Set<{ predicate: (r: OktaRecordedRequest) => boolean; failure: OktaFailure }>();
   const state = { maxPageSize: opts.maxPageSize ?? 1000, url: '' };
+  const factors = new Map<string, OktaFactorRecord[]>();
+  const scripts = new Map<string, OktaPushScript>();
+  const pushes: OktaTestServer['pushes'] = [];
 
   const findUser = (ref: string): OktaUserRecord | undefined => {
     const byId = users.get(ref);
@@ -253,11 +279,11 @@ export async function startOktaServer(opts: StartOktaServerOptions = {}): Promis
     return { items: slice, link: links.join(', ') };
   }
 
-  function route(method: string, url: URL): { status: number; body?: unknown; link?: string } {
+  function route(method: string, url: URL, body = ''): { status: number; body?: unknown; link?: string } {
     const segs = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
     if (segs[0] !== 'api' || segs[1] !== 'v1') throw new OktaHttpError(404, 'E0000007', `Not found: Resource not found: ${url.pathname}`);
     const [, , coll, id, sub, subId, ...more] = segs;
-    if (more.length) throw new OktaHttpError(404, 'E0000007', `Not found: Resource not found: ${url.pathname}`);
+    if (more.length && sub !== 'factors') throw new OktaHttpError(404, 'E0000007', `Not found: Resource not found: ${url.pathname}`);
 
     if (coll === 'users' && id === undefined && method === 'GET') {
       const search = url.searchParams.get('search') ?? url.searchParams.get('filter');
@@ -304,10 +330,76 @@ export async function startOktaServer(opts: StartOktaServerOptions = {}): Promis
       if ((method === 'PUT' && i < 0) || (method === 'DELETE' && i >= 0)) g.lastMembershipUpdated = nowIso();
       return { status: 204 };
     }
+    if (coll === 'users' && id !== undefined && sub === 'factors') return factorRoute(method, users.get(id), id, subId, more, body);
     const known = (coll === 'users' || coll === 'groups') && (sub === undefined || (coll === 'groups' && sub === 'users'));
     throw known
       ? new OktaHttpError(405, 'E0000022', `The endpoint does not support the provided HTTP method`)
       : new OktaHttpError(404, 'E0000007', `Not found: Resource not found: ${url.pathname}`);
+  }
+
+  const factorJson = (userId: string, f: OktaFactorRecord) => ({
+    ...f,
+    vendorName: f.provider,
+    created: '2026-01-05T10:00:00.000Z',
+    lastUpdated: '2026-01-05T10:00:00.000Z',
+    profile: { credentialId: users.get(userId)?.profile.login, deviceType: 'SmartPhone_IPhone', name: 'Test phone', platform: 'IOS', version: '17.0' },
+    _links: {
+      verify: { href: `${state.url}/api/v1/users/${userId}/factors/${f.id}/verify`, hints: { allow: ['POST'] } },
+      self: { href: `${state.url}/api/v1/users/${userId}/factors/${f.id}`, hints: { allow: ['GET', 'DELETE'] } },
+      user: { href: `${state.url}/api/v1/users/${userId}`, hints: { allow: ['GET'] } },
+    },
+  });
+
+  /**
+   * The Factors API for Okta Verify push, as management-minimal.yaml gives it: listFactors,
+   * verifyFactor (a push challenge: no body, 201 WAITING with a poll link) and
+   * getFactorTransactionStatus. Only ids name the user here, as at Okta.
+   */
+  function factorRoute(method: string, user: OktaUserRecord | undefined, ref: string, factorId: string | undefined, rest: string[], body: string): { status: number; body?: unknown } {
+    if (!user) throw notFound(ref, 'User');
+    const enrolled = factors.get(user.id) ?? [];
+    if (factorId === undefined) {
+      if (method !== 'GET') throw new OktaHttpError(405, 'E0000022', 'The endpoint does not support the provided HTTP method');
+      return { status: 200, body: enrolled.map((f) => factorJson(user.id, f)) };
+    }
+    const factor = enrolled.find((f) => f.id === factorId);
+    if (!factor) throw notFound(factorId, 'UserFactor');
+    const base = `${state.url}/api/v1/users/${user.id}/factors/${factor.id}`;
+    if (rest.length === 1 && rest[0] === 'verify' && method === 'POST') {
+      if (factor.factorType !== 'push') throw new OktaHttpError(400, 'E0000001', 'Api validation failed: factorType (only push is served here)');
+      if (factor.status !== 'ACTIVE') throw new OktaHttpError(400, 'E0000001', `Api validation failed: factor is ${factor.status}`);
+      // A push challenge is a request without a body (or, for number matching, only useNumberMatchingChallenge).
+      if (!pushChallengeBody(body)) throw new OktaHttpError(400, 'E0000001', `Api validation failed: a push challenge takes no body, got ${body}`);
+      const transactionId = oktaId('v2mst.');
+      pushes.push({ userId: user.id, factorId: factor.id, transactionId, polls: 0 });
+      const poll = `${base}/transactions/${transactionId}`;
+      return { status: 201, body: { expiresAt: new Date(Date.now() + 300_000).toISOString(), factorResult: 'WAITING', profile: { credentialId: user.profile.login }, _links: { poll: { href: poll, hints: { allow: ['GET'] } }, cancel: { href: poll, hints: { allow: ['DELETE'] } } } } };
+    }
+    if (rest.length === 2 && rest[0] === 'transactions' && method === 'GET') {
+      const push = pushes.find((p) => p.transactionId === rest[1] && p.factorId === factor.id);
+      if (!push) throw notFound(rest[1]!, 'Transaction');
+      push.polls += 1;
+      const script = scripts.get(user.id) ?? { result: 'SUCCESS' };
+      const result = push.polls > (script.afterPolls ?? 0) ? script.result : 'WAITING';
+      const profile = { credentialId: user.profile.login };
+      if (result === 'SUCCESS') return { status: 200, body: { factorResult: 'SUCCESS' } };
+      if (result === 'WAITING') {
+        const poll = `${base}/transactions/${push.transactionId}`;
+        return { status: 200, body: { expiresAt: new Date(Date.now() + 300_000).toISOString(), factorResult: 'WAITING', profile, _links: { poll: { href: poll, hints: { allow: ['GET'] } }, cancel: { href: poll, hints: { allow: ['DELETE'] } } } } };
+      }
+      return { status: 200, body: { factorResult: result, profile, _links: { verify: { href: `${base}/verify`, hints: { allow: ['POST'] } }, factor: { href: base, hints: { allow: ['GET', 'DELETE'] } } } } };
+    }
+    throw new OktaHttpError(rest.length === 0 || rest[0] === 'verify' || rest[0] === 'transactions' ? 405 : 404, rest.length === 0 ? 'E0000022' : 'E0000007', `Not found: Resource not found: ${method} ${base}/${rest.join('/')}`);
+  }
+
+  function pushChallengeBody(body: string): boolean {
+    if (body.trim() === '') return true;
+    try {
+      const parsed = JSON.parse(body) as unknown;
+      return typeof parsed === 'object' && parsed !== null && Object.keys(parsed).every((k) => k === 'useNumberMatchingChallenge');
+    } catch {
+      return false;
+    }
   }
 
   function rateHeaders(remaining: number, resetInSeconds = 60): Record<string, string> {
@@ -366,7 +458,7 @@ export async function startOktaServer(opts: StartOktaServerOptions = {}): Promis
     const failure = injected(rec);
     if (failure) return sendError(res, rec, failure);
     try {
-      const out = route(rec.method, url);
+      const out = route(rec.method, url, rec.body);
       sendJson(res, rec, out.status, out.body, out.link ? { Link: out.link } : {});
     } catch (err) {
       if (err instanceof OktaHttpError) return sendError(res, rec, err);
@@ -471,6 +563,16 @@ export async function startOktaServer(opts: StartOktaServerOptions = {}): Promis
       oneShot.length = 0;
       standing.clear();
     },
+    addFactor(ref, factor = {}) {
+      const u = mustUser(ref);
+      const record: OktaFactorRecord = { id: factor.id ?? oktaId('opf'), factorType: factor.factorType ?? 'push', provider: factor.provider ?? 'OKTA', status: factor.status ?? 'ACTIVE' };
+      factors.set(u.id, [...(factors.get(u.id) ?? []), record]);
+      return record;
+    },
+    scriptPush(ref, script) {
+      scripts.set(mustUser(ref).id, script);
+    },
+    pushes,
     get maxPageSize() {
       return state.maxPageSize;
     },

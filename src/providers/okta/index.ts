@@ -42,10 +42,12 @@ export const okta = defineProvider({
       throw new ProviderSetupError(`access.yml grants Okta groups (${resources.map((r) => r.name).join(', ')}) but OKTA_ORG_URL and OKTA_API_TOKEN are not set.`);
     }
     const { OktaProvider } = await import('./okta-provider.ts');
+    const { OktaVerifyPush } = await import('./okta-verify.ts');
     const provider = new OktaProvider({ orgUrl: env.OKTA_ORG_URL, token: env.OKTA_API_TOKEN }, { retry });
     return {
       provider,
       identities: provider,
+      pushVerifier: new OktaVerifyPush(provider.client, retry),
       deactivations: {
         listDeactivatedSince: async (since) =>
           (await provider.listDeactivatedSince(since)).map((u) => ({ email: u.email ?? u.login, login: u.login, status: u.status ?? 'UNKNOWN', deactivatedAt: u.statusChanged })),

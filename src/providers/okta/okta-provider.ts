@@ -65,7 +65,7 @@ export function createOktaClient(conn: OktaConnection): Client {
 }
 
 /** Okta's 429 says when the window resets (X-Rate-Limit-Reset, epoch seconds, against its Date). */
-function oktaRetryAfterMs(err: unknown): number | undefined {
+export function oktaRetryAfterMs(err: unknown): number | undefined {
   const e = err as { status?: unknown; headers?: unknown } | null;
   if (!e || e.status !== 429 || !e.headers) return undefined;
   const h = e.headers as { get?: (n: string) => string | null } & Record<string, string | undefined>;

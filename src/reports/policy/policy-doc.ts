@@ -61,9 +61,10 @@ function resourcesSection(config: AccessConfig): string[] {
     line('| | |', '| --- | --- |');
     line(`| How access is granted | ${cell(describeGrant(resource.grant))} |`);
     line(`| Who may request it | ${cell(resource.requesters ? audienceText(resource.requesters) : 'everyone in the Slack workspace')} |`);
-    line(`| Approvers | ${cell(audienceText(resource.approvers) || `members of Slack channel \`${resource.approvers.slack_channel}\``)} |`);
-    if (resource.approvers.slack_channel) line(`| Approvals | ${cell(channelApprovals(resource.approvers.slack_channel))} |`);
+    line(`| Approvers | ${cell(audienceText(resource.approvers) || `members of Slack channel \`${resource.approvers.channel}\``)} |`);
+    if (resource.approvers.channel) line(`| Approvals | ${cell(channelApprovals(resource.approvers.channel))} |`);
     line(`| Approvals required | ${resource.approvals_required} distinct approver${resource.approvals_required === 1 ? '' : 's'}, never the requester |`);
+    if (resource.approval?.step_up === 'okta_verify') line(`| Approver verification | ${STEP_UP_ROW} |`);
     line(`| Maximum duration | ${words(resource.max_duration)}; longer requests are refused |`);
     line(`| Request expiry | an undecided request expires after ${words(resource.request_ttl)} |`);
     line(`| Reminders | the holder is reminded ${words(resource.remind_before ?? config.remind_before)} before access ends; approvers are reminded once of a request still undecided halfway to its expiry |`);
@@ -80,6 +81,9 @@ function resourcesSection(config: AccessConfig): string[] {
   }
   return out;
 }
+
+const STEP_UP_ROW =
+  'step-up: an approval counts only once the approver accepts an Okta Verify push sent to their phone through Okta, within 60 seconds; a rejected, unanswered or impossible push does not count, and is recorded';
 
 function emergencySection(config: AccessConfig): string[] {
   const { out, line } = lines();
@@ -120,6 +124,12 @@ function separationOfDuties(config: AccessConfig): string[] {
   line('- Where more than one approval is required, each must come from a different person.');
   line('- Only the approvers configured for the resource count; a decision is re-checked against the policy in force when it is made.');
   line('- Nobody reviews their own emergency access, and nobody reviews their own access in an access review.');
+  const stepUp = Object.entries(config.resources).filter(([, r]) => r.approval?.step_up === 'okta_verify');
+  if (stepUp.length > 0) {
+    line(
+      `- Approvals of ${listOf(stepUp.map(([n]) => `\`${n}\``))} require step-up: the approver accepts an Okta Verify push before the approval counts, so a Slack session alone cannot approve them. Every approval records how its approver was verified (Slack session or Okta Verify push).`,
+    );
+  }
   if (config.security) line(`- The security team (${inline(audienceText(config.security))}) may end any grant and acknowledge alerts.`);
   line('');
   return out;

@@ -15,7 +15,7 @@ export function approvalCard(view: ApprovalCardView): { text: string; blocks: ty
     ...requestBlocks(request),
     historyBlock(request.requester, view.history),
     { type: 'divider' },
-    ...statusBlocks(request, status),
+    ...statusBlocks(request, status, view.stepUp),
   ];
   return { text: fallback(request, status), blocks };
 }
@@ -53,13 +53,13 @@ function historyBlock(requester: string, history: HistoryItem[]): types.KnownBlo
   return context([`*Recent requests from ${user(requester)}${more}:*`, ...shown]);
 }
 
-function statusBlocks(request: RequestSummary, status: CardStatus): types.KnownBlock[] {
+function statusBlocks(request: RequestSummary, status: CardStatus, stepUp = false): types.KnownBlock[] {
   switch (status.state) {
     case 'pending': {
       const so = status.approvals.length > 0 ? ` · approved so far by ${users(status.approvals)}` : '';
       return [
         mrkdwnSection(`*${status.approvals.length} of ${status.approvalsRequired} approvals*${so}`),
-        context([`Expires if not decided by ${slackDate(status.pendingUntil)}`]),
+        context([`Expires if not decided by ${slackDate(status.pendingUntil)}`, ...(stepUp ? [STEP_UP_NOTE] : [])]),
         decisionButtons(request.id),
       ];
     }
@@ -80,6 +80,9 @@ function statusBlocks(request: RequestSummary, status: CardStatus): types.KnownB
       return [mrkdwnSection(`⚠️ *Approved, but access could not be granted.* Nothing was left behind.\n${quote(status.error, 2_500)}`)];
   }
 }
+
+/** On a pending card whose approvals need a step-up: the approver knows to have their phone at hand. */
+const STEP_UP_NOTE = ':iphone: Approving sends an Okta Verify push to your phone; your approval counts once you accept it.';
 
 /** Approve and Deny carry only the request id: who clicked and what it means come from Slack and the database. */
 export function decisionButtons(requestId: number): types.ActionsBlock {

@@ -3,6 +3,7 @@ import type { WebClient } from '@slack/web-api';
 import { z } from 'zod';
 import { acknowledgeAlert } from '../../app/acknowledge-alert.ts';
 import { approveRequest, checkMayDecide, denyRequest } from '../../app/decide-request.ts';
+import { approveClick } from '../../app/step-up.ts';
 import { Refusal, type AppDeps } from '../../app/deps.ts';
 import { endGrant } from '../../app/end-grant.ts';
 import { approvalCardView } from '../../app/read-models.ts';
@@ -20,7 +21,8 @@ import { failureReply, GRANT_BEING_CHECKED, GRANT_FINISHES_LATER } from './failu
 /** Button values carry only a database id; anything else is not ours. */
 const idValue = z.string().regex(/^\d{1,9}$/).transform(Number);
 
-type ActionHandler = (id: number, user: string, body: BlockAction, client: WebClient) => Promise<string | undefined>;
+/** `tell` answers the clicker before the handler's reply, e.g. while it waits on them. */
+type ActionHandler = (id: number, user: string, body: BlockAction, client: WebClient, tell: (text: string) => Promise<void>) => Promise<string | undefined>;
 
 type ListenerOptions = { track: (work: Promise<unknown>) => void; refreshHome: (user: string) => Promise<void> };
 
@@ -38,7 +40,8 @@ export function registerActionListeners(app: App, deps: AppDeps, options: Listen
 /** What each button does, by action id; the reply (if any) goes to whoever clicked. */
 function actionHandlers(deps: AppDeps, options: ListenerOptions): Record<string, ActionHandler> {
   return {
-    [ACTIONS.approve]: async (id, user) => approvalReply(id, await approveRequest(deps, { requestId: id, approver: user })),
+    // Acked already: a step-up's push is sent and waited for here, after the ack.
+    [ACTIONS.approve]: async (id, user, _body, _client, tell) => approvalReply(id, await approveClick(deps, { requestId: id, approver: user, pushSent: () => tell(STEP_UP_PUSH_SENT) })),
     [ACTIONS.deny]: async (id, user, body, client) => {
       // Only someone who may deny is asked for a reason; the submission is checked again.
       await checkMayDecide(deps, { requestId: id, user, verb: 'deny' });
@@ -67,6 +70,9 @@ function actionHandlers(deps: AppDeps, options: ListenerOptions): Record<string,
   };
 }
 
+/** An Approve that needs a step-up: said once the push is on its way. */
+const STEP_UP_PUSH_SENT = ':iphone: Approve the Okta Verify push on your phone… Your approval counts once you accept it (within a minute).';
+
 /** What the approver is told after clicking Approve: how far the request got, and the grant's state if it was the last approval. */
 function approvalReply(id: number, outcome: Awaited<ReturnType<typeof approveRequest>>): string | undefined {
   if (outcome.kind !== 'approved') return undefined;
@@ -91,7 +97,7 @@ function registerButtons(app: App, deps: AppDeps, track: ListenerOptions['track'
       return;
     }
     track(
-      handler(id.data, user, body, client)
+      handler(id.data, user, body, client, tell)
         .then((reply) => (reply ? tell(reply) : undefined))
         .catch(async (error: unknown) => {
           if (error instanceof Refusal) return tell(refusalMrkdwn(error.reason));

@@ -36,6 +36,8 @@ import { WorkerLoop } from './workers/loop.ts';
 import { watchSuspiciousPatterns } from './app/monitors/watch-patterns.ts';
 import { providersFromEnv, stepUpWithoutVerifier } from './providers/from-env.ts';
 import { StepUp } from './app/step-up.ts';
+import { onCallFromEnv, onCallProblems } from './oncall/from-env.ts';
+import type { OnCallDirectory } from './ports.ts';
 import { reviewTicker } from './workers/reviews.ts';
 import type { AppDeps } from './app/deps.ts';
 import { expireRequests } from './app/expire-requests.ts';
@@ -95,6 +97,7 @@ interface Parts {
   ledger: Ledger;
   clock: Clock;
   providers: Providers;
+  onCall: OnCallDirectory | undefined;
   metrics: PrometheusMetrics;
   slack: SlackApp;
   inFlight: InFlight;
@@ -105,6 +108,8 @@ interface Parts {
 export async function startBot(options: BotOptions): Promise<RunningBot> {
   const { env, access, logger } = options;
   const clock = options.clock ?? systemClock;
+  // Before the database opens: a policy PagerDuty cannot serve here stops the start with nothing to undo.
+  const onCall = onCallFromEnv(env, access?.config);
   const database = await openBotDatabase(env, logger);
   const ledger = new Ledger(clock);
   await recordPolicyLoaded(database, ledger, clock, access, logger);
@@ -117,7 +122,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const slack = slackAppFor(env, logger, metrics, database);
   const tickMs = options.tickMs ?? 1_000;
   const heartbeat = new WorkerLoop('heartbeat', tickMs, heartbeatTicker({ db: database.db, ledger, clock }, identity.host), logger);
-  const parts: Parts = { options, database, ledger, clock, providers, metrics, slack, inFlight, tickMs };
+  const parts: Parts = { options, database, ledger, clock, providers, onCall, metrics, slack, inFlight, tickMs };
   const wiring = access ? wireConfigured(parts, new PolicyInForce(access)) : wireUnconfigured(slack, logger, inFlight);
   slack.app.error(async (error) => {
     logger.error({ err: error }, 'unhandled error in a Slack listener');
@@ -199,14 +204,14 @@ function wireUnconfigured(slack: SlackApp, logger: Logger, inFlight: InFlight): 
 
 /** The use cases' dependencies, the workers that run them, the policy's reload and the Slack listeners. */
 function wireConfigured(parts: Parts, policy: PolicyInForce): Wiring {
-  const { options, database, ledger, clock, providers, metrics, slack, tickMs } = parts;
+  const { options, database, ledger, clock, providers, onCall, metrics, slack, tickMs } = parts;
   const { env, logger } = options;
   const woken: { grants?: WorkerLoop; outbox?: WorkerLoop } = {};
   const wake = { grants: () => woken.grants!.wake(), outbox: () => woken.outbox!.wake() };
   const directory = new SlackDirectory(slack.client);
   // The identity directory (Okta) access reviews ask for people's status and managers.
   const identities = providers.identities;
-  const deps: AppDeps = { db: database.db, ledger, clock, access: policy, providers: guardedProviders(countedProviders(providers.registry, metrics), () => clock.now()), directory, identities, logger, metrics, wake };
+  const deps: AppDeps = { db: database.db, ledger, clock, access: policy, providers: guardedProviders(countedProviders(providers.registry, metrics), () => clock.now()), directory, identities, onCall, logger, metrics, wake };
   if (providers.pushVerifier) deps.stepUp = new StepUp(providers.pushVerifier, options.stepUp);
   const sender = new OutboxSender(deps, slack.outboxClient);
   woken.outbox = new WorkerLoop('outbox', tickMs, async () => {
@@ -232,7 +237,7 @@ function wireConfigured(parts: Parts, policy: PolicyInForce): Wiring {
   // Approval channels are checked with Slack in the background: a Slack outage must not hold the start or a reload.
   const checkChannels = (config: AccessConfig, when: string) => parts.inFlight.track(checkApprovalChannels(deps, config, when).catch((error: unknown) => logger.error({ err: error, when }, 'checking the approval channels failed')));
   checkChannels(policy.config, 'start');
-  const reloader = new PolicyReloader(deps, policy, { path: policy.path, problemsRunning: (config) => [...resourcesWithoutProvider(config, providers.registry), ...stepUpWithoutVerifier(config, providers.pushVerifier)], onLoaded: (config) => checkChannels(config, 'reload') });
+  const reloader = new PolicyReloader(deps, policy, { path: policy.path, problemsRunning: (config) => [...resourcesWithoutProvider(config, providers.registry), ...stepUpWithoutVerifier(config, providers.pushVerifier), ...onCallProblems(env, config)], onLoaded: (config) => checkChannels(config, 'reload') });
   loops.push(new WorkerLoop('policy', options.policyPollMs ?? 30_000, () => reloader.adoptRecorded(), logger));
   const stopWatching = watchFile(policy.path, 300, () => void reloader.reloadFile('file changed').catch((error: unknown) => logger.error({ err: error }, 'reloading access.yml failed; the policy in force stays')), logger);
   registerSlackListeners(slack, deps, directory, parts.inFlight);

@@ -251,6 +251,24 @@ export interface IdentityDirectory {
   lookupUser(ref: string): Promise<DirectoryPerson | undefined>;
 }
 
+/** One on-call shift exactly as the on-call system reported it (PagerDuty's oncall object). */
+export interface OnCallShift {
+  scheduleId: string;
+  escalationPolicyId: string;
+  escalationLevel: number;
+  /** ISO 8601 as the system wrote it; null: a permanent on-call (no start, or never goes off call). */
+  start: string | null;
+  end: string | null;
+}
+
+/**
+ * Who is on call now (PagerDuty). Undefined: the system knows nobody with that email. A failure
+ * to answer (unreachable, 5xx, timeout, refused key) throws: the caller must never read it as "on call".
+ */
+export interface OnCallDirectory {
+  onCallNow(email: string, scheduleIds: readonly string[]): Promise<{ userId: string; shifts: OnCallShift[] } | undefined>;
+}
+
 /** Where an Okta Verify push stands: WAITING for the person, or their answer (TIMEOUT: Okta gave up on them). */
 export type PushResult = 'WAITING' | 'SUCCESS' | 'REJECTED' | 'TIMEOUT';
 

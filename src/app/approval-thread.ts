@@ -26,7 +26,8 @@ function stepOf(event: typeof evidenceEvents.$inferSelect): ApprovalThreadStep |
   switch (event.kind) {
     case 'request.approved': {
       const d = readDetails('request.approved', event.details);
-      return d && !('self_grant' in d) ? { step: 'approved', by: event.actor, approvals: d.approvals, required: d.approvals_required } : undefined;
+      // Only an approver's click is a step in the card's thread (not a self-grant or an on-call approval).
+      return d && 'approvals_required' in d ? { step: 'approved', by: event.actor, approvals: d.approvals, required: d.approvals_required } : undefined;
     }
     case 'request.denied': {
       const d = readDetails('request.denied', event.details);

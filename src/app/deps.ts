@@ -2,7 +2,7 @@ import type { LoadedAccessConfig } from '../config/access.ts';
 import type { Db } from '../db/client.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import type { Logger } from '../logger.ts';
-import type { Clock, ChatDirectory, IdentityDirectory, Metrics, Providers } from '../ports.ts';
+import type { Clock, ChatDirectory, IdentityDirectory, Metrics, OnCallDirectory, Providers } from '../ports.ts';
 import type { StepUp } from './step-up.ts';
 
 /** What every use case may use. Built once in bot.ts. */
@@ -15,6 +15,8 @@ export interface AppDeps {
   directory: ChatDirectory;
   /** The identity directory (Okta) when one is configured: people's status and managers, for access reviews. */
   identities?: IdentityDirectory | undefined;
+  /** Who is on call now (PagerDuty), when PAGERDUTY_API_TOKEN is set: for access.yml auto_approve. */
+  onCall?: OnCallDirectory | undefined;
   logger: Logger;
   /** For operators' dashboards; absent in tests that do not look. */
   metrics?: Metrics | undefined;

@@ -1,7 +1,8 @@
 import { alertResponses } from './respond-to-exception.ts';
 import { and, desc, eq, gt, inArray, ne } from 'drizzle-orm';
 import type { Db } from '../db/client.ts';
-import { accessRequests, alerts, grants, HELD_GRANT_STATES, requestApprovals } from '../db/schema.ts';
+import { accessRequests, alerts, evidenceEvents, grants, HELD_GRANT_STATES, requestApprovals } from '../db/schema.ts';
+import { readDetails } from '../domain/events.ts';
 import { formatDuration } from '../domain/duration.ts';
 import type { ApprovalCardView, CardStatus, EmergencyReviewCardView, HomeView, RequestSummary, SecurityAlertView } from './views.ts';
 import type { AppDeps } from './deps.ts';
@@ -83,7 +84,18 @@ export async function emergencyReviewView(deps: Pick<AppDeps, 'db' | 'access'>, 
     grantId: grant.id,
     endsAt: grant.endsAt,
     reviewed: grant.reviewedBy && grant.reviewedAt ? { by: grant.reviewedBy, at: grant.reviewedAt } : undefined,
+    onCall: request.kind === 'on_call' ? await onCallShifts(deps.db, requestId) : undefined,
   };
+}
+
+/** The shifts an on-call approval recorded: the ledger is where PagerDuty's answer is kept. */
+async function onCallShifts(db: Db, requestId: number): Promise<NonNullable<EmergencyReviewCardView['onCall']>> {
+  const rows = await db.select({ details: evidenceEvents.details }).from(evidenceEvents).where(and(eq(evidenceEvents.requestId, String(requestId)), eq(evidenceEvents.kind, 'request.approved')));
+  for (const row of rows) {
+    const details = readDetails('request.approved', row.details);
+    if (details && 'on_call' in details) return details.on_call.map((s) => ({ scheduleId: s.schedule_id, escalationLevel: s.escalation_level, end: s.end }));
+  }
+  return [];
 }
 
 export async function securityAlertView(db: Db, alertId: number): Promise<(SecurityAlertView & { channel: string | null; ts: string | null }) | undefined> {

@@ -18,10 +18,13 @@ import { findPerson } from '../reports/access/person-aliases.ts';
 import { underOnePolicy } from './policy-in-force.ts';
 import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';
+import { approveOnCall, onCallApproval, type OnCallApproval } from './on-call-approval.ts';
 
 export type RequestOutcome =
   | { kind: 'pending'; requestId: number; approvers: string[]; approvalsRequired: number }
-  | { kind: 'emergency'; requestId: number; grantId: number; grant: ApplyResult };
+  | { kind: 'emergency'; requestId: number; grantId: number; grant: ApplyResult }
+  /** On call in PagerDuty when asking (access.yml auto_approve): approved at once, reviewed after. */
+  | { kind: 'on_call'; requestId: number; grantId: number; grant: ApplyResult };
 
 export interface AccessAsk {
   requester: string;
@@ -88,6 +91,8 @@ interface Vetted {
   emergency: boolean;
   requester: PersonRef;
   leaver: LeaverStatus;
+  /** On call now under the resource's auto_approve: approved by that policy. */
+  onCall?: OnCallApproval | undefined;
 }
 
 type AccessRequest = typeof accessRequests.$inferSelect;
@@ -106,6 +111,10 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
     const left = await offboardedSince(tx, vetted.requester, vetted.leaver.seenSeq);
     if (left) throw new Refusal({ code: 'requester_left', left: describeLeft(left) });
     const request = await recordRequest(tx, deps, ask, resource, { ...vetted, who }, now);
+    if (vetted.onCall) {
+      const grantId = await approveOnCall(tx, deps, ask, resource.grant, request.id, vetted.onCall, now);
+      return { kind: 'on_call' as const, requestId: request.id, grantId };
+    }
     if (!vetted.emergency) {
       const channel = resource.approvers.channel;
       await enqueue(tx, now, { type: 'approval_cards', requestId: request.id, ...(channel ? { channel } : {}) });
@@ -116,6 +125,7 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
   });
   deps.wake.outbox();
   if (outcome.kind === 'pending') return { ...outcome, approvers: vetted.approvers, approvalsRequired: resource.approvals_required };
+  if (outcome.kind === 'on_call') return { ...outcome, grant: await applyGrant(deps, outcome.grantId) };
   const grant = await (ask.kind === 'extension' ? extendGrant : applyGrant)(deps, outcome.grantId);
   return { ...outcome, grant };
 }
@@ -127,7 +137,9 @@ async function vet(deps: AppDeps, ask: NewRequest, resource: ResourceConfig, mem
   const requester = { emails: [ask.email], slackUserId: ask.requester };
   const leaver = await leaverStatus(deps, requester);
   if (leaver.left) throw new Refusal({ code: 'requester_left', left: describeLeft(leaver.left) });
-  return { approvers, emergency, requester, leaver };
+  // Extensions are decided by approvers as ever: being on call justifies access now, not more of it.
+  const onCall = emergency || ask.kind !== 'standard' ? undefined : await onCallApproval(deps, ask, resource);
+  return { approvers, emergency, requester, leaver, onCall };
 }
 
 /**
@@ -150,7 +162,7 @@ async function recordRequest(
   deps: AppDeps,
   ask: NewRequest,
   resource: ResourceConfig,
-  { approvers, emergency, leaver, who }: Vetted & { who: { id: string; label: string } | null },
+  { approvers, emergency, leaver, who, onCall }: Vetted & { who: { id: string; label: string } | null },
   now: Date,
 ): Promise<AccessRequest> {
   const [request] = await tx
@@ -162,15 +174,16 @@ async function recordRequest(
       durationMs: ask.durationMs,
       reason: ask.reason,
       ticket: ask.ticket ?? null,
-      kind: emergency && ask.kind === 'standard' ? 'emergency' : ask.kind,
+      kind: emergency && ask.kind === 'standard' ? 'emergency' : onCall ? 'on_call' : ask.kind,
       extendsGrantId: ask.extendsGrantId ?? null,
-      state: emergency ? 'approved' : 'pending',
+      state: emergency || onCall ? 'approved' : 'pending',
       approvalsRequired: resource.approvals_required,
       approvers,
       configHash: deps.access.hash,
       createdAt: now,
       pendingUntil: new Date(now.getTime() + resource.request_ttl),
       ...(emergency ? { decidedAt: now, decidedBy: ask.requester } : {}),
+      ...(onCall ? { decidedAt: now, decidedBy: 'breakglass' } : {}),
     })
     .returning();
   await deps.ledger.append(tx, {
@@ -192,7 +205,7 @@ async function recordRequest(
       // A person offboarded before and active again since: the auditor sees which offboarding they came back from.
       ...(leaver.seenSeq > 0 ? { rejoined_after_offboarding_seq: leaver.seenSeq } : {}),
       ...(who ? { person_id: who.id, person_label: who.label } : {}),
-      ...(resource.approvers.channel && !emergency ? { approval_channel: resource.approvers.channel } : {}),
+      ...(resource.approvers.channel && !emergency && !onCall ? { approval_channel: resource.approvers.channel } : {}),
     },
   });
   return request!;

@@ -1,20 +1,22 @@
 import { and, eq, isNull } from 'drizzle-orm';
 import { enqueue } from '../db/outbox.ts';
-import { grants } from '../db/schema.ts';
+import { accessRequests, grants } from '../db/schema.ts';
 import { eligibleApprovers } from '../domain/policy.ts';
 import { Refusal, type AppDeps } from './deps.ts';
 import { isSecurity } from './security.ts';
 import { usergroupLookup } from './usergroups.ts';
 import { aboutGrant } from './grant-evidence.ts';
 
-/** An approver (or security) reviews an emergency self-grant after the fact. */
+/** An approver (or security) reviews an emergency self-grant, or an on-call approval, after the fact. */
 export async function reviewEmergency(deps: AppDeps, input: { grantId: number; reviewer: string }): Promise<void> {
   const now = deps.clock.now();
   const members = await usergroupLookup(deps.access.config, deps.directory);
   const security = await isSecurity(deps, input.reviewer);
   await deps.db.transaction(async (tx) => {
     const [grant] = await tx.select().from(grants).where(eq(grants.id, input.grantId)).for('update');
-    if (!grant || !grant.emergency) throw new Refusal({ code: 'no_emergency_grant' });
+    const [request] = grant ? await tx.select({ kind: accessRequests.kind }).from(accessRequests).where(eq(accessRequests.id, grant.requestId)) : [];
+    // An on-call approval is reviewed afterwards the same way: nobody approved it before it began.
+    if (!grant || !(grant.emergency || request?.kind === 'on_call')) throw new Refusal({ code: 'no_emergency_grant' });
     const resource = deps.access.config.resources[grant.resource];
     const allowed = security || (resource !== undefined && eligibleApprovers(resource, grant.person, members).includes(input.reviewer));
     if (input.reviewer === grant.person) throw new Refusal({ code: 'own_emergency' });

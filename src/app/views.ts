@@ -14,7 +14,7 @@ export interface RequestSummary {
   duration: string;
   reason: string;
   ticket?: string | undefined;
-  kind: 'standard' | 'emergency' | 'extension';
+  kind: 'standard' | 'emergency' | 'extension' | 'on_call';
   /** For an extension: the grant being extended. */
   extendsGrantId?: number | undefined;
   createdAt: Date;
@@ -54,6 +54,8 @@ export interface EmergencyReviewCardView {
   grantId: number;
   endsAt: Date;
   reviewed?: { by: string; at: Date } | undefined;
+  /** An on-call approval (request kind on_call): the PagerDuty shifts it was approved on. */
+  onCall?: Array<{ scheduleId: string; escalationLevel: number; end: string | null }> | undefined;
 }
 
 export interface SecurityAlertView {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../domain/duration.ts';
 import { SLACK_USER_ID } from '../domain/people.ts';
 import { duration } from './duration-field.ts';
+import { autoApprove } from './auto-approve-field.ts';
 import { scheduleProblem } from '../domain/review.ts';
 import { monitorsSchema } from './monitors-schema.ts';
 import type { GrantTarget } from '../ports.ts';
@@ -58,10 +59,15 @@ const resource = z
     request_ttl: duration.default(() => parseDuration('1h')!),
     /** How long before the end the holder is reminded; the top-level remind_before when absent. */
     remind_before: duration.optional(),
+    /** Approved at once for who is on call now (PagerDuty), reviewed by the approvers afterwards. */
+    auto_approve: autoApprove.optional(),
     /** How an approver proves it is them before their approval counts; absent: their Slack session. */
     approval: approvalSettings.optional(),
   })
   .superRefine((r, ctx) => {
+    if (r.auto_approve && r.emergency_self_grant) {
+      ctx.addIssue({ code: 'custom', path: ['auto_approve'], message: 'auto_approve has no effect with emergency_self_grant: true (everyone is already granted at once); remove one of them' });
+    }
     const listed = r.approvers.slack_users?.length ?? 0;
     // A channel alone is approved by its members, who are only known once Slack is asked.
     const channelMembersApprove = r.approvers.channel !== undefined && listed === 0;

@@ -26,6 +26,9 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).default('./.data'),
   ACCESS_CONFIG: z.string().min(1).optional(),
   ...providerEnv,
+  /** On-call auto-approval (access.yml auto_approve.pagerduty): a REST API key, read-only is enough. */
+  PAGERDUTY_API_TOKEN: z.string().min(1).optional(),
+  PAGERDUTY_API_URL: z.url().default('https://api.pagerduty.com'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LEDGER_SIGNING_KEY: z
     .string()
@@ -66,6 +69,8 @@ const WHERE_FROM: Record<string, string> = {
   DATABASE_MIGRATION_URL: "a postgres:// URL for the role that owns breakglass's tables; DATABASE_URL then names the bot's own role",
   DATABASE_URL: 'e.g. postgres://breakglass@db.internal:5432/breakglass, or unset for the embedded database in DATA_DIR',
   ...providerEnvHints,
+  PAGERDUTY_API_TOKEN: 'PagerDuty → Integrations → API Access Keys (a read-only key is enough)',
+  PAGERDUTY_API_URL: 'leave it unset for https://api.pagerduty.com; https://api.eu.pagerduty.com for the EU service region',
   LEDGER_SIGNING_KEY: 'openssl genpkey -algorithm ed25519 -outform DER | base64 -w0',
 };
 

@@ -62,7 +62,7 @@ export const accessRequests = pgTable(
     durationMs: bigint('duration_ms', { mode: 'number' }).notNull(),
     reason: text('reason').notNull(),
     ticket: text('ticket'),
-    /** standard: needs approval; emergency: self-granted, reviewed after; extension: more time on a grant. */
+    /** standard: needs approval; emergency: self-granted, reviewed after; extension: more time on a grant; on_call: approved as on call in PagerDuty, reviewed after. */
     kind: text('kind').$type<RequestKind>().notNull(),
     extendsGrantId: integer('extends_grant_id'),
     state: text('state').$type<RequestState>().notNull(),
@@ -84,7 +84,7 @@ export const accessRequests = pgTable(
   (t) => [index('access_requests_state_idx').on(t.state, t.pendingUntil), index('access_requests_requester_idx').on(t.requester, t.createdAt)],
 );
 
-export type RequestKind = 'standard' | 'emergency' | 'extension';
+export type RequestKind = 'standard' | 'emergency' | 'extension' | 'on_call';
 export type RequestState = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
 
 export const requestApprovals = pgTable(

@@ -28,6 +28,21 @@ const requestApproved = z.union([
   z.object({ approvals: z.number(), approvals_required: z.number(), final: z.boolean(), config_hash: z.string(), verification: approvalVerification.optional() }),
   // An emergency self-grant: the requester approves themselves under the policy.
   z.object({ self_grant: z.literal(true), policy: z.literal('emergency_self_grant'), approvals: z.array(z.string()), final: z.literal(true), config_hash: z.string() }),
+  // On call in PagerDuty when asking (access.yml auto_approve.pagerduty): approved by the policy, not
+  // by a person; the shifts are PagerDuty's answer as it came, and the approvers review afterwards.
+  z.object({
+    policy: z.literal('pagerduty_on_call'),
+    final: z.literal(true),
+    config_hash: z.string(),
+    /** The policy's terms the shifts were matched against. */
+    schedule_ids: z.array(z.string()),
+    escalation_levels: z.array(z.number()),
+    pagerduty_user_id: z.string(),
+    checked_at: time,
+    on_call: z.array(
+      z.object({ schedule_id: z.string(), escalation_policy_id: z.string(), escalation_level: z.number(), start: nullableTime, end: nullableTime }),
+    ),
+  }),
 ]);
 
 const requestCancelled = z.union([

@@ -34,7 +34,7 @@ export type Notification =
   | { kind: 'human_task_overdue'; taskId: number; action: 'grant' | 'remove'; system: string; person: string; email: string; owners: string[]; dueAt: string }
   | { kind: 'manual_grant_unconfirmed'; taskId: number; system: string; person: string; email: string; owners: string[]; endsAt: string }
   | { kind: 'emergency_grant'; requestId: number; requester: string; resource: string; durationMs: number; reason: string }
-  | { kind: 'emergency_unreviewed'; requestId: number; person: string; resource: string }
+  | { kind: 'emergency_unreviewed'; requestId: number; person: string; resource: string; onCall?: true }
   | { kind: 'revoke_failed'; requestId: number; person: string; resource: string; error: string }
   | { kind: 'grant_in_doubt'; requestId: number; person: string; resource: string; error: string }
   | { kind: 'revoke_ineffective'; requestId: number; person: string; resource: string; principal: string }
@@ -115,7 +115,7 @@ const SECURITY_ALERTS = {
   manual_grant_unconfirmed: (n) =>
     msg`${emoji('rotating_light')} Nobody confirmed granting ${bold(n.system)} to ${n.email} (${mention(n.person)}) before the grant's end, ${date(n.endsAt)}: breakglass does not know whether it was granted. The grant is recorded ended unconfirmed, and its owners (${joined(n.owners.map((o) => [mention(o)]), ', ')}) are asked to remove it.`,
   emergency_grant: (n) => msg`${emoji('rotating_light')} ${mention(n.requester)} self-granted emergency access to ${code(n.resource)} for ${formatDuration(n.durationMs)} (request #${n.requestId}). Reason: ${n.reason}`,
-  emergency_unreviewed: (n) => msg`${emoji('rotating_light')} ${mention(n.person)}'s emergency access to ${code(n.resource)} (request #${n.requestId}) has not been reviewed by an approver after 24 hours.`,
+  emergency_unreviewed: (n) => msg`${emoji('rotating_light')} ${mention(n.person)}'s ${n.onCall ? 'on-call' : 'emergency'} access to ${code(n.resource)} (request #${n.requestId}) has not been reviewed by an approver after 24 hours.`,
   revoke_failed: (n) => msg`${emoji('warning')} Revoking ${mention(n.person)}'s access to ${code(n.resource)} (request #${n.requestId}) failed: ${n.error}. breakglass keeps retrying until it succeeds.`,
   grant_in_doubt: (n) => msg`${emoji('warning')} Granting ${mention(n.person)} access to ${code(n.resource)} (request #${n.requestId}) got no answer from the provider (${n.error}), and the provider cannot be listed yet: whether the access was granted is unknown. breakglass keeps checking and records the outcome.`,
   revoke_ineffective: (n) => msg`${emoji('warning')} Revoking ${mention(n.person)}'s access to ${code(n.resource)} (request #${n.requestId}) did not remove it: the provider reported the access gone, but still lists ${n.principal} holding it (a renamed user?). breakglass keeps retrying; remove it at the provider if it persists.`,

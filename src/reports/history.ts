@@ -22,6 +22,8 @@ export interface ApprovalRecord {
   final: boolean;
   /** An emergency self-grant: the requester approved under `emergency_self_grant`. */
   selfGrant: boolean;
+  /** Approved by the on-call policy (access.yml auto_approve.pagerduty): the shifts PagerDuty reported. */
+  onCall?: { pagerDutyUserId: string; shifts: Array<{ scheduleId: string; escalationLevel: number; start: string | null; end: string | null }> } | undefined;
   /** How many distinct approvals the request had with this one (details.approvals when a number). */
   count: number | null;
   configHash: string | null;
@@ -226,16 +228,18 @@ export class EvidenceHistory {
         const d = parsed.details;
         const request = this.request(event.requestId, event);
         const selfGrant = 'self_grant' in d;
+        const onCall = 'on_call' in d ? { pagerDutyUserId: d.pagerduty_user_id, shifts: d.on_call.map((s) => ({ scheduleId: s.schedule_id, escalationLevel: s.escalation_level, start: s.start, end: s.end })) } : undefined;
         request.approvals.push({
           approver: event.actor,
           at: event.occurredAt,
           seq: event.seq,
           final: d.final,
           selfGrant,
-          count: selfGrant ? null : number(d.approvals),
+          ...(onCall ? { onCall } : {}),
+          count: 'approvals_required' in d ? number(d.approvals) : null,
           configHash: text(d.config_hash),
         });
-        if (!selfGrant) request.approvalsRequired ??= number(d.approvals_required);
+        if ('approvals_required' in d) request.approvalsRequired ??= number(d.approvals_required);
         return;
       }
       case 'request.denied':
@@ -314,7 +318,7 @@ export class EvidenceHistory {
       case 'emergency.reviewed': {
         const grant = this.grant(parsed.details.grant_id, event);
         if (grant) {
-          grant.emergency = true;
+          grant.emergency ||= !this.approvedOnCall(grant.requestId);
           grant.review ??= { by: event.actor, at: event.occurredAt, seq: event.seq };
         }
         return;
@@ -322,7 +326,7 @@ export class EvidenceHistory {
       case 'emergency.escalated': {
         const grant = this.grant(parsed.details.grant_id, event);
         if (grant) {
-          grant.emergency = true;
+          grant.emergency ||= !this.approvedOnCall(grant.requestId);
           grant.escalation ??= { at: event.occurredAt, seq: event.seq };
         }
         return;
@@ -378,6 +382,12 @@ export class EvidenceHistory {
   /** The request a grant was given under (its original request, not an extension). */
   requestOf(grant: GrantRecord): RequestRecord | undefined {
     return grant.requestId === null ? undefined : this.requests.get(grant.requestId);
+  }
+
+  /** Whether the request was approved by the on-call policy rather than self-granted in an emergency. */
+  approvedOnCall(requestId: string | null): boolean {
+    const request = requestId === null ? undefined : this.requests.get(requestId);
+    return request?.kind === 'on_call' || (request?.approvals.some((a) => a.onCall) ?? false);
   }
 
   private request(requestId: string | null, event: StoredEvent): RequestRecord {

@@ -169,7 +169,7 @@ export class OutboxSender {
     }
     const channelCard = existing.find(isChannelCard);
     if (channelCard) await this.channelCard.thread(requestId, channelCard);
-    if (request?.kind === 'emergency') await this.emergencyCards(requestId, false);
+    if (request?.kind === 'emergency' || request?.kind === 'on_call') await this.emergencyCards(requestId, false);
   }
 
   private async emergencyCards(requestId: number, postMissing: boolean): Promise<void> {

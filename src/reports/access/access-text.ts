@@ -20,7 +20,7 @@ function basisLines(i: AccessInterval): string[] {
         `  basis:        ${b.kind === 'emergency_grant' ? 'emergency self-grant' : 'breakglass grant'} ${b.grantId} under request #${b.requestId ?? '?'}${b.requestKind ? ` (${b.requestKind})` : ''}`,
         `  reason:       ${b.reason ?? '(none recorded)'}`,
         `  ticket:       ${b.ticket ?? '(none)'}`,
-        `  approved by:  ${b.selfGranted ? `${b.approvedBy.join(', ')} (self-grant; ${b.emergencyReview ? `reviewed by ${b.emergencyReview.by} at ${iso(b.emergencyReview.at)}` : 'not reviewed'})` : b.approvedBy.length ? `${b.approvedBy.join(', ')}${b.approvalsRequired !== null ? ` (${b.approvalsRequired} required)` : ''}` : 'NO APPROVAL RECORDED'}`,
+        `  approved by:  ${b.requestKind === 'on_call' ? `on call in PagerDuty (policy pagerduty_on_call; ${b.emergencyReview ? `reviewed by ${b.emergencyReview.by} at ${iso(b.emergencyReview.at)}` : 'not reviewed'})` : b.selfGranted ? `${b.approvedBy.join(', ')} (self-grant; ${b.emergencyReview ? `reviewed by ${b.emergencyReview.by} at ${iso(b.emergencyReview.at)}` : 'not reviewed'})` : b.approvedBy.length ? `${b.approvedBy.join(', ')}${b.approvalsRequired !== null ? ` (${b.approvalsRequired} required)` : ''}` : 'NO APPROVAL RECORDED'}`,
         `  policy:       ${b.policy.configHash ?? '(not recorded)'}${b.policy.source ? ` (${describeSource(b.policy.source)})` : ''}`,
         `  granted:      ${iso(i.from)}, to end ${iso(b.scheduledEndAt)}`,
       ];

@@ -252,6 +252,7 @@ function grantInterval(history: EvidenceHistory, grant: GrantRecord & { applied:
       approvalsRequired: holder.approvalsRequired,
       selfGranted: holder.selfGranted,
       emergencyReview: holder.emergencyReview,
+      onCall: holder.onCall,
       policy: { configHash, source: configHash ? (policies.get(configHash) ?? null) : null },
       scheduledEndAt: holder.scheduledEndAt,
     },

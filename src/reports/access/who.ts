@@ -1,6 +1,6 @@
 import type { Db } from '../../db/client.ts';
 import type { StoredEvent } from '../../ledger/event.ts';
-import { approversOf, EvidenceHistory, humanDuration, scheduledEnd, type GrantApplied, type GrantRecord } from '../history.ts';
+import { approversOf, EvidenceHistory, humanDuration, scheduledEnd, type ApprovalRecord, type GrantApplied, type GrantRecord } from '../history.ts';
 import { readEvents } from '../../ledger/read.ts';
 
 /**
@@ -34,8 +34,10 @@ export interface GrantDecision {
   approvedBy: string[];
   approvalsRequired: number | null;
   selfGranted: boolean;
-  /** Who reviewed an emergency grant after the fact, when. */
+  /** Who reviewed an emergency grant (or an on-call approval) after the fact, when. */
   emergencyReview: { by: string; at: Date } | null;
+  /** Approved because PagerDuty had the person on call (not an emergency): its shifts as PagerDuty returned them. */
+  onCall: ApprovalRecord['onCall'] | null;
   /** The end in force at the instant asked about (extensions and early ends recorded by then). */
   scheduledEndAt: Date;
 }
@@ -120,6 +122,7 @@ export function describeGrant(history: EvidenceHistory, grant: GrantRecord & { a
     approvalsRequired: request?.approvalsRequired ?? null,
     selfGranted: approvals.some((a) => a.selfGrant),
     emergencyReview: grant.review ? { by: grant.review.by, at: grant.review.at } : null,
+    onCall: approvals.find((a) => a.onCall)?.onCall ?? null,
     grantedAt: grant.applied.startsAt,
     scheduledEndAt: end,
     endedAt: grant.revocation?.at ?? null,
@@ -150,6 +153,7 @@ export function whoToJson(answer: WhoAnswer): Record<string, unknown> {
       approvals_required: h.approvalsRequired,
       self_granted: h.selfGranted,
       emergency_review: h.emergencyReview ? { by: h.emergencyReview.by, at: h.emergencyReview.at.toISOString() } : null,
+      ...(h.onCall ? { on_call: { pagerduty_user_id: h.onCall.pagerDutyUserId, shifts: h.onCall.shifts.map((s) => ({ schedule_id: s.scheduleId, escalation_level: s.escalationLevel, start: s.start, end: s.end })) } } : {}),
       granted_at: h.grantedAt.toISOString(),
       scheduled_end_at: h.scheduledEndAt.toISOString(),
       ended_at: h.endedAt?.toISOString() ?? null,
@@ -178,7 +182,7 @@ export function whoToText(answer: WhoAnswer): string {
     const required = h.approvalsRequired === null ? '' : ` (${h.approvalsRequired} required)`;
     lines.push(
       `  approved by:  ${
-        h.selfGranted ? `${h.approvedBy.join(', ')} (emergency self-grant; ${h.emergencyReview ? `reviewed by ${h.emergencyReview.by} at ${h.emergencyReview.at.toISOString()}` : 'not reviewed'})` : h.approvedBy.length > 0 ? `${h.approvedBy.join(', ')}${required}` : 'NO APPROVAL RECORDED'
+        h.onCall ? onCallApproval(h) : h.selfGranted ? `${h.approvedBy.join(', ')} (emergency self-grant; ${h.emergencyReview ? `reviewed by ${h.emergencyReview.by} at ${h.emergencyReview.at.toISOString()}` : 'not reviewed'})` : h.approvedBy.length > 0 ? `${h.approvedBy.join(', ')}${required}` : 'NO APPROVAL RECORDED'
       }`,
     );
     lines.push(`  granted:      ${h.grantedAt.toISOString()}`);
@@ -204,4 +208,10 @@ export async function whoFromLedger(db: Db, resource: string, at: Date): Promise
   const history = new EvidenceHistory();
   for await (const event of readEvents(db, { resource })) history.add(event);
   return whoFromHistory(history, resource, at);
+}
+
+/** An on-call approval in the text answer: PagerDuty's shifts, and the review that followed. */
+function onCallApproval(h: AccessHolder): string {
+  const shifts = h.onCall!.shifts.map((s) => `schedule ${s.scheduleId} level ${s.escalationLevel} ${s.start ?? 'always'}–${s.end ?? 'no end'}`).join('; ');
+  return `on call in PagerDuty (${shifts}; ${h.emergencyReview ? `reviewed by ${h.emergencyReview.by} at ${h.emergencyReview.at.toISOString()}` : 'not reviewed'})`;
 }

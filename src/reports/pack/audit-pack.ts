@@ -16,7 +16,7 @@ import { CSV_CONVENTIONS, toSafeCsv } from '../csv-safe.ts';
 import { GENESIS_HASH, type StoredEvent } from '../../ledger/event.ts';
 import { headRowProblem, readHeadRow, type HeadRow } from '../../ledger/head-row.ts';
 import { exportEvents } from '../export/export.ts';
-import { approversOf, EvidenceHistory, humanDuration, scheduledEnd, text, type GrantApplied, type GrantRecord } from '../history.ts';
+import { approversOf, EvidenceHistory, humanDuration, scheduledEnd, text, type ApprovalRecord, type GrantApplied, type GrantRecord } from '../history.ts';
 import { detailsText, slackToText } from '../human-text.ts';
 import { PROOF_FILES, SIGNATURE_FILE, signSums, writePackProof } from './pack-proof.ts';
 import { renderPolicy } from '../policy/policy-doc.ts';
@@ -60,7 +60,7 @@ export const CSV_COLUMNS = {
   ],
   'emergency.csv': [
     'request_id', 'grant_id', 'person', 'resource', 'reason', 'ticket', 'granted_at', 'ends_at', 'revoked_at', 'reviewed_by', 'reviewed_at', 'reviewed_after',
-    'reviewed_within_24h', 'escalated_at', 'alert_acknowledged_by', 'alert_acknowledged_at', 'evidence_seqs',
+    'reviewed_within_24h', 'escalated_at', 'alert_acknowledged_by', 'alert_acknowledged_at', 'evidence_seqs', 'basis', 'on_call',
   ],
   'reviews.csv': ['seq', 'occurred_at', 'kind', 'campaign_id', 'period', 'actor', 'reviewer', 'subject', 'resource', 'decision', 'due_at', 'overdue', 'details'],
   'review-lines.csv': REVIEW_LINES_COLUMNS,
@@ -98,7 +98,8 @@ export const PACK_FILES: Array<{ file: string; criteria: string[]; checks: strin
   {
     file: 'emergency.csv',
     criteria: ['CC6.2', 'CC7.2', 'CC7.3'],
-    checks: 'Each emergency self-grant was alerted to security and reviewed by an approver within 24 hours, or escalated when it was not.',
+    checks:
+      'Each emergency self-grant was alerted to security and reviewed by an approver within 24 hours, or escalated when it was not. Rows with `basis` `pagerduty_on_call` are on-call approvals, not emergencies: approved at once because PagerDuty had the requester on call (`on_call`: the shifts as PagerDuty returned them), reviewed the same way, with no security alert.',
   },
   {
     file: 'reviews.csv',
@@ -282,7 +283,7 @@ export function approvalRows(history: EvidenceHistory, period: Period): Array<Ro
   return rows.sort((a, b) => a.seq - b.seq);
 }
 
-/** Emergency self-grants started in the period, with their after-the-fact review. */
+/** Emergency self-grants (and on-call approvals, labelled by `basis`) started in the period, with their after-the-fact review. */
 export function emergencyRows(history: EvidenceHistory, period: Period, now: Date): Row[] {
   const alertsByGrant = new Map<string, { by: string; at: Date; seq: number } | null>();
   for (const alert of history.alerts.values()) {
@@ -290,9 +291,10 @@ export function emergencyRows(history: EvidenceHistory, period: Period, now: Dat
   }
   return history
     .appliedGrants()
-    .filter((g) => g.emergency && inPeriod(g.applied.startsAt, period))
+    .filter((g) => (g.emergency || history.approvedOnCall(g.requestId)) && inPeriod(g.applied.startsAt, period))
     .map((grant: Applied) => {
       const request = history.requestOf(grant);
+      const onCall = request?.approvals.find((a) => a.onCall)?.onCall;
       const due = grant.applied.startsAt.getTime() + EMERGENCY_REVIEW_WITHIN_MS;
       const reviewedAfter = grant.review ? grant.review.at.getTime() - grant.applied.startsAt.getTime() : null;
       const ack = alertsByGrant.get(grant.grantId) ?? null;
@@ -315,6 +317,8 @@ export function emergencyRows(history: EvidenceHistory, period: Period, now: Dat
         alert_acknowledged_by: ack?.by ?? null,
         alert_acknowledged_at: iso(ack?.at),
         evidence_seqs: [...new Set(seqs)].sort((a, b) => a - b).join(' '),
+        basis: onCall ? 'pagerduty_on_call' : 'emergency_self_grant',
+        on_call: onCall ? onCallText(onCall) : null,
       };
     });
 }
@@ -698,4 +702,10 @@ function indexMarkdown(input: {
   for (const [criterion, meaning] of Object.entries(CRITERIA)) lines.push(`- **${criterion}**: ${escapeMarkdown(meaning)}`);
   lines.push('');
   return lines.join('\n');
+}
+
+/** PagerDuty's shifts behind an on-call approval, as it returned them, in one cell. */
+export function onCallText(onCall: NonNullable<ApprovalRecord['onCall']>): string {
+  const shifts = onCall.shifts.map((s) => `schedule ${s.scheduleId} level ${s.escalationLevel} from ${s.start ?? 'always'} to ${s.end ?? 'no end'}`);
+  return `PagerDuty user ${onCall.pagerDutyUserId}: ${shifts.join('; ')}`;
 }

@@ -75,6 +75,8 @@ function resourcesSection(config: AccessConfig): string[] {
           : 'not allowed: access needs approval first'
       } |`,
     );
+    const onCall = resource.auto_approve?.pagerduty;
+    if (onCall) line(`| On-call auto-approval | ${cell(`approved at once for whoever PagerDuty has on call in schedule ${onCall.schedule_ids.join(', ')} at escalation level ${onCall.escalation_levels.join(', ')}; reviewed by an approver afterwards (see section 3)`)} |`);
     line(`| Extensions | a new request, approved under the same rules, each for at most ${words(resource.max_duration)} |`, '');
   }
   return out;
@@ -88,8 +90,9 @@ function emergencySection(config: AccessConfig): string[] {
   const emergency = Object.entries(config.resources).filter(([, r]) => r.emergency_self_grant);
   const reviewHours = Math.round(EMERGENCY_REVIEW_WITHIN_MS / 3_600_000);
   line('## 3. Emergency access', '');
+  const onCall = Object.entries(config.resources).filter(([, r]) => r.auto_approve?.pagerduty);
   if (emergency.length === 0) {
-    line('No resource allows emergency self-grant: all access is approved before it is given.', '');
+    line(`No resource allows emergency self-grant: all access is approved before it is given${onCall.length > 0 ? ', by its approvers or by the on-call policy below' : ''}.`, '');
   } else {
     line(`Resources that allow emergency self-grant: ${emergency.map(([n]) => `\`${n}\``).join(', ')}. For these:`, '');
     line('1. The requester is granted access at once, within the resource’s maximum duration; the self-grant is recorded as approved under the `emergency_self_grant` policy.');
@@ -97,6 +100,20 @@ function emergencySection(config: AccessConfig): string[] {
     line(`3. An approver of the resource (never the person who took the access) must review the grant after the fact, within ${reviewHours} hours of its start.`);
     line(`4. A grant not reviewed within ${reviewHours} hours is escalated to the security channel, and the escalation is evidence.`, '');
   }
+  if (onCall.length > 0) out.push(...onCallSection(onCall.map(([name]) => name), reviewHours));
+  return out;
+}
+
+/** access.yml auto_approve.pagerduty, where any resource uses it: who is approved without an approver, and what follows. */
+function onCallSection(resources: string[], reviewHours: number): string[] {
+  const { out, line } = lines();
+  line('### On-call auto-approval', '');
+  line(`Resources approved at once for the engineer on call: ${resources.map((n) => `\`${n}\``).join(', ')}. For these:`, '');
+  line('1. When the request is made, breakglass asks PagerDuty whether the requester (matched by email) is on call at that moment in one of the resource’s schedules, at one of its escalation levels.');
+  line('2. If so, the request is approved under the `pagerduty_on_call` policy: the approval records the PagerDuty shifts exactly as PagerDuty returned them (schedule, escalation policy, escalation level, shift start and end) and this policy’s SHA-256.');
+  line(`3. The resource’s approvers are asked to review the grant after the fact, as for emergency access; one not reviewed within ${reviewHours} hours is escalated to the security channel.`);
+  line('4. Anything else — not on call, unknown to PagerDuty, or PagerDuty unreachable, failing or slow — sends the request to the approvers as usual. An outage never approves a request.');
+  line('5. Extensions are always approved by the approvers.', '');
   return out;
 }
 

@@ -187,20 +187,22 @@ function grantStartGaps(history: EvidenceHistory, grant: Applied, { inPeriod, ch
       at: grant.applied.startsAt.toISOString(),
     });
   }
-  const review = grant.emergency ? emergencyReviewGap(grant, now) : null;
+  // An on-call approval owes the same after-the-fact review as an emergency self-grant.
+  const onCall = !grant.emergency && history.approvedOnCall(grant.requestId);
+  const review = grant.emergency || onCall ? emergencyReviewGap(grant, now, onCall ? 'on-call' : 'emergency') : null;
   if (review) gaps.push(review);
   return gaps;
 }
 
 /** An emergency grant reviewed more than 24 h after it started, or not at all once those 24 h are over. */
-function emergencyReviewGap(grant: Applied, now: Date): Gap | null {
+function emergencyReviewGap(grant: Applied, now: Date, what: 'emergency' | 'on-call'): Gap | null {
   const due = new Date(grant.applied.startsAt.getTime() + EMERGENCY_REVIEW_WITHIN_MS);
   const escalation = grant.escalation ? [grant.escalation.seq] : [];
   const at = grant.applied.startsAt.toISOString();
   if (grant.review && grant.review.at > due) {
     return {
       kind: 'unreviewed_emergency',
-      summary: `${who(grant)}'s emergency access to ${grant.resource} (request #${grant.requestId ?? '?'}) was reviewed by ${grant.review.by} only ${humanDuration(grant.review.at.getTime() - grant.applied.startsAt.getTime())} after it started (due within 24h, by ${due.toISOString()}).`,
+      summary: `${who(grant)}'s ${what} access to ${grant.resource} (request #${grant.requestId ?? '?'}) was reviewed by ${grant.review.by} only ${humanDuration(grant.review.at.getTime() - grant.applied.startsAt.getTime())} after it started (due within 24h, by ${due.toISOString()}).`,
       seqs: sorted([grant.applied.seq, grant.review.seq, ...escalation]),
       ...grantFacts(grant),
       at,
@@ -209,7 +211,7 @@ function emergencyReviewGap(grant: Applied, now: Date): Gap | null {
   if (!grant.review && due <= now) {
     return {
       kind: 'unreviewed_emergency',
-      summary: `${who(grant)}'s emergency access to ${grant.resource} (request #${grant.requestId ?? '?'}) has no review recorded; it was due by ${due.toISOString()}${grant.escalation ? `, and was escalated at ${grant.escalation.at.toISOString()}` : ''}.`,
+      summary: `${who(grant)}'s ${what} access to ${grant.resource} (request #${grant.requestId ?? '?'}) has no review recorded; it was due by ${due.toISOString()}${grant.escalation ? `, and was escalated at ${grant.escalation.at.toISOString()}` : ''}.`,
       seqs: sorted([grant.applied.seq, ...escalation]),
       ...grantFacts(grant),
       at,

@@ -1,7 +1,7 @@
 
 export interface HelpView {
   /** The resources this person may request, with their limits; undefined when that could not be checked. */
-  resources: Array<{ name: string; description?: string | undefined; maxDuration: string; emergency: boolean }> | undefined;
+  resources: Array<{ name: string; description?: string | undefined; maxDuration: string; emergency: boolean; onCall?: boolean }> | undefined;
   /** Whether access.yml defines any resource at all. */
   configured?: boolean;
 }
@@ -28,7 +28,7 @@ export function helpText(view: HelpView): string {
   } else {
     lines.push('', '*You may request:*');
     for (const r of view.resources) {
-      lines.push(`• \`${r.name}\` up to ${r.maxDuration}${r.emergency ? ', emergency self-grant allowed' : ''}${r.description ? `: ${r.description}` : ''}`);
+      lines.push(`• \`${r.name}\` up to ${r.maxDuration}${r.emergency ? ', emergency self-grant allowed' : ''}${r.onCall ? ', approved at once when you are on call (PagerDuty)' : ''}${r.description ? `: ${r.description}` : ''}`);
     }
   }
   return lines.join('\n');

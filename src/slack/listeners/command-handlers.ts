@@ -42,9 +42,20 @@ export function requestReply(outcome: RequestOutcome, what: string, howLong: str
     const who = outcome.approvers.map((u) => `<@${u}>`).join(', ');
     return { text: `Request #${outcome.requestId} for \`${what}\` (${howLong}) is waiting for ${outcome.approvalsRequired} approval(s) from ${who}. You will get a message when it is decided.` };
   }
+  if (outcome.kind === 'on_call') return onCallReply(outcome, what, howLong);
   if (outcome.grant.state === 'failed') return { text: `:x: Emergency access for \`${what}\` could not be granted (request #${outcome.requestId}): ${outcome.grant.error}. Nothing was changed.` };
   if (outcome.grant.state === 'checking') return { text: `:hourglass: Emergency request #${outcome.requestId} for \`${what}\` is recorded, but the provider did not answer; breakglass is checking whether access was granted. You get a message then.` };
   if (outcome.grant.state === 'awaiting_owners') return { text: `:rotating_light: Emergency request #${outcome.requestId} for \`${what}\` is recorded; the owners of *${outcome.grant.system}* are asked to grant it by hand. You get a message once one of them confirms.` };
   if (outcome.grant.state === 'granting') return { text: `:rotating_light: Emergency request #${outcome.requestId} for \`${what}\` is recorded, but ${GRANT_FINISHES_LATER} You get a message then.` };
   return { text: `:rotating_light: Emergency access for \`${what}\` (${howLong}) granted under request #${outcome.requestId}. The security channel has been notified and an approver will review it.` };
+}
+
+/** Approved because PagerDuty has the requester on call now: no approver was waited for. */
+function onCallReply(outcome: Extract<RequestOutcome, { kind: 'on_call' }>, what: string, howLong: string): { text: string } {
+  const id = outcome.requestId;
+  if (outcome.grant.state === 'failed') return { text: `:x: On-call access for \`${what}\` could not be granted (request #${id}): ${outcome.grant.error}. Nothing was changed.` };
+  if (outcome.grant.state === 'checking') return { text: `:hourglass: On-call request #${id} for \`${what}\` is approved, but the provider did not answer; breakglass is checking whether access was granted. You get a message then.` };
+  if (outcome.grant.state === 'awaiting_owners') return { text: `:pager: On-call request #${id} for \`${what}\` is approved; the owners of *${outcome.grant.system}* are asked to grant it by hand. You get a message once one of them confirms.` };
+  if (outcome.grant.state === 'granting') return { text: `:pager: On-call request #${id} for \`${what}\` is approved, but ${GRANT_FINISHES_LATER} You get a message then.` };
+  return { text: `:pager: You are on call in PagerDuty: access for \`${what}\` (${howLong}) granted under request #${id}. The approvers will review it afterwards.` };
 }

@@ -37,7 +37,7 @@ export interface OktaUseCases {
   okta: OktaTestServer;
 }
 
-/** `everyone` are known to Slack and Okta alike; the Okta group starts empty. Close `okta` after. */
+/** Everyone above is known to Slack and Okta alike; the Okta group starts empty. Close `okta` after. */
 export async function oktaUseCases(db: Db, input: { accessYml: string; clock: FakeClock }): Promise<OktaUseCases> {
   const okta = await startOktaServer();
   for (const p of EVERYONE) okta.addUser({ login: p.email, firstName: p.name, lastName: 'Example' });
@@ -53,7 +53,8 @@ export async function oktaUseCases(db: Db, input: { accessYml: string; clock: Fa
       userByEmail: async (email) => users.find((u) => u.email?.toLowerCase() === email.toLowerCase()),
     },
   });
-  return { deps, okta };
+  // As the bot runs with Okta configured: the provider is the identity directory too (status, managers).
+  return { deps: { ...deps, identities: provider }, okta };
 }
 
 /** Access granted the ordinary way: requested, approved, and applied at Okta. Returns the grant row. */

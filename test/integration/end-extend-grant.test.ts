@@ -8,7 +8,7 @@ import { revokeDueGrants } from '../../src/app/revoke-due-grants.ts';
 import { grants } from '../../src/db/schema.ts';
 import { FakeClock } from '../support/clock.ts';
 import { describeEachDatabase } from '../support/databases.ts';
-import { activeGrant, ALICE, BOB, CAROL, DAVE, evidence, OKTA_GROUP, oktaUseCases, SECURITY, type OktaUseCases } from '../support/okta-use-cases.ts';
+import { activeGrant, ALICE, BOB, CAROL, DAVE, evidence, OKTA_GROUP, oktaUseCases, SECURITY, type OktaUseCases, type Person } from '../support/okta-use-cases.ts';
 
 const HOUR = 3_600_000;
 const ACCESS_YML = `security_channel: C0SEC
@@ -28,7 +28,7 @@ describeEachDatabase('end-grant and extend-grant', (ctx) => {
   });
   afterAll(() => world.okta.close());
   const grantRow = async (id: number) => (await ctx.database.db.select().from(grants).where(eq(grants.id, id)))[0]!;
-  const grantFor = (requester: typeof ALICE) => activeGrant(world.deps, { requester, approver: BOB, resource: 'prod-db', durationMs: 2 * HOUR });
+  const grantFor = (requester: Person) => activeGrant(world.deps, { requester, approver: BOB, resource: 'prod-db', durationMs: 2 * HOUR });
 
   it('the holder ends access early: who and the end they cut short are recorded, and Okta drops them at the revoke', async () => {
     const grant = await grantFor(ALICE);

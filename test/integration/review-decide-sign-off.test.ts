@@ -12,7 +12,7 @@ import { startReview } from '../../src/app/start-review.ts';
 import { reviewCards, reviewItems } from '../../src/db/schema.ts';
 import { FakeClock } from '../support/clock.ts';
 import { describeEachDatabase } from '../support/databases.ts';
-import { activeGrant, ALICE, BOB, CAROL, DAVE, evidence, OKTA_GROUP, oktaUseCases, SECURITY, type OktaUseCases } from '../support/okta-use-cases.ts';
+import { activeGrant, ALICE, BOB, CAROL, DAVE, evidence, OKTA_GROUP, oktaUseCases, SECURITY, type OktaUseCases, type Person } from '../support/okta-use-cases.ts';
 
 const HOUR = 3_600_000;
 const ACCESS_YML = `security_channel: C0SEC
@@ -39,8 +39,8 @@ describeEachDatabase('decide-review-item and sign-off-review', (ctx) => {
   afterAll(() => world.okta.close());
 
   const cardOf = async (recipient: string) => (await ctx.database.db.select().from(reviewCards).where(eq(reviewCards.recipient, recipient)))[0]!;
-  const lineOf = async (person: typeof ALICE) => (await ctx.database.db.select().from(reviewItems).where(and(eq(reviewItems.email, person.email), eq(reviewItems.resource, 'prod-db'))))[0]!;
-  async function refusedWithoutChange(person: typeof ALICE, click: () => Promise<unknown>, code: string) {
+  const lineOf = async (person: Person) => (await ctx.database.db.select().from(reviewItems).where(and(eq(reviewItems.email, person.email), eq(reviewItems.resource, 'prod-db'))))[0]!;
+  async function refusedWithoutChange(person: Person, click: () => Promise<unknown>, code: string) {
     const before = { line: await lineOf(person), events: (await evidence(ctx.database.db)).length };
     await expect(click()).rejects.toMatchObject({ name: 'Refusal', reason: { code } });
     expect(await lineOf(person)).toEqual(before.line);

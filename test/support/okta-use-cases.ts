@@ -51,6 +51,8 @@ export async function oktaUseCases(db: Db, input: { accessYml: string; clock: Fa
       user: async (id) => users.find((u) => u.id === id),
       usergroupMembers: async () => [],
       userByEmail: async (email) => users.find((u) => u.email?.toLowerCase() === email.toLowerCase()),
+      channelMembers: async () => [],
+      channel: async () => ({ found: false }),
     },
   });
   // As the bot runs with Okta configured: the provider is the identity directory too (status, managers).

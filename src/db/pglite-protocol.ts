@@ -17,7 +17,7 @@ export interface PgliteWorkerOptions {
 export type PgliteRequest =
   | { id: number; op: 'query'; tx?: number; sql: string; params?: unknown[]; rowMode?: 'array' | 'object'; textTypes?: number[]; blob?: Blob; paramTypes?: number[] }
   | { id: number; op: 'exec'; tx?: number; sql: string }
-  | { id: number; op: 'begin' }
+  | { id: number; op: 'begin'; tx: number }
   | { id: number; op: 'end'; tx: number; commit: boolean }
   | { id: number; op: 'dump' }
   | { id: number; op: 'close' };

@@ -27,6 +27,7 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 3 };
 export class PgliteThread {
   private readonly waiting = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   private nextId = 1;
+  private nextTransaction = 1;
   /** Why nothing more can be asked: the thread died, or close() ended it. */
   private gone: Error | undefined;
   private closing = false;
@@ -69,7 +70,10 @@ export class PgliteThread {
 
   /** As PGlite's: the callback's queries run in one transaction, committed when it returns and rolled back when it throws. */
   async transaction<T>(callback: (tx: PgliteTransaction) => Promise<T>): Promise<T> {
-    const id = (await this.ask({ op: 'begin' })) as number;
+    const id = this.nextTransaction++;
+    // Not waited for: the worker holds this transaction's queries until PGlite has begun it.
+    const begun = this.ask({ op: 'begin', tx: id });
+    begun.catch(() => {});
     let closed = false;
     const check = () => {
       if (closed) throw new Error('Transaction is closed');

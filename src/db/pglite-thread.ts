@@ -90,10 +90,12 @@ export class PgliteThread {
       result = await callback(tx);
     } catch (error) {
       closed = true;
-      await this.ask({ op: 'end', tx: id, commit: false });
+      // The callback's error is the one to hear, not a ROLLBACK's (after a failed BEGIN or a lost thread).
+      await this.ask({ op: 'end', tx: id, commit: false }).catch(() => {});
       throw error;
     }
     closed = true;
+    await begun;
     await this.ask({ op: 'end', tx: id, commit: true });
     return result;
   }

@@ -49,4 +49,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # Node runs as PID 1, which gets no default SIGTERM handling: main.ts must handle SIGTERM
 # (stop workers, close the database) or run the container with --init.
-CMD ["node", "dist/main.js"]
+# --max-semi-space-size=2: V8's young generation grows to 16 MB semi-spaces under load and keeps
+# them; at 2 MB the bot's idle memory was about 30 MB lower with no longer ack tail (npm run bench, rss).
+CMD ["node", "--max-semi-space-size=2", "dist/main.js"]

@@ -36,6 +36,9 @@ const IDLE_TARGET_MB: Record<BenchDbKind, number> = { postgres: 150, pglite: 200
 
 type Mode = 'npm start (tsx)' | 'node dist/main.js';
 
+/** The Node flags the bot starts with, as in the Dockerfile's CMD and package.json's start script. */
+const BOT_NODE_ARGS = ['--max-semi-space-size=2'];
+
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
@@ -66,7 +69,7 @@ interface BotProcess {
 
 async function startBotProcess(mode: Mode, build: string | undefined, env: Record<string, string>): Promise<BotProcess> {
   const extra = process.env.BENCH_RSS_NODE_ARGS ? process.env.BENCH_RSS_NODE_ARGS.split(' ') : [];
-  const args = [...extra, ...(mode === 'npm start (tsx)' ? ['--import', 'tsx', join(REPO, 'src/main.ts')] : [join(build!, 'dist/main.js')])];
+  const args = [...BOT_NODE_ARGS, ...extra, ...(mode === 'npm start (tsx)' ? ['--import', 'tsx', join(REPO, 'src/main.ts')] : [join(build!, 'dist/main.js')])];
   const child = spawn(process.execPath, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let port: number | undefined;

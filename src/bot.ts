@@ -69,6 +69,8 @@ export interface BotOptions {
   policyPollMs?: number;
   /** An Okta Verify step-up's polling and give-up (default every 2 s, for 60 s). */
   stepUp?: { pollMs: number; timeoutMs: number };
+  /** The embedded database's thread died: nothing more can be stored. main.ts ends the process. */
+  onDatabaseLost?: (error: Error) => void;
 }
 
 export interface RunningBot {
@@ -110,7 +112,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const clock = options.clock ?? systemClock;
   // Before the database opens: a policy PagerDuty cannot serve here stops the start with nothing to undo.
   const onCall = onCallFromEnv(env, access?.config);
-  const database = await openBotDatabase(env, logger);
+  const database = await openBotDatabase(env, logger, options.onDatabaseLost);
   const ledger = new Ledger(clock);
   await recordPolicyLoaded(database, ledger, clock, access, logger);
   const identity = botIdentity();
@@ -154,13 +156,17 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   };
 }
 
-async function openBotDatabase(env: Env, logger: Logger): Promise<Database> {
+async function openBotDatabase(env: Env, logger: Logger, onLost: ((error: Error) => void) | undefined): Promise<Database> {
   const database = await openDatabase({
     databaseUrl: env.DATABASE_URL,
     migrationUrl: env.DATABASE_MIGRATION_URL,
     dataDir: env.DATA_DIR,
     holder: BOT_HOLDER,
     onNotice: (message) => logger.debug({ notice: message }, 'postgres notice'),
+    onLost: (error) => {
+      logger.fatal({ err: error }, 'the embedded database stopped; nothing more can be stored or evidenced');
+      onLost?.(error);
+    },
   });
   logger.info({ database: database.kind, location: database.location }, 'database ready');
   return database;

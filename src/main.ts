@@ -16,7 +16,8 @@ async function main(): Promise<void> {
   // An explicitly named file must exist; the default may be absent on a first run.
   const accessPath = env.ACCESS_CONFIG ?? DEFAULT_ACCESS_CONFIG;
   const access: LoadedAccessConfig | undefined = env.ACCESS_CONFIG || existsSync(accessPath) ? loadAccessConfig(accessPath) : undefined;
-  const bot = await startBot({ env, access, logger });
+  // Carrying on without the database would answer people and record nothing: exit, for the supervisor to restart.
+  const bot = await startBot({ env, access, logger, onDatabaseLost: () => process.exit(1) });
 
   let stopping = false;
   const shutdown = (signal: string) => {

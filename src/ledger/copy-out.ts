@@ -1,6 +1,6 @@
-import type { PGlite } from '@electric-sql/pglite';
 import type { Sql } from 'postgres';
 import type { Db } from '../db/client.ts';
+import type { PgliteThread } from '../db/pglite-thread.ts';
 import type { EventFilter } from './read.ts';
 
 /**
@@ -8,12 +8,12 @@ import type { EventFilter } from './read.ts';
  * no bind parameters), and a query's whole COPY output (PGlite hands it over as one Blob; on
  * PostgreSQL it is read to the end, so the connection is never left in the middle of a COPY).
  */
-export type Client = Sql | PGlite;
+export type Client = Sql | PgliteThread;
 
 export const clientOf = (db: Db): Client => (db as unknown as { $client: Client }).$client;
 
-export function isPglite(client: Client): client is PGlite {
-  return typeof (client as PGlite).query === 'function' && typeof (client as Sql).unsafe !== 'function';
+export function isPglite(client: Client): client is PgliteThread {
+  return typeof (client as PgliteThread).query === 'function' && typeof (client as Sql).unsafe !== 'function';
 }
 
 /** The filter, and optionally a window of seq (after, upTo], as a WHERE clause. */

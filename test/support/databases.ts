@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe } from 'vitest';
-import { migrationsFolder, openDatabase, type Database } from '../../src/db/client.ts';
-import * as schema from '../../src/db/schema.ts';
+import { openDatabase, openPgliteDump, type Database } from '../../src/db/client.ts';
 import { pgliteTemplateDump, postgresTemplate } from './templates.ts';
 
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -63,16 +62,7 @@ export async function openTestDatabase(kind: DatabaseKind): Promise<Database> {
  * nothing to do), so a database behind the migrations could not pass unnoticed.
  */
 async function openPgliteCopy(): Promise<Database> {
-  const [{ PGlite }, { drizzle }, { migrate }, loadDataDir] = await Promise.all([
-    import('@electric-sql/pglite'),
-    import('drizzle-orm/pglite'),
-    import('drizzle-orm/pglite/migrator'),
-    pgliteTemplateDump(),
-  ]);
-  const client = new PGlite({ loadDataDir });
-  const db = drizzle(client, { schema });
-  await migrate(db, { migrationsFolder });
-  return { db: db as unknown as Database['db'], kind: 'pglite', location: 'memory://', close: () => client.close() };
+  return openPgliteDump(await pgliteTemplateDump());
 }
 
 /**

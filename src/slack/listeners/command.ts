@@ -5,6 +5,7 @@ import type { Logger } from '../../logger.ts';
 import { firstDeliveryOf } from '../app.ts';
 import { refusalMrkdwn } from '../render.ts';
 import { failureReply } from './failure-reply.ts';
+import { postAckLimit } from './post-ack-limit.ts';
 
 /** What a command handler answers: shown only to the person who typed it. */
 export type CommandReply = { text: string } | undefined;
@@ -30,6 +31,7 @@ export function registerCommandListener(
   },
 ): void {
   const { handlers, logger, track } = deps;
+  const limit = postAckLimit();
   app.command('/breakglass', async ({ command: body, ack, respond, context }) => {
     const command = parseCommand(body.text ?? '');
     const first = firstDeliveryOf(context);
@@ -46,7 +48,8 @@ export function registerCommandListener(
     await ack();
     track(
       first
-        .then((isFirst) => (isFirst ? handler(command, body) : undefined))
+        // The form is not queued: Slack's trigger_id for opening it expires 3 s after the command.
+        .then((isFirst) => (!isFirst ? undefined : command.kind === 'form' ? handler(command, body) : limit(() => handler(command, body))))
         .then((reply) => (reply ? respond({ response_type: 'ephemeral', text: reply.text }) : undefined))
         .catch(async (error: unknown) => {
           if (error instanceof Refusal) return respond({ response_type: 'ephemeral', text: refusalMrkdwn(error.reason) });

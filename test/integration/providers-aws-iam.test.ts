@@ -88,6 +88,15 @@ describe('aws_iam_group', () => {
     expect(err.message).toContain('ghost@example.com');
   });
 
+  it('tells which people: override maps the person when IAM has no user of that name', async () => {
+    const byEmail = await provider.grant(spec(groupTarget(), { person: { email: 'ghost@example.com', slackUserId: 'U0GHOST' } })).catch((e) => e);
+    expect(byEmail.message).toBe(
+      'IAM has no user named ghost@example.com (their email); if their IAM user has another name, add it to access.yml: people: { U0GHOST: { aws_iam_user: <their IAM user name> } }',
+    );
+    const named = await provider.grant(spec(groupTarget(), { person: { email: 'ghost@example.com', principal: 'ghosty', slackUserId: 'U0GHOST' } })).catch((e) => e);
+    expect(named.message).toBe('IAM has no user named ghosty; correct aws_iam_user for U0GHOST under people: in access.yml');
+  });
+
   it('lists members across GetGroup pages', async () => {
     iam.maxPageSize = 2;
     const names = ['u1@example.com', 'u2@example.com', 'u3@example.com', 'u4@example.com', 'svc-deploy'];

@@ -114,8 +114,15 @@ describe.skipIf(!postgresAvailable)('PostgreSQL role provider', () => {
     expect(await provider.listAccess('prod-rw', target())).toEqual([]);
   });
 
-  it('refuses to grant to a login role that does not exist', async () => {
-    await expect(provider.grant(spec(target(), { email: 'nobody-here@example.com' }))).rejects.toMatchObject({ transient: false, message: expect.stringContaining('does not exist') });
+  it('refuses to grant to a login role that does not exist, saying which people: override maps the person', async () => {
+    await expect(provider.grant(spec(target(), { email: 'nobody-here@example.com', slackUserId: 'U0NOBODY' }))).rejects.toMatchObject({
+      transient: false,
+      message:
+        'PostgreSQL has no login role "nobody-here" (the part of nobody-here@example.com before the @); if they log in as another role, add it to access.yml: people: { U0NOBODY: { postgres_user: <their login role> } }',
+    });
+    await expect(provider.grant(spec(target(), { email: 'nobody-here@example.com', principal: 'nobody_x', slackUserId: 'U0NOBODY' }))).rejects.toMatchObject({
+      message: 'PostgreSQL has no login role "nobody_x"; correct postgres_user for U0NOBODY under people: in access.yml',
+    });
   });
 
   it('quotes identifiers, so a role name cannot run SQL', async () => {

@@ -67,6 +67,14 @@ interface TemporaryCredentials {
 /** The IAM user name: the one a listing reported or access.yml `people:` gave, else the email. */
 export const iamUserOf = (person: Person): string => person.principal ?? person.email;
 
+/** A person with no IAM user of that name: the message names the access.yml override that maps them. */
+function unknownIamUser(person: Person): string {
+  const who = person.slackUserId ?? '<their Slack user id>';
+  const name = iamUserOf(person);
+  if (person.principal !== undefined) return `IAM has no user named ${name}; correct aws_iam_user for ${who} under people: in access.yml`;
+  return `IAM has no user named ${name} (their email); if their IAM user has another name, add it to access.yml: people: { ${who}: { aws_iam_user: <their IAM user name> } }`;
+}
+
 function awsCode(err: unknown): string | undefined {
   for (let e: unknown = err, i = 0; e && typeof e === 'object' && i < 3; i++) {
     const rec = e as { name?: unknown; Code?: unknown; cause?: unknown };
@@ -118,8 +126,19 @@ export class AwsIamProvider implements AccessProvider {
 
   async grant(spec: GrantSpec): Promise<void | GrantApplied> {
     const target = this.awsTarget(spec.target);
-    await this.changing(target.accountRoleArn, () => this.put(spec));
+    try {
+      await this.changing(target.accountRoleArn, () => this.put(spec));
+    } catch (err) {
+      if (!isNoSuchEntity(err) || !(await this.userMissing(target, iamUserOf(spec.person)))) throw err;
+      throw new ProviderError(unknownIamUser(spec.person), false, 404, { cause: err });
+    }
     return this.userIdOf(target, iamUserOf(spec.person));
+  }
+
+  /** True only when IAM says the user does not exist; any other answer keeps the grant's own error. */
+  private async userMissing(target: AwsIamTarget, userName: string): Promise<boolean> {
+    const iam = this.iamFor(target.accountRoleArn);
+    return iam.send(new GetUserCommand({ UserName: userName })).then(() => false, isNoSuchEntity);
   }
 
   /**

@@ -6,6 +6,13 @@ import { isPostgresTarget, type PostgresTarget } from './target.ts';
 /** The login role: the one `people:` gave (or a listing reported), else the local part of the email. */
 export const loginOf = (person: Person): string => person.principal ?? person.email.split('@')[0]!;
 
+/** A person with no login of that name: the message names the access.yml override that maps them. */
+function unknownLogin(person: Person, login: string): string {
+  const who = person.slackUserId ?? '<their Slack user id>';
+  if (person.principal !== undefined) return `PostgreSQL has no login role "${login}"; correct postgres_user for ${who} under people: in access.yml`;
+  return `PostgreSQL has no login role "${login}" (the part of ${person.email} before the @); if they log in as another role, add it to access.yml: people: { ${who}: { postgres_user: <their login role> } }`;
+}
+
 const TRANSIENT_CLIENT_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT']);
 
 /** Connection loss, too many connections, a server shutting down, serialization or deadlock: worth trying again. */
@@ -44,7 +51,17 @@ export class PostgresRoleProvider implements AccessProvider {
     const target = this.target(spec.target);
     const sql = this.sql(target);
     const login = loginOf(spec.person);
-    await this.call(`PostgreSQL GRANT ${target.role} TO ${login}`, () => sql`grant ${sql(target.role)} to ${sql(login)}`);
+    try {
+      await this.call(`PostgreSQL GRANT ${target.role} TO ${login}`, () => sql`grant ${sql(target.role)} to ${sql(login)}`);
+    } catch (error) {
+      if ((error as { cause?: { code?: string } }).cause?.code !== '42704' || (await this.loginExists(sql, login))) throw error;
+      throw new ProviderError(unknownLogin(spec.person, login), false, undefined, { cause: error });
+    }
+  }
+
+  private async loginExists(sql: Sql, login: string): Promise<boolean> {
+    // Not knowing keeps the grant's own error: only a login seen missing gets the override hint.
+    return sql`select 1 from pg_roles where rolname = ${login}`.then((rows) => rows.length > 0, () => true);
   }
 
   async revoke(spec: GrantSpec): Promise<void | RevokeOutcome> {

@@ -13,6 +13,9 @@ function unknownLogin(person: Person, login: string): string {
   return `PostgreSQL has no login role "${login}" (the part of ${person.email} before the @); if they log in as another role, add it to access.yml: people: { ${who}: { postgres_user: <their login role> } }`;
 }
 
+/** PostgreSQL's undefined_object (42704), under the retry's ProviderError: the login (or the role) does not exist. */
+const isUndefinedRole = (error: unknown): boolean => error instanceof ProviderError && (error.cause as { code?: string } | undefined)?.code === '42704';
+
 const TRANSIENT_CLIENT_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT']);
 
 /** Connection loss, too many connections, a server shutting down, serialization or deadlock: worth trying again. */
@@ -54,7 +57,7 @@ export class PostgresRoleProvider implements AccessProvider {
     try {
       await this.call(`PostgreSQL GRANT ${target.role} TO ${login}`, () => sql`grant ${sql(target.role)} to ${sql(login)}`);
     } catch (error) {
-      if ((error as { cause?: { code?: string } }).cause?.code !== '42704' || (await this.loginExists(sql, login))) throw error;
+      if (!isUndefinedRole(error) || (await this.loginExists(sql, login))) throw error;
       throw new ProviderError(unknownLogin(spec.person, login), false, undefined, { cause: error });
     }
   }
@@ -71,8 +74,8 @@ export class PostgresRoleProvider implements AccessProvider {
     try {
       await this.call(`PostgreSQL REVOKE ${target.role} FROM ${login}`, () => sql`revoke ${sql(target.role)} from ${sql(login)}`);
     } catch (error) {
-      // 42704: the login (or the role) no longer exists; the listing below says whether access remains.
-      if (!(error instanceof ProviderError && (error.cause as { code?: string } | undefined)?.code === '42704')) throw error;
+      // The login (or the role) no longer exists: the listing below says whether access remains.
+      if (!isUndefinedRole(error)) throw error;
     }
     if (await this.isMember(target, login)) {
       throw new ProviderError(`PostgreSQL still lists ${login} as a member of role ${target.role} after REVOKE: the membership was granted by another role, which must revoke it`, false);

@@ -126,13 +126,14 @@ export class AwsIamProvider implements AccessProvider {
 
   async grant(spec: GrantSpec): Promise<void | GrantApplied> {
     const target = this.awsTarget(spec.target);
+    const userName = iamUserOf(spec.person);
     try {
       await this.changing(target.accountRoleArn, () => this.put(spec));
     } catch (err) {
-      if (!isNoSuchEntity(err) || !(await this.userMissing(target, iamUserOf(spec.person)))) throw err;
+      if (!isNoSuchEntity(err) || !(await this.userMissing(target, userName))) throw err;
       throw new ProviderError(unknownIamUser(spec.person), false, 404, { cause: err });
     }
-    return this.userIdOf(target, iamUserOf(spec.person));
+    return this.userIdOf(target, userName);
   }
 
   /** True only when IAM says the user does not exist; any other answer keeps the grant's own error. */

@@ -64,7 +64,7 @@ async function oktaStatus(identities: IdentityDirectory, email: string, now: num
  * `approver.unavailable` in the evidence (readiness reads a resource left short of approvers from
  * it) with its alert, in one transaction.
  */
-export async function reportUnavailableApprovers(deps: Pick<AppDeps, 'db' | 'ledger' | 'clock'>, resource: string, unavailable: UnavailableApprover[], counts: { required: number; available: number }): Promise<void> {
+export async function reportUnavailableApprovers(deps: Pick<AppDeps, 'db' | 'ledger' | 'clock' | 'access'>, resource: string, unavailable: UnavailableApprover[], counts: { required: number; available: number }): Promise<void> {
   for (const { approver, reason } of unavailable) {
     await deps.db.transaction(async (tx) => {
       // Serialised per approver, so two requests at once record it once.
@@ -75,7 +75,7 @@ export async function reportUnavailableApprovers(deps: Pick<AppDeps, 'db' | 'led
         .where(and(eq(evidenceEvents.kind, 'approver.unavailable'), eq(evidenceEvents.subject, approver), eq(evidenceEvents.resource, resource), sql`${evidenceEvents.details}->>'reason' = ${reason}`))
         .limit(1);
       if (known) return;
-      await deps.ledger.append(tx, { kind: 'approver.unavailable', actor: 'breakglass', subject: approver, resource, details: { approver, reason, ...counts } });
+      await deps.ledger.append(tx, { kind: 'approver.unavailable', actor: 'breakglass', subject: approver, resource, details: { approver, reason, ...counts, config_hash: deps.access.hash } });
       await raiseAlert(tx, deps, { kind: 'approver_unavailable', subject: approver, resource, notification: { kind: 'approver_unavailable', approver, resource, reason, ...counts } });
     });
   }

@@ -1,8 +1,11 @@
-import { and, eq, inArray, isNull, lte, ne, or, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray, isNull, lte, ne, or, sql } from 'drizzle-orm';
+import type { Tx } from '../db/client.ts';
 import { claimDue } from '../db/claim-due.ts';
 import { enqueue } from '../db/outbox.ts';
 import { accessRequests, grants, requestApprovals, slackMessages, type OutboxMessage } from '../db/schema.ts';
 import type { AppDeps } from './deps.ts';
+
+type AccessRequest = typeof accessRequests.$inferSelect;
 
 /**
  * Holders of access ending within their resource's remind_before get one reminder for that end,
@@ -19,7 +22,8 @@ export async function remindEndingAccess(deps: AppDeps): Promise<number> {
   const reminded = await claimDue(deps.db, {
     table: grants,
     id: grants.id,
-    isDue: and(eq(grants.state, 'active'), or(isNull(grants.endRemindedFor), ne(grants.endRemindedFor, grants.endsAt)), or(...endsSoon)),
+    // Access already past its end is being revoked: "ends at" would be news from the past.
+    isDue: and(eq(grants.state, 'active'), gt(grants.endsAt, now), or(isNull(grants.endRemindedFor), ne(grants.endRemindedFor, grants.endsAt)), or(...endsSoon)),
     limit: 50,
     claim: async (tx, ids) => {
       const due = await tx.update(grants).set({ endRemindedFor: sql`${grants.endsAt}` }).where(inArray(grants.id, ids)).returning();
@@ -29,6 +33,17 @@ export async function remindEndingAccess(deps: AppDeps): Promise<number> {
         notification: { kind: 'access_ending', requestId: grant.requestId, grantId: grant.id, resource: grant.resource, endsAt: grant.endsAt.toISOString() },
       }));
       await enqueue(tx, now, ...messages);
+      for (const grant of due) {
+        const remindBeforeMs = config.resources[grant.resource]?.remind_before ?? config.remind_before;
+        await deps.ledger.append(tx, {
+          kind: 'reminder.sent',
+          actor: 'breakglass',
+          subject: grant.person,
+          resource: grant.resource,
+          requestId: grant.requestId,
+          details: { reminder: 'access_ending', grant_id: grant.id, to: [grant.person], ends_at: grant.endsAt.toISOString(), remind_before_ms: remindBeforeMs, config_hash: deps.access.hash },
+        });
+      }
       return due;
     },
   });
@@ -60,20 +75,33 @@ export async function remindPendingApprovers(deps: AppDeps): Promise<number> {
         const decided = new Set(approved.filter((a) => a.requestId === request.id).map((a) => a.approver));
         const waiting = request.approvers.filter((approver) => !decided.has(approver));
         const channel = channelCards.find((card) => card.requestId === request.id)?.channel;
-        const facts = { requestId: request.id, requester: request.requester, resource: request.resource, pendingUntil: request.pendingUntil.toISOString() };
-        await enqueue(
-          tx,
-          now,
-          ...waiting.map((approver): OutboxMessage => ({
-            type: 'notify_user',
-            user: approver,
-            notification: channel ? { kind: 'approval_reminder_in_channel', ...facts, channel } : { kind: 'approval_reminder', ...facts },
-          })),
-        );
+        if (waiting.length > 0) await remindApprovers(tx, deps, request, waiting, channel);
       }
       return due;
     },
   });
   if (reminded.length > 0) deps.wake.outbox();
   return reminded.length;
+}
+
+/** One reminder to each approver still to decide, and its evidence, in the claim's transaction. */
+async function remindApprovers(tx: Tx, deps: AppDeps, request: AccessRequest, waiting: string[], channel: string | undefined): Promise<void> {
+  const facts = { requestId: request.id, requester: request.requester, resource: request.resource, pendingUntil: request.pendingUntil.toISOString() };
+  await enqueue(
+    tx,
+    deps.clock.now(),
+    ...waiting.map((approver): OutboxMessage => ({
+      type: 'notify_user',
+      user: approver,
+      notification: channel ? { kind: 'approval_reminder_in_channel', ...facts, channel } : { kind: 'approval_reminder', ...facts },
+    })),
+  );
+  await deps.ledger.append(tx, {
+    kind: 'reminder.sent',
+    actor: 'breakglass',
+    subject: request.requester,
+    resource: request.resource,
+    requestId: request.id,
+    details: { reminder: 'pending_approvers', to: waiting, pending_until: facts.pendingUntil, config_hash: deps.access.hash },
+  });
 }

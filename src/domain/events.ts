@@ -170,7 +170,23 @@ export const EVENT_DETAILS = {
    * or in Okta. Subject: the approver. Recorded (and security alerted) once per approver, resource
    * and reason; `available` is how many could still approve then, against `required`.
    */
-  'approver.unavailable': z.object({ approver: z.string(), reason: z.string(), required: z.number(), available: z.number() }),
+  'approver.unavailable': z.object({
+    approver: z.string(),
+    reason: z.string(),
+    required: z.number(),
+    available: z.number(),
+    /** The policy version whose approvers were checked; absent on events recorded before it was kept. */
+    config_hash: z.string().optional(),
+  }),
+  /**
+   * A reminder breakglass sent (access.yml remind_before, and approvers of a request pending past half
+   * its request_ttl), so the evidence shows people were told before their access ended or a request
+   * lapsed. Actor breakglass; subject the holder of the access, or the requester whose request waits.
+   */
+  'reminder.sent': z.union([
+    z.object({ reminder: z.literal('access_ending'), grant_id: id, to: z.array(z.string()), ends_at: time, remind_before_ms: z.number(), config_hash: z.string() }),
+    z.object({ reminder: z.literal('pending_approvers'), to: z.array(z.string()), pending_until: time, config_hash: z.string() }),
+  ]),
   'request.created': z.object({
     request_kind: z.string(),
     duration: z.string(),

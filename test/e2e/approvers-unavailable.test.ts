@@ -88,6 +88,9 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(h.slack.messagesTo('U0SUSP')).toEqual([]);
       await h.slack.waitFor(() => securityAlerts().find((m) => textOf(m).includes('<@U0SUSP>')), 5_000, 'the alert about U0SUSP');
       expect(await unavailableEvents()).toContainEqual(['U0SUSP', 'staging-db', 'SUSPENDED in Okta', 1]);
+      // Skipped under the policy version the request was made under.
+      const suspended = (await eventsOf(h, 'approver.unavailable')).find((e) => e.subject === 'U0SUSP')!;
+      expect((suspended.details as { config_hash?: string }).config_hash).toBe((created!.details as { config_hash: string }).config_hash);
     });
 
     it('lists a resource left short of approvers in readiness, and keeps the ledger intact', async () => {

@@ -92,7 +92,9 @@ for (const database of ['pglite', 'postgres'] as const) {
     const puts = (user: string) => h.iam.calls('PutUserPolicy').filter((c) => c.params.UserName === email(user)).length;
     const deletes = (user: string) => h.iam.calls('DeleteUserPolicy').filter((c) => c.params.UserName === email(user)).length;
     const holdPut = (user: string) => h.iam.holdWhen((r) => r.action === 'PutUserPolicy' && r.params.UserName === email(user));
-    const kinds = async (requestId: number) => (await eventsOf(h, requestId)).map((e) => e.kind);
+    // Whether the approvers' half-TTL reminder beats the expiry when the clock jumps past both is a
+    // race these tests are not about (test/e2e/reminders.test.ts is); every other event must match.
+    const kinds = async (requestId: number) => (await eventsOf(h, requestId)).map((e) => e.kind).filter((kind) => kind !== 'reminder.sent');
 
     async function extend(user: string, requestId: number, duration: string): Promise<number> {
       const reply = await (await slash(h, user, `extend ${requestId} ${duration}`)).reply();

@@ -3,7 +3,7 @@ import { verifyLedger } from '../../src/ledger/verify.ts';
 import { ACTIONS, EXTEND_FORM, VIEWS } from '../../src/slack/blocks/view-models.ts';
 import type { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
-import { click, clockAtNow, hasButton, request, requestAndApprove, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
+import { click, clockAtNow, eventsOf, hasButton, request, requestAndApprove, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { post, viewSubmission } from '../support/slack-requests.ts';
 import { textOf } from '../support/slack-server.ts';
@@ -60,6 +60,18 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(dms('U0DAVE', reminder)).toHaveLength(1);
       // Bob already approved: nothing to remind him of.
       expect(dms('U0BOB', reminder)).toHaveLength(0);
+      // The evidence shows who was reminded of which deadline, under the policy the request was made under.
+      const events = await eventsOf(h, requestId);
+      const created = events.find((e) => e.kind === 'request.created')!;
+      const reminders = events.filter((e) => e.kind === 'reminder.sent');
+      expect(reminders).toHaveLength(1);
+      expect(reminders[0]).toMatchObject({ actor: 'breakglass', subject: 'U0ALICE', resource: 'prod-db' });
+      expect(reminders[0]!.details).toEqual({
+        reminder: 'pending_approvers',
+        to: ['U0CAROL', 'U0DAVE'],
+        pending_until: new Date(created.occurredAt.getTime() + 30 * MINUTE).toISOString(),
+        config_hash: (created.details as { config_hash: string }).config_hash,
+      });
       expect(h.slack.violations).toEqual([]);
     });
 
@@ -79,6 +91,10 @@ for (const database of ['pglite', 'postgres'] as const) {
       clock.advance(2 * MINUTE);
       await settle();
       expect(dms('U0ALICE', reminder)).toHaveLength(1);
+      const reminded = (await eventsOf(h, requestId)).filter((e) => e.kind === 'reminder.sent');
+      expect(reminded).toHaveLength(1);
+      expect(reminded[0]).toMatchObject({ actor: 'breakglass', subject: 'U0ALICE', resource: 'staging-db' });
+      expect(reminded[0]!.details).toMatchObject({ reminder: 'access_ending', grant_id: grant.id, to: ['U0ALICE'], ends_at: grant.endsAt.toISOString(), remind_before_ms: 10 * MINUTE });
 
       // Someone else's click on the holder's Extend opens nothing.
       const opened = h.slack.calls('views.open').length;

@@ -14,7 +14,6 @@ import { describeLeft, leaverStatus, offboardedSince, type LeaverStatus, type Pe
 import type { Tx } from '../db/client.ts';
 import { personFor } from './grant-specs.ts';
 import { learnSlackUser } from './people-sightings.ts';
-import { findPerson } from '../reports/access/person-aliases.ts';
 import { underOnePolicy } from './policy-in-force.ts';
 import { principalOverride } from '../providers/registry.ts';
 import { usergroupLookup } from './usergroups.ts';
@@ -102,7 +101,6 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
   const vetted = await vet(deps, ask, resource, members);
   // Only a request that will be made records its requester: a refused ask leaves no trace.
   await learnSlackUser(deps, 'request', ask.requester, { emails: [ask.email], principals: [ask.principal] });
-  const who = await findPerson(deps.db, ask.requester);
   const now = deps.clock.now();
   const outcome = await deps.db.transaction(async (tx) => {
     // Locked, so the access cannot end between this check and the request (ending it cancels pending extensions).
@@ -110,7 +108,7 @@ async function createRequest(deps: AppDeps, ask: NewRequest, resource: ResourceC
     if (extended && !isRunning(extended, now)) throw new Refusal({ code: 'no_active_access', access: { requestId: extended.requestId } });
     const left = await offboardedSince(tx, vetted.requester, vetted.leaver.seenSeq);
     if (left) throw new Refusal({ code: 'requester_left', left: describeLeft(left) });
-    const request = await recordRequest(tx, deps, ask, resource, { ...vetted, who }, now);
+    const request = await recordRequest(tx, deps, ask, resource, vetted, now);
     if (vetted.onCall) {
       const grantId = await approveOnCall(tx, deps, ask, resource.grant, request.id, vetted.onCall, now);
       return { kind: 'on_call' as const, requestId: request.id, grantId };
@@ -162,7 +160,7 @@ async function recordRequest(
   deps: AppDeps,
   ask: NewRequest,
   resource: ResourceConfig,
-  { approvers, emergency, leaver, who, onCall }: Vetted & { who: { id: string; label: string } | null },
+  { approvers, emergency, leaver, onCall }: Vetted,
   now: Date,
 ): Promise<AccessRequest> {
   const [request] = await tx
@@ -204,7 +202,6 @@ async function recordRequest(
       config_hash: deps.access.hash,
       // A person offboarded before and active again since: the auditor sees which offboarding they came back from.
       ...(leaver.seenSeq > 0 ? { rejoined_after_offboarding_seq: leaver.seenSeq } : {}),
-      ...(who ? { person_id: who.id, person_label: who.label } : {}),
       ...(resource.approvers.channel && !emergency && !onCall ? { approval_channel: resource.approvers.channel } : {}),
     },
   });

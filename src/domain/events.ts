@@ -8,6 +8,10 @@ import { z } from 'zod';
  * These schemas describe; they never rewrite. Events are stored and hashed as the caller built
  * them, so nothing here may add defaults, transform or reorder: the hash of every event already
  * in a ledger depends on it. Times are ISO 8601 strings, ids numbers, as written today.
+ *
+ * Besides the fields below, the ledger adds `person_id` and `person_label` to the details of every
+ * event whose person (its subject, else a person actor) the people register knows unambiguously
+ * when it is recorded (src/ledger/event-person.ts); events recorded before that carry neither.
  */
 
 const time = z.string();

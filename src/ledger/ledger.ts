@@ -2,6 +2,7 @@ import { desc, sql } from 'drizzle-orm';
 import { rowsOf, type Tx } from '../db/client.ts';
 import { evidenceEvents, ledgerHead } from '../db/schema.ts';
 import { systemClock, type Clock } from '../ports.ts';
+import { personOfEvent } from './event-person.ts';
 import { canonicalContentAroundSeq, GENESIS_HASH, normaliseDetails, type EvidenceInput, type StoredEvent } from './event.ts';
 
 /**
@@ -12,14 +13,19 @@ export class Ledger {
   constructor(private readonly clock: Clock = systemClock) {}
 
   async append(tx: Tx, input: EvidenceInput): Promise<StoredEvent> {
+    const subject = input.subject ?? null;
+    const details = normaliseDetails(input.details);
+    // Every event names its person by breakglass id and a readable label, as known when it happened
+    // (an event that names them itself, like person.seen, is left as written).
+    const person = 'person_id' in details ? undefined : await personOfEvent(tx, subject, input.actor);
     const event = {
       occurredAt: this.clock.now(),
       kind: input.kind,
       actor: input.actor,
-      subject: input.subject ?? null,
+      subject,
       resource: input.resource ?? null,
       requestId: input.requestId === undefined || input.requestId === null ? null : String(input.requestId),
-      details: normaliseDetails(input.details),
+      details: person ? { ...details, ...person } : details,
     };
     const around = canonicalContentAroundSeq(event);
     if (!around) throw new TypeError(`evidence of kind ${String(input.kind)} has fields of the wrong type`);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyLedger } from '../../src/ledger/verify.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { postgresAvailable } from '../support/databases.ts';
-import { click, clockAtNow, eventsOf, grantOf, hasButton, request, waitForCard, waitForEvent } from '../support/flows.ts';
+import { click, clockAtNow, eventsOf, grantOf, hasButton, personFields, request, waitForCard, waitForEvent } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { blockAction, post } from '../support/slack-requests.ts';
 import { textOf } from '../support/slack-server.ts';
@@ -74,6 +74,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       const approved = await waitForEvent(h, requestId, 'request.approved');
       expect(approved).toMatchObject({ actor: 'U0BOB', subject: 'U0ALICE', resource: 'prod-db' });
       expect(approved.details).toEqual({
+        ...(await personFields(h, 'U0ALICE')),
         approvals: 1,
         approvals_required: 1,
         final: true,
@@ -102,6 +103,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(await approve.reply()).toMatch(PUSH_SENT);
       expect(failed).toMatchObject({ actor: 'U0BOB', subject: 'U0ALICE', resource: 'prod-db' });
       expect(failed.details).toEqual({
+        ...(await personFields(h, 'U0ALICE')),
         step_up: 'okta_verify',
         reason: 'rejected',
         factor_result: 'REJECTED',

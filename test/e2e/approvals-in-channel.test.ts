@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ACTIONS, DENY_MODAL } from '../../src/slack/blocks/view-models.ts';
 import { post, viewSubmission } from '../support/slack-requests.ts';
 import { postgresAvailable } from '../support/databases.ts';
-import { approvalCard, click, clockAtNow, eventsOf, grantOf, hasButton, request, slash, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
+import { approvalCard, click, clockAtNow, eventsOf, grantOf, hasButton, personFields, request, slash, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { textOf, type StoredMessage } from '../support/slack-server.ts';
 
@@ -76,7 +76,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(h.slack.messagesTo('C0DBA').filter((m) => CARD(requestId).test(m.text ?? ''))).toHaveLength(1);
       // The outbox has sent everything it had for the request by the time card_posted is recorded.
       const posted = await waitForEvent(h, requestId, 'approval.card_posted');
-      expect(posted.details).toEqual({ channel: 'C0DBA', ts: card.ts });
+      expect(posted.details).toEqual({ channel: 'C0DBA', ts: card.ts, ...(await personFields(h, 'U0ALICE')) });
       const created = (await eventsOf(h, requestId)).find((e) => e.kind === 'request.created')!;
       expect(created.details).toMatchObject({ approval_channel: 'C0DBA', approvers: ['U0BOB', 'U0CAROL'] });
       for (const approver of ['U0BOB', 'U0CAROL']) expect(approvalCard(h, approver, requestId)).toBeUndefined();
@@ -172,7 +172,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       await waitForCard(h, 'U0CAROL', requestId);
       expect(channelCard('C0LOCKED', requestId)).toBeUndefined();
       const failed = await waitForEvent(h, requestId, 'approval.channel_failed');
-      expect(failed.details).toEqual({ channel: 'C0LOCKED', error: 'not_in_channel', dm_approvers: ['U0BOB', 'U0CAROL'] });
+      expect(failed.details).toEqual({ channel: 'C0LOCKED', error: 'not_in_channel', dm_approvers: ['U0BOB', 'U0CAROL'], ...(await personFields(h, 'U0ALICE')) });
       const alert = await h.slack.waitFor(() => h.slack.messagesTo('C0SEC').find((m) => textOf(m).includes(`request #${requestId}`) && textOf(m).includes('C0LOCKED')), 5_000, 'the fallback alert');
       expect(textOf(alert)).toMatch(/could not be posted in channel `C0LOCKED` \(not_in_channel\); it was sent as a direct message to/);
       // The DM cards work as ever.

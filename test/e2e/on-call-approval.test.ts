@@ -8,7 +8,7 @@ import { whoFromLedger, whoToText } from '../../src/reports/access/who.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import type { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
-import { click, clockAtNow, eventsOf, grantOf, hasButton, request, slash, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
+import { click, clockAtNow, eventsOf, grantOf, hasButton, personFields, request, slash, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { startPagerDutyServer, type PagerDutyTestServer } from '../support/pagerduty-server.ts';
 import { textOf, type StoredMessage } from '../support/slack-server.ts';
@@ -135,6 +135,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       const alice = pd.oncalls[0]!;
       expect(events[1]).toMatchObject({ actor: 'breakglass', subject: 'U0ALICE', resource: 'prod-db' });
       expect(events[1]!.details).toEqual({
+        ...(await personFields(h, 'U0ALICE')),
         policy: 'pagerduty_on_call',
         final: true,
         config_hash: events[0]!.details.config_hash,

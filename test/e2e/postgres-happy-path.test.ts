@@ -5,6 +5,7 @@ import { evidenceEvents } from '../../src/db/schema.ts';
 import { verifyLedger } from '../../src/ledger/verify.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { createPostgresDatabase, postgresAvailable, TEST_DATABASE_URL } from '../support/databases.ts';
+import { personFields } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { blockAction, post, slashCommand } from '../support/slack-requests.ts';
 import { textOf } from '../support/slack-server.ts';
@@ -99,7 +100,7 @@ describe.skipIf(!postgresAvailable)('break-glass through a PostgreSQL role', () 
         expect(revoked.details).toMatchObject({ reason: 'ended', provider_call: 'revoked' });
         // The session ended is on the record, with the revoke, as the database counted it.
         const ended = events.find((e) => e.kind === 'grant.sessions_ended')!;
-        expect(ended.details).toEqual({ grant_id: (revoked.details as { grant_id: number }).grant_id, provider: 'postgres', ended: 1, effective_at: expect.any(String), method: 'pg_terminate_backend' });
+        expect(ended.details).toEqual({ grant_id: (revoked.details as { grant_id: number }).grant_id, provider: 'postgres', ended: 1, effective_at: expect.any(String), method: 'pg_terminate_backend', ...(await personFields(h, 'U0ALICE')) });
         expect(ended.seq).toBe(revoked.seq + 1);
         expect(Math.abs(Date.parse((ended.details as { effective_at: string }).effective_at) - revoked.occurredAt.getTime())).toBeLessThan(5_000);
         expect(await verifyLedger(h.bot.database.db)).toMatchObject({ ok: true });

@@ -3,7 +3,7 @@ import { verifyLedger } from '../../src/ledger/verify.ts';
 import { ACTIONS, EXTEND_FORM, VIEWS } from '../../src/slack/blocks/view-models.ts';
 import type { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
-import { click, clockAtNow, eventsOf, hasButton, request, requestAndApprove, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
+import { click, clockAtNow, eventsOf, hasButton, personFields, request, requestAndApprove, waitForCard, waitForDm, waitForEvent } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { post, viewSubmission } from '../support/slack-requests.ts';
 import { textOf } from '../support/slack-server.ts';
@@ -71,6 +71,7 @@ for (const database of ['pglite', 'postgres'] as const) {
         to: ['U0CAROL', 'U0DAVE'],
         pending_until: new Date(created.occurredAt.getTime() + 30 * MINUTE).toISOString(),
         config_hash: (created.details as { config_hash: string }).config_hash,
+        ...(await personFields(h, 'U0ALICE')),
       });
       expect(h.slack.violations).toEqual([]);
     });

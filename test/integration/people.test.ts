@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { asc } from 'drizzle-orm';
+import { asc, eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { learnPeople } from '../../src/app/learn-people.ts';
 import { evidenceEvents, people as people_ } from '../../src/db/schema.ts';
@@ -173,5 +173,35 @@ describeEachDatabase('people and their aliases', (context) => {
     // Someone breakglass never met is looked for by the name given, still without case.
     expect(await exported('u0carol')).not.toEqual([]);
     expect((await verifyLedger(context.database.db)).ok).toBe(true);
+  });
+
+  it('every event names its person by id and label as known when it was recorded, and nobody it cannot name', async () => {
+    const db = context.database.db;
+    await learnPeople(deps(), 'request', [{ system: 'slack', aliases: [{ kind: 'slack', value: 'U0ERIN' }, { kind: 'slack_email', value: 'erin@example.com' }], name: 'erin' }]);
+    const erin = (await findPerson(db, 'U0ERIN'))!;
+    const ledger = new Ledger(clock);
+    const append = (event: Parameters<typeof uncatalogued>[0]) => db.transaction((tx) => ledger.append(tx, uncatalogued(event)));
+    const named = [
+      await append({ kind: 'grant.revoked', actor: 'breakglass', subject: 'U0ERIN', resource: 'prod-db' }),
+      await append({ kind: 'offboarding.detected', actor: 'breakglass', subject: 'ERIN@example.com' }),
+      // No subject: the person who acted.
+      await append({ kind: 'alert.acknowledged', actor: 'U0ERIN' }),
+    ];
+    const unnamed = [
+      await append({ kind: 'access.observed', actor: 'breakglass', subject: 'svc-deploy', resource: 'prod-db' }),
+      await append({ kind: 'bot.started', actor: 'breakglass' }),
+      await append({ kind: 'log.exported', actor: 'cli:erin' }),
+    ];
+    for (const event of named) expect(event.details).toMatchObject({ person_id: erin.id, person_label: 'erin <erin@example.com>' });
+    for (const event of unnamed) expect(event.details).not.toHaveProperty('person_id');
+
+    clock.advance(HOUR);
+    await learnPeople(deps(), 'review', [{ system: 'okta', aliases: [{ kind: 'okta_login', value: 'erin@example.com' }], name: 'Erin Example', status: 'ACTIVE' }]);
+    const later = await append({ kind: 'grant.applied', actor: 'breakglass', subject: 'U0ERIN', resource: 'prod-db' });
+    expect(later.details).toMatchObject({ person_id: erin.id, person_label: 'Erin Example <erin@example.com>' });
+    // What was recorded before keeps the label it had then.
+    const [first] = await db.select().from(evidenceEvents).where(eq(evidenceEvents.seq, named[0]!.seq));
+    expect(first!.details).toMatchObject({ person_label: 'erin <erin@example.com>' });
+    expect((await verifyLedger(db)).ok).toBe(true);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { eq } from 'drizzle-orm';
 import { evidenceEvents, grants } from '../../src/db/schema.ts';
+import { findPerson } from '../../src/reports/access/person-aliases.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { FakeClock } from './clock.ts';
 import type { Harness } from './harness.ts';
@@ -136,6 +137,13 @@ export async function eventsOf(h: Harness, requestId: number): Promise<EvidenceR
 
 export async function waitForEvent(h: Harness, requestId: number, kind: string, timeoutMs = 5_000): Promise<EvidenceRow> {
   return h.slack.waitFor(async () => (await eventsOf(h, requestId)).find((e) => e.kind === kind), timeoutMs, `${kind} for request #${requestId}`);
+}
+
+/** What the ledger adds to the details of an event about this person (src/ledger/event-person.ts): their id and label now. */
+export async function personFields(h: Harness, alias: string): Promise<{ person_id: string; person_label: string }> {
+  const person = await findPerson(h.bot.database.db, alias);
+  if (!person) throw new Error(`breakglass knows nobody as ${alias}`);
+  return { person_id: person.id, person_label: person.label };
 }
 
 export async function grantOf(h: Harness, requestId: number): Promise<GrantRow | undefined> {

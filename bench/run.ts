@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { describeMachine, machine, QUICK, RUNS, table, type Figure } from './lib/common.ts';
 
 const BENCH = fileURLToPath(new URL('.', import.meta.url));
-const LISTED = ['ack-latency', 'click-to-grant', 'expiry-lag', 'ledger-append', 'verify-export', 'rss'];
+const LISTED = ['ack-latency', 'click-to-grant', 'expiry-lag', 'provider-backpressure', 'ledger-append', 'verify-export', 'rss'];
 
 function scripts(): string[] {
   const names = [...LISTED];

@@ -1,6 +1,6 @@
 import { isOpaque, parseEvent } from '../../domain/events.ts';
 import type { StoredEvent } from '../../ledger/event.ts';
-import { EvidenceHistory, type GrantApplied, type GrantRecord } from '../history.ts';
+import { EvidenceHistory, type GrantApplied, type GrantRecord, type RevocationRecord } from '../history.ts';
 import { PersonGraph, personView } from './person-graph.ts';
 import { describeGrant, type GrantDecision } from './who.ts';
 
@@ -212,9 +212,11 @@ export class TimelineBuilder {
       return { personKey: graph.keyOf(alias), person: personView(aliases, people?.(aliases)) };
     };
     const grants = [...history.grants.values()].filter((g): g is GrantRecord & { applied: GrantApplied } => g.applied !== null && g.resource !== null);
+    const sightings = sightingsByHolder(this.observations, graph);
     for (const grant of grants) {
       timeline.resources.add(grant.resource!);
-      timeline.intervals.push(grantInterval(history, grant, this.policies, name));
+      const seen = sightings.get(`${grant.resource}\n${graph.keyOf(grant.person ?? '')}`) ?? [];
+      timeline.intervals.push(grantInterval(history, grant, { policies: this.policies, seen }, name));
     }
     for (const observation of this.observations) {
       timeline.resources.add(observation.resource);
@@ -232,11 +234,18 @@ export function buildTimeline(events: Iterable<StoredEvent>, spans: ListingSpan[
 
 type Namer = (alias: string) => { personKey: string; person: AccessInterval['person'] };
 
-function grantInterval(history: EvidenceHistory, grant: GrantRecord & { applied: GrantApplied }, policies: Map<string, Record<string, unknown> | null>, name: Namer): AccessInterval {
+function grantInterval(
+  history: EvidenceHistory,
+  grant: GrantRecord & { applied: GrantApplied },
+  known: { policies: Map<string, Record<string, unknown> | null>; seen: Observation[] },
+  name: Namer,
+): AccessInterval {
+  const { policies } = known;
   const holder = describeGrant(history, grant, new Date(8.64e15));
   const request = history.requestOf(grant);
   const configHash = request?.configHash ?? null;
   const revocation = grant.revocation;
+  const { seq: goneSeq, ...gone } = revocation ? seenGone(revocation, known.seen) : { seq: undefined };
   return {
     resource: grant.resource!,
     ...name(holder.person),
@@ -260,9 +269,38 @@ function grantInterval(history: EvidenceHistory, grant: GrantRecord & { applied:
     start: 'recorded',
     appearedAfter: null,
     to: revocation?.at ?? null,
-    ended: revocation ? { how: endHow(revocation.reason), at: revocation.at, by: revocation.by, reason: revocation.reason, seenGoneAt: null, lastSeenAt: null } : null,
-    evidence: holder.evidence,
+    ended: revocation ? { how: endHow(revocation.reason), at: revocation.at, by: revocation.by, reason: revocation.reason, seenGoneAt: null, lastSeenAt: null, ...gone } : null,
+    evidence: goneSeq === undefined ? holder.evidence : [...holder.evidence, goneSeq],
   };
+}
+
+/** Each holder's sightings of each resource, by resource and person key. */
+function sightingsByHolder(observations: Observation[], graph: PersonGraph): Map<string, Observation[]> {
+  const byHolder = new Map<string, Observation[]>();
+  for (const o of observations) {
+    const key = `${o.resource}\n${graph.keyOf(o.principal)}`;
+    const theirs = byHolder.get(key);
+    if (theirs) theirs.push(o);
+    else byHolder.set(key, [o]);
+  }
+  return byHolder;
+}
+
+/**
+ * The listing that saw revoked access gone: the first `access.gone` at or after the revoke of a
+ * sighting that began before it (which also says when the access was last seen), else the listing
+ * the revoke itself took (grant.revoked `listed_at`, verified). Null when no listing saw it gone:
+ * breakglass removed it, but no listing has shown that yet.
+ */
+function seenGone(revocation: RevocationRecord, seen: Observation[]): { seenGoneAt: Date | null; lastSeenAt: Date | null; seq?: number } {
+  // The access went on under another grant: its end is that grant's.
+  if (revocation.providerCall === 'skipped') return { seenGoneAt: null, lastSeenAt: null };
+  const at = revocation.at.getTime();
+  const gone = seen
+    .flatMap((o) => (o.gone && o.from.getTime() <= at && o.gone.at.getTime() >= at ? [o.gone] : []))
+    .sort((a, b) => a.at.getTime() - b.at.getTime())[0];
+  if (gone) return { seenGoneAt: gone.at, lastSeenAt: gone.lastSeenAt, seq: gone.seq };
+  return { seenGoneAt: revocation.seenGoneAt, lastSeenAt: null };
 }
 
 function endHow(reason: string | null): EndHow {

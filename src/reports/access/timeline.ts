@@ -84,12 +84,18 @@ interface Observation {
   gone: { at: Date; lastSeenAt: Date; seq: number } | null;
 }
 
-/** A review's Revoke carried out at the provider (grant.revoked, reason review). */
+/**
+ * Breakglass removing access that is not one of its live grants: a review's Revoke carried out at
+ * the provider (grant.revoked, reason review), or access nobody granted removed under drift action
+ * `remove` (drift.detected, removed), by the drift pass or an offboarding's check.
+ */
 interface Removal {
   resource: string;
   key: string;
   at: Date;
   by: string;
+  how: EndHow;
+  reason: 'review' | 'drift';
   seq: number;
 }
 
@@ -168,7 +174,7 @@ export class TimelineBuilder {
   readonly graph = new PersonGraph();
   private readonly observations: Observation[] = [];
   private readonly decisions: Decision[] = [];
-  private readonly reviewRemovals: Removal[] = [];
+  private readonly removals: Removal[] = [];
   private readonly policies = new Map<string, Record<string, unknown> | null>();
   private readonly open = new Map<string, Observation>();
 
@@ -192,7 +198,10 @@ export class TimelineBuilder {
     }
     if (parsed.kind === 'grant.revoked' && 'campaign_id' in parsed.details && event.resource) {
       const d = parsed.details;
-      this.reviewRemovals.push({ resource: event.resource, key: d.principal.toLowerCase(), at: new Date(d.revoked_at), by: event.actor, seq: event.seq });
+      this.removals.push({ resource: event.resource, key: d.principal.toLowerCase(), at: new Date(d.revoked_at), by: event.actor, how: 'review_revoke', reason: 'review', seq: event.seq });
+    }
+    if (parsed.kind === 'drift.detected' && parsed.details.removed && event.resource && event.subject) {
+      this.removals.push({ resource: event.resource, key: event.subject.toLowerCase(), at: event.occurredAt, by: event.actor, how: 'revoked', reason: 'drift', seq: event.seq });
     }
     if (parsed.kind === 'review.decided' && parsed.details.decision === 'keep' && event.resource) {
       const d = parsed.details;
@@ -220,7 +229,7 @@ export class TimelineBuilder {
     }
     for (const observation of this.observations) {
       timeline.resources.add(observation.resource);
-      timeline.intervals.push(...standingIntervals(observation, grants, this.decisions, this.reviewRemovals, spans, graph, name));
+      timeline.intervals.push(...standingIntervals(observation, grants, this.decisions, this.removals, spans, graph, name));
     }
     return timeline;
   }
@@ -321,7 +330,7 @@ function standingIntervals(
   observation: Observation,
   grants: Array<GrantRecord & { applied: GrantApplied }>,
   decisions: Decision[],
-  reviewRemovals: Removal[],
+  removals: Removal[],
   spans: ListingSpan[],
   graph: PersonGraph,
   name: Namer,
@@ -335,13 +344,15 @@ function standingIntervals(
   let ended: AccessEnd | null = observation.gone
     ? { how: 'removed_outside_breakglass', at: observation.gone.at, by: null, reason: null, seenGoneAt: observation.gone.at, lastSeenAt: observation.gone.lastSeenAt }
     : null;
-  // Breakglass's own removal (a grant's revoke, a review's Revoke) ends it when no listing saw it afterwards.
-  for (const removal of removalsOf(mine, reviewRemovals.filter((r) => r.resource === observation.resource && r.key === observation.key))) {
+  const theirs = removals.filter((r) => r.resource === observation.resource && r.key === observation.key);
+  // Breakglass's own removal (a grant's revoke, a review's Revoke, drift removed it) ends it when no listing saw it afterwards.
+  for (const removal of removalsOf(mine, theirs)) {
     if (removal.at.getTime() < observation.from.getTime() || removal.at.getTime() >= end) continue;
     if (lastSeen !== null && lastSeen.getTime() > removal.at.getTime() + SETTLE_MS) continue;
     end = removal.at.getTime();
     ended = { how: removal.how, at: removal.at, by: removal.by, reason: removal.reason, seenGoneAt: observation.gone?.at ?? null, lastSeenAt: observation.gone?.lastSeenAt ?? null };
   }
+  ended = removedAsDrift(ended, theirs);
   const keeps = decisions.filter((d) => d.resource === observation.resource && d.key === observation.key && d.at.getTime() >= observation.from.getTime() && d.at.getTime() < end);
   // A Keep changes the basis from its decision on: the part before it stays unmanaged.
   const parts = uncovered(observation.from.getTime(), end, mine).flatMap(([a, b]) => {
@@ -374,10 +385,22 @@ function standingIntervals(
   });
 }
 
-function removalsOf(mine: Array<{ grant: GrantRecord & { applied: GrantApplied } }>, reviewRemovals: Removal[]): Array<{ at: Date; how: EndHow; by: string | null; reason: string | null }> {
+function removalsOf(mine: Array<{ grant: GrantRecord & { applied: GrantApplied } }>, others: Removal[]): Array<{ at: Date; how: EndHow; by: string | null; reason: string | null }> {
   const removals = mine.filter((g) => g.grant.revocation).map((g) => ({ at: g.grant.revocation!.at, how: endHow(g.grant.revocation!.reason), by: g.grant.revocation!.by, reason: g.grant.revocation!.reason }));
-  for (const removal of reviewRemovals) removals.push({ at: removal.at, how: 'review_revoke', by: removal.by, reason: 'review' });
+  for (const removal of others) removals.push({ at: removal.at, how: removal.how, by: removal.by, reason: removal.reason });
   return removals.sort((a, b) => a.at.getTime() - b.at.getTime());
+}
+
+/**
+ * An offboarding's check removes access nobody granted, lists, and only then records the removal
+ * (drift.detected, removed): a removal recorded just after the listing that saw the access gone is
+ * what that listing saw, not a removal outside breakglass.
+ */
+function removedAsDrift(ended: AccessEnd | null, removals: Removal[]): AccessEnd | null {
+  if (ended?.how !== 'removed_outside_breakglass') return ended;
+  const seen = ended.at.getTime();
+  const ours = removals.find((r) => r.reason === 'drift' && r.at.getTime() >= seen && r.at.getTime() <= seen + SETTLE_MS);
+  return ours ? { ...ended, how: ours.how, by: ours.by, reason: ours.reason } : ended;
 }
 
 /** For access not yet seen gone: the newest listing that showed it, if the newest span still lists it. */

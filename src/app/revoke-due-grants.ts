@@ -64,7 +64,8 @@ async function revokeAll(deps: AppDeps, same: Grant[]): Promise<number> {
   const ended = (await Promise.all(same.map((grant) => revokeOne(deps, grant)))).filter((e): e is Ended => e !== 'not_yet');
   if (ended.length === 0) return 0;
   const atProvider = ended.filter((e) => e.providerCall === 'revoked');
-  const after = atProvider.length > 0 ? await listAfterRevokes(deps, same[0]!, atProvider) : undefined;
+  const listable = deps.providers.forTarget(same[0]!.target).canList !== false;
+  const after = atProvider.length > 0 && listable ? await listAfterRevokes(deps, same[0]!, atProvider) : undefined;
   const recorded = await recordRevoked(deps, ended, after);
   for (const e of recorded) {
     if (e.providerCall === 'revoked' && !e.grant.revokeReason) deps.metrics?.grantRevokedAfterEnd((e.at.getTime() - e.grant.endsAt.getTime()) / 1000);

@@ -60,6 +60,10 @@ interface Ended {
   at: Date;
 }
 
+/**
+ * The grants of one resource wait for each other's provider calls, so that one listing after all of
+ * them can confirm them all and commit with them; grants of other resources go on side by side.
+ */
 async function revokeAll(deps: AppDeps, same: Grant[]): Promise<number> {
   const ended = (await Promise.all(same.map((grant) => revokeOne(deps, grant)))).filter((e): e is Ended => e !== 'not_yet');
   if (ended.length === 0) return 0;

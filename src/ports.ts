@@ -96,9 +96,15 @@ export interface SessionsEnded {
   method: string;
 }
 
-/** A revoke done at the provider that also ended the person's open sessions. */
+/** What a revoke done at the provider did beyond removing the access. */
 export interface RevokeOutcome {
-  sessionsEnded: SessionsEnded;
+  /** The person's open sessions it also ended. */
+  sessionsEnded?: SessionsEnded;
+  /**
+   * The resource's listing the provider took after its last change (to confirm a "not found"
+   * answer, or because it always checks): the caller records it instead of listing again.
+   */
+  listed?: AccessEntry[];
 }
 
 /** A provider's answer that a person, not the API, makes the change. */

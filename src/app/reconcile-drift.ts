@@ -44,8 +44,10 @@ export async function reconcileDrift(deps: AppDeps): Promise<DriftFinding[]> {
     // Access granted by hand cannot be listed; each grant and removal is confirmed by its owners instead.
     if (provider.canList === false) continue;
     let entries: AccessEntry[];
+    let listedAt: Date;
     try {
       entries = await provider.listAccess(resource, config.grant);
+      listedAt = deps.clock.now();
     } catch (error) {
       deps.logger.warn({ resource, err: error instanceof Error ? error.message : String(error) }, 'drift check skipped a resource: listAccess failed');
       continue;
@@ -53,7 +55,8 @@ export async function reconcileDrift(deps: AppDeps): Promise<DriftFinding[]> {
     await learnPeople(deps, 'listing', listingObservations(entries, deps.access.config.reviews.manager_attribute));
     const historyOf = await histories(deps.db, resource, campaigns);
     const verdicts = new Map(entries.map((entry) => [entry, explainAccess(historyOf(entry), now, SETTLE_MS)]));
-    await recordListing(deps, { resource, provider: provider.name, entries, source: 'drift', explain: (entry) => basisHint(verdicts.get(entry)) });
+    // Timed when the provider answered: a revoke listed and recorded meanwhile is newer, and this older listing must not undo it.
+    await recordListing(deps, { resource, provider: provider.name, entries, source: 'drift', listedAt, explain: (entry) => basisHint(verdicts.get(entry)) });
     for (const entry of entries) {
       const verdict = verdicts.get(entry)!;
       if (verdict.drift === false) continue;

@@ -1,5 +1,5 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
-import type { Tx } from '../db/client.ts';
+import type { Db, Tx } from '../db/client.ts';
 import { grants, HELD_GRANT_STATES, inventoryListings, type GrantState, type InventoryHolder } from '../db/schema.ts';
 import type { AccessEntry } from '../ports.ts';
 import type { AppDeps } from './deps.ts';
@@ -12,6 +12,8 @@ export interface Listing {
   provider: string;
   entries: AccessEntry[];
   source: ListingSource;
+  /** When the provider answered (default: when it is recorded). */
+  listedAt?: Date;
   /** What the caller already knows of an entry (the drift pass's verdict); grants are looked up otherwise. */
   explain?: (entry: AccessEntry) => { basis: BasisHint; grantId?: number | undefined } | undefined;
 }
@@ -41,51 +43,58 @@ export function coverageGapMs(deps: Pick<AppDeps, 'access'>): number {
  * in the same transaction, so the timeline can tell "nobody" from "not known".
  */
 export async function recordListing(deps: Pick<AppDeps, 'db' | 'ledger' | 'clock' | 'access'>, listing: Listing): Promise<ListingOutcome> {
-  const known = await personOf(deps, listing.resource);
-  return deps.db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`inventory:${listing.resource}`}))`);
-    const listedAt = deps.clock.now();
-    const [latest] = await tx.select().from(inventoryListings).where(eq(inventoryListings.resource, listing.resource)).orderBy(desc(inventoryListings.coveredTo), desc(inventoryListings.id)).limit(1);
-    if (latest && latest.coveredTo > listedAt) return { observed: 0, gone: 0, recorded: false };
-    const previous = latest?.holders ?? {};
-    const current: Record<string, InventoryHolder> = {};
-    let observed = 0;
-    for (const entry of listing.entries) {
-      const key = entry.principal.toLowerCase();
-      if (current[key]) continue;
-      const before = previous[key];
-      const person = before?.person ?? known.person(entry);
-      current[key] = { principal: entry.principal, email: entry.email ?? before?.email ?? null, person, firstSeenAt: before?.firstSeenAt ?? listedAt.toISOString() };
-      if (before) continue;
-      const hint = listing.explain?.(entry) ?? known.basis(entry);
-      await appendObserved(tx, deps, listing, entry, { person, hint, listedAt, previousAt: latest?.coveredTo ?? null });
-      observed++;
-    }
-    let gone = 0;
-    for (const [key, holder] of Object.entries(previous)) {
-      if (current[key]) continue;
-      await deps.ledger.append(tx, {
-        kind: 'access.gone',
-        actor: 'breakglass',
-        subject: holder.person ?? holder.email ?? holder.principal,
+  const known = await personOf(deps.db, deps, listing.resource);
+  return deps.db.transaction((tx) => recordListingIn(tx, deps, listing, known));
+}
+
+/**
+ * recordListing inside the caller's transaction, so the inventory's events commit with the state
+ * change the listing confirmed (a revoke).
+ */
+export async function recordListingIn(tx: Tx, deps: Pick<AppDeps, 'ledger' | 'clock' | 'access'>, listing: Listing, known?: Known): Promise<ListingOutcome> {
+  known ??= await personOf(tx, deps, listing.resource);
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`inventory:${listing.resource}`}))`);
+  const listedAt = listing.listedAt ?? deps.clock.now();
+  const [latest] = await tx.select().from(inventoryListings).where(eq(inventoryListings.resource, listing.resource)).orderBy(desc(inventoryListings.coveredTo), desc(inventoryListings.id)).limit(1);
+  if (latest && latest.coveredTo > listedAt) return { observed: 0, gone: 0, recorded: false };
+  const previous = latest?.holders ?? {};
+  const current: Record<string, InventoryHolder> = {};
+  let observed = 0;
+  for (const entry of listing.entries) {
+    const key = entry.principal.toLowerCase();
+    if (current[key]) continue;
+    const before = previous[key];
+    const person = before?.person ?? known.person(entry);
+    current[key] = { principal: entry.principal, email: entry.email ?? before?.email ?? null, person, firstSeenAt: before?.firstSeenAt ?? listedAt.toISOString() };
+    if (before) continue;
+    const hint = listing.explain?.(entry) ?? known.basis(entry);
+    await appendObserved(tx, deps, listing, entry, { person, hint, listedAt, previousAt: latest?.coveredTo ?? null });
+    observed++;
+  }
+  let gone = 0;
+  for (const [key, holder] of Object.entries(previous)) {
+    if (current[key]) continue;
+    await deps.ledger.append(tx, {
+      kind: 'access.gone',
+      actor: 'breakglass',
+      subject: holder.person ?? holder.email ?? holder.principal,
+      resource: listing.resource,
+      details: {
         resource: listing.resource,
-        details: {
-          resource: listing.resource,
-          provider: listing.provider,
-          principal: holder.principal,
-          email: holder.email,
-          person: holder.person,
-          first_seen_at: holder.firstSeenAt,
-          last_seen_at: latest!.coveredTo.toISOString(),
-          source: listing.source,
-          listed_at: listedAt.toISOString(),
-        },
-      });
-      gone++;
-    }
-    await extendCoverage(tx, deps, listing, latest, current, listedAt);
-    return { observed, gone, recorded: true };
-  });
+        provider: listing.provider,
+        principal: holder.principal,
+        email: holder.email,
+        person: holder.person,
+        first_seen_at: holder.firstSeenAt,
+        last_seen_at: latest!.coveredTo.toISOString(),
+        source: listing.source,
+        listed_at: listedAt.toISOString(),
+      },
+    });
+    gone++;
+  }
+  await extendCoverage(tx, deps, listing, latest, current, listedAt);
+  return { observed, gone, recorded: true };
 }
 
 async function appendObserved(
@@ -134,9 +143,11 @@ async function extendCoverage(
   await tx.insert(inventoryListings).values({ resource: listing.resource, provider: listing.provider, coveredFrom: listedAt, coveredTo: listedAt, holders });
 }
 
+type Known = Awaited<ReturnType<typeof personOf>>;
+
 /** Who a listed principal is (their Slack id) and whether a live breakglass grant explains the access. */
-async function personOf(deps: Pick<AppDeps, 'db' | 'access'>, resource: string) {
-  const rows = await deps.db.select({ id: grants.id, person: grants.person, email: grants.email, principal: grants.principal, principalId: grants.principalId, state: grants.state }).from(grants).where(eq(grants.resource, resource));
+async function personOf(db: Db | Tx, deps: Pick<AppDeps, 'access'>, resource: string) {
+  const rows = await db.select({ id: grants.id, person: grants.person, email: grants.email, principal: grants.principal, principalId: grants.principalId, state: grants.state }).from(grants).where(eq(grants.resource, resource));
   const names = (entry: AccessEntry) => [entry.principal.toLowerCase(), entry.email?.toLowerCase()].filter((n): n is string => Boolean(n));
   const byId = (g: { principalId: string | null }, entry: AccessEntry) => g.principalId !== null && entry.principalId === g.principalId;
   const grantsOf = (entry: AccessEntry) => rows.filter((g) => byId(g, entry) || names(entry).includes(g.email.toLowerCase()) || (g.principal !== null && names(entry).includes(g.principal.toLowerCase())));

@@ -3,7 +3,7 @@ import { overlappingGrants, updateGrantIf, whileLeased } from '../db/grants-repo
 import { enqueue } from '../db/outbox.ts';
 import { alerts, grants } from '../db/schema.ts';
 import type { Tx } from '../db/client.ts';
-import { CircuitOpenError, isHumanTask, RevokeIneffectiveError, type HumanTask, type RevokeOutcome, type SessionsEnded } from '../ports.ts';
+import { CircuitOpenError, isHumanTask, RevokeIneffectiveError, type AccessEntry, type HumanTask, type RevokeOutcome, type SessionsEnded } from '../ports.ts';
 import { awaitHuman } from './human-tasks.ts';
 import { cancelPendingExtensions } from './cancel-extensions.ts';
 import type { AppDeps } from './deps.ts';
@@ -11,6 +11,8 @@ import { revokeRetryAt } from './revoke-retry.ts';
 import { grantSpec } from './grant-specs.ts';
 import { claimDue } from '../db/claim-due.ts';
 import { aboutGrant, recordSessionsEnded, raiseGrantAlert } from './grant-evidence.ts';
+import { afterRevokeDetails, inventoryAfterRevoke, listAfterRevokes, type AfterRevoke } from './list-after-revoke.ts';
+import { canonicalJson } from '../ledger/canonical-json.ts';
 
 /**
  * While a worker revokes, no other replica touches the grant (the lease is renewed while the
@@ -27,12 +29,53 @@ type Grant = typeof grants.$inferSelect;
  * so several replicas split the work and never revoke one grant twice; the row is re-read before
  * acting; a failure is retried with backoff for as long as it takes, alerted to security once.
  * A grant being extended is not due until the extension is finished (see extend-grant.ts).
+ * The revokes of one resource are then listed once and recorded together with that listing.
  * Returns how many grants it finished.
  */
 export async function revokeDueGrants(deps: AppDeps): Promise<number> {
   const claimed = await claimDueGrants(deps);
-  const results = await Promise.all(claimed.map((grant) => revokeOne(deps, grant)));
-  return results.filter(Boolean).length;
+  const finished = await Promise.all(byTarget(claimed).map((same) => revokeAll(deps, same)));
+  return finished.reduce((sum, n) => sum + n, 0);
+}
+
+/** One listing tells about every grant of the same resource and target. */
+function byTarget(claimed: Grant[]): Grant[][] {
+  const groups = new Map<string, Grant[]>();
+  for (const grant of claimed) {
+    const key = `${grant.resource}\n${canonicalJson(grant.target)}`;
+    const same = groups.get(key);
+    if (same) same.push(grant);
+    else groups.set(key, [grant]);
+  }
+  return [...groups.values()];
+}
+
+/** A grant whose access breakglass no longer gives: removed at the provider, or kept there by another live grant. */
+interface Ended {
+  grant: Grant;
+  providerCall: 'revoked' | 'skipped';
+  sessionsEnded?: SessionsEnded | undefined;
+  listed?: AccessEntry[] | undefined;
+  others: Array<{ id: number }>;
+  at: Date;
+}
+
+/**
+ * The grants of one resource wait for each other's provider calls, so that one listing after all of
+ * them can confirm them all and commit with them; grants of other resources go on side by side.
+ */
+async function revokeAll(deps: AppDeps, same: Grant[]): Promise<number> {
+  const ended = (await Promise.all(same.map((grant) => revokeOne(deps, grant)))).filter((e): e is Ended => e !== 'not_yet');
+  if (ended.length === 0) return 0;
+  const atProvider = ended.filter((e) => e.providerCall === 'revoked');
+  const listable = deps.providers.forTarget(same[0]!.target).canList !== false;
+  const after = atProvider.length > 0 && listable ? await listAfterRevokes(deps, same[0]!, atProvider) : undefined;
+  const recorded = await recordRevoked(deps, ended, after);
+  for (const e of recorded) {
+    if (e.providerCall === 'revoked' && !e.grant.revokeReason) deps.metrics?.grantRevokedAfterEnd((e.at.getTime() - e.grant.endsAt.getTime()) / 1000);
+  }
+  deps.wake.outbox();
+  return ended.length;
 }
 
 /**
@@ -71,23 +114,19 @@ async function claimDueGrants(deps: AppDeps): Promise<Grant[]> {
   });
 }
 
-async function revokeOne(deps: AppDeps, grant: Grant): Promise<boolean> {
+async function revokeOne(deps: AppDeps, grant: Grant): Promise<Ended | 'not_yet'> {
   const others = (await overlappingGrants(deps.db, grant.person, grant.resource, grant.id)).filter((o) => o.endsAt > deps.clock.now());
   // Another live grant covers the same access: it lasts until the last one ends.
   const atProvider = others.length > 0 ? { providerCall: 'skipped' as const } : await revokeAtProvider(deps, grant);
-  if (atProvider === 'not_yet') return false;
-  const now = deps.clock.now();
-  const revoked = await recordRevoked(deps, grant, { ...atProvider, others, now });
-  if (revoked && atProvider.providerCall === 'revoked' && !grant.revokeReason) deps.metrics?.grantRevokedAfterEnd((now.getTime() - grant.endsAt.getTime()) / 1000);
-  deps.wake.outbox();
-  return true;
+  if (atProvider === 'not_yet') return atProvider;
+  return { grant, ...atProvider, others, at: deps.clock.now() };
 }
 
 /**
  * The provider's revoke, under the grant's lease. 'not_yet' when it failed (recorded, retried
  * later) or a person must remove it (the grant is revoked when an owner confirms, human-tasks.ts).
  */
-async function revokeAtProvider(deps: AppDeps, grant: Grant): Promise<{ providerCall: 'revoked'; sessionsEnded?: SessionsEnded | undefined } | 'not_yet'> {
+async function revokeAtProvider(deps: AppDeps, grant: Grant): Promise<Pick<Ended, 'sessionsEnded' | 'listed'> & { providerCall: 'revoked' } | 'not_yet'> {
   let answer: HumanTask | RevokeOutcome | void;
   try {
     answer = await whileLeased(deps.db, deps.clock, { grantId: grant.id, state: 'revoking', until: grant.nextAttemptAt, leaseMs: REVOKE_LEASE_MS }, () =>
@@ -97,53 +136,63 @@ async function revokeAtProvider(deps: AppDeps, grant: Grant): Promise<{ provider
     await recordRevokeFailure(deps, grant, error);
     return 'not_yet';
   }
-  if (!isHumanTask(answer)) return { providerCall: 'revoked', sessionsEnded: answer?.sessionsEnded };
+  if (!isHumanTask(answer)) return { providerCall: 'revoked', sessionsEnded: answer?.sessionsEnded, listed: answer?.listed };
   await awaitHuman(deps, grant, answer);
   return 'not_yet';
 }
 
-/** The grant revoked, its grant.revoked event, and the holder told; false when it left 'revoking' meanwhile. */
-async function recordRevoked(
-  deps: AppDeps,
-  grant: Grant,
-  outcome: { providerCall: 'revoked' | 'skipped'; sessionsEnded?: SessionsEnded | undefined; others: Array<{ id: number }>; now: Date },
-): Promise<boolean> {
-  const { providerCall, sessionsEnded, others, now } = outcome;
+/**
+ * In one transaction: each grant revoked with its grant.revoked event and its holder told (unless it
+ * left 'revoking' meanwhile), and the listing taken after the revokes into the access inventory.
+ * Returns the grants it recorded.
+ */
+async function recordRevoked(deps: AppDeps, ended: Ended[], after: AfterRevoke | undefined): Promise<Ended[]> {
+  const { resource, target } = ended[0]!.grant;
   return deps.db.transaction(async (tx) => {
-    const done = await updateGrantIf(tx, grant.id, 'revoking', { state: 'revoked', revokedAt: now, nextAttemptAt: null, lastError: null });
-    if (!done) return false;
-    const reason = grant.revokeReason ?? 'expired';
-    await deps.ledger.append(tx, {
-      kind: 'grant.revoked',
-      actor: grant.revokeRequestedBy ?? 'breakglass',
-      ...aboutGrant(grant),
-      details: {
-        grant_id: grant.id,
-        reason,
-        ends_at: grant.endsAt.toISOString(),
-        revoked_at: now.toISOString(),
-        late_by_ms: Math.max(0, now.getTime() - grant.endsAt.getTime()),
-        attempts: grant.attempts,
-        provider_call: providerCall,
-        ...(providerCall === 'skipped' ? { access_continues_under_grants: others.map((o) => o.id) } : {}),
-      },
-    });
-    if (sessionsEnded) await recordSessionsEnded(tx, deps, aboutGrant(grant), { grantId: grant.id, provider: deps.providers.forTarget(grant.target).name, sessions: sessionsEnded });
-    await enqueue(
-      tx,
-      now,
-      {
-        type: 'notify_user',
-        user: grant.person,
-        notification:
-          providerCall === 'skipped'
-            ? { kind: 'grant_ended_access_continues', requestId: grant.requestId, resource: grant.resource }
-            : { kind: 'grant_ended', requestId: grant.requestId, resource: grant.resource, reason },
-      },
-      { type: 'refresh_cards', requestId: grant.requestId },
-    );
-    return true;
+    const recorded: Ended[] = [];
+    for (const e of ended) if (await recordOneRevoked(tx, deps, e, after)) recorded.push(e);
+    const revoked = ended.filter((e) => e.providerCall === 'revoked').map((e) => ({ grantId: e.grant.id, spec: grantSpec(e.grant) }));
+    if (after) await inventoryAfterRevoke(tx, deps, { resource, target }, after, revoked);
+    return recorded;
   });
+}
+
+async function recordOneRevoked(tx: Tx, deps: AppDeps, ended: Ended, after: AfterRevoke | undefined): Promise<boolean> {
+  const { grant, providerCall, sessionsEnded, others, at: now } = ended;
+  const done = await updateGrantIf(tx, grant.id, 'revoking', { state: 'revoked', revokedAt: now, nextAttemptAt: null, lastError: null });
+  if (!done) return false;
+  const reason = grant.revokeReason ?? 'expired';
+  await deps.ledger.append(tx, {
+    kind: 'grant.revoked',
+    actor: grant.revokeRequestedBy ?? 'breakglass',
+    ...aboutGrant(grant),
+    details: {
+      grant_id: grant.id,
+      reason,
+      ends_at: grant.endsAt.toISOString(),
+      revoked_at: now.toISOString(),
+      late_by_ms: Math.max(0, now.getTime() - grant.endsAt.getTime()),
+      attempts: grant.attempts,
+      provider_call: providerCall,
+      ...(providerCall === 'skipped' ? { access_continues_under_grants: others.map((o) => o.id) } : {}),
+      ...(providerCall === 'revoked' && after ? afterRevokeDetails(after, grantSpec(grant)) : {}),
+    },
+  });
+  if (sessionsEnded) await recordSessionsEnded(tx, deps, aboutGrant(grant), { grantId: grant.id, provider: deps.providers.forTarget(grant.target).name, sessions: sessionsEnded });
+  await enqueue(
+    tx,
+    now,
+    {
+      type: 'notify_user',
+      user: grant.person,
+      notification:
+        providerCall === 'skipped'
+          ? { kind: 'grant_ended_access_continues', requestId: grant.requestId, resource: grant.resource }
+          : { kind: 'grant_ended', requestId: grant.requestId, resource: grant.resource, reason },
+    },
+    { type: 'refresh_cards', requestId: grant.requestId },
+  );
+  return true;
 }
 
 async function recordRevokeFailure(deps: AppDeps, grant: Grant, error: unknown): Promise<void> {

@@ -104,6 +104,14 @@ const grantRevoked = z.union([
     attempts: z.number(),
     provider_call: z.string(),
     access_continues_under_grants: z.array(id).optional(),
+    /**
+     * The listing after a revoke at the provider: `verified` when it no longer showed the holder,
+     * `listed_at` when it was taken (null: the provider could not be listed, `listing_error`). Absent
+     * when the provider call was skipped, and on events from before revokes were listed.
+     */
+    verified: z.boolean().optional(),
+    listed_at: nullableTime.optional(),
+    listing_error: z.string().optional(),
   }),
   // An access review's Revoke of a line, verified at the provider.
   z.object({

@@ -85,6 +85,8 @@ export interface RevocationRecord {
   lateByMs: number;
   seq: number;
   providerCall: string | null;
+  /** The listing after the revoke that no longer showed the access (details.listed_at when verified). */
+  seenGoneAt: Date | null;
 }
 
 export interface GrantRecord {
@@ -472,6 +474,7 @@ function revocationOf(event: StoredEvent, d: EventDetails<'grant.revoked'>): Rev
     lateByMs: ('late_by_ms' in d ? number(d.late_by_ms) : null) ?? (scheduledEnd ? Math.max(0, at.getTime() - scheduledEnd.getTime()) : 0),
     seq: event.seq,
     providerCall: text(d.provider_call),
+    seenGoneAt: 'listed_at' in d && d.verified === true ? instant(d.listed_at) : null,
   };
 }
 

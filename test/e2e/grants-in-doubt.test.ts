@@ -21,6 +21,7 @@ import { useCaseDeps } from '../support/process-deps.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import type { IamRecordedRequest } from '../support/iam-server.ts';
 import { textOf } from '../support/slack-server.ts';
+import { askAccessRecord, intervalsOf } from '../support/access-cli.ts';
 
 vi.setConfig({ testTimeout: 60_000 });
 const WAIT = 15_000;
@@ -105,8 +106,34 @@ for (const database of ['pglite', 'postgres'] as const) {
       clock.advance(HOUR + 1_000);
       await waitForEvent(h, requestId, 'grant.revoked', WAIT);
       expect(iam().isMember('ProdAdmins', emailOf('carol'))).toBe(false);
-      expect((await eventsOf(h, requestId)).map((e) => e.kind)).toEqual(['request.created', 'request.approved', 'grant.applied', 'grant.revoked']);
+      const events = await eventsOf(h, requestId);
+      expect(events.map((e) => e.kind)).toEqual(['request.created', 'request.approved', 'grant.applied', 'grant.revoked']);
       await waitForDm(h, 'U0CAROL', new RegExp(`\`prod-admin\` has ended \\(request #${requestId}\\)`));
+
+      // Asked afterwards through the CLI: her access was the grant (from when the lost call was sent), it
+      // expired and the listing after the revoke saw it gone; never access nobody granted.
+      const [created, applied, revoked] = ['request.created', 'grant.applied', 'grant.revoked'].map((kind) => events.find((e) => e.kind === kind)!);
+      const from = String(applied!.details.starts_at);
+      const during = new Date(Date.parse(from) + 30 * 60_000).toISOString();
+      const after = new Date(Date.parse(String(revoked!.details.revoked_at)) + 1_000).toISOString();
+      const [atThen, herThen, period] = await askAccessRecord(h, database, [
+        ['who', 'prod-admin', '--at', during],
+        ['who', '--user', 'CAROL@Example.com', '--at', during],
+        ['access', '--from', created!.occurredAt.toISOString(), '--to', after, '--resource', 'prod-admin'],
+      ]);
+      expect(revoked!.details).toMatchObject({ verified: true, listed_at: expect.any(String) });
+      const granted = expect.objectContaining({ kind: 'grant', request_id: String(requestId), approved_by: ['U0BOB'], ticket: 'INC-90', reason: 'INC-90 rotate keys' });
+      const interval = {
+        resource: 'prod-admin',
+        basis: granted,
+        from,
+        start: 'recorded',
+        to: revoked!.details.revoked_at,
+        ended: { how: 'expired', at: revoked!.details.revoked_at, by: 'breakglass', reason: 'expired', seen_gone_at: revoked!.details.listed_at, last_seen_at: null },
+      };
+      expect(intervalsOf(atThen!, 'U0CAROL')).toEqual([expect.objectContaining(interval)]);
+      expect(herThen!.holders).toEqual([expect.objectContaining(interval)]);
+      expect(intervalsOf(period!, 'U0CAROL', emailOf('carol'))).toEqual([expect.objectContaining(interval)]);
     });
 
     it('IAM did not apply it and the connection dropped: listed absent, recorded failed, the requester told nothing changed', async () => {
@@ -225,6 +252,32 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect(h.iam.calls('RemoveUserFromGroup').filter((r) => /dave/.test(r.params['UserName'] ?? '')).map((r) => r.params['UserName'])).toEqual([emailOf('dave'), 'dave.renamed']);
       expect((await eventsOf(h, requestId)).map((e) => e.kind)).not.toContain('grant.revoke_ineffective');
       await waitForDm(h, 'U0DAVE', new RegExp(`\`prod-admin\` has ended \\(request #${requestId}\\)`));
+
+      // The listing after the removal under the new name saw it gone; the inventory recorded that with the revoke.
+      expect(revoked.details).toMatchObject({ verified: true, listed_at: expect.any(String) });
+      const gone = (await ledger(h)).find((e) => e.kind === 'access.gone' && e.details.principal === 'dave.renamed');
+      expect(gone?.details).toMatchObject({ source: 'revoke', person: 'U0DAVE', listed_at: revoked.details.listed_at, last_seen_at: seen!.details.listed_at });
+      // Asked through the CLI: while renamed, the one holder was the grant's (also found by the new name), never
+      // unmanaged access; it expired, removed under the new name, and was seen gone.
+      const applied = (await eventsOf(h, requestId)).find((e) => e.kind === 'grant.applied')!;
+      const during = String(seen!.details.listed_at);
+      const after = new Date(Date.parse(String(revoked.details.revoked_at)) + 1_000).toISOString();
+      const [atThen, byNewName, period] = await askAccessRecord(h, database, [
+        ['who', 'prod-admin', '--at', during],
+        ['who', '--user', 'Dave.Renamed', '--at', during],
+        ['access', '--from', String(applied.details.starts_at), '--to', after, '--resource', 'prod-admin'],
+      ]);
+      const interval = {
+        resource: 'prod-admin',
+        basis: expect.objectContaining({ kind: 'grant', request_id: String(requestId), approved_by: ['U0BOB'], ticket: 'INC-94' }),
+        from: applied.details.starts_at,
+        to: revoked.details.revoked_at,
+        ended: { how: 'expired', at: revoked.details.revoked_at, by: 'breakglass', reason: 'expired', seen_gone_at: revoked.details.listed_at, last_seen_at: seen!.details.listed_at },
+      };
+      expect(atThen!.holders).toEqual([expect.objectContaining(interval)]);
+      expect(intervalsOf(atThen!, 'dave.renamed')).toHaveLength(1);
+      expect(byNewName!.holders).toEqual([expect.objectContaining(interval)]);
+      expect(intervalsOf(period!, 'U0DAVE', 'dave.renamed', emailOf('dave'))).toEqual([expect.objectContaining(interval)]);
     });
 
     it('leaves an intact ledger and made only calls Slack accepts', async () => {

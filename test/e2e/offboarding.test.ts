@@ -11,6 +11,7 @@ import { click, eventsOf, grantOf, ledger, request, requestAndApprove, slash, wa
 import { startHarness, type Harness } from '../support/harness.ts';
 import { eventCallback, post, userChangeEvent } from '../support/slack-requests.ts';
 import { textOf } from '../support/slack-server.ts';
+import { askAccessRecord, intervalsOf, type AccessAnswer } from '../support/access-cli.ts';
 
 const ACCESS = `security_channel: C0SEC
 resources:
@@ -62,6 +63,24 @@ async function accessHeld(h: Harness, email: string, timeoutMs = 10_000) {
   );
 }
 
+/** A grant as the access record shows it once the offboarding revoked it: its request, ended by offboarding, and seen gone after. */
+async function offboardedGrant(h: Harness, requestId: number, resource: string) {
+  const events = await eventsOf(h, requestId);
+  const [applied, revoked] = ['grant.applied', 'grant.revoked'].map((kind) => events.find((e) => e.kind === kind)!);
+  return {
+    resource,
+    basis: expect.objectContaining({ kind: 'grant', request_id: String(requestId), approved_by: ['U0BOB'] }),
+    from: applied!.details.starts_at,
+    to: revoked!.details.revoked_at,
+    ended: expect.objectContaining({ how: 'offboarding', at: revoked!.details.revoked_at, by: 'breakglass', reason: 'offboarding', seen_gone_at: expect.any(String) }),
+  };
+}
+
+/** A revoked interval was seen gone by a listing at or after its end. */
+function seenGoneAfterItsEnd(interval: AccessAnswer): void {
+  expect(Date.parse(interval.ended.seen_gone_at)).toBeGreaterThanOrEqual(Date.parse(interval.ended.at));
+}
+
 async function completion(h: Harness, email: string, timeoutMs = 10_000) {
   return h.slack.waitFor(
     async () => (await ledger(h)).find((e) => e.kind === 'offboarding.completed' && e.subject === email),
@@ -80,8 +99,8 @@ for (const database of ['pglite', 'postgres'] as const) {
 
     it('a Slack deactivation ends every grant at Okta and IAM at once, within the SLA', async () => {
       h = await setUp(database);
-      await requestAndApprove(h, 'U0ALICE', 'prod-db 2h INC-1 lag', ['U0BOB']);
-      await requestAndApprove(h, 'U0ALICE', 'prod-admin 2h INC-1 lag', ['U0BOB']);
+      const db = await requestAndApprove(h, 'U0ALICE', 'prod-db 2h INC-1 lag', ['U0BOB']);
+      const admin = await requestAndApprove(h, 'U0ALICE', 'prod-admin 2h INC-1 lag', ['U0BOB']);
       expect(h.okta.isMember('00gPRODDB', 'alice@example.com')).toBe(true);
       expect(h.iam.account().isMember('ProdAdmins', 'alice@example.com')).toBe(true);
 
@@ -106,11 +125,26 @@ for (const database of ['pglite', 'postgres'] as const) {
       expect((await ledger(h)).filter((e) => e.kind === 'offboarding.detected')).toHaveLength(1);
       expect(await verifyLedger(h.bot.database.db)).toMatchObject({ ok: true });
       expect(h.slack.violations).toEqual([]);
+
+      // Asked through the CLI: while she worked, both grants; each ended by her offboarding and seen gone.
+      const dbGrant = await offboardedGrant(h, db.requestId, 'prod-db');
+      const adminGrant = await offboardedGrant(h, admin.requestId, 'prod-admin');
+      const both = String(adminGrant.from);
+      const [atThen, hersThen, period] = await askAccessRecord(h, database, [
+        ['who', 'prod-db', '--at', both],
+        ['who', '--user', 'Alice@Example.com', '--at', both],
+        ['access', '--from', String(dbGrant.from), '--to', new Date().toISOString()],
+      ]);
+      expect(atThen!.holders).toEqual([expect.objectContaining(dbGrant)]);
+      expect(hersThen!.holders).toEqual([expect.objectContaining(adminGrant), expect.objectContaining(dbGrant)]);
+      const hers = intervalsOf(period!, 'U0ALICE', 'alice@example.com');
+      expect(hers).toEqual([expect.objectContaining(adminGrant), expect.objectContaining(dbGrant)]);
+      hers.forEach(seenGoneAfterItsEnd);
     });
 
     it('an Okta deactivation is polled; a provider failing first is retried; access nobody granted is reported and, with drift: remove, removed', async () => {
       h = await setUp(database, [], REMOVING);
-      await requestAndApprove(h, 'U0DAVE', 'prod-admin 2h INC-2 deploy', ['U0BOB']);
+      const admin = await requestAndApprove(h, 'U0DAVE', 'prod-admin 2h INC-2 deploy', ['U0BOB']);
       h.okta.addMember('00gPRODDB', 'dave@example.com'); // added by hand at Okta: unmanaged
       h.iam.failNext(6, 500, (r) => r.action === 'RemoveUserFromGroup');
 
@@ -134,6 +168,30 @@ for (const database of ['pglite', 'postgres'] as const) {
       const alert = await harness.slack.waitFor(() => harness.slack.messagesTo('C0SEC').find((m) => /dave@example\.com left, but still had access breakglass did not grant: .*prod-db.*breakglass removed it/.test(m.text ?? '')));
       expect(alert).toBeDefined();
       expect(h.slack.violations).toEqual([]);
+
+      // Asked through the CLI: his grant of prod-admin, revoked by the offboarding; prod-db held unmanaged from
+      // when the offboarding first listed it (before that, not known) until breakglass removed it (drift: remove).
+      const seen = String(events.find((e) => e.kind === 'access.observed' && e.resource === 'prod-db' && e.details.principal === 'dave@example.com')!.details.listed_at);
+      const adminGrant = await offboardedGrant(h, admin.requestId, 'prod-admin');
+      const unmanaged = {
+        resource: 'prod-db',
+        principal: 'dave@example.com',
+        basis: { kind: 'unmanaged', note: null },
+        from: seen,
+        start: 'first_seen',
+        ended: expect.objectContaining({ how: 'revoked', by: 'breakglass', reason: 'drift', seen_gone_at: gone!.details.listed_at }),
+      };
+      const [atThen, hisThen, period] = await askAccessRecord(h, database, [
+        ['who', 'prod-db', '--at', seen],
+        ['who', '--user', 'DAVE@example.com', '--at', String(adminGrant.from)],
+        ['access', '--from', String(adminGrant.from), '--to', new Date().toISOString()],
+      ]);
+      expect(atThen!.holders).toEqual([expect.objectContaining(unmanaged)]);
+      expect(hisThen!.holders).toEqual([expect.objectContaining(adminGrant)]);
+      expect(hisThen!.not_known).toContainEqual(expect.objectContaining({ resource: 'prod-db', state: 'before_first_listing', known: false }));
+      const his = intervalsOf(period!, 'U0DAVE', 'dave@example.com');
+      expect(his).toEqual([expect.objectContaining(adminGrant), expect.objectContaining(unmanaged)]);
+      seenGoneAfterItsEnd(his[0]!);
     });
 
     it('access nobody granted keeps the offboarding open until a listing sees it gone, and the record\'s times come from that listing', async () => {
@@ -170,12 +228,33 @@ for (const database of ['pglite', 'postgres'] as const) {
       // Alerted once, and recorded as drift once (the drift pass does not report it again).
       expect(h.slack.messagesTo('C0SEC').filter((m) => /dave@example\.com left/.test(m.text ?? ''))).toHaveLength(1);
       expect(events.filter((e) => e.kind === 'drift.detected' && e.subject === 'dave@example.com')).toHaveLength(1);
-      // Asked afterwards, the access record has the interval from first sighting to the listing that saw it gone.
-      const mid = new Date((listedAt.getTime() + Date.parse(String(gone.details.listed_at))) / 2);
-      expect(await whoUser(mid)).toMatchObject({ holders: [{ resource: 'prod-db', basis: { kind: 'unmanaged' } }] });
-      expect(await whoUser(new Date(Date.parse(String(gone.details.listed_at)) + 1))).toMatchObject({ holders: [] });
       expect(await verifyLedger(h.bot.database.db)).toMatchObject({ ok: true });
       expect(h.slack.violations).toEqual([]);
+
+      // Asked afterwards through the CLI: access nobody granted, from its first sighting until the listing that
+      // saw it gone, removed outside breakglass; from then on, nobody, and known to be nobody.
+      const mid = new Date((listedAt.getTime() + Date.parse(String(gone.details.listed_at))) / 2).toISOString();
+      // Intervals end exclusive: at the listing that saw it gone, nobody held it.
+      const afterGone = String(gone.details.listed_at);
+      const unmanaged = {
+        resource: 'prod-db',
+        principal: 'dave@example.com',
+        basis: { kind: 'unmanaged', note: null },
+        from: observed.details.listed_at,
+        start: 'first_seen',
+        to: gone.details.listed_at,
+        ended: { how: 'removed_outside_breakglass', at: gone.details.listed_at, by: null, reason: null, seen_gone_at: gone.details.listed_at, last_seen_at: gone.details.last_seen_at },
+      };
+      const [atThen, hisThen, afterwards, period] = await askAccessRecord(h, database, [
+        ['who', 'prod-db', '--at', mid],
+        ['who', '--user', 'DAVE@Example.com', '--at', mid],
+        ['who', 'prod-db', '--at', afterGone],
+        ['access', '--from', listedAt.toISOString(), '--to', afterGone, '--resource', 'prod-db'],
+      ]);
+      expect(atThen!.holders).toEqual([expect.objectContaining(unmanaged)]);
+      expect(hisThen!.holders).toEqual([expect.objectContaining(unmanaged)]);
+      expect(afterwards).toMatchObject({ coverage: { state: 'covered', known: true }, holders: [] });
+      expect(intervalsOf(period!, 'U0DAVE', 'dave@example.com')).toEqual([expect.objectContaining(unmanaged)]);
     });
 
     it('an Okta leaver still in Slack: pending requests are cancelled on their cards, new ones and stale approvals refused, until Okta has them back', async () => {
@@ -265,8 +344,8 @@ for (const database of ['pglite', 'postgres'] as const) {
       h.okta.addUser({ login: 'fran@example.com', email: 'fran@example.com', firstName: 'fran', lastName: 'X' });
       h.iam.account().addUser('Carl@Example.com');
       h.iam.account().addToGroup('ProdAdmins', 'fran-admin'); // by hand, outside breakglass
-      await requestAndApprove(h, 'U0CARL', 'prod-admin 2h INC-9 deploy', ['U0BOB']);
-      await requestAndApprove(h, 'U0ERIN', 'prod-db 2h INC-9 deploy', ['U0BOB']);
+      const carlGrant = await requestAndApprove(h, 'U0CARL', 'prod-admin 2h INC-9 deploy', ['U0BOB']);
+      const erinGrant = await requestAndApprove(h, 'U0ERIN', 'prod-db 2h INC-9 deploy', ['U0BOB']);
       expect(h.iam.account().isMember('ProdAdmins', 'Carl@Example.com')).toBe(true);
       expect(h.okta.isMember('00gPRODDB', 'erin@corp.example.com')).toBe(true);
 
@@ -293,6 +372,32 @@ for (const database of ['pglite', 'postgres'] as const) {
         ['U0ERIN', 'offboarding'],
       ]);
       expect(h.slack.violations).toEqual([]);
+
+      // Asked through the CLI, by her email although IAM knows her only as fran-admin (access.yml people:):
+      // access nobody granted, until a listing saw it removed by hand. Carl's and Erin's grants ended by offboarding.
+      const events = await ledger(h);
+      const franSeen = events.find((e) => e.kind === 'access.observed' && e.details.principal === 'fran-admin')!;
+      const franGone = events.find((e) => e.kind === 'access.gone' && e.details.principal === 'fran-admin')!;
+      const unmanaged = {
+        resource: 'prod-admin',
+        principal: 'fran-admin',
+        basis: { kind: 'unmanaged', note: null },
+        from: franSeen.details.listed_at,
+        to: franGone.details.listed_at,
+        ended: expect.objectContaining({ how: 'removed_outside_breakglass', by: null, seen_gone_at: franGone.details.listed_at }),
+      };
+      const carlsGrant = await offboardedGrant(h, carlGrant.requestId, 'prod-admin');
+      const erinsGrant = await offboardedGrant(h, erinGrant.requestId, 'prod-db');
+      const [atThen, hersThen, period] = await askAccessRecord(h, database, [
+        ['who', 'prod-admin', '--at', String(franSeen.details.listed_at)],
+        ['who', '--user', 'fran@example.com', '--at', String(franSeen.details.listed_at)],
+        ['access', '--from', String(carlsGrant.from), '--to', new Date().toISOString()],
+      ]);
+      expect(intervalsOf(atThen!, 'fran-admin')).toEqual([expect.objectContaining(unmanaged)]);
+      expect(hersThen!.holders).toEqual([expect.objectContaining(unmanaged)]);
+      expect(intervalsOf(period!, 'fran-admin', 'U0FRAN')).toEqual([expect.objectContaining(unmanaged)]);
+      expect(intervalsOf(period!, 'U0CARL')).toEqual([expect.objectContaining(carlsGrant)]);
+      expect(intervalsOf(period!, 'U0ERIN')).toEqual([expect.objectContaining(erinsGrant)]);
     });
 
     it('measures the SLA from the deactivation time and records a miss', async () => {

@@ -248,7 +248,8 @@ export class EvidenceStory {
   }
 
   /** grant.revoked at `at`, late by however long after the grant's current end that is. */
-  revoke(at: string, grantId: number, options: { reason?: string; by?: string } = {}): number {
+  /** `listedAt`: the listing after the revoke, which no longer showed the access (`verified`). */
+  revoke(at: string, grantId: number, options: { reason?: string; by?: string; listedAt?: string } = {}): number {
     const grant = this.grantInfo(grantId);
     return this.raw(at, {
       kind: 'grant.revoked',
@@ -264,6 +265,7 @@ export class EvidenceStory {
         late_by_ms: Math.max(0, new Date(at).getTime() - grant.endsAt.getTime()),
         attempts: 1,
         provider_call: 'revoked',
+        ...(options.listedAt ? { verified: true, listed_at: iso(options.listedAt) } : {}),
       },
     });
   }

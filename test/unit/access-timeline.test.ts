@@ -17,14 +17,19 @@ function observed(s: EvidenceStory, at: string, principal: string, previous: str
   });
 }
 
-function gone(s: EvidenceStory, at: string, principal: string, firstSeen: string, lastSeen: string, person: string | null = null) {
+function gone(s: EvidenceStory, at: string, principal: string, firstSeen: string, lastSeen: string, person: string | null = null, source = 'drift') {
   return s.raw(at, {
     kind: 'access.gone',
     actor: 'breakglass',
     subject: person ?? principal,
     resource: 'prod-db',
-    details: { resource: 'prod-db', provider: 'okta', principal, email: principal, person, first_seen_at: new Date(firstSeen).toISOString(), last_seen_at: new Date(lastSeen).toISOString(), source: 'drift', listed_at: new Date(at).toISOString() },
+    details: { resource: 'prod-db', provider: 'okta', principal, email: principal, person, first_seen_at: new Date(firstSeen).toISOString(), last_seen_at: new Date(lastSeen).toISOString(), source, listed_at: new Date(at).toISOString() },
   });
+}
+
+/** Access nobody granted, removed by breakglass under drift action `remove` (or only reported). */
+function driftFound(s: EvidenceStory, at: string, principal: string, removed: boolean) {
+  return s.raw(at, { kind: 'drift.detected', actor: 'breakglass', subject: principal, resource: 'prod-db', details: { drift: 'unmanaged', grant_id: null, action: removed ? 'remove' : 'report', removed } });
 }
 
 const spans = (to: string): ListingSpan[] => [{ resource: 'prod-db', from: new Date(t('00:00:00')), to: new Date(to), holders: [] }];
@@ -66,6 +71,55 @@ describe('the access timeline: how access ended', () => {
     const [interval, ...others] = timeline.between(new Date(t('00:00:00')), new Date(t('04:00:00')));
     expect(others).toEqual([]);
     expect(interval).toMatchObject({ basis: { kind: 'unmanaged' }, from: new Date(t('01:00:00')), to: new Date(t('02:00:05')), ended: { how: 'review_revoke', by: 'U0MGR', seenGoneAt: new Date(t('03:00:00')) } });
+  });
+
+  it("a revoked grant's end says when a listing saw it gone: the first access.gone after the revoke, else the revoke's own listing", () => {
+    const s = new EvidenceStory();
+    const listedWhileHeld = s.request(t('01:00:00'), { requester: 'U0ALICE', resource: 'prod-db', durationMs: HOUR, reason: 'INC-1', approvers: ['U0BOB'] });
+    s.approve(t('01:01:00'), listedWhileHeld, 'U0BOB');
+    const alice = s.apply(t('01:02:00'), listedWhileHeld);
+    observed(s, t('01:30:00'), 'alice@example.com', t('00:30:00'), 'U0ALICE');
+    s.revoke(t('02:02:00'), alice, { listedAt: t('02:02:01') });
+    const aliceGone = gone(s, t('02:02:01'), 'alice@example.com', t('01:30:00'), t('01:30:00'), 'U0ALICE', 'revoke');
+    const neverListed = s.request(t('03:00:00'), { requester: 'U0DAVE', resource: 'prod-db', durationMs: HOUR, reason: 'INC-2', approvers: ['U0BOB'] });
+    s.approve(t('03:01:00'), neverListed, 'U0BOB');
+    const dave = s.apply(t('03:02:00'), neverListed);
+    s.revoke(t('04:02:00'), dave, { listedAt: t('04:02:03') });
+    const notSeen = s.request(t('05:00:00'), { requester: 'U0ERIN', resource: 'prod-db', durationMs: HOUR, reason: 'INC-3', approvers: ['U0BOB'] });
+    s.approve(t('05:01:00'), notSeen, 'U0BOB');
+    s.revoke(t('06:02:00'), s.apply(t('05:02:00'), notSeen));
+    const ends = buildTimeline(s.events(), spans(t('07:00:00')))
+      .between(new Date(t('00:00:00')), new Date(t('07:00:00')))
+      .map((i) => [i.person.id, i.basis.kind, i.ended?.how, i.ended?.seenGoneAt?.toISOString() ?? null, i.ended?.lastSeenAt?.toISOString() ?? null, i.evidence.includes(aliceGone)]);
+    expect(ends).toEqual([
+      ['U0ALICE', 'grant', 'expired', t('02:02:01.000'), t('01:30:00.000'), true],
+      ['U0DAVE', 'grant', 'expired', t('04:02:03.000'), null, false],
+      ['U0ERIN', 'grant', 'expired', null, null, false],
+    ]);
+  });
+
+  it('access nobody granted that breakglass removed ended by breakglass, also when the removal is recorded just after the listing that saw it gone', () => {
+    const s = new EvidenceStory();
+    // The drift pass removed it, and the next listing saw it gone.
+    observed(s, t('01:00:00'), 'mallory@example.com', t('00:00:00'));
+    driftFound(s, t('02:00:00'), 'mallory@example.com', true);
+    gone(s, t('03:00:00'), 'mallory@example.com', t('01:00:00'), t('02:00:00'));
+    // An offboarding's check removed it, listed (gone), then recorded the removal.
+    observed(s, t('01:00:00'), 'dave@example.com', t('00:00:00'));
+    gone(s, t('04:00:00'), 'dave@example.com', t('01:00:00'), t('03:00:00'), null, 'offboarding');
+    driftFound(s, t('04:00:01'), 'dave@example.com', true);
+    // Only reported, then removed by someone at the provider.
+    observed(s, t('01:00:00'), 'erin@example.com', t('00:00:00'));
+    driftFound(s, t('01:00:01'), 'erin@example.com', false);
+    gone(s, t('05:00:00'), 'erin@example.com', t('01:00:00'), t('04:00:00'));
+    const ends = buildTimeline(s.events(), spans(t('06:00:00')))
+      .between(new Date(t('00:00:00')), new Date(t('06:00:00')))
+      .map((i) => [i.principal, i.to?.toISOString(), i.ended?.how, i.ended?.by, i.ended?.reason, i.ended?.seenGoneAt?.toISOString()]);
+    expect(ends).toEqual([
+      ['dave@example.com', t('04:00:00.000'), 'revoked', 'breakglass', 'drift', t('04:00:00.000')],
+      ['erin@example.com', t('05:00:00.000'), 'removed_outside_breakglass', null, null, t('05:00:00.000')],
+      ['mallory@example.com', t('02:00:00.000'), 'revoked', 'breakglass', 'drift', t('03:00:00.000')],
+    ]);
   });
 
   it('an emergency self-grant is its own basis, with its after-the-fact review', () => {

@@ -200,9 +200,10 @@ export class AwsIamProvider implements AccessProvider {
 
   async revoke(spec: GrantSpec): Promise<void | RevokeOutcome> {
     const target = this.awsTarget(spec.target);
-    await this.changing(target.accountRoleArn, () => this.remove(spec));
+    const listed = await this.changing(target.accountRoleArn, () => this.remove(spec));
     // After the access is gone, so a session opened in between is older than the deny too.
-    if (target.sessionRoleArn && target.endSessions) return { sessionsEnded: await this.endRoleSessions(target, iamUserOf(spec.person)) };
+    const sessionsEnded = target.sessionRoleArn && target.endSessions ? await this.endRoleSessions(target, iamUserOf(spec.person)) : undefined;
+    if (listed || sessionsEnded) return { ...(listed ? { listed } : {}), ...(sessionsEnded ? { sessionsEnded } : {}) };
   }
 
   /**
@@ -240,7 +241,8 @@ export class AwsIamProvider implements AccessProvider {
     }
   }
 
-  private async remove(spec: GrantSpec, userName = iamUserOf(spec.person)): Promise<void> {
+  /** The listing that confirmed a NoSuchEntity, when one was taken after the last change. */
+  private async remove(spec: GrantSpec, userName = iamUserOf(spec.person)): Promise<AccessEntry[] | undefined> {
     const target = this.awsTarget(spec.target);
     const iam = this.iamFor(target.accountRoleArn);
     try {
@@ -257,8 +259,9 @@ export class AwsIamProvider implements AccessProvider {
     } catch (err) {
       if (!isNoSuchEntity(err)) throw err;
       // "Not found" is not "gone": a user renamed while holding the access keeps it under the new name.
-      await this.confirmGone(spec, userName);
+      return this.confirmGone(spec, userName);
     }
+    return undefined;
   }
 
   /**
@@ -266,18 +269,17 @@ export class AwsIamProvider implements AccessProvider {
    * rename keeps, or by name), nor (inline policies) this grant's policy. A user found under another
    * name was renamed: the access is removed under that name, then the listing must not show it.
    */
-  private async confirmGone(spec: GrantSpec, userName: string): Promise<void> {
-    const still = await this.stillListed(spec, userName);
-    if (still && still.principal.toLowerCase() !== userName.toLowerCase()) {
-      await this.remove(spec, still.principal);
-      return;
-    }
+  private async confirmGone(spec: GrantSpec, userName: string): Promise<AccessEntry[] | undefined> {
+    const { still, listed } = await this.stillListed(spec, userName);
+    // The listing was taken before this removal, so it is not the last word on what is left.
+    if (still && still.principal.toLowerCase() !== userName.toLowerCase()) return this.remove(spec, still.principal);
     if (still) {
       throw new RevokeIneffectiveError(`IAM answered NoSuchEntity to removing ${userName}'s access to ${spec.resource}, but still lists ${still.principal} holding it`, still.principal);
     }
+    return listed;
   }
 
-  private async stillListed(spec: GrantSpec, userName: string): Promise<AccessEntry | undefined> {
+  private async stillListed(spec: GrantSpec, userName: string): Promise<{ still: AccessEntry | undefined; listed: AccessEntry[] }> {
     const lower = userName.toLowerCase();
     const userId = spec.person.principalId;
     // A group that no longer exists holds nobody.
@@ -285,7 +287,7 @@ export class AwsIamProvider implements AccessProvider {
       if (isNoSuchEntity(err)) return [];
       throw err;
     });
-    return listed.find((e) => (userId !== undefined && e.principalId === userId) || e.principal.toLowerCase() === lower || e.grantId === spec.grantId);
+    return { still: listed.find((e) => (userId !== undefined && e.principalId === userId) || e.principal.toLowerCase() === lower || e.grantId === spec.grantId), listed };
   }
 
   async listAccess(resource: string, target: GrantTarget): Promise<AccessEntry[]> {

@@ -106,7 +106,7 @@ export class AwsSsoProvider implements AccessProvider {
     const target = this.target(spec.target);
     const instance = await this.instance();
     const userId = await findUserId(this.store, this.call, instance.identityStoreId, spec.person);
-    if (!userId) return this.confirmGone(spec, undefined, 'the identity store has no such user');
+    if (!userId) return { listed: await this.confirmGone(spec, undefined, 'the identity store has no such user') };
     const label = `${spec.resource} (permission set ${target.permissionSetArn} in account ${target.accountId}) from ${spec.person.principal ?? spec.person.email}`;
     let failure: string | undefined;
     try {
@@ -118,11 +118,12 @@ export class AwsSsoProvider implements AccessProvider {
       failure = `AWS answered ResourceNotFoundException (${(err as Error).message})`;
     }
     // Neither answer says the access is gone: the listing does.
-    if (failure) await this.confirmGone(spec, userId, failure);
+    const listed = failure ? await this.confirmGone(spec, userId, failure) : undefined;
     // The assignment is gone, but a role session opened before keeps working until it expires.
-    if (!target.endSessions) return;
+    if (!target.endSessions) return listed ? { listed } : undefined;
     const deny = await this.endSessionsOf(instance, target, userId);
     return {
+      ...(listed ? { listed } : {}),
       sessionsEnded: {
         ended: null,
         effectiveAt: (this.opts.clock ?? systemClock).now(),
@@ -224,13 +225,14 @@ export class AwsSsoProvider implements AccessProvider {
   }
 
   /** After an answer that does not say the assignment is gone: the listing must not show the person. */
-  private async confirmGone(spec: GrantSpec, userId: string | undefined, why: string): Promise<void> {
+  private async confirmGone(spec: GrantSpec, userId: string | undefined, why: string): Promise<AccessEntry[]> {
     const names = new Set([spec.person.principal, spec.person.email].filter((n): n is string => Boolean(n)).map((n) => n.toLowerCase()));
     const holders = await this.holders(spec.resource, this.target(spec.target));
     const still = holders.find((h) => h.userId === userId || names.has(h.entry.principal.toLowerCase()) || (h.entry.email !== undefined && names.has(h.entry.email.toLowerCase())));
     if (still) {
       throw new RevokeIneffectiveError(`removing ${spec.person.principal ?? spec.person.email}'s access to ${spec.resource} at IAM Identity Center: ${why}, but the assignment listing still shows ${still.entry.principal} holding it`, still.entry.principal);
     }
+    return holders.map((h) => h.entry);
   }
 
   /** Polls an assignment request until it is no longer IN_PROGRESS, within statusWaitMs. */

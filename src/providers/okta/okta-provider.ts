@@ -1,5 +1,5 @@
 import { Client, DefaultRequestExecutor, type User, type UserStatus } from '@okta/okta-sdk-nodejs';
-import { ProviderError, RevokeIneffectiveError, type AccessEntry, type AccessProvider, type GrantSpec, type GrantTarget, type Person } from '../../ports.ts';
+import { ProviderError, RevokeIneffectiveError, type AccessEntry, type AccessProvider, type GrantSpec, type GrantTarget, type Person, type RevokeOutcome } from '../../ports.ts';
 import { isOktaTarget } from './target.ts';
 import { DEFAULT_RETRY, withRetry, type RetryOptions } from '../retry.ts';
 
@@ -127,22 +127,22 @@ export class OktaProvider implements AccessProvider {
     );
   }
 
-  async revoke(spec: GrantSpec): Promise<void> {
+  async revoke(spec: GrantSpec): Promise<void | RevokeOutcome> {
     const groupId = this.groupOf(spec.target);
     const user = await this.lookupUser(oktaRefOf(spec.person));
-    if (!user) return this.confirmGone(spec);
+    if (!user) return { listed: await this.confirmGone(spec) };
     try {
       await this.call(`okta unassignUserFromGroup ${groupId}`, () =>
         this.client.groupApi.unassignUserFromGroup({ groupId, userId: user.id }),
       );
     } catch (err) {
-      if (err instanceof ProviderError && err.status === 404) return this.confirmGone(spec);
+      if (err instanceof ProviderError && err.status === 404) return { listed: await this.confirmGone(spec) };
       throw err;
     }
   }
 
-  /** "Not found" is not "gone" (a login changed, say): the group's members must no longer include the person. */
-  private async confirmGone(spec: GrantSpec): Promise<void> {
+  /** "Not found" is not "gone" (a login changed, say): the group's members must no longer include the person. Returns the members. */
+  private async confirmGone(spec: GrantSpec): Promise<AccessEntry[]> {
     const names = new Set([oktaRefOf(spec.person), spec.person.email].map((n) => n.toLowerCase()));
     // A group that no longer exists holds nobody.
     const members = await this.listAccess(spec.resource, spec.target).catch((err: unknown) => {
@@ -151,6 +151,7 @@ export class OktaProvider implements AccessProvider {
     });
     const still = members.find((e) => names.has(e.principal.toLowerCase()) || (e.email !== undefined && names.has(e.email.toLowerCase())));
     if (still) throw new RevokeIneffectiveError(`Okta answered "not found" to removing ${oktaRefOf(spec.person)} from the group of ${spec.resource}, but still lists ${still.principal} as a member`, still.principal);
+    return members;
   }
 
   async listAccess(resource: string, target: GrantTarget): Promise<AccessEntry[]> {

@@ -77,10 +77,12 @@ export class PostgresRoleProvider implements AccessProvider {
       // The login (or the role) no longer exists: the listing below says whether access remains.
       if (!isUndefinedRole(error)) throw error;
     }
-    if (await this.isMember(target, login)) {
+    // Checked every time: a membership granted by another role survives this REVOKE.
+    const listed = await this.listAccess(spec.resource, spec.target);
+    if (listed.some((e) => e.principal === login)) {
       throw new ProviderError(`PostgreSQL still lists ${login} as a member of role ${target.role} after REVOKE: the membership was granted by another role, which must revoke it`, false);
     }
-    if (target.endSessions) return { sessionsEnded: await this.terminate(spec) };
+    return { listed, ...(target.endSessions ? { sessionsEnded: await this.terminate(spec) } : {}) };
   }
 
   /**
@@ -141,10 +143,6 @@ export class PostgresRoleProvider implements AccessProvider {
   async close(): Promise<void> {
     await Promise.all([...this.clients.values()].map((c) => c.end({ timeout: 1 })));
     this.clients.clear();
-  }
-
-  private async isMember(target: PostgresTarget, login: string): Promise<boolean> {
-    return (await this.listAccess('', target)).some((e) => e.principal === login);
   }
 
   private sql(target: PostgresTarget): Sql {

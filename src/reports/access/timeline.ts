@@ -1,6 +1,6 @@
 import { isOpaque, parseEvent } from '../../domain/events.ts';
 import type { StoredEvent } from '../../ledger/event.ts';
-import { EvidenceHistory, type GrantApplied, type GrantRecord } from '../history.ts';
+import { EvidenceHistory, type GrantApplied, type GrantRecord, type RevocationRecord } from '../history.ts';
 import { PersonGraph, personView } from './person-graph.ts';
 import { describeGrant, type GrantDecision } from './who.ts';
 
@@ -84,12 +84,18 @@ interface Observation {
   gone: { at: Date; lastSeenAt: Date; seq: number } | null;
 }
 
-/** A review's Revoke carried out at the provider (grant.revoked, reason review). */
+/**
+ * Breakglass removing access that is not one of its live grants: a review's Revoke carried out at
+ * the provider (grant.revoked, reason review), or access nobody granted removed under drift action
+ * `remove` (drift.detected, removed), by the drift pass or an offboarding's check.
+ */
 interface Removal {
   resource: string;
   key: string;
   at: Date;
   by: string;
+  how: EndHow;
+  reason: 'review' | 'drift';
   seq: number;
 }
 
@@ -168,7 +174,7 @@ export class TimelineBuilder {
   readonly graph = new PersonGraph();
   private readonly observations: Observation[] = [];
   private readonly decisions: Decision[] = [];
-  private readonly reviewRemovals: Removal[] = [];
+  private readonly removals: Removal[] = [];
   private readonly policies = new Map<string, Record<string, unknown> | null>();
   private readonly open = new Map<string, Observation>();
 
@@ -192,7 +198,10 @@ export class TimelineBuilder {
     }
     if (parsed.kind === 'grant.revoked' && 'campaign_id' in parsed.details && event.resource) {
       const d = parsed.details;
-      this.reviewRemovals.push({ resource: event.resource, key: d.principal.toLowerCase(), at: new Date(d.revoked_at), by: event.actor, seq: event.seq });
+      this.removals.push({ resource: event.resource, key: d.principal.toLowerCase(), at: new Date(d.revoked_at), by: event.actor, how: 'review_revoke', reason: 'review', seq: event.seq });
+    }
+    if (parsed.kind === 'drift.detected' && parsed.details.removed && event.resource && event.subject) {
+      this.removals.push({ resource: event.resource, key: event.subject.toLowerCase(), at: event.occurredAt, by: event.actor, how: 'revoked', reason: 'drift', seq: event.seq });
     }
     if (parsed.kind === 'review.decided' && parsed.details.decision === 'keep' && event.resource) {
       const d = parsed.details;
@@ -212,13 +221,15 @@ export class TimelineBuilder {
       return { personKey: graph.keyOf(alias), person: personView(aliases, people?.(aliases)) };
     };
     const grants = [...history.grants.values()].filter((g): g is GrantRecord & { applied: GrantApplied } => g.applied !== null && g.resource !== null);
+    const sightings = sightingsByHolder(this.observations, graph);
     for (const grant of grants) {
       timeline.resources.add(grant.resource!);
-      timeline.intervals.push(grantInterval(history, grant, this.policies, name));
+      const seen = sightings.get(`${grant.resource}\n${graph.keyOf(grant.person ?? '')}`) ?? [];
+      timeline.intervals.push(grantInterval(history, grant, { policies: this.policies, seen }, name));
     }
     for (const observation of this.observations) {
       timeline.resources.add(observation.resource);
-      timeline.intervals.push(...standingIntervals(observation, grants, this.decisions, this.reviewRemovals, spans, graph, name));
+      timeline.intervals.push(...standingIntervals(observation, grants, this.decisions, this.removals, spans, graph, name));
     }
     return timeline;
   }
@@ -232,11 +243,18 @@ export function buildTimeline(events: Iterable<StoredEvent>, spans: ListingSpan[
 
 type Namer = (alias: string) => { personKey: string; person: AccessInterval['person'] };
 
-function grantInterval(history: EvidenceHistory, grant: GrantRecord & { applied: GrantApplied }, policies: Map<string, Record<string, unknown> | null>, name: Namer): AccessInterval {
+function grantInterval(
+  history: EvidenceHistory,
+  grant: GrantRecord & { applied: GrantApplied },
+  known: { policies: Map<string, Record<string, unknown> | null>; seen: Observation[] },
+  name: Namer,
+): AccessInterval {
+  const { policies } = known;
   const holder = describeGrant(history, grant, new Date(8.64e15));
   const request = history.requestOf(grant);
   const configHash = request?.configHash ?? null;
   const revocation = grant.revocation;
+  const { seq: goneSeq, ...gone } = revocation ? seenGone(revocation, known.seen) : { seq: undefined };
   return {
     resource: grant.resource!,
     ...name(holder.person),
@@ -260,9 +278,38 @@ function grantInterval(history: EvidenceHistory, grant: GrantRecord & { applied:
     start: 'recorded',
     appearedAfter: null,
     to: revocation?.at ?? null,
-    ended: revocation ? { how: endHow(revocation.reason), at: revocation.at, by: revocation.by, reason: revocation.reason, seenGoneAt: null, lastSeenAt: null } : null,
-    evidence: holder.evidence,
+    ended: revocation ? { how: endHow(revocation.reason), at: revocation.at, by: revocation.by, reason: revocation.reason, seenGoneAt: null, lastSeenAt: null, ...gone } : null,
+    evidence: goneSeq === undefined ? holder.evidence : [...holder.evidence, goneSeq],
   };
+}
+
+/** Each holder's sightings of each resource, by resource and person key. */
+function sightingsByHolder(observations: Observation[], graph: PersonGraph): Map<string, Observation[]> {
+  const byHolder = new Map<string, Observation[]>();
+  for (const o of observations) {
+    const key = `${o.resource}\n${graph.keyOf(o.principal)}`;
+    const theirs = byHolder.get(key);
+    if (theirs) theirs.push(o);
+    else byHolder.set(key, [o]);
+  }
+  return byHolder;
+}
+
+/**
+ * The listing that saw revoked access gone: the first `access.gone` at or after the revoke of a
+ * sighting that began before it (which also says when the access was last seen), else the listing
+ * the revoke itself took (grant.revoked `listed_at`, verified). Null when no listing saw it gone:
+ * breakglass removed it, but no listing has shown that yet.
+ */
+function seenGone(revocation: RevocationRecord, seen: Observation[]): { seenGoneAt: Date | null; lastSeenAt: Date | null; seq?: number } {
+  // The access went on under another grant: its end is that grant's.
+  if (revocation.providerCall === 'skipped') return { seenGoneAt: null, lastSeenAt: null };
+  const at = revocation.at.getTime();
+  const gone = seen
+    .flatMap((o) => (o.gone && o.from.getTime() <= at && o.gone.at.getTime() >= at ? [o.gone] : []))
+    .sort((a, b) => a.at.getTime() - b.at.getTime())[0];
+  if (gone) return { seenGoneAt: gone.at, lastSeenAt: gone.lastSeenAt, seq: gone.seq };
+  return { seenGoneAt: revocation.seenGoneAt, lastSeenAt: null };
 }
 
 function endHow(reason: string | null): EndHow {
@@ -283,7 +330,7 @@ function standingIntervals(
   observation: Observation,
   grants: Array<GrantRecord & { applied: GrantApplied }>,
   decisions: Decision[],
-  reviewRemovals: Removal[],
+  removals: Removal[],
   spans: ListingSpan[],
   graph: PersonGraph,
   name: Namer,
@@ -297,13 +344,15 @@ function standingIntervals(
   let ended: AccessEnd | null = observation.gone
     ? { how: 'removed_outside_breakglass', at: observation.gone.at, by: null, reason: null, seenGoneAt: observation.gone.at, lastSeenAt: observation.gone.lastSeenAt }
     : null;
-  // Breakglass's own removal (a grant's revoke, a review's Revoke) ends it when no listing saw it afterwards.
-  for (const removal of removalsOf(mine, reviewRemovals.filter((r) => r.resource === observation.resource && r.key === observation.key))) {
+  const theirs = removals.filter((r) => r.resource === observation.resource && r.key === observation.key);
+  // Breakglass's own removal (a grant's revoke, a review's Revoke, drift removed it) ends it when no listing saw it afterwards.
+  for (const removal of removalsOf(mine, theirs)) {
     if (removal.at.getTime() < observation.from.getTime() || removal.at.getTime() >= end) continue;
     if (lastSeen !== null && lastSeen.getTime() > removal.at.getTime() + SETTLE_MS) continue;
     end = removal.at.getTime();
     ended = { how: removal.how, at: removal.at, by: removal.by, reason: removal.reason, seenGoneAt: observation.gone?.at ?? null, lastSeenAt: observation.gone?.lastSeenAt ?? null };
   }
+  ended = removedAsDrift(ended, theirs);
   const keeps = decisions.filter((d) => d.resource === observation.resource && d.key === observation.key && d.at.getTime() >= observation.from.getTime() && d.at.getTime() < end);
   // A Keep changes the basis from its decision on: the part before it stays unmanaged.
   const parts = uncovered(observation.from.getTime(), end, mine).flatMap(([a, b]) => {
@@ -336,10 +385,22 @@ function standingIntervals(
   });
 }
 
-function removalsOf(mine: Array<{ grant: GrantRecord & { applied: GrantApplied } }>, reviewRemovals: Removal[]): Array<{ at: Date; how: EndHow; by: string | null; reason: string | null }> {
+function removalsOf(mine: Array<{ grant: GrantRecord & { applied: GrantApplied } }>, others: Removal[]): Array<{ at: Date; how: EndHow; by: string | null; reason: string | null }> {
   const removals = mine.filter((g) => g.grant.revocation).map((g) => ({ at: g.grant.revocation!.at, how: endHow(g.grant.revocation!.reason), by: g.grant.revocation!.by, reason: g.grant.revocation!.reason }));
-  for (const removal of reviewRemovals) removals.push({ at: removal.at, how: 'review_revoke', by: removal.by, reason: 'review' });
+  for (const removal of others) removals.push({ at: removal.at, how: removal.how, by: removal.by, reason: removal.reason });
   return removals.sort((a, b) => a.at.getTime() - b.at.getTime());
+}
+
+/**
+ * An offboarding's check removes access nobody granted, lists, and only then records the removal
+ * (drift.detected, removed): a removal recorded just after the listing that saw the access gone is
+ * what that listing saw, not a removal outside breakglass.
+ */
+function removedAsDrift(ended: AccessEnd | null, removals: Removal[]): AccessEnd | null {
+  if (ended?.how !== 'removed_outside_breakglass') return ended;
+  const seen = ended.at.getTime();
+  const ours = removals.find((r) => r.reason === 'drift' && r.at.getTime() >= seen && r.at.getTime() <= seen + SETTLE_MS);
+  return ours ? { ...ended, how: ours.how, by: ours.by, reason: ours.reason } : ended;
 }
 
 /** For access not yet seen gone: the newest listing that showed it, if the newest span still lists it. */

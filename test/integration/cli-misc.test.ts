@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { acquireDataDirLock } from '../../src/db/data-dir-lock.ts';
-import { runCli, runCliWithClosedStdout } from '../support/cli.ts';
+import { BIN, runCli, runCliWithClosedStdout } from '../support/cli.ts';
 
 const folder = mkdtempSync(join(tmpdir(), 'breakglass-cli-misc-'));
 afterAll(() => rmSync(folder, { recursive: true, force: true }));
@@ -125,11 +125,11 @@ describe('the CLI writing to a reader that stops early (| head)', () => {
 });
 
 describe('npx breakglass --version', () => {
-  it('prints the version from package.json', async () => {
+  it('prints the version from package.json, from a checkout (bin/breakglass.js through tsx) and compiled', async () => {
     const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     for (const flag of ['--version', '-V']) {
-      const result = await runCli([flag], {});
-      expect(result).toMatchObject({ code: 0, stdout: `${version}\n` });
+      expect(await runCli([flag], {}, BIN)).toMatchObject({ code: 0, stdout: `${version}\n` });
+      expect(await runCli([flag], {})).toMatchObject({ code: 0, stdout: `${version}\n` });
     }
   });
 });

@@ -3,13 +3,14 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // Each file creates its own databases and wire servers, but PGlite and the servers are heavy
-    // enough that running files one at a time keeps timings predictable on 2 cores.
-    fileParallelism: false,
+    // Two files at a time, one per core: each creates its own databases and wire servers, and most
+    // of a file's time is spent waiting (on the fake clock's workers, a bot's restart, a CLI run),
+    // so two side by side keep both cores busy where one left about a third of them idle.
+    maxWorkers: 2,
     // Files share one module cache: the SDKs, specs and sources load once, not once per file
-    // (about 100 s of the suite's 11 minutes). Nothing in test/ relies on fresh module state.
+    // (about 100 s of the suite). Nothing in test/ relies on fresh module state.
     isolate: false,
-    // Suites declared side by side (test/support/cli-databases.ts) run two at a time: one per core.
+    // Suites declared side by side (test/support/cli-databases.ts) run two at a time.
     maxConcurrency: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,

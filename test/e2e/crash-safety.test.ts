@@ -974,8 +974,10 @@ async function crashRun(kind: DatabaseKind): Promise<{ kills: KillRecord[]; figu
   const kills: KillRecord[] = [];
   const figures: RestartFigure[] = [];
   const problems: string[] = [];
+  const began = Date.now();
+  const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   const log = (line: string) => {
-    console.log(`[crash ${kind}] ${line}`);
+    console.log(`[crash ${kind} +${secs(Date.now() - began)}] ${line}`);
     appendFileSync(w.logFile, `# ${line}\n`);
   };
   log(`seed ${SEED}, ${KILLS} kills, bot log ${w.logFile}`);
@@ -1018,6 +1020,8 @@ async function crashRun(kind: DatabaseKind): Promise<{ kills: KillRecord[]; figu
       const point = points[index++];
       if (!point) throw new Error('ran out of kill points');
       const label = describePoint(point);
+      // Where a point's time goes (printed with the restart): the flow up to the kill, the inspections, the restart, the wait for every grant to end.
+      const phase = { began: Date.now(), inspecting: 0 };
       const abort = new AbortController();
       const main = newPerson(w, { managed: point.flow === 'review' });
       const run = startFlow(w, point.flow, main, abort.signal);
@@ -1092,7 +1096,9 @@ async function crashRun(kind: DatabaseKind): Promise<{ kills: KillRecord[]; figu
         const at = new Date().toISOString();
         await Promise.allSettled([run.done, ...background.map((b) => b.done)]);
         const n = kills.length + 1;
+        const inspectBegan = Date.now();
         snap = await inspect(`kill ${n} (${label})`);
+        phase.inspecting += Date.now() - inspectBegan;
         const left: Record<string, number> = {};
         for (const g of snap.grants) if (LIVE.has(g.state)) left[g.state] = (left[g.state] ?? 0) + 1;
         kills.push({ n, db: kind, point: `${label} [#${i + 1}]`, trigger: fired, at, left, background: background.map((b) => b.kind) });
@@ -1107,10 +1113,12 @@ async function crashRun(kind: DatabaseKind): Promise<{ kills: KillRecord[]; figu
         lastSpawn = spawnAt;
         lastReady = spawnAt + start.startMs;
       }
+      const convergeBegan = Date.now();
       const figure = await converge(w, due, lastSpawn, lastReady, kills.length);
       figures.push(figure);
+      const converged = Date.now();
       log(
-        `restart after kill ${kills.length}: start ${lastReady - lastSpawn} ms; ${figure.grants.length} grant(s) to end: ` +
+        `restart after kill ${kills.length}: start ${lastReady - lastSpawn} ms; point took ${secs(converged - phase.began)} (convergence ${secs(converged - convergeBegan)}, inspection ${secs(phase.inspecting)}); ${figure.grants.length} grant(s) to end: ` +
           (figure.grants.map((g) => `${g.reviewItem !== undefined ? `review line ${g.reviewItem}` : `#${g.grantId}`} ${g.stateAtKill}${g.dueBeforeReady ? '' : ' (ends later)'} → provider +${g.readyToProviderMs} ms`).join(', ') || 'none'),
       );
     }

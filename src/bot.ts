@@ -11,6 +11,7 @@ import { PolicyReloader, resourcesWithoutProvider, type ReloadOutcome } from './
 import type { Env } from './config/env.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { BOT_HOLDER } from './db/data-dir-lock.ts';
+import { holdLeaseKey, takeOverGoneLeases, TAKEOVER_CONFIRM_MS, type LeaseHolder } from './db/lease-holder.ts';
 import { SlackDeliveries } from './db/slack-deliveries.ts';
 import { Ledger } from './ledger/ledger.ts';
 import { resolveSigningKey, SIGNING_KEY_FILE } from './ledger/signing-key.ts';
@@ -104,6 +105,7 @@ interface Parts {
   slack: SlackApp;
   inFlight: InFlight;
   tickMs: number;
+  leaseHolder: LeaseHolder;
 }
 
 /** Wires the adapters and use cases and starts serving. Reads nothing from process.env. */
@@ -117,6 +119,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   await recordPolicyLoaded(database, ledger, clock, access, logger);
   const identity = botIdentity();
   const startedAt = await recordBotStarted({ db: database.db, ledger, clock }, identity, { database: database.kind, configHash: access?.hash ?? null });
+  const leaseHolder = await holdLeaseKey(database);
 
   const providers = await providersFromEnv(env, access?.config, logger, clock.sleep?.bind(clock));
   const metrics = new PrometheusMetrics(database.db, clock);
@@ -124,7 +127,7 @@ export async function startBot(options: BotOptions): Promise<RunningBot> {
   const slack = slackAppFor(env, logger, metrics, database);
   const tickMs = options.tickMs ?? 1_000;
   const heartbeat = new WorkerLoop('heartbeat', tickMs, heartbeatTicker({ db: database.db, ledger, clock }, identity.host), logger);
-  const parts: Parts = { options, database, ledger, clock, providers, onCall, metrics, slack, inFlight, tickMs };
+  const parts: Parts = { options, database, ledger, clock, providers, onCall, metrics, slack, inFlight, tickMs, leaseHolder };
   const wiring = access ? wireConfigured(parts, new PolicyInForce(access)) : wireUnconfigured(slack, logger, inFlight);
   slack.app.error(async (error) => {
     logger.error({ err: error }, 'unhandled error in a Slack listener');
@@ -217,7 +220,7 @@ function wireConfigured(parts: Parts, policy: PolicyInForce): Wiring {
   const directory = new SlackDirectory(slack.client);
   // The identity directory (Okta) access reviews ask for people's status and managers.
   const identities = providers.identities;
-  const deps: AppDeps = { db: database.db, ledger, clock, access: policy, providers: guardedProviders(countedProviders(providers.registry, metrics), () => clock.now()), directory, identities, onCall, logger, metrics, wake };
+  const deps: AppDeps = { db: database.db, ledger, clock, access: policy, providers: guardedProviders(countedProviders(providers.registry, metrics), () => clock.now()), directory, identities, onCall, logger, metrics, wake, leaseHolder: parts.leaseHolder.key };
   if (providers.pushVerifier) deps.stepUp = new StepUp(providers.pushVerifier, options.stepUp);
   const sender = new OutboxSender(deps, slack.outboxClient);
   woken.outbox = new WorkerLoop('outbox', tickMs, async () => {
@@ -225,6 +228,7 @@ function wireConfigured(parts: Parts, policy: PolicyInForce): Wiring {
   }, logger);
   woken.grants = grantWorker(deps, tickMs);
   const loops = [woken.outbox, woken.grants];
+  parts.inFlight.track(takeOverLeases(deps, parts.leaseHolder, database.kind));
   // Access reviews: the schedule, building requested campaigns, review revokes, reminders, closing.
   // The CLI cannot open the embedded database beside the bot, so it leaves `review start` in its folder for this worker.
   const mailbox = database.kind === 'pglite' && database.location !== 'memory://' ? database.location : undefined;
@@ -248,6 +252,23 @@ function wireConfigured(parts: Parts, policy: PolicyInForce): Wiring {
   const stopWatching = watchFile(policy.path, 300, () => void reloader.reloadFile('file changed').catch((error: unknown) => logger.error({ err: error }, 'reloading access.yml failed; the policy in force stays')), logger);
   registerSlackListeners(slack, deps, directory, parts.inFlight);
   return { loops, driftLoop, reloader, stopWatching };
+}
+
+/**
+ * What a process that is gone left leased (a crash, kill -9) is finished now, not once its lease
+ * runs out: up to 30 s in which an expired grant kept its access. In the background, since on
+ * PostgreSQL a holder is confirmed gone over a few seconds (lease-holder.ts).
+ */
+async function takeOverLeases(deps: AppDeps, me: LeaseHolder, kind: Database['kind']): Promise<void> {
+  try {
+    const taken = await takeOverGoneLeases(deps.db, deps.clock, me, { confirmAfterMs: kind === 'pglite' ? 0 : TAKEOVER_CONFIRM_MS });
+    if (Object.values(taken).every((ids) => ids.length === 0)) return;
+    deps.logger.info(taken, 'took over the leases of a process that is gone');
+    // The reviews worker looks at every tick; grants and offboarding checks are the grants worker's.
+    deps.wake.grants();
+  } catch (error) {
+    deps.logger.warn({ err: error }, 'could not take over the leases of processes that are gone; they run out by time');
+  }
 }
 
 /** Requests, reminders, recovery, revokes, escalations and offboardings: whatever falls due on grants. */

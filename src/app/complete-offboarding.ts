@@ -15,8 +15,9 @@ import { checkListedSystem, confirmedRemovals, principalsOf, type CheckContext, 
 import { reportedRecently } from './reconcile-drift.ts';
 
 /**
- * How long a claimed check may run before another replica (or this one after a restart) takes it
- * over; the lease is the row's `next_check_at`, so a check that outlived it saves nothing.
+ * How long a claimed check may run before another replica takes it over (a bot that starts takes
+ * a gone process's at once, lease-holder.ts); the lease is the row's `next_check_at`, so a check
+ * that outlived it saves nothing.
  */
 const LEASE_MS = 30_000;
 /** The first retry after a provider failed a check; it doubles up to the drift interval. */
@@ -49,7 +50,7 @@ export async function completeOffboardings(deps: AppDeps): Promise<number> {
     isDue: and(eq(offboardings.state, 'open'), lte(offboardings.nextCheckAt, now)),
     orderBy: offboardings.nextCheckAt,
     limit: 20,
-    claim: (tx, ids) => tx.update(offboardings).set({ nextCheckAt: new Date(now.getTime() + LEASE_MS) }).where(inArray(offboardings.id, ids)).returning(),
+    claim: (tx, ids) => tx.update(offboardings).set({ nextCheckAt: new Date(now.getTime() + LEASE_MS), leaseHolder: deps.leaseHolder ?? null }).where(inArray(offboardings.id, ids)).returning(),
   });
   let completed = 0;
   for (const row of claimed) if (await checkOffboarding(deps, row)) completed++;
@@ -150,7 +151,7 @@ async function checkSystems(deps: AppDeps, row: Row, ctx: CheckContext, findings
 
 /** Keeps an open offboarding for a check at `at`. */
 async function reschedule(deps: AppDeps, row: Row, at: Date): Promise<void> {
-  await deps.db.update(offboardings).set({ nextCheckAt: at }).where(stillMine(row));
+  await deps.db.update(offboardings).set({ nextCheckAt: at, leaseHolder: null }).where(stillMine(row));
 }
 
 /** The row as this check claimed it: open, and its lease not taken over since. */
@@ -199,7 +200,7 @@ async function saveCheck(deps: AppDeps, outcome: CheckOutcome): Promise<boolean>
     }
     await tx
       .update(offboardings)
-      .set({ systems, held, nextCheckAt: outcome.nextCheckAt, checkedAt: deps.clock.now(), attempts: failure ? row.attempts + 1 : 0, lastError: failure ?? null })
+      .set({ systems, held, nextCheckAt: outcome.nextCheckAt, leaseHolder: null, checkedAt: deps.clock.now(), attempts: failure ? row.attempts + 1 : 0, lastError: failure ?? null })
       .where(eq(offboardings.id, row.id));
     return false;
   });

@@ -108,7 +108,7 @@ async function startGrant(tx: Tx, deps: AppDeps, decision: { request: Request; e
   await tx.update(accessRequests).set({ state: 'approved', decidedAt: now, decidedBy: decision.approver }).where(and(eq(accessRequests.id, request.id), eq(accessRequests.state, 'pending')));
   const resource = deps.access.config.resources[request.resource];
   if (!resource) throw new Refusal({ code: 'resource_gone', resource: request.resource });
-  if (extended && !(await beginExtension(tx, extended.id, request.id, now))) {
+  if (extended && !(await beginExtension(tx, extended.id, request.id, now, deps.leaseHolder))) {
     throw new Refusal({ code: 'approval_blocked_by_extension', requestId: request.id, extensionRequestId: extended.extensionRequestId });
   }
   if (extended) return extended.id;
@@ -119,6 +119,7 @@ async function startGrant(tx: Tx, deps: AppDeps, decision: { request: Request; e
     target: resource.grant,
     emergency: false,
     now,
+    holder: deps.leaseHolder,
   });
 }
 

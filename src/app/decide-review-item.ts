@@ -45,8 +45,8 @@ export async function decideReviewItem(deps: AppDeps, input: { itemId: number; u
     const [updated] = await tx
       .update(reviewItems)
       // A revoke is leased to this click, which carries it out right after the commit; should the
-      // process die first, the worker takes it over when the lease ends.
-      .set({ decision: input.decision, decidedBy: who.user, decidedAt: now, ...(input.decision === 'revoke' ? { revokeState: 'pending' as const, revokeNextAt: new Date(now.getTime() + REVOKE_LEASE_MS) } : {}) })
+      // process die first, the worker takes it over when the lease ends (a bot that starts, at once).
+      .set({ decision: input.decision, decidedBy: who.user, decidedAt: now, ...(input.decision === 'revoke' ? { revokeState: 'pending' as const, revokeNextAt: new Date(now.getTime() + REVOKE_LEASE_MS), revokeLeaseHolder: deps.leaseHolder ?? null } : {}) })
       .where(and(eq(reviewItems.id, item.id), isNull(reviewItems.decision)))
       .returning();
     await recordDecision(tx, deps, campaign, card, updated!, who, { bulk: false });

@@ -22,6 +22,11 @@ export interface AppDeps {
   metrics?: Metrics | undefined;
   /** Okta Verify push to approvers (access.yml `approval: { step_up: okta_verify }`), when Okta is configured. */
   stepUp?: StepUp | undefined;
+  /**
+   * This process's lease-holder key (db/lease-holder.ts), written beside each grant lease it takes, so
+   * a bot starting after it dies can take those over at once. Absent (the CLI, tests): leases run out by time.
+   */
+  leaseHolder?: number | undefined;
   /** Nudges the workers so a change is acted on now rather than at the next tick. */
   wake: { grants(): void; outbox(): void };
 }

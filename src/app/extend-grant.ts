@@ -19,7 +19,8 @@ type Grant = typeof grants.$inferSelect;
  * new end and `grant.extended`, or, when the provider refused or the access was ended meanwhile
  * (ended early, offboarding, a review revoke), with its end unchanged and `grant.failed` — and an
  * end that has passed hands it straight to the revoke worker, which takes whatever the call gave.
- * A crash leaves the grant `extending`; recover-grants finishes it once the lease runs out.
+ * A crash leaves the grant `extending`; recover-grants finishes it once the lease runs out (or a
+ * bot that starts takes the lease over at once, lease-holder.ts).
  */
 export function extendGrant(deps: AppDeps, grantId: number): Promise<ApplyResult> {
   return finishedLaterIfDatabaseDown(deps, grantId, () => extendGrantOnce(deps, grantId));

@@ -75,7 +75,9 @@ async function recordInDoubt(deps: AppDeps, grant: Grant, doubt: { error: string
   await deps.db.transaction(async (tx) => {
     const updated = await updateGrantIf(tx, grant.id, doubt.from, {
       state: 'checking',
+      // A backoff, not a lease: no process holds the grant until the next check claims it.
       nextAttemptAt: retryAt,
+      leaseHolder: null,
       attempts: sql`${grants.attempts} + 1`,
       ...(first ? { startsAt: doubt.since, lastError: doubt.error, failureAlertedAt: now } : {}),
     });

@@ -30,7 +30,8 @@ export async function awaitHuman(deps: AppDeps, grant: Grant, task: HumanTask): 
     ? grant.endsAt
     : new Date(now.getTime() + (grant.revokeReason === 'offboarding' ? deps.access.config.offboarding.sla : REMOVAL_WINDOW_MS));
   await deps.db.transaction(async (tx) => {
-    const parked = await updateGrantIf(tx, grant.id, state, { nextAttemptAt: new Date(now.getTime() + HUMAN_LEASE_MS) });
+    // A person holds it now, not this process: a restart must not take it over and ask again.
+    const parked = await updateGrantIf(tx, grant.id, state, { nextAttemptAt: new Date(now.getTime() + HUMAN_LEASE_MS), leaseHolder: null });
     if (!parked) return;
     const [opened] = await tx
       .insert(humanTasks)

@@ -64,7 +64,7 @@ export async function handReviewRevokesToOwners(deps: AppDeps, items: Item[]): P
       }
       await tx
         .update(reviewItems)
-        .set({ revokeNextAt: new Date(now.getTime() + HUMAN_LEASE_MS), revokeError: null })
+        .set({ revokeNextAt: new Date(now.getTime() + HUMAN_LEASE_MS), revokeLeaseHolder: null, revokeError: null })
         .where(and(eq(reviewItems.id, item.id), eq(reviewItems.revokeState, 'pending')));
     });
   }
@@ -87,7 +87,7 @@ async function resolveFromPastRemoval(tx: Tx, deps: AppDeps, item: Item, now: Da
     // Nothing says the access is gone: the line stays pending, and the card says why.
     await tx
       .update(reviewItems)
-      .set({ revokeNextAt: new Date(now.getTime() + HUMAN_LEASE_MS), revokeError: 'no removal confirmed by the owners was found for this grant' })
+      .set({ revokeNextAt: new Date(now.getTime() + HUMAN_LEASE_MS), revokeLeaseHolder: null, revokeError: 'no removal confirmed by the owners was found for this grant' })
       .where(and(eq(reviewItems.id, item.id), eq(reviewItems.revokeState, 'pending')));
     return;
   }

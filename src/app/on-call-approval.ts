@@ -67,7 +67,7 @@ export async function onCallApproval(
  */
 export async function approveOnCall(
   tx: Tx,
-  deps: Pick<AppDeps, 'ledger' | 'access'>,
+  deps: Pick<AppDeps, 'ledger' | 'access' | 'leaseHolder'>,
   ask: { requester: string; resource: string; durationMs: number; email: string; principal?: string | undefined },
   target: ResourceConfig['grant'],
   requestId: number,
@@ -91,7 +91,7 @@ export async function approveOnCall(
       on_call: approval.shifts.map((s) => ({ schedule_id: s.scheduleId, escalation_policy_id: s.escalationPolicyId, escalation_level: s.escalationLevel, start: s.start, end: s.end })),
     },
   });
-  const grantId = await insertGrant(tx, { requestId, ask, target, emergency: false, now });
+  const grantId = await insertGrant(tx, { requestId, ask, target, emergency: false, now, holder: deps.leaseHolder });
   await enqueue(tx, now, { type: 'emergency_review_cards', requestId });
   return grantId;
 }

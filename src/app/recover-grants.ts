@@ -23,7 +23,7 @@ export async function recoverGrants(deps: AppDeps): Promise<number> {
     claim: (tx, ids) =>
       tx
         .update(grants)
-        .set({ nextAttemptAt: new Date(now.getTime() + GRANT_LEASE_MS) })
+        .set({ nextAttemptAt: new Date(now.getTime() + GRANT_LEASE_MS), leaseHolder: deps.leaseHolder ?? null })
         .where(inArray(grants.id, ids))
         .returning({ id: grants.id, state: grants.state }),
   });

@@ -222,10 +222,10 @@ async function selfGrant(tx: Tx, deps: AppDeps, ask: NewRequest, resource: Resou
     requestId,
     details: { self_grant: true, policy: 'emergency_self_grant', approvals: [ask.requester], final: true, config_hash: deps.access.hash },
   });
-  if (extended && !(await beginExtension(tx, extended.id, requestId, now))) {
+  if (extended && !(await beginExtension(tx, extended.id, requestId, now, deps.leaseHolder))) {
     throw new Refusal({ code: 'extension_in_progress', requestId: extended.requestId, extensionRequestId: extended.extensionRequestId });
   }
-  const grantId = extended?.id ?? (await insertGrant(tx, { requestId, ask, target: resource.grant, emergency: true, now }));
+  const grantId = extended?.id ?? (await insertGrant(tx, { requestId, ask, target: resource.grant, emergency: true, now, holder: deps.leaseHolder }));
   await raiseAlert(tx, deps, {
     kind: 'emergency_grant',
     notification: { kind: 'emergency_grant', requestId, requester: ask.requester, resource: ask.resource, durationMs: ask.durationMs, reason: ask.reason },

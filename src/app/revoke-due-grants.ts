@@ -16,7 +16,8 @@ import { canonicalJson } from '../ledger/canonical-json.ts';
 
 /**
  * While a worker revokes, no other replica touches the grant (the lease is renewed while the
- * provider call runs); a crash frees it after this, so a restart finishes the revoke promptly.
+ * provider call runs); a crash frees it for the other replicas after this, and for a bot that
+ * starts at once (lease-holder.ts).
  * Longer than MAX_REVOKE_BACKOFF_MS, so "claimed" and "waiting to retry" stay distinguishable.
  */
 const REVOKE_LEASE_MS = 30_000;
@@ -105,7 +106,7 @@ async function claimDueGrants(deps: AppDeps): Promise<Grant[]> {
     claim: async (tx, ids) => {
       const claimed = await tx
         .update(grants)
-        .set({ state: 'revoking', nextAttemptAt: new Date(now.getTime() + REVOKE_LEASE_MS), attempts: sql`${grants.attempts} + 1` })
+        .set({ state: 'revoking', nextAttemptAt: new Date(now.getTime() + REVOKE_LEASE_MS), leaseHolder: deps.leaseHolder ?? null, attempts: sql`${grants.attempts} + 1` })
         .where(inArray(grants.id, ids))
         .returning();
       await cancelPendingExtensions(tx, deps, claimed, now);
@@ -201,7 +202,8 @@ async function recordRevokeFailure(deps: AppDeps, grant: Grant, error: unknown):
   const retryAt = revokeRetryAt(now, grant.attempts);
   deps.logger.warn({ grantId: grant.id, resource: grant.resource, attempts: grant.attempts, err: message, retryAt }, 'revoke failed; will retry');
   await deps.db.transaction(async (tx) => {
-    const updated = await updateGrantIf(tx, grant.id, 'revoking', { nextAttemptAt: retryAt, lastError: message, ...(grant.failureAlertedAt ? {} : { failureAlertedAt: now }) });
+    // A backoff, not a lease: no process holds the grant until the retry claims it.
+    const updated = await updateGrantIf(tx, grant.id, 'revoking', { nextAttemptAt: retryAt, leaseHolder: null, lastError: message, ...(grant.failureAlertedAt ? {} : { failureAlertedAt: now }) });
     // The first failure is evidence and an alert; later retries only update the row, so an outage
     // produces one alert, not one per retry.
     if (!updated || grant.failureAlertedAt) return;

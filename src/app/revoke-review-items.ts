@@ -115,7 +115,7 @@ async function claim(deps: AppDeps, itemIds: number[] | undefined, leasedByCalle
     claim: (tx, ids) =>
       tx
         .update(reviewItems)
-        .set({ revokeNextAt: new Date(now.getTime() + REVOKE_LEASE_MS), revokeAttempts: sql`${reviewItems.revokeAttempts} + 1` })
+        .set({ revokeNextAt: new Date(now.getTime() + REVOKE_LEASE_MS), revokeLeaseHolder: deps.leaseHolder ?? null, revokeAttempts: sql`${reviewItems.revokeAttempts} + 1` })
         .where(inArray(reviewItems.id, ids))
         .returning(),
   });
@@ -205,7 +205,8 @@ async function recordFailure(deps: AppDeps, item: Item, message: string): Promis
   await deps.db.transaction(async (tx) => {
     const [updated] = await tx
       .update(reviewItems)
-      .set({ revokeNextAt: retryAt, revokeError: message, ...(item.revokeAlertedAt ? {} : { revokeAlertedAt: now }) })
+      // A backoff, not a lease: no process holds the line until the retry claims it.
+      .set({ revokeNextAt: retryAt, revokeLeaseHolder: null, revokeError: message, ...(item.revokeAlertedAt ? {} : { revokeAlertedAt: now }) })
       .where(and(eq(reviewItems.id, item.id), eq(reviewItems.revokeState, 'pending')))
       .returning({ id: reviewItems.id });
     if (!updated) return;

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ExtractTablesWithRelations } from 'drizzle-orm';
+import { sql, type ExtractTablesWithRelations } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
@@ -21,6 +21,11 @@ export interface Database {
   kind: 'postgres' | 'pglite';
   /** Where it lives, for messages (the URL without its password, or the folder). */
   location: string;
+  /**
+   * Takes a session advisory lock on `key` and keeps it until close (lease-holder.ts): others see it
+   * in pg_locks while this process runs, and it ends with the process.
+   */
+  holdSessionLock(key: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -96,6 +101,7 @@ const reconnectBackoffS = (failures: number) => Math.min(1, 0.05 * 2 ** failures
 async function openPostgres(url: string, migrationUrl: string | undefined, onNotice?: (message: string) => void): Promise<Database> {
   // A lost connection is not fatal: postgres.js opens a new one for the next query by itself.
   const client = postgresClient(url, 10, onNotice);
+  const locks: Array<() => Promise<void>> = [];
   const db = drizzlePostgres(client, { schema });
   try {
     if (migrationUrl) await migrateAsOwner(migrationUrl, client, onNotice);
@@ -104,16 +110,62 @@ async function openPostgres(url: string, migrationUrl: string | undefined, onNot
     await client.end({ timeout: 1 }).catch(() => {});
     throw error instanceof DatabaseSetupError ? error : new DatabaseSetupError('DATABASE_URL', url, error);
   }
-  return { db: db as unknown as Db, kind: 'postgres', location: redact(url), close: () => client.end({ timeout: 5 }) };
+  return {
+    db: db as unknown as Db,
+    kind: 'postgres',
+    location: redact(url),
+    holdSessionLock: async (key) => void locks.push(await holdPostgresLock(url, key, onNotice)),
+    close: async () => {
+      await Promise.all(locks.map((release) => release()));
+      await client.end({ timeout: 5 });
+    },
+  };
 }
 
-function postgresClient(url: string, max: number, onNotice?: (message: string) => void): postgres.Sql {
+/** How often the lock's connection checks it still holds the lock, taking it again on a new session. */
+const LOCK_CHECK_MS = 1_000;
+
+/**
+ * A session lock lives and dies with its connection, and pooled connections come and go: the lock
+ * gets a connection of its own, never recycled. When that connection is lost (the server
+ * restarted) postgres.js opens another for the next query, and the check every LOCK_CHECK_MS takes
+ * the lock again on it. Returns what releases it.
+ */
+async function holdPostgresLock(url: string, key: number, onNotice?: (message: string) => void): Promise<() => Promise<void>> {
+  const session = postgresClient(url, 1, onNotice, { max_lifetime: null, idle_timeout: 0, application: 'breakglass lease holder' });
+  // CASE, not OR: its order is guaranteed, so a session already holding the lock never takes it a second time.
+  const check = async () => {
+    const [row] = await session<Array<{ held: boolean }>>`select case when exists (select 1 from pg_locks where pid = pg_backend_pid() and locktype = 'advisory' and granted and objsubid = 1 and ((classid::bigint << 32) | objid::bigint) = ${String(key)}::bigint) then true else pg_try_advisory_lock(${String(key)}::bigint) end as held`;
+    return row?.held === true;
+  };
+  try {
+    if (!(await check())) throw new Error(`the lease-holder lock ${key} is held by another session`);
+  } catch (error) {
+    await session.end({ timeout: 1 }).catch(() => {});
+    throw new DatabaseSetupError('DATABASE_URL', url, error);
+  }
+  // A failed check (the server is down) is tried again at the next; the pool's queries report the outage.
+  let checking: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    checking = checking.then(check).catch(() => false);
+  }, LOCK_CHECK_MS);
+  timer.unref();
+  return async () => {
+    clearInterval(timer);
+    await checking;
+    await session.end({ timeout: 5 });
+  };
+}
+
+function postgresClient(url: string, max: number, onNotice?: (message: string) => void, options: { max_lifetime?: null; idle_timeout?: number; application?: string } = {}): postgres.Sql {
   return postgres(url, {
     max,
+    ...(options.max_lifetime === null ? { max_lifetime: null } : {}),
+    ...(options.idle_timeout !== undefined ? { idle_timeout: options.idle_timeout } : {}),
     connect_timeout: CONNECT_TIMEOUT_S,
     backoff: reconnectBackoffS,
     onnotice: (notice) => onNotice?.(String(notice.message)),
-    connection: { application_name: 'breakglass' },
+    connection: { application_name: options.application ?? 'breakglass' },
     // The driver's own first query on each new connection (array types, which breakglass never
     // binds) is not awaited by anyone: a database restarting at that moment rejected it unhandled
     // and ended the process (porsager/postgres#1192, #1223).
@@ -192,6 +244,8 @@ async function migratedPglite(client: PgliteThread, location: string, release: (
     db: db as unknown as Db,
     kind: 'pglite',
     location,
+    // One session, the worker's, for as long as the database is open.
+    holdSessionLock: async (key) => void (await db.execute(sql`select pg_advisory_lock(${String(key)}::bigint)`)),
     close: async () => {
       await client.close();
       release();

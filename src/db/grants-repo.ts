@@ -9,7 +9,8 @@ type Grant = typeof grants.$inferSelect;
 /**
  * How long a process owns a grant it is applying before the recovery worker may finish it. A live
  * process renews the lease while its provider call runs (`whileLeased`), so this only bounds how
- * long a grant left by a killed process waits: short, so a crash never holds access past expiry long.
+ * long a grant left by a killed process waits for the other replicas: short, so a crash never holds
+ * access past expiry long. A bot that starts takes it over at once (lease-holder.ts).
  */
 export const GRANT_LEASE_MS = 15_000;
 
@@ -22,6 +23,8 @@ export async function insertGrant(
     target: GrantTarget;
     emergency: boolean;
     now: Date;
+    /** This process's lease-holder key, when it has one (AppDeps.leaseHolder). */
+    holder?: number | undefined;
   },
 ): Promise<number> {
   const [grant] = await tx
@@ -37,6 +40,7 @@ export async function insertGrant(
       emergency: input.emergency,
       endsAt: new Date(input.now.getTime() + input.ask.durationMs),
       nextAttemptAt: new Date(input.now.getTime() + GRANT_LEASE_MS),
+      leaseHolder: input.holder ?? null,
       createdAt: input.now,
     })
     .returning({ id: grants.id });
@@ -71,10 +75,10 @@ export function isRunning(grant: Pick<Grant, 'state' | 'endsAt'>, now: Date): bo
  * can never land after a revoke. False when the grant is not active (another extension is being
  * applied, or the access has ended).
  */
-export async function beginExtension(tx: Tx, grantId: number, requestId: number, now: Date): Promise<boolean> {
+export async function beginExtension(tx: Tx, grantId: number, requestId: number, now: Date, holder?: number): Promise<boolean> {
   const [row] = await tx
     .update(grants)
-    .set({ state: 'extending', extensionRequestId: requestId, nextAttemptAt: new Date(now.getTime() + GRANT_LEASE_MS) })
+    .set({ state: 'extending', extensionRequestId: requestId, nextAttemptAt: new Date(now.getTime() + GRANT_LEASE_MS), leaseHolder: holder ?? null })
     .where(and(eq(grants.id, grantId), eq(grants.state, 'active'), gt(grants.endsAt, now)))
     .returning({ id: grants.id });
   return Boolean(row);

@@ -132,6 +132,13 @@ export const grants = pgTable(
     revokeRequestedBy: text('revoke_requested_by'),
     /** Not before this instant: a claim's lease while a worker acts, or the backoff after a failure. */
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true, precision: 3 }),
+    /**
+     * The process whose lease next_attempt_at is (its lease-holder key, db/lease-holder.ts), while
+     * granting, checking, extending or revoking; null when no process holds it (a backoff, a person's
+     * task, a process without a key). Only those states read it, so later states may keep the last
+     * one. A bot that starts takes over the leases of holders that are gone.
+     */
+    leaseHolder: bigint('lease_holder', { mode: 'number' }),
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
     failureAlertedAt: timestamp('failure_alerted_at', { withTimezone: true, precision: 3 }),
@@ -342,6 +349,8 @@ export const reviewItems = pgTable(
     revokeState: text('revoke_state').$type<'pending' | 'revoked'>(),
     revokeAttempts: integer('revoke_attempts').notNull().default(0),
     revokeNextAt: timestamp('revoke_next_at', { withTimezone: true, precision: 3 }),
+    /** Whose lease revoke_next_at is while pending, as grants.lease_holder; null for a backoff or a person's task. */
+    revokeLeaseHolder: bigint('revoke_lease_holder', { mode: 'number' }),
     revokeError: text('revoke_error'),
     revokeAlertedAt: timestamp('revoke_alerted_at', { withTimezone: true, precision: 3 }),
     revokedAt: timestamp('revoked_at', { withTimezone: true, precision: 3 }),
@@ -489,6 +498,8 @@ export const offboardings = pgTable(
     subject: text('subject').notNull(),
     state: text('state').$type<'open' | 'completed'>().notNull().default('open'),
     nextCheckAt: timestamp('next_check_at', { withTimezone: true, precision: 3 }).notNull(),
+    /** Whose lease next_check_at is while a check runs, as grants.lease_holder; null when it is the next check's time. */
+    leaseHolder: bigint('lease_holder', { mode: 'number' }),
     attempts: integer('attempts').notNull().default(0),
     lastError: text('last_error'),
     /** When the last check looked at the providers: a later listing in the inventory is news. */

@@ -6,6 +6,9 @@ import { userAt, userAtToJson } from '../../src/reports/access/access-render.ts'
 import { Ledger } from '../../src/ledger/ledger.ts';
 import { verifyLedger } from '../../src/ledger/verify.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
+import { PROBE_EVERY_MS } from '../../src/providers/circuit.ts';
+import type { Clock } from '../../src/ports.ts';
+import { SkippingClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
 import { click, eventsOf, grantOf, ledger, request, requestAndApprove, slash, waitForCard, waitForEvent } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
@@ -45,8 +48,8 @@ async function deactivateInOkta(h: Harness, email: string) {
   return h.slack.waitFor(async () => (await ledger(h)).find((e) => e.kind === 'offboarding.detected' && e.subject === email), 10_000, `offboarding of ${email} detected`);
 }
 
-async function setUp(database: 'pglite' | 'postgres', others: typeof USERS = [], accessYml = ACCESS): Promise<Harness> {
-  const h = await startHarness({ database, accessYml, slack: { users: [...USERS, ...others] } });
+async function setUp(database: 'pglite' | 'postgres', others: typeof USERS = [], accessYml = ACCESS, clock?: Clock): Promise<Harness> {
+  const h = await startHarness({ database, accessYml, slack: { users: [...USERS, ...others] }, ...(clock ? { clock } : {}) });
   for (const user of USERS) h.okta.addUser({ login: user.email, email: user.email, firstName: user.name, lastName: 'X' });
   h.okta.addGroup({ id: '00gPRODDB', name: 'prod-db' });
   h.iam.account().addGroup('ProdAdmins');
@@ -143,14 +146,18 @@ for (const database of ['pglite', 'postgres'] as const) {
     });
 
     it('an Okta deactivation is polled; a provider failing first is retried; access nobody granted is reported and, with drift: remove, removed', async () => {
-      h = await setUp(database, [], REMOVING);
+      const clock = new SkippingClock();
+      h = await setUp(database, [], REMOVING, clock);
       const admin = await requestAndApprove(h, 'U0DAVE', 'prod-admin 2h INC-2 deploy', ['U0BOB']);
       h.okta.addMember('00gPRODDB', 'dave@example.com'); // added by hand at Okta: unmanaged
       h.iam.failNext(6, 500, (r) => r.action === 'RemoveUserFromGroup');
 
       h.okta.setStatus('dave@example.com', 'DEPROVISIONED');
       // The first revoke attempt's four tries fail and open IAM's revoke circuit; the next try is its
-      // probe, PROBE_EVERY_MS (10 s) later, which fails twice more and then succeeds.
+      // probe, PROBE_EVERY_MS later (skipped on the bot's clock rather than waited for), which fails
+      // twice more and then succeeds.
+      await waitForEvent(h, admin.requestId, 'grant.revoke_failed', 20_000);
+      clock.skip(PROBE_EVERY_MS);
       const done = await completion(h, 'dave@example.com', 40_000);
 
       expect(h.iam.account().isMember('ProdAdmins', 'dave@example.com')).toBe(false);

@@ -7,12 +7,16 @@
  * processes do. The kill -9 tests (crash-safety.test.ts) cover what only a real process shows.
  */
 import { eq } from 'drizzle-orm';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { approveRequest } from '../../src/app/decide-request.ts';
+import { TAKEOVER_CONFIRM_MS } from '../../src/db/lease-holder.ts';
 import { evidenceEvents, grants } from '../../src/db/schema.ts';
 import { verifyLedger } from '../../src/ledger/verify.ts';
 import { ACTIONS } from '../../src/slack/blocks/view-models.ts';
 import { FakeClock } from '../support/clock.ts';
 import { postgresAvailable } from '../support/databases.ts';
+import { otherProcessDeps } from '../support/process-deps.ts';
 import { ledger, request, waitForCard } from '../support/flows.ts';
 import { startHarness, type Harness } from '../support/harness.ts';
 import { requestReview, reviewEvents, waitForReviewCard } from '../support/reviews.ts';
@@ -39,6 +43,8 @@ reviews:
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const REQUESTERS = ['U0ALICE', 'U0P1', 'U0P2', 'U0P3', 'U0P4', 'U0P5'];
+/** Asks after the review, so the review's cards stay as they are. */
+const LATE = 'U0P6';
 const MANAGERS = ['U0MGR1', 'U0MGR2'];
 const REPORTS = { U0MGR1: ['dave', 'erin'], U0MGR2: ['fay', 'gus'] } as const;
 const email = (id: string) => `${id.replace(/^U0/, '').toLowerCase()}@example.com`;
@@ -47,6 +53,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe.skipIf(!postgresAvailable)('three replicas on one database [postgres]', () => {
   let h: Harness;
   let urls: string[];
+  let databaseUrl: string;
   // A Monday in August: the quarterly schedule's next occurrence is in October, far from this test.
   const clock = new FakeClock('2026-08-03T10:00:00.000Z');
 
@@ -56,11 +63,12 @@ describe.skipIf(!postgresAvailable)('three replicas on one database [postgres]',
       accessYml: ACCESS,
       clock,
       tickMs: 50,
-      slack: { users: ['U0BOB', ...REQUESTERS, ...MANAGERS].map((id) => ({ id, name: id.slice(2).toLowerCase(), email: email(id) })) },
+      routeDatabase: (url) => (databaseUrl = url),
+      slack: { users: ['U0BOB', ...REQUESTERS, LATE, ...MANAGERS].map((id) => ({ id, name: id.slice(2).toLowerCase(), email: email(id) })) },
     });
     const replicas = [await h.replica(), await h.replica()];
     urls = [h.baseUrl, ...replicas.map((r) => `http://127.0.0.1:${r.port}`)];
-    for (const id of ['U0BOB', ...REQUESTERS]) h.okta.addUser({ login: email(id), email: email(id) });
+    for (const id of ['U0BOB', ...REQUESTERS, LATE]) h.okta.addUser({ login: email(id), email: email(id) });
     for (const manager of MANAGERS) {
       const boss = h.okta.addUser({ login: email(manager), email: email(manager), firstName: manager, lastName: 'Manager' });
       for (const name of REPORTS[manager as keyof typeof REPORTS]) h.okta.addUser({ login: `${name}@example.com`, firstName: name, lastName: 'Report', managerId: boss.id });
@@ -152,9 +160,35 @@ describe.skipIf(!postgresAvailable)('three replicas on one database [postgres]',
     expect(checkpointPosts()).toHaveLength(2);
   });
 
+  it("a replica that starts never takes a live replica's grant lease; once that replica is gone, the next one to start takes it over at once", async () => {
+    const { requestId } = await request(h, LATE, 'prod-db 1h INC-72 index rebuild');
+    await waitForCard(h, 'U0BOB', requestId);
+    // Another replica, alive (its session holds its lease-holder lock), approves and is still
+    // waiting for Okta: its provider never answers.
+    const session = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+    const key = 424_242_424;
+    await session`select pg_advisory_lock(${String(key)}::bigint)`;
+    void approveRequest({ ...otherProcessDeps(h, { accessYml: ACCESS, clock, provider: {} }), leaseHolder: key }, { requestId, approver: 'U0BOB' });
+    const grant = () => db().select().from(grants).where(eq(grants.requestId, requestId)).then((rows) => rows[0]);
+    await h.slack.waitFor(async () => ((await grant())?.state === 'granting' ? true : undefined), WAIT, 'the grant leased to the other replica');
+
+    await h.replica();
+    await sleep(TAKEOVER_CONFIRM_MS + 1_500);
+    expect(await grant()).toMatchObject({ state: 'granting', leaseHolder: key });
+    expect(membershipCalls('PUT', LATE)).toEqual([]);
+
+    // kill -9 of that replica: its session ends. The clock stands still, so only a takeover frees the lease.
+    await session.end({ timeout: 1 });
+    await h.replica();
+    await h.slack.waitFor(async () => ((await grant())?.state === 'active' ? true : undefined), WAIT, 'the grant taken over and applied');
+    await sleep(500);
+    expect(membershipCalls('PUT', LATE)).toHaveLength(1);
+    expect((await ledger(h)).filter((e) => e.requestId === String(requestId)).map((e) => e.kind)).toEqual(['request.created', 'request.approved', 'grant.applied']);
+  });
+
   it('leaves one intact chain', async () => {
     const events = await db().select().from(evidenceEvents).orderBy(evidenceEvents.seq);
-    expect(events.filter((e) => e.kind === 'grant.applied')).toHaveLength(REQUESTERS.length);
+    expect(events.filter((e) => e.kind === 'grant.applied')).toHaveLength(REQUESTERS.length + 1);
     expect(await verifyLedger(db())).toMatchObject({ ok: true });
     expect(h.slack.violations).toEqual([]);
   });

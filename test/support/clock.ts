@@ -23,3 +23,19 @@ export class FakeClock implements Clock {
   /** A provider's in-call retry backoff takes no time here: only the test moves this clock. */
   async sleep(_ms: number): Promise<void> {}
 }
+
+/**
+ * Real time that a test can move ahead: a wait measured on the bot's clock (a circuit's probe, a
+ * backoff) passes at once when skipped, and everything else runs as it would.
+ */
+export class SkippingClock implements Clock {
+  private ahead = 0;
+
+  now(): Date {
+    return new Date(Date.now() + this.ahead);
+  }
+
+  skip(ms: number): void {
+    this.ahead += ms;
+  }
+}

@@ -191,7 +191,7 @@ for (const database of ['pglite', 'postgres'] as const) {
       const [atThen, hisThen, period] = await askAccessRecord(h, database, [
         ['who', 'prod-db', '--at', seen],
         ['who', '--user', 'DAVE@example.com', '--at', String(adminGrant.from)],
-        ['access', '--from', String(adminGrant.from), '--to', new Date().toISOString()],
+        ['access', '--from', String(adminGrant.from), '--to', clock.now().toISOString()],
       ]);
       expect(atThen!.holders).toEqual([expect.objectContaining(unmanaged)]);
       expect(hisThen!.holders).toEqual([expect.objectContaining(adminGrant)]);

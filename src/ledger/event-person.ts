@@ -20,11 +20,13 @@ export async function personOfEvent(tx: Tx, subject: string | null, actor: strin
   const name = subject ?? (isPersonActor(actor) ? actor : null);
   const key = name === null ? '' : aliasKey(name);
   if (!key) return undefined;
+  // A person's own id is matched as breakglass wrote it (the primary key): every append runs this,
+  // and lower(id) would read the whole people table each time. A folded id is an alias (kind person).
   const rows = rowsOf<{ id: string; name: string | null; kind: string | null; value: string | null; key: string | null }>(
     await tx.execute(sql`
       select p.id, p.name, a.kind, a.value, a.key
       from people p left join person_aliases a on a.person_id = p.id and a.replaced_at is null
-      where p.id in (select person_id from person_aliases where key = ${key} and replaced_at is null union select id from people where lower(id) = ${key})
+      where p.id in (select person_id from person_aliases where key = ${key} and replaced_at is null union select id from people where id = ${name!.trim()})
       order by p.id, a.id`),
   );
   const ids = new Set(rows.map((row) => row.id));

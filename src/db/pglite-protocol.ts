@@ -1,5 +1,5 @@
 /**
- * The messages between the bot's thread and the worker thread that runs PGlite (pglite-worker.ts,
+ * The messages between the bot's thread and the worker thread that runs PGlite (pglite-worker.mjs,
  * pglite-thread.ts). Only what structured clone carries crosses: no functions, so a caller's
  * result parsers are applied on the caller's side to the values the worker leaves as text.
  */
@@ -35,16 +35,7 @@ export type PgliteReply = { id: number; ok: true; value: unknown } | { id: numbe
 /** The worker's first message: PGlite is open, or why it could not be. */
 export type PgliteStarted = { started: true } | { started: false; error: CrossedError };
 
-export function crossError(error: unknown): CrossedError {
-  if (!(error instanceof Error)) return { name: 'Error', message: String(error), fields: {} };
-  const fields: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(error)) {
-    if (value === null || ['string', 'number', 'boolean', 'bigint'].includes(typeof value)) fields[key] = value;
-    else if (key === 'params' && Array.isArray(value)) fields[key] = value;
-  }
-  return { name: error.name, message: error.message, ...(error.stack ? { stack: error.stack } : {}), fields };
-}
-
+/** The worker's CrossedError (its crossError, in pglite-worker.mjs) as an Error again, on the bot's thread. */
 export function uncrossError(crossed: CrossedError): Error {
   const error = Object.assign(new Error(crossed.message), crossed.fields);
   error.name = crossed.name;

@@ -1,5 +1,5 @@
 /**
- * The embedded database from the bot's thread: PGlite runs in a worker thread (pglite-worker.ts)
+ * The embedded database from the bot's thread: PGlite runs in a worker thread (pglite-worker.mjs)
  * and this object stands in for it with the part of PGlite's client that drizzle-orm/pglite and
  * breakglass use (query, exec, transaction, dumpDataDir, close). The worker's PGlite has one
  * connection and queues callers as it would in this thread: a transaction holds it, across
@@ -177,16 +177,7 @@ function applyParsers(result: Results<unknown>, parsers: NonNullable<QueryOption
   }
 }
 
-/**
- * From the compiled dist/, the worker is plain JavaScript. From the TypeScript sources (npm start,
- * the CLI, the tests) a worker thread does not inherit tsx's loader (privatenumber/tsx#354), so it
- * registers tsx itself before importing the worker's source.
- */
+/** The worker is plain JavaScript (pglite-worker.mjs says why): the same file from the sources and from dist/. */
 function spawn(options: PgliteWorkerOptions): Worker {
-  const fromSource = import.meta.url.endsWith('.ts');
-  const entry = new URL(`./pglite-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
-  const settings = { workerData: options, resourceLimits: WORKER_LIMITS };
-  if (!fromSource) return new Worker(entry, settings);
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); });`, { ...settings, eval: true });
+  return new Worker(new URL('./pglite-worker.mjs', import.meta.url), { workerData: options, resourceLimits: WORKER_LIMITS });
 }

@@ -16,10 +16,10 @@
  * are removed when a new one is made.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -43,13 +43,14 @@ export async function builtCli(): Promise<string> {
   return join(dirname(await builtBotMain()), 'cli', 'index.js');
 }
 
-function sources(): string[] {
+/** The TypeScript sources, and the JavaScript ones (the PGlite worker) that run as they are. */
+function sources(extension: '.ts' | '.mjs'): string[] {
   const files: string[] = [];
   const walk = (folder: string) => {
     for (const entry of readdirSync(folder, { withFileTypes: true })) {
       const path = join(folder, entry.name);
       if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts')) files.push(path);
+      else if (entry.name.endsWith(extension)) files.push(path);
     }
   };
   walk(SRC);
@@ -59,9 +60,10 @@ function sources(): string[] {
 async function build(): Promise<string> {
   // tsx's esbuild, not whichever one happens to be hoisted: the compiler the sources run under otherwise.
   const esbuild = createRequire(createRequire(import.meta.url).resolve('tsx/package.json'))('esbuild') as typeof import('esbuild');
-  const entryPoints = sources();
+  const entryPoints = sources('.ts');
+  const asTheyAre = sources('.mjs');
   const content = createHash('sha256').update(`${process.version}\n${esbuild.version}\n`).update(readFileSync(join(REPO, 'tsconfig.json')));
-  for (const file of entryPoints) content.update(`\n${file}\n`).update(readFileSync(file));
+  for (const file of [...entryPoints, ...asTheyAre]) content.update(`\n${file}\n`).update(readFileSync(file));
   const prefix = `breakglass-bot-build-${createHash('sha256').update(REPO).digest('hex').slice(0, 8)}-`;
   const root = join(tmpdir(), `${prefix}${content.digest('hex').slice(0, 16)}`);
   const main = join(root, 'dist', 'main.js');
@@ -100,6 +102,7 @@ async function build(): Promise<string> {
         },
       ],
     });
+    for (const file of asTheyAre) copyFileSync(file, join(building, 'dist', relative(SRC, file)));
     for (const name of ['package.json', 'drizzle', 'node_modules', 'bin']) symlinkSync(join(REPO, name), join(building, name));
     renameSync(building, root);
   } catch (error) {

@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { SlowKindsFirst } from './test/support/sequencer.ts';
 
 export default defineConfig({
   test: {
@@ -12,6 +13,7 @@ export default defineConfig({
     isolate: false,
     // Suites declared side by side (test/support/cli-databases.ts) run two at a time.
     maxConcurrency: 2,
+    sequence: { sequencer: SlowKindsFirst },
     testTimeout: 60_000,
     hookTimeout: 60_000,
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },

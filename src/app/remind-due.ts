@@ -51,7 +51,10 @@ export async function remindEndingAccess(deps: AppDeps): Promise<number> {
   return reminded.length;
 }
 
-/** Approvers who have not decided a request still pending halfway to its request_ttl get one reminder. */
+/**
+ * Approvers who have not decided a request still pending halfway to its request_ttl get one reminder.
+ * A request already past its request_ttl is expiring, not waiting: no one is asked to decide it.
+ */
 export async function remindPendingApprovers(deps: AppDeps): Promise<number> {
   const now = deps.clock.now();
   const reminded = await claimDue(deps.db, {
@@ -60,6 +63,7 @@ export async function remindPendingApprovers(deps: AppDeps): Promise<number> {
     isDue: and(
       eq(accessRequests.state, 'pending'),
       isNull(accessRequests.approversRemindedAt),
+      gt(accessRequests.pendingUntil, now),
       sql`${accessRequests.createdAt} + (${accessRequests.pendingUntil} - ${accessRequests.createdAt}) / 2 <= ${now.toISOString()}::timestamptz`,
     ),
     limit: 50,

@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { approveRequest } from '../../src/app/decide-request.ts';
 import { expireRequests } from '../../src/app/expire-requests.ts';
+import { remindPendingApprovers } from '../../src/app/remind-due.ts';
 import { requestAccess } from '../../src/app/request-access.ts';
 import { accessRequests, outbox } from '../../src/db/schema.ts';
 import { FakeClock } from '../support/clock.ts';
@@ -52,5 +53,15 @@ describeEachDatabase('expire-requests', (ctx) => {
     await expect(approveRequest(world.deps, { requestId, approver: BOB.slack })).rejects.toMatchObject({ reason: { code: 'request_decided', state: 'expired' } });
     expect(await evidence(ctx.database.db, 'request.approved')).toEqual([]);
     expect(world.okta.memberLogins(OKTA_GROUP)).toEqual([]);
+  });
+
+  it('a request past its request_ttl that has not expired yet is not reminded to its approvers: it is expiring, not waiting', async () => {
+    const late = await requestAccess(world.deps, { requester: CAROL.slack, resource: 'prod-db', durationMs: MINUTE * 60, reason: 'INC-5' });
+    // The reminder worker and the expiry worker both find it due when a clock jumps past its end.
+    clock.advance(31 * MINUTE);
+    expect(await remindPendingApprovers(world.deps)).toBe(0);
+    expect((await evidence(ctx.database.db, 'reminder.sent')).filter((e) => e.requestId === String(late.requestId))).toEqual([]);
+    await expireRequests(world.deps);
+    expect(await stateOf(late.requestId)).toBe('expired');
   });
 });

@@ -165,7 +165,13 @@ describe.skipIf(!postgresAvailable)('lease holders are PostgreSQL sessions [post
       const [before] = await lockHolders();
       expect(before).toBeDefined();
       await admin`select pg_terminate_backend(${before!.pid})`;
-      // Another bot starting now finds it gone at the first look, and back before the second.
+      // The signal is sent at once; the session ends (its lock with it) when its backend gets to it,
+      // which on a loaded machine can come after a first look that would still find it alive.
+      for (let waited = 0; (await admin`select 1 from pg_stat_activity where pid = ${before!.pid}`).length > 0; waited += 20) {
+        if (waited > 5_000) throw new Error(`backend ${before!.pid} still there 5 s after pg_terminate_backend`);
+        await sleep(20);
+      }
+      // Another bot starting now finds it gone at the first look (or already back), and back before the second.
       const other: LeaseHolder = { key: key() };
       expect(await takeOverGoneLeases(database.db, clock, other, { confirmAfterMs: 3_000 })).toEqual(NOTHING);
       const [after] = await lockHolders();

@@ -137,7 +137,8 @@ for (const database of ['pglite', 'postgres'] as const) {
         ['who', 'prod-db', '--at', both],
         ['who', '--user', 'Alice@Example.com', '--at', both],
         ['access', '--from', String(dbGrant.from), '--to', new Date().toISOString()],
-      ]);
+
+      ], { last: true });
       expect(atThen!.holders).toEqual([expect.objectContaining(dbGrant)]);
       expect(hersThen!.holders).toEqual([expect.objectContaining(adminGrant), expect.objectContaining(dbGrant)]);
       const hers = intervalsOf(period!, 'U0ALICE', 'alice@example.com');
@@ -192,7 +193,8 @@ for (const database of ['pglite', 'postgres'] as const) {
         ['who', 'prod-db', '--at', seen],
         ['who', '--user', 'DAVE@example.com', '--at', String(adminGrant.from)],
         ['access', '--from', String(adminGrant.from), '--to', clock.now().toISOString()],
-      ]);
+
+      ], { last: true });
       expect(atThen!.holders).toEqual([expect.objectContaining(unmanaged)]);
       expect(hisThen!.holders).toEqual([expect.objectContaining(adminGrant)]);
       expect(hisThen!.not_known).toContainEqual(expect.objectContaining({ resource: 'prod-db', state: 'before_first_listing', known: false }));
@@ -257,7 +259,8 @@ for (const database of ['pglite', 'postgres'] as const) {
         ['who', '--user', 'DAVE@Example.com', '--at', mid],
         ['who', 'prod-db', '--at', afterGone],
         ['access', '--from', listedAt.toISOString(), '--to', afterGone, '--resource', 'prod-db'],
-      ]);
+
+      ], { last: true });
       expect(atThen!.holders).toEqual([expect.objectContaining(unmanaged)]);
       expect(hisThen!.holders).toEqual([expect.objectContaining(unmanaged)]);
       expect(afterwards).toMatchObject({ coverage: { state: 'covered', known: true }, holders: [] });
@@ -399,7 +402,8 @@ for (const database of ['pglite', 'postgres'] as const) {
         ['who', 'prod-admin', '--at', String(franSeen.details.listed_at)],
         ['who', '--user', 'fran@example.com', '--at', String(franSeen.details.listed_at)],
         ['access', '--from', String(carlsGrant.from), '--to', new Date().toISOString()],
-      ]);
+
+      ], { last: true });
       expect(intervalsOf(atThen!, 'fran-admin')).toEqual([expect.objectContaining(unmanaged)]);
       expect(hersThen!.holders).toEqual([expect.objectContaining(unmanaged)]);
       expect(intervalsOf(period!, 'fran-admin', 'U0FRAN')).toEqual([expect.objectContaining(unmanaged)]);

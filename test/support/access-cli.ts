@@ -9,9 +9,10 @@ export type AccessAnswer = Record<string, any>;
  * Asks the access record through the real CLI, as an auditor would (`npx breakglass who …`,
  * `access …`, each with `--format json`), against the bot's own database. On PostgreSQL the CLI
  * runs beside the bot. The embedded database admits one process, so on PGlite the bot is stopped
- * while the CLI runs and started again on the same data afterwards, as after a restart.
+ * while the CLI runs and started again on the same data afterwards, as after a restart; with
+ * `{ last: true }` (the test asks nothing of the bot afterwards) it stays stopped, saving a start.
  */
-export async function askAccessRecord(h: Harness, database: DatabaseKind, questions: string[][]): Promise<AccessAnswer[]> {
+export async function askAccessRecord(h: Harness, database: DatabaseKind, questions: string[][], options: { last?: boolean } = {}): Promise<AccessAnswer[]> {
   const env: Record<string, string> = database === 'postgres' ? { DATABASE_URL: h.bot.database.location } : { DATA_DIR: h.dataDir };
   const ask = async (question: string[]): Promise<AccessAnswer> => {
     const answer = await runCli([...question, '--format', 'json'], env);
@@ -20,9 +21,11 @@ export async function askAccessRecord(h: Harness, database: DatabaseKind, questi
   };
   if (database === 'postgres') return Promise.all(questions.map(ask));
   const answers: AccessAnswer[] = [];
-  await h.restart(async () => {
+  const askAll = async () => {
     for (const question of questions) answers.push(await ask(question));
-  });
+  };
+  if (options.last) await h.stopBot().then(askAll);
+  else await h.restart(askAll);
   return answers;
 }
 

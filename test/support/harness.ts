@@ -57,6 +57,8 @@ export interface Harness {
    * `accessYml` replaces access.yml for the new process, as an operator editing it would.
    */
   restart(whileStopped?: () => unknown, options?: { accessYml?: string }): Promise<void>;
+  /** Stops the bot for the rest of the test, leaving the servers and the database to look at (stop() then skips it). */
+  stopBot(): Promise<void>;
   /**
    * A second bot process on the same database (Postgres only): a replica. Stopped with the harness.
    * With `ownAccessFile`, it reads a copy of access.yml in its own folder (returned as accessPath), as on another host.
@@ -112,6 +114,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       ...(options.stepUp ? { stepUp: options.stepUp } : {}),
     });
   const replicas: RunningBot[] = [];
+  let botRunning = true;
   const harness: Harness = {
     bot: await boot(),
     slack,
@@ -123,12 +126,18 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     accessPath,
     logs: () => logText,
     restart: async (whileStopped, restartOptions = {}) => {
-      await harness.bot.stop();
+      await harness.stopBot();
       await whileStopped?.();
       // A new process reads access.yml as it is now, including edits made while the bot ran.
       access = restartOptions.accessYml !== undefined ? writeAccess(restartOptions.accessYml) : access && loadAccessConfig(accessPath);
       harness.bot = await boot();
+      botRunning = true;
       harness.baseUrl = `http://127.0.0.1:${harness.bot.port}`;
+    },
+    stopBot: async () => {
+      if (!botRunning) return;
+      botRunning = false;
+      await harness.bot.stop();
     },
     replica: async (replicaOptions = {}) => {
       if (!postgres) throw new Error('replicas need PostgreSQL: PGlite allows one process');
@@ -140,7 +149,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     },
     stop: async () => {
       for (const replica of replicas) await replica.stop();
-      await harness.bot.stop();
+      await harness.stopBot();
       socket?.close();
       await slack.close();
       await okta.close();

@@ -33,6 +33,10 @@ export async function createPostgresDatabase(options: { migrated?: boolean } = {
   const template = options.migrated ? ` template ${await postgresTemplate(TEST_DATABASE_URL)}` : '';
   const admin = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
   await admin.unsafe(`create database ${name}${template}`);
+  // A commit does not wait for the shared test server's disk (here 2.7 ms a commit against 0.4 ms,
+  // and the bots under test commit on every worker tick). Visibility, locking and isolation are
+  // unchanged, and no test crashes the server itself, only its connections.
+  await admin.unsafe(`alter database ${name} set synchronous_commit = off`);
   await admin.end();
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${name}`;

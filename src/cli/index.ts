@@ -4,16 +4,23 @@ import { AccessConfigError } from '../config/access.ts';
 import { EnvError } from '../config/env.ts';
 import { DatabaseSetupError } from '../db/client.ts';
 import { DataDirBusyError } from '../db/data-dir-lock.ts';
-import { evidenceCommand } from './evidence.ts';
-import { iamPolicyCommand } from './iam-policy.ts';
-import { auditPackCommand } from './audit-pack.ts';
-import { policyCommand } from './policy.ts';
-import { readinessCommand } from './readiness.ts';
-import { whoCommand } from './who.ts';
-import { reviewCommand } from './review.ts';
-import { respondCommand } from './respond.ts';
-import { accessCommand } from './access.ts';
-import { exportCommand } from './export.ts';
+
+/**
+ * Each command's module, loaded only when it runs: a CLI call loads what its command needs, not
+ * every other command's reports and clients (about 0.15 s of start-up a call). In help's order.
+ */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  evidence: async () => (await import('./evidence.ts')).evidenceCommand(),
+  'iam-policy': async () => (await import('./iam-policy.ts')).iamPolicyCommand(),
+  who: async () => (await import('./who.ts')).whoCommand(),
+  policy: async () => (await import('./policy.ts')).policyCommand(),
+  readiness: async () => (await import('./readiness.ts')).readinessCommand(),
+  'audit-pack': async () => (await import('./audit-pack.ts')).auditPackCommand(),
+  review: async () => (await import('./review.ts')).reviewCommand(),
+  respond: async () => (await import('./respond.ts')).respondCommand(),
+  access: async () => (await import('./access.ts')).accessCommand(),
+  export: async () => (await import('./export.ts')).exportCommand(),
+};
 
 // A reader that stops early (`| head -1`) closes the pipe: that ends the output, it is no failure.
 // Whatever exit code the command already set (verify's 1 for a broken chain) is kept.
@@ -28,19 +35,13 @@ const program = new Command('breakglass')
   .version(version, '-V, --version', 'print the breakglass version')
   .description('breakglass: time-limited production access with SOC 2 evidence')
   .showHelpAfterError('(run with --help for usage)')
-  .exitOverride()
-  .addCommand(evidenceCommand())
-  .addCommand(iamPolicyCommand())
-  .addCommand(whoCommand())
-  .addCommand(policyCommand())
-  .addCommand(readinessCommand())
-  .addCommand(auditPackCommand())
-  .addCommand(reviewCommand())
-  .addCommand(respondCommand())
-  .addCommand(accessCommand())
-  .addCommand(exportCommand());
+  .exitOverride();
 
 try {
+  // The command named first; anything else (help, --help, a typo commander suggests a name for) gets them all.
+  const named = process.argv.slice(2).find((arg) => !arg.startsWith('-'));
+  const wanted = named !== undefined && Object.hasOwn(COMMANDS, named) ? [named] : Object.keys(COMMANDS);
+  for (const command of await Promise.all(wanted.map((name) => COMMANDS[name]!()))) program.addCommand(command);
   await program.parseAsync(process.argv);
 } catch (error) {
   if ((error as NodeJS.ErrnoException).code === 'EPIPE') {

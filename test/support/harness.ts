@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -155,6 +155,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       await okta.close();
       await iam.close();
       await postgres?.drop();
+      // The embedded database's folder is about 40 MB: a full run left 4 GB of them in the temp folder.
+      rmSync(folder, { recursive: true, force: true });
     },
   };
   harness.baseUrl = `http://127.0.0.1:${harness.bot.port}`;

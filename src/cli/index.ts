@@ -7,7 +7,7 @@ import { DataDirBusyError } from '../db/data-dir-lock.ts';
 
 /**
  * Each command's module, loaded only when it runs: a CLI call loads what its command needs, not
- * every other command's reports and clients (about 0.15 s of start-up a call). In help's order.
+ * every other command's reports and clients (about 0.1 s of CPU a call). In help's order.
  */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   evidence: async () => (await import('./evidence.ts')).evidenceCommand(),

@@ -19,11 +19,6 @@ export interface HarnessOptions {
   database: DatabaseKind;
   /** Start wire-level Okta and IAM servers and point the bot at them (default true). */
   providers?: boolean;
-  /**
-   * How often the bot's workers look for due work (the bot's default is 1 s). 200 ms unless a test
-   * needs faster: an idle bot polling every 100 ms took about a quarter of a core on PGlite (244 ms
-   * of CPU a second, 109 ms at 250 ms), and the suite runs two bots at a time on two cores.
-   */
   tickMs?: number;
   /** access.yml text; none means the bot runs with no policy. */
   accessYml?: string;
@@ -113,7 +108,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       env: { ...env, ...envOverride },
       access: accessOverride,
       logger: createLogger(options.logLevel ?? 'debug', logStream),
-      tickMs: options.tickMs ?? 200,
+      tickMs: options.tickMs ?? 100,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.policyPollMs ? { policyPollMs: options.policyPollMs } : {}),
       ...(options.stepUp ? { stepUp: options.stepUp } : {}),

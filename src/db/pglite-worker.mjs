@@ -165,7 +165,10 @@ function crossError(error) {
   return { name: error.name, message: error.message, ...(error.stack ? { stack: error.stack } : {}), fields };
 }
 
-/** @param {PgliteReply | PgliteStarted} message @param {ArrayBuffer[]} [transfer] */
+/**
+ * @param {PgliteReply | PgliteStarted} message
+ * @param {ArrayBuffer[]} [transfer]
+ */
 const reply = (message, transfer = []) => port.postMessage(message, transfer);
 
 try {

@@ -6,33 +6,16 @@
  */
 import { eq } from 'drizzle-orm';
 import { expect, it } from 'vitest';
-import { insertGrant, whileLeased } from '../../src/db/grants-repo.ts';
-import { accessRequests, grants } from '../../src/db/schema.ts';
+import { whileLeased } from '../../src/db/grants-repo.ts';
+import { grants } from '../../src/db/schema.ts';
 import { describeEachDatabase } from '../support/databases.ts';
+import { leasedGrant } from '../support/leased-grant.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const realClock = { now: () => new Date() };
 
 describeEachDatabase('grant lease renewal', (ctx) => {
-  async function granting(leaseUntil: Date): Promise<number> {
-    const db = ctx.database.db;
-    const now = new Date();
-    const id = await db.transaction(async (tx) => {
-      const [request] = await tx
-        .insert(accessRequests)
-        .values({ requester: 'U0ALICE', requesterEmail: 'alice@example.com', resource: 'prod-db', durationMs: 3_600_000, reason: 'lease test', kind: 'standard', state: 'approved', approvalsRequired: 1, approvers: ['U0BOB'], configHash: 'test', createdAt: now, pendingUntil: now })
-        .returning({ id: accessRequests.id });
-      return insertGrant(tx, {
-        requestId: request!.id,
-        ask: { requester: 'U0ALICE', resource: 'prod-db', durationMs: 3_600_000, email: 'alice@example.com' },
-        target: { kind: 'okta_group', groupId: '00gPRODDB' },
-        emergency: false,
-        now,
-      });
-    });
-    await db.update(grants).set({ nextAttemptAt: leaseUntil }).where(eq(grants.id, id));
-    return id;
-  }
+  const granting = (leaseUntil: Date) => leasedGrant(ctx.database.db, { until: leaseUntil });
   const leaseOf = async (id: number) => (await ctx.database.db.select({ at: grants.nextAttemptAt }).from(grants).where(eq(grants.id, id)))[0]!.at!;
 
   it('keeps the lease ahead while a slow provider call runs, and stops when it returns', async () => {

@@ -10,29 +10,20 @@ import { eq, sql } from 'drizzle-orm';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type Database } from '../../src/db/client.ts';
-import { insertGrant } from '../../src/db/grants-repo.ts';
 import { takeOverGoneLeases, type LeaseHolder, type TakenOver } from '../../src/db/lease-holder.ts';
-import { accessRequests, grants, offboardings, reviewCampaigns, reviewItems } from '../../src/db/schema.ts';
+import { grants, offboardings, reviewCampaigns, reviewItems } from '../../src/db/schema.ts';
 import type { GrantState } from '../../src/domain/grant-states.ts';
 import { createPostgresDatabase, describeEachDatabase, postgresAvailable } from '../support/databases.ts';
+import { leasedGrant } from '../support/leased-grant.ts';
 
 const clock = { now: () => new Date() };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let nextKey = 1_000 + Math.floor(Math.random() * 1_000_000) * 1_000;
 const key = () => ++nextKey;
 
-async function leasedGrant(database: Database, row: { state: GrantState; holder: number | null; leaseMs: number }): Promise<number> {
-  const db = database.db;
-  const now = new Date();
-  const id = await db.transaction(async (tx) => {
-    const [request] = await tx
-      .insert(accessRequests)
-      .values({ requester: 'U0ALICE', requesterEmail: 'alice@example.com', resource: 'prod-db', durationMs: 3_600_000, reason: 'takeover test', kind: 'standard', state: 'approved', approvalsRequired: 1, approvers: ['U0BOB'], configHash: 'test', createdAt: now, pendingUntil: now })
-      .returning({ id: accessRequests.id });
-    return insertGrant(tx, { requestId: request!.id, ask: { requester: 'U0ALICE', resource: 'prod-db', durationMs: 3_600_000, email: 'alice@example.com' }, target: { kind: 'okta_group', groupId: '00gPRODDB' }, emergency: false, now });
-  });
-  await db.update(grants).set({ state: row.state, leaseHolder: row.holder, nextAttemptAt: new Date(now.getTime() + row.leaseMs) }).where(eq(grants.id, id));
-  return id;
+/** A grant in `state`, leased by `holder` for `leaseMs` from now (negative: lapsed that long ago). */
+function grantLeasedFor(database: Database, row: { state: GrantState; holder: number | null; leaseMs: number }): Promise<number> {
+  return leasedGrant(database.db, { state: row.state, holder: row.holder, until: new Date(Date.now() + row.leaseMs) });
 }
 
 let nextSeq = 1_000_000;
@@ -77,20 +68,20 @@ describeEachDatabase('taking over the leases of gone processes', (ctx) => {
     await ctx.database.holdSessionLock(live);
     const gone = key();
     const freedIds = [
-      await leasedGrant(ctx.database, { state: 'granting', holder: gone, leaseMs: 30_000 }),
-      await leasedGrant(ctx.database, { state: 'checking', holder: gone, leaseMs: 30_000 }),
-      await leasedGrant(ctx.database, { state: 'extending', holder: gone, leaseMs: 30_000 }),
-      await leasedGrant(ctx.database, { state: 'revoking', holder: gone, leaseMs: 30_000 }),
+      await grantLeasedFor(ctx.database, { state: 'granting', holder: gone, leaseMs: 30_000 }),
+      await grantLeasedFor(ctx.database, { state: 'checking', holder: gone, leaseMs: 30_000 }),
+      await grantLeasedFor(ctx.database, { state: 'extending', holder: gone, leaseMs: 30_000 }),
+      await grantLeasedFor(ctx.database, { state: 'revoking', holder: gone, leaseMs: 30_000 }),
     ];
     const kept = {
-      live: await leasedGrant(ctx.database, { state: 'revoking', holder: live, leaseMs: 30_000 }),
-      mine: await leasedGrant(ctx.database, { state: 'granting', holder: me.key, leaseMs: 30_000 }),
+      live: await grantLeasedFor(ctx.database, { state: 'revoking', holder: live, leaseMs: 30_000 }),
+      mine: await grantLeasedFor(ctx.database, { state: 'granting', holder: me.key, leaseMs: 30_000 }),
       // A backoff or a person's task: no process holds it.
-      nobody: await leasedGrant(ctx.database, { state: 'revoking', holder: null, leaseMs: 30_000 }),
+      nobody: await grantLeasedFor(ctx.database, { state: 'revoking', holder: null, leaseMs: 30_000 }),
       // Only the leased states read the holder.
-      active: await leasedGrant(ctx.database, { state: 'active', holder: gone, leaseMs: 30_000 }),
+      active: await grantLeasedFor(ctx.database, { state: 'active', holder: gone, leaseMs: 30_000 }),
       // Already due: nothing to take over.
-      lapsed: await leasedGrant(ctx.database, { state: 'granting', holder: gone, leaseMs: -1_000 }),
+      lapsed: await grantLeasedFor(ctx.database, { state: 'granting', holder: gone, leaseMs: -1_000 }),
     };
     const before = Object.fromEntries(await Promise.all(Object.entries(kept).map(async ([name, id]) => [name, await leaseOf(ctx.database, id)])));
     const reviewRevokes = { gone: await leasedReviewRevoke(ctx.database, { holder: gone, leaseMs: 30_000 }), live: await leasedReviewRevoke(ctx.database, { holder: live, leaseMs: 30_000 }), done: await leasedReviewRevoke(ctx.database, { holder: gone, leaseMs: 30_000, state: 'revoked' }) };
@@ -114,9 +105,9 @@ describeEachDatabase('taking over the leases of gone processes', (ctx) => {
 
   it('leaves a lease that changed between the two looks, and a holder that took its lock again meanwhile', async () => {
     const gone = key();
-    const renewed = await leasedGrant(ctx.database, { state: 'revoking', holder: gone, leaseMs: 30_000 });
+    const renewed = await grantLeasedFor(ctx.database, { state: 'revoking', holder: gone, leaseMs: 30_000 });
     const back = key();
-    const returning = await leasedGrant(ctx.database, { state: 'granting', holder: back, leaseMs: 30_000 });
+    const returning = await grantLeasedFor(ctx.database, { state: 'granting', holder: back, leaseMs: 30_000 });
     const taking = takeOverGoneLeases(ctx.database.db, clock, me, { confirmAfterMs: 2_000 });
     await sleep(500);
     // Another replica claimed the first after it ran out; the second's holder reconnected and locked again.
@@ -150,7 +141,7 @@ describe.skipIf(!postgresAvailable)('lease holders are PostgreSQL sessions [post
     const replica = postgres(url, { max: 1, onnotice: () => {} });
     const theirs = key();
     await replica`select pg_advisory_lock(${String(theirs)}::bigint)`;
-    const id = await leasedGrant(database, { state: 'revoking', holder: theirs, leaseMs: 30_000 });
+    const id = await grantLeasedFor(database, { state: 'revoking', holder: theirs, leaseMs: 30_000 });
     expect(await takeOverGoneLeases(database.db, clock, me, { confirmAfterMs: 200 })).toEqual(NOTHING);
     // kill -9 of that replica: its connection closes and the server ends the session.
     await replica.end({ timeout: 1 });
@@ -160,7 +151,7 @@ describe.skipIf(!postgresAvailable)('lease holders are PostgreSQL sessions [post
   it('takes its lock again after the server ends its session, within the confirmation window', async () => {
     const admin = postgres(url, { max: 1, onnotice: () => {} });
     try {
-      const id = await leasedGrant(database, { state: 'granting', holder: me.key, leaseMs: 30_000 });
+      const id = await grantLeasedFor(database, { state: 'granting', holder: me.key, leaseMs: 30_000 });
       const lockHolders = () => admin<Array<{ pid: number }>>`select pid from pg_locks where locktype = 'advisory' and granted and objsubid = 1 and ((classid::bigint << 32) | objid::bigint) = ${String(me.key)}::bigint`;
       const [before] = await lockHolders();
       expect(before).toBeDefined();
